@@ -1,0 +1,281 @@
+/* tlog.h — the trace log: llmtrace's one record format (gzip-compressed JSON Lines).
+ *
+ * Captured traffic, converted public traces, replay results and the simulator's ground truth
+ * are all written and read through this module, so any log can be analyzed, replayed or
+ * compared. The file is a series of complete gzip members (RFC 1952), each holding whole
+ * lines: `zcat | jq` reads it, a crash loses at most the member being filled (closed at least
+ * once a second), and a reader recovers every complete member before a torn tail.
+ * Line 1 is a header record, then one exchange record per request/response, then a trailer
+ * at clean close. formats/SCHEMA.md is the normative description of every key.
+ *
+ * Ownership: every char* and pointer in the structs below is owned by the struct and freed by
+ * the matching *_free(); strings are NUL-terminated UTF-8. */
+#ifndef LLMTRACE_TLOG_H
+#define LLMTRACE_TLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+
+#define TLOG_SCHEMA_VERSION 1
+
+/* Error codes returned by tlog functions (0 = success). */
+#define TLOG_ERR_IO      (-1) /* open/read/write failed; detail in the handle's error text */
+#define TLOG_ERR_NOMEM   (-2)
+#define TLOG_ERR_FORMAT  (-3) /* a line is not valid JSON or a core key has the wrong type */
+#define TLOG_ERR_GZIP    (-4) /* corrupt or truncated gzip member */
+#define TLOG_ERR_LIMIT   (-5) /* a line longer than the reader's cap */
+#define TLOG_ERR_USAGE   (-6) /* API misuse (e.g. exchange before header) */
+
+/* ---- the record model ------------------------------------------------------------------ */
+
+struct tlog_hdr {            /* one HTTP header, in wire order */
+    char *name;
+    char *value;             /* "<redacted>" for credentials unless the writer opts out */
+};
+
+struct tlog_event {          /* one streamed event (SSE event / NDJSON line / whole body) */
+    int64_t offset_us;       /* from the exchange's start_us */
+    int32_t tokens;          /* output tokens it carries; 0 when the stream does not say */
+    uint8_t is_content;      /* 1 when it carries output (BRIEF.md "content event") */
+};
+
+enum tlog_tokens_source { TLOG_TOKENS_NONE = 0, TLOG_TOKENS_USAGE, TLOG_TOKENS_EVENTS };
+
+/* Error kinds. The string forms ("connect", "reset", …) are the `error.kind` values. */
+enum tlog_error_kind {
+    TLOG_ERROR_NONE = 0,
+    TLOG_ERROR_CONNECT,        /* connection refused / unreachable */
+    TLOG_ERROR_CONNECT_TIMEOUT,
+    TLOG_ERROR_TLS,
+    TLOG_ERROR_HTTP_STATUS,    /* status >= 400; message from the body's error object */
+    TLOG_ERROR_RESET,          /* connection reset or closed mid-response */
+    TLOG_ERROR_TRUNCATED,      /* stream ended without its terminator ([DONE], message_stop…) */
+    TLOG_ERROR_MALFORMED,      /* undecodable event, bad framing, invalid JSON */
+    TLOG_ERROR_STREAM_ERROR,   /* the server sent an error object/event inside the stream */
+    TLOG_ERROR_TIMEOUT,        /* total time limit */
+    TLOG_ERROR_IDLE_TIMEOUT,   /* no event for too long */
+    TLOG_ERROR_CANCELLED,      /* stopped by the user (Ctrl-C) */
+    TLOG_ERROR_INCOMPLETE,     /* capture: gap in the TCP stream or capture ended mid-exchange */
+    TLOG_ERROR_OTHER,
+    TLOG_ERROR_KIND_COUNT
+};
+const char *tlog_error_kind_name(enum tlog_error_kind k);
+/* Unknown strings map to TLOG_ERROR_OTHER (readers ignore what they do not know). */
+enum tlog_error_kind tlog_error_kind_parse(const char *s);
+
+struct tlog_request {
+    char *method;            /* "POST" */
+    char *path;              /* request target as sent: "/v1/chat/completions?x=1" */
+    char *host;              /* Host header or target host; may be NULL */
+    struct tlog_hdr *headers;
+    size_t n_headers;
+    cJSON *body;             /* JSON value of the body; a JSON string when the body is not
+                                JSON; NULL when absent or skipped */
+    int64_t body_bytes;      /* bytes on the wire (decoded); -1 unknown */
+    char *body_sha256;       /* hex, when bodies were hashed (--hash-prompts); else NULL */
+};
+
+struct tlog_response {
+    int status;              /* 0 = no response status seen */
+    struct tlog_hdr *headers;
+    size_t n_headers;
+    int64_t ttfb_us;         /* first response byte, offset from start_us; -1 unknown */
+    int64_t end_us;          /* last response byte, offset from start_us; -1 unknown */
+    struct tlog_event *events;
+    size_t n_events;
+    size_t cap_events;
+    char *text;              /* concatenated output text; NULL when none or skipped */
+    size_t text_len;
+    char *finish_reason;     /* "stop", "length", "end_turn"…; NULL unknown */
+    int64_t body_bytes;      /* -1 unknown */
+};
+
+struct tlog_usage {
+    int present;             /* 0: the response reported no usage → JSON null */
+    int64_t prompt_tokens;   /* -1 when the usage object lacks it */
+    int64_t completion_tokens;
+    int64_t cached_tokens;   /* -1 unknown */
+};
+
+struct tlog_replay {
+    int present;             /* 1 on records written by llmtrace-replay */
+    char *of;                /* id of the original record */
+    int64_t sched_us;        /* epoch µs when the schedule wanted it sent */
+    int has_stage;
+    double stage;            /* concurrency level (closed loop) or rate req/s (rate stages) */
+    char *mode;              /* "original" | "rate" | "concurrency" */
+    char *target;            /* base URL, credentials removed */
+    int warmup;              /* 1: warm-up request, excluded from analysis by default */
+    int64_t wait_us;         /* time spent waiting for --max-inflight; 0 when none */
+    int worker;              /* worker thread index */
+};
+
+struct tlog_exchange {
+    char *id;                /* unique within its log */
+    int64_t start_us;        /* epoch µs of t0 (BRIEF.md) */
+    char *conn;              /* connection id ("10.0.0.1:51234>10.0.0.2:8000", "w0c12"); may be NULL */
+    char *dialect;           /* "openai-chat", "anthropic", …; NULL unknown */
+    char *model;             /* from the request body; NULL unknown */
+    int stream;              /* 1 streaming, 0 not, -1 unknown */
+    struct tlog_request req;
+    struct tlog_response resp;
+    struct tlog_usage usage;
+    int64_t tokens_in;       /* -1 unknown → null */
+    int64_t tokens_out;      /* -1 unknown → null */
+    enum tlog_tokens_source tokens_source;
+    enum tlog_error_kind error_kind;   /* TLOG_ERROR_NONE → "error": null */
+    char *error_message;
+    struct tlog_replay replay;
+    cJSON *extra;            /* unknown keys kept by the reader when asked; else NULL */
+};
+
+/* Zeroes x and sets every "unknown" field to its sentinel (-1, stream -1). */
+void tlog_exchange_init(struct tlog_exchange *x);
+/* Frees everything x owns and re-initialises it. tlog_exchange_free(NULL) is a no-op. */
+void tlog_exchange_free(struct tlog_exchange *x);
+/* Appends one event, growing the array. 0 or TLOG_ERR_NOMEM. */
+int tlog_exchange_add_event(struct tlog_exchange *x, int64_t offset_us, int32_t tokens,
+                            int is_content);
+/* Appends text to resp.text. */
+int tlog_exchange_append_text(struct tlog_exchange *x, const char *s, size_t n);
+/* Adds a header (copies both strings) to the request (which = 0) or response (which = 1). */
+int tlog_exchange_add_header(struct tlog_exchange *x, int which, const char *name, size_t nlen,
+                             const char *value, size_t vlen);
+/* Sets error kind and a copy of message (may be NULL). Replaces an earlier error. */
+int tlog_exchange_set_error(struct tlog_exchange *x, enum tlog_error_kind k, const char *msg);
+/* Fills tokens_in/tokens_out/tokens_source from usage and events as BRIEF.md defines:
+ * usage.completion_tokens when present, else the number of content events (sum of their
+ * tokens when every content event carries a count), else unknown. */
+void tlog_exchange_derive_tokens(struct tlog_exchange *x);
+
+/* Header record. */
+struct tlog_header {
+    int schema;              /* TLOG_SCHEMA_VERSION when writing */
+    char *tool;              /* "llmtrace-replay" */
+    char *version;
+    int64_t start_us;
+    cJSON *command;          /* array of argv strings, secrets removed; may be NULL */
+    cJSON *source;           /* object: {"kind":"capture","interface":"lo","filter":…} etc. */
+    cJSON *options;          /* object of tool options; may be NULL */
+};
+void tlog_header_free(struct tlog_header *h);
+
+/* Trailer record (clean close). */
+struct tlog_trailer {
+    int64_t end_us;
+    int64_t records;         /* exchange records written */
+    int64_t errors;          /* of which with error != null */
+    cJSON *stats;            /* tool-specific counters; may be NULL */
+};
+
+/* ---- JSON conversion ------------------------------------------------------------------- */
+
+/* Serialization options shared by writer and to_json. */
+struct tlog_write_opts {
+    int no_redact;           /* 1: keep credential header values (explicit opt-out) */
+    int no_bodies;           /* 1: drop request.body and response.text (lengths kept) */
+};
+
+/* Appends x as one JSON line (no trailing newline) to out. Thread-safe: no shared state.
+ * Writing is done without building a cJSON tree except for request.body. */
+int tlog_exchange_to_line(const struct tlog_exchange *x, const struct tlog_write_opts *o,
+                          struct buf *out);
+/* Builds a cJSON object for x (caller frees). NULL on allocation failure. */
+cJSON *tlog_exchange_to_json(const struct tlog_exchange *x, const struct tlog_write_opts *o);
+/* Fills x (initialised by the callee) from a parsed exchange object. On a core key with the
+ * wrong type returns TLOG_ERR_FORMAT and writes "bad \"key\": expected …" into err. Takes no
+ * ownership of obj. */
+int tlog_exchange_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, size_t errlen);
+
+/* True when a header name is a credential redacted by default (case-insensitive):
+ * Authorization, Proxy-Authorization, api-key, x-api-key, Cookie, Set-Cookie. */
+int tlog_header_is_secret(const char *name, size_t len);
+
+/* ---- writer ---------------------------------------------------------------------------- */
+
+struct tlog_writer_opts {
+    struct tlog_write_opts w;
+    int64_t member_interval_us; /* close a gzip member at least this often; default 1 s */
+    int64_t member_records;     /* …or after this many records; default 1000 */
+    int level;                  /* zlib level; default 1 (fast) */
+};
+
+struct tlog_writer;
+
+/* Opens path for writing ("-" = stdout), truncating it. Returns NULL with a message in err. */
+struct tlog_writer *tlog_writer_open(const char *path, const struct tlog_writer_opts *o,
+                                     char *err, size_t errlen);
+/* The header must be written first and once. */
+int tlog_writer_header(struct tlog_writer *w, const struct tlog_header *h);
+int tlog_writer_exchange(struct tlog_writer *w, const struct tlog_exchange *x);
+/* Writes one already-serialized line (from tlog_exchange_to_line; no newline). Counts it as
+ * an exchange record when is_exchange, with is_error saying whether its error was set. */
+int tlog_writer_line(struct tlog_writer *w, const char *line, size_t len, int is_exchange,
+                     int is_error);
+/* Closes the current gzip member if it is older than member_interval_us (call from a timer
+ * at least every second; cheap when there is nothing to do). now_us: any monotonic µs. */
+int tlog_writer_tick(struct tlog_writer *w, int64_t now_us);
+/* Closes the current member and hands it to the kernel now. */
+int tlog_writer_flush(struct tlog_writer *w);
+/* Writes the trailer (records/errors counted by the writer; stats may be NULL, not taken),
+ * closes the file and frees w. Returns 0 or the first error seen during the writer's life. */
+int tlog_writer_close(struct tlog_writer *w, const cJSON *stats);
+/* Frees w without a trailer (the log then reads as "not closed cleanly"). */
+void tlog_writer_abort(struct tlog_writer *w);
+const char *tlog_writer_error(const struct tlog_writer *w);
+int64_t tlog_writer_records(const struct tlog_writer *w);
+uint64_t tlog_writer_bytes(const struct tlog_writer *w); /* compressed bytes written */
+
+/* ---- reader ---------------------------------------------------------------------------- */
+
+struct tlog_reader_opts {
+    int skip_bodies;         /* 1: do not parse request.body / response.text (cheap skip) */
+    int keep_extra;          /* 1: keep unknown keys in tlog_exchange.extra */
+    size_t max_line;         /* default 64 MiB */
+};
+
+enum tlog_record_type { TLOG_REC_HEADER = 1, TLOG_REC_EXCHANGE, TLOG_REC_TRAILER, TLOG_REC_OTHER };
+
+struct tlog_record {
+    enum tlog_record_type type;
+    struct tlog_header header;     /* valid when type == TLOG_REC_HEADER */
+    struct tlog_exchange x;        /* valid when type == TLOG_REC_EXCHANGE */
+    struct tlog_trailer trailer;   /* valid when type == TLOG_REC_TRAILER */
+    int64_t line_no;               /* 1-based line number in the uncompressed stream */
+};
+void tlog_record_init(struct tlog_record *r);
+void tlog_record_free(struct tlog_record *r);
+
+struct tlog_reader;
+
+/* Opens a log ("-" = stdin). Accepts gzip (one or many members) and plain JSONL. */
+struct tlog_reader *tlog_reader_open(const char *path, const struct tlog_reader_opts *o,
+                                     char *err, size_t errlen);
+/* Reads the next record into r (freed and reinitialised first).
+ * Returns 1 on a record, 0 at the end (clean or recovered: see tlog_reader_status), or a
+ * negative TLOG_ERR_* for a bad record, with tlog_reader_error() naming line and key; the
+ * caller may continue reading after TLOG_ERR_FORMAT (the bad line is skipped). */
+int tlog_read(struct tlog_reader *r, struct tlog_record *rec);
+
+struct tlog_reader_status {
+    int saw_header;
+    int saw_trailer;         /* 0 → "not closed cleanly" */
+    int64_t records;         /* exchange records returned */
+    int64_t bad_lines;       /* lines skipped as TLOG_ERR_FORMAT */
+    int truncated;           /* 1 when reading stopped at a torn or corrupt tail */
+    uint64_t stop_offset;    /* compressed byte offset where the torn/corrupt data begins */
+    uint64_t skipped_bytes;  /* compressed bytes skipped (corrupt middles + torn tail) */
+    int schema;              /* header's schema version; 0 if no header */
+};
+void tlog_reader_get_status(const struct tlog_reader *r, struct tlog_reader_status *st);
+/* One line for the user, e.g. "not closed cleanly: 1042 records recovered, torn tail at byte
+ * 88231 (311 bytes skipped)". Empty string when the log was closed cleanly and whole. */
+void tlog_reader_describe(const struct tlog_reader *r, char *out, size_t outlen);
+const char *tlog_reader_error(const struct tlog_reader *r);
+const char *tlog_reader_path(const struct tlog_reader *r);
+void tlog_reader_close(struct tlog_reader *r);
+
+#endif

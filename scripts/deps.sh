@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages llmtrace builds, tests and demos with, when any is missing.
+# As root it runs apt-get; otherwise it prints the exact command to run and fails.
+set -eu
+pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev libpcap-dev zlib1g-dev \
+libcjson-dev libcurl4-openssl-dev libcmocka-dev gnuplot-nox python3 curl tcpdump iproute2 procps"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  echo "deps: installing$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+  echo "deps: missing packages; run:" >&2
+  echo "  sudo apt-get install -y$missing" >&2
+  exit 1
+fi
