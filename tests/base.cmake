@@ -1,0 +1,3 @@
+# base module (buf, clock, units)
+llmtrace_unit(buf)
+llmtrace_unit(units)
