@@ -190,6 +190,10 @@ cJSON *tlog_exchange_to_json(const struct tlog_exchange *x, const struct tlog_wr
  * ownership of obj. */
 int tlog_exchange_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, size_t errlen);
 
+/* Copies into x->extra (created on demand) every top-level key of obj that schema 1 does not
+ * define, so a rewrite keeps fields added by newer writers. 0 or TLOG_ERR_NOMEM. */
+int tlog_exchange_copy_extra(const cJSON *obj, struct tlog_exchange *x);
+
 /* True when a header name is a credential redacted by default (case-insensitive):
  * Authorization, Proxy-Authorization, api-key, x-api-key, Cookie, Set-Cookie. */
 int tlog_header_is_secret(const char *name, size_t len);
@@ -254,6 +258,11 @@ struct tlog_reader;
 /* Opens a log ("-" = stdin). Accepts gzip (one or many members) and plain JSONL. */
 struct tlog_reader *tlog_reader_open(const char *path, const struct tlog_reader_opts *o,
                                      char *err, size_t errlen);
+/* Same as tlog_reader_open over a memory image of a log (data must outlive the reader;
+ * not copied). For fuzzing and tests. */
+struct tlog_reader *tlog_reader_open_mem(const void *data, size_t len,
+                                         const struct tlog_reader_opts *o, char *err,
+                                         size_t errlen);
 /* Reads the next record into r (freed and reinitialised first).
  * Returns 1 on a record, 0 at the end (clean or recovered: see tlog_reader_status), or a
  * negative TLOG_ERR_* for a bad record, with tlog_reader_error() naming line and key; the

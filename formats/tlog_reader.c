@@ -1,0 +1,818 @@
+/* tlog_reader.c — streams records out of a trace log (formats/SCHEMA.md): gzip members
+ * (RFC 1952, one or many) or plain JSON Lines, from a file, stdin or memory.
+ *
+ * Memory stays bounded: input is read in fixed chunks and inflated into a line buffer capped
+ * at max_line plus a hold window. Lines of a gzip member are held back until the member's
+ * CRC32 and length check out, so a corrupt member never yields a wrong record; after damage
+ * the reader resynchronises on the next gzip magic (1f 8b 08) and keeps going. A torn tail
+ * (the file simply ends mid-member, as after kill -9) releases every complete line inflated
+ * so far, since truncation only ever cuts the output short, and drops the partial last one. */
+#include "tlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define TLOG_IN_CHUNK ((size_t)256 * 1024)
+#define TLOG_OUT_STEP ((size_t)64 * 1024)
+/* Unverified lines of one member held at most this long before they are released anyway
+ * (a single huge member, e.g. `gzip big.jsonl`, must not be loaded whole). */
+#define TLOG_HOLD_MAX ((size_t)8 << 20)
+#define TLOG_DEFAULT_MAX_LINE ((size_t)64 << 20)
+
+enum tlog_mode { TLOG_MODE_UNKNOWN = 0, TLOG_MODE_GZIP, TLOG_MODE_PLAIN };
+
+struct tlog_reader {
+    struct tlog_reader_opts o;
+    char *path;
+    int fd;
+    int close_fd;
+    const unsigned char *mem;     /* memory image (tlog_reader_open_mem) or NULL */
+    size_t mem_len;
+    int mem_given;
+    unsigned char *inbuf;         /* owned chunk buffer (fd mode) */
+    const unsigned char *in;      /* current input window */
+    size_t in_len, in_pos;
+    uint64_t in_off;              /* file offset of in[0] */
+    int eof;                      /* no more input after the window */
+    enum tlog_mode mode;
+    z_stream z;
+    int z_ready;
+    int in_member;
+    uint64_t member_off;          /* offset of the open member's first byte */
+    int after_resync;             /* open member was found by resynchronising */
+    int skipping;                 /* between a damaged spot and the next good member */
+    uint64_t skip_from;
+    struct buf pend;              /* inflated text not yet returned */
+    size_t pos;                   /* next unread byte of pend */
+    size_t ready;                 /* pend[0..ready) may be returned */
+    int done;                     /* no more input will arrive in pend */
+    int drop_partial;             /* the text after the last newline is torn */
+    int fatal;
+    int64_t line_no;
+    struct tlog_reader_status st;
+    int damage_in_middle;         /* damage followed by good data */
+    int64_t trailer_records;
+    char warn[160];               /* e.g. newer schema; reported by describe */
+    char err[512];
+};
+
+static void tlog_r_seterr(struct tlog_reader *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void tlog_r_seterr(struct tlog_reader *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+}
+
+/* Makes more input available, keeping the unconsumed tail of the window. Returns 1 when bytes
+ * were added, 0 at end of input, TLOG_ERR_IO on a read error. */
+static int tlog_r_refill(struct tlog_reader *r)
+{
+    if (r->eof)
+        return 0;
+    if (r->mem_given) {
+        /* the whole image is the window from the start */
+        r->eof = 1;
+        return 0;
+    }
+    size_t keep = r->in_len - r->in_pos;
+    if (keep && r->in_pos)
+        memmove(r->inbuf, r->inbuf + r->in_pos, keep);
+    r->in_off += r->in_pos;
+    r->in_pos = 0;
+    r->in_len = keep;
+    r->in = r->inbuf;
+    for (;;) {
+        ssize_t k = read(r->fd, r->inbuf + keep, TLOG_IN_CHUNK - keep);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            tlog_r_seterr(r, "%s: read: %s", r->path, strerror(errno));
+            return TLOG_ERR_IO;
+        }
+        if (k == 0) {
+            r->eof = 1;
+            return 0;
+        }
+        r->in_len = keep + (size_t)k;
+        return 1;
+    }
+}
+
+static uint64_t tlog_r_end_off(const struct tlog_reader *r)
+{
+    return r->in_off + r->in_len;
+}
+
+/* Records damage that starts at off (a member or stray bytes there). */
+static void tlog_r_damage(struct tlog_reader *r, uint64_t off)
+{
+    if (!r->st.truncated) {
+        r->st.truncated = 1;
+        r->st.stop_offset = off;
+    }
+    if (!r->skipping) {
+        r->skipping = 1;
+        r->skip_from = off;
+    }
+}
+
+/* Drops inflated text that is not verified, and a partial line before it: resynchronised
+ * data must start on a fresh line. */
+static void tlog_r_drop_unverified(struct tlog_reader *r)
+{
+    size_t keep = r->ready;
+    while (keep > r->pos && r->pend.p[keep - 1] != '\n')
+        keep--;
+    r->pend.len = keep;
+    if (r->pend.p)
+        r->pend.p[keep] = '\0';
+    r->ready = keep;
+}
+
+/* Moves consumed text out of pend so it does not grow with the file. */
+static void tlog_r_compact(struct tlog_reader *r)
+{
+    if (r->pos == 0)
+        return;
+    if (r->pos < TLOG_OUT_STEP && r->pos < r->pend.len)
+        return;
+    buf_consume(&r->pend, r->pos);
+    r->ready -= r->pos;
+    r->pos = 0;
+}
+
+static void tlog_r_finish(struct tlog_reader *r)
+{
+    if (r->in_member) {
+        /* the file ends inside a member: a torn tail (kill -9, copy in progress) */
+        tlog_r_damage(r, r->member_off);
+        r->in_member = 0;
+        if (r->after_resync) {
+            tlog_r_drop_unverified(r);
+        } else {
+            r->ready = r->pend.len;
+            r->drop_partial = 1;
+        }
+    }
+    if (r->skipping) {
+        r->st.skipped_bytes += tlog_r_end_off(r) - r->skip_from;
+        r->skipping = 0;
+    }
+    r->done = 1;
+}
+
+/* One step of the gzip state machine: start a member, inflate some, or skip damage. Returns
+ * 0 to keep going, or a negative error (fatal). */
+static int tlog_r_step_gzip(struct tlog_reader *r)
+{
+    if (!r->in_member) {
+        if (r->in_len - r->in_pos < 3 && !r->eof) {
+            int k = tlog_r_refill(r);
+            if (k < 0)
+                return k;
+            return 0;
+        }
+        size_t avail = r->in_len - r->in_pos;
+        if (avail == 0) {
+            tlog_r_finish(r);
+            return 0;
+        }
+        const unsigned char *p = r->in + r->in_pos;
+        if (avail >= 3 && p[0] == 0x1f && p[1] == 0x8b && p[2] == 0x08) {
+            r->in_member = 1;
+            r->member_off = r->in_off + r->in_pos;
+            r->after_resync = r->skipping;
+            inflateReset(&r->z);
+            return 0;
+        }
+        /* not a member start: damage; look for the next magic */
+        tlog_r_damage(r, r->in_off + r->in_pos);
+        const unsigned char *q = p + 1, *end = r->in + r->in_len;
+        while (q < end) {
+            q = memchr(q, 0x1f, (size_t)(end - q));
+            if (!q)
+                break;
+            if ((size_t)(end - q) < 3 || (q[1] == 0x8b && q[2] == 0x08))
+                break;
+            q++;
+        }
+        if (!q) {
+            r->in_pos = r->in_len;
+            if (r->eof)
+                tlog_r_finish(r);
+        } else {
+            r->in_pos = (size_t)(q - r->in);
+            if (r->eof && (size_t)(end - q) < 3) {
+                r->in_pos = r->in_len;
+                tlog_r_finish(r);
+            }
+        }
+        return 0;
+    }
+
+    if (r->in_pos == r->in_len) {
+        int k = tlog_r_refill(r);
+        if (k < 0)
+            return k;
+        if (k == 0)
+            tlog_r_finish(r);
+        return 0;
+    }
+    size_t max_out = TLOG_OUT_STEP;
+    if (buf_reserve(&r->pend, max_out)) {
+        /* full: release held lines so the caller can drain them, or give up on one line
+         * longer than the cap */
+        if (r->ready < r->pend.len && !r->after_resync) {
+            r->ready = r->pend.len;
+            return 0;
+        }
+        tlog_r_seterr(r, "record %" PRId64 ": line longer than %zu bytes", r->line_no + 1,
+                      r->o.max_line);
+        r->fatal = TLOG_ERR_LIMIT;
+        return TLOG_ERR_LIMIT;
+    }
+    size_t in_avail = r->in_len - r->in_pos;
+    uInt given = in_avail > (1u << 30) ? (1u << 30) : (uInt)in_avail;
+    r->z.next_in = (Bytef *)(uintptr_t)(r->in + r->in_pos);
+    r->z.avail_in = given;
+    r->z.next_out = (Bytef *)r->pend.p + r->pend.len;
+    r->z.avail_out = (uInt)max_out;
+    int zr = inflate(&r->z, Z_NO_FLUSH);
+    r->in_pos += given - r->z.avail_in;
+    r->pend.len += max_out - r->z.avail_out;
+    r->pend.p[r->pend.len] = '\0';
+    if (zr == Z_STREAM_END) {
+        r->in_member = 0;
+        r->ready = r->pend.len;
+        if (r->skipping) {
+            r->st.skipped_bytes += r->member_off - r->skip_from;
+            r->skipping = 0;
+            r->damage_in_middle = 1;
+        }
+        r->after_resync = 0;
+        return 0;
+    }
+    if (zr == Z_OK || zr == Z_BUF_ERROR) {
+        if (!r->after_resync && r->pend.len - r->ready > TLOG_HOLD_MAX)
+            r->ready = r->pend.len;
+        return 0;
+    }
+    if (zr == Z_MEM_ERROR) {
+        tlog_r_seterr(r, "%s: out of memory", r->path);
+        r->fatal = TLOG_ERR_NOMEM;
+        return TLOG_ERR_NOMEM;
+    }
+    /* Z_DATA_ERROR / Z_NEED_DICT / Z_STREAM_ERROR: a corrupt member. Its unverified text
+     * goes; the scan for the next member starts one byte after this one's start when that
+     * byte is still in the window, else where inflate stopped. */
+    tlog_r_damage(r, r->member_off);
+    tlog_r_drop_unverified(r);
+    r->in_member = 0;
+    r->after_resync = 0;
+    if (r->member_off + 1 >= r->in_off && r->member_off + 1 <= tlog_r_end_off(r))
+        r->in_pos = (size_t)(r->member_off + 1 - r->in_off);
+    return 0;
+}
+
+static int tlog_r_step_plain(struct tlog_reader *r)
+{
+    /* plain text: the window goes straight into pend */
+    size_t avail = r->in_len - r->in_pos;
+    if (avail == 0) {
+        int k = tlog_r_refill(r);
+        if (k < 0)
+            return k;
+        if (k == 0)
+            r->done = 1;
+        return 0;
+    }
+    if (buf_append(&r->pend, r->in + r->in_pos, avail)) {
+        tlog_r_seterr(r, "record %" PRId64 ": line longer than %zu bytes", r->line_no + 1,
+                      r->o.max_line);
+        r->fatal = TLOG_ERR_LIMIT;
+        return TLOG_ERR_LIMIT;
+    }
+    r->in_pos = r->in_len;
+    r->ready = r->pend.len;
+    return 0;
+}
+
+static int tlog_r_detect(struct tlog_reader *r)
+{
+    while (r->in_len - r->in_pos < 2 && !r->eof) {
+        int k = tlog_r_refill(r);
+        if (k < 0)
+            return k;
+    }
+    const unsigned char *p = r->in + r->in_pos;
+    if (r->in_len - r->in_pos >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+        r->mode = TLOG_MODE_GZIP;
+        if (inflateInit2(&r->z, 15 + 16) != Z_OK) {
+            tlog_r_seterr(r, "%s: inflateInit2 failed", r->path);
+            return TLOG_ERR_NOMEM;
+        }
+        r->z_ready = 1;
+    } else {
+        r->mode = TLOG_MODE_PLAIN;
+    }
+    return 0;
+}
+
+static struct tlog_reader *tlog_r_new(const char *path, const struct tlog_reader_opts *o)
+{
+    struct tlog_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    if (o)
+        r->o = *o;
+    if (r->o.max_line == 0)
+        r->o.max_line = TLOG_DEFAULT_MAX_LINE;
+    r->path = strdup(path ? path : "(memory)");
+    r->fd = -1;
+    r->trailer_records = -1;
+    size_t cap = r->o.max_line + TLOG_HOLD_MAX + TLOG_OUT_STEP;
+    if (cap < r->o.max_line)
+        cap = r->o.max_line;
+    buf_init(&r->pend, cap);
+    if (!r->path) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+struct tlog_reader *tlog_reader_open(const char *path, const struct tlog_reader_opts *o,
+                                     char *err, size_t errlen)
+{
+    struct tlog_reader *r = tlog_r_new(path, o);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (strcmp(path, "-") == 0) {
+        r->fd = STDIN_FILENO;
+    } else {
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (r->fd < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            tlog_reader_close(r);
+            return NULL;
+        }
+        r->close_fd = 1;
+    }
+    r->inbuf = malloc(TLOG_IN_CHUNK);
+    if (!r->inbuf) {
+        snprintf(err, errlen, "out of memory");
+        tlog_reader_close(r);
+        return NULL;
+    }
+    r->in = r->inbuf;
+    if (tlog_r_detect(r) < 0) {
+        snprintf(err, errlen, "%s", r->err);
+        tlog_reader_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+struct tlog_reader *tlog_reader_open_mem(const void *data, size_t len,
+                                         const struct tlog_reader_opts *o, char *err,
+                                         size_t errlen)
+{
+    struct tlog_reader *r = tlog_r_new("(memory)", o);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    r->mem_given = 1;
+    r->mem = data;
+    r->mem_len = len;
+    r->in = data ? data : (const unsigned char *)"";
+    r->in_len = data ? len : 0;
+    r->eof = 1;
+    if (tlog_r_detect(r) < 0) {
+        snprintf(err, errlen, "%s", r->err);
+        tlog_reader_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ---- cheap body skipping ------------------------------------------------------------- */
+
+static const char *tlog_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
+/* p at an opening quote: returns the byte after the closing quote, or NULL. */
+static const char *tlog_skip_str(const char *p, const char *end)
+{
+    p++;
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q)
+            return NULL;
+        /* an odd run of backslashes before the quote escapes it */
+        size_t bs = 0;
+        while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            return q + 1;
+        p = q + 1;
+    }
+}
+
+/* Skips one JSON value (not validated: cJSON does that later). NULL when malformed. */
+static const char *tlog_skip_value(const char *p, const char *end)
+{
+    p = tlog_ws(p, end);
+    if (p >= end)
+        return NULL;
+    if (*p == '"')
+        return tlog_skip_str(p, end);
+    if (*p == '{' || *p == '[') {
+        size_t depth = 0;
+        while (p < end) {
+            char c = *p;
+            if (c == '"') {
+                p = tlog_skip_str(p, end);
+                if (!p)
+                    return NULL;
+                continue;
+            }
+            if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+            p++;
+        }
+        return NULL;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+           *p != '\r' && *p != '\n')
+        p++;
+    return p;
+}
+
+static int tlog_key_is(const char *k, const char *kend, const char *lit)
+{
+    size_t n = strlen(lit);
+    /* k includes both quotes */
+    return (size_t)(kend - k) == n + 2 && memcmp(k + 1, lit, n) == 0;
+}
+
+/* Replaces the value at [a, b) by null, closing the gap; returns the new end. */
+static char *tlog_nullify(char *a, char *b, char *end)
+{
+    if (b - a <= 4)
+        return end;
+    memcpy(a, "null", 4);
+    memmove(a + 4, b, (size_t)(end - b));
+    return end - (b - a - 4);
+}
+
+/* Walks the members of the object at p. depth 1: descend into request/response; depth 2:
+ * null out the body/text value. Returns the byte after the object (adjusted for removed
+ * bytes) and updates *endp, or NULL when the text is not what was expected. */
+static char *tlog_blank_object(char *p, char **endp, int depth, int which)
+{
+    char *end = *endp;
+    p = (char *)tlog_ws(p, end);
+    if (p >= end || *p != '{')
+        return NULL;
+    p++;
+    for (;;) {
+        p = (char *)tlog_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == '}')
+            return p + 1;
+        if (*p != '"')
+            return NULL;
+        char *k = p;
+        p = (char *)tlog_skip_str(p, end);
+        if (!p)
+            return NULL;
+        char *kend = p;
+        p = (char *)tlog_ws(p, end);
+        if (p >= end || *p != ':')
+            return NULL;
+        p = (char *)tlog_ws(p + 1, end);
+        if (p >= end)
+            return NULL;
+        if (depth == 1 && *p == '{' &&
+            (tlog_key_is(k, kend, "request") || tlog_key_is(k, kend, "response"))) {
+            p = tlog_blank_object(p, &end, 2, tlog_key_is(k, kend, "request") ? 0 : 1);
+            if (!p)
+                return NULL;
+            *endp = end;
+        } else {
+            char *v = p;
+            p = (char *)tlog_skip_value(p, end);
+            if (!p)
+                return NULL;
+            if (depth == 2 && (which == 0 ? tlog_key_is(k, kend, "body")
+                                          : tlog_key_is(k, kend, "text"))) {
+                char *nend = tlog_nullify(v, p, end);
+                if (nend != end)
+                    p = v + 4;
+                end = nend;
+                *endp = end;
+            }
+        }
+        p = (char *)tlog_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == '}')
+            return p + 1;
+        return NULL;
+    }
+}
+
+/* Blanks request.body and response.text of the line in place; returns the new length. */
+static size_t tlog_blank_bodies(char *line, size_t len)
+{
+    char *end = line + len;
+    tlog_blank_object(line, &end, 1, 0);
+    return (size_t)(end - line);
+}
+
+/* ---- records ------------------------------------------------------------------------- */
+
+static int tlog_r_bad(struct tlog_reader *r, const char *detail)
+{
+    tlog_r_seterr(r, "record %" PRId64 ": %s", r->line_no, detail);
+    r->st.bad_lines++;
+    return TLOG_ERR_FORMAT;
+}
+
+static int tlog_r_header(struct tlog_reader *r, const cJSON *j, struct tlog_record *rec)
+{
+    struct tlog_header *h = &rec->header;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "schema");
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e6)
+        return tlog_r_bad(r, "bad \"schema\": expected positive integer");
+    h->schema = (int)v->valuedouble;
+    static const struct { const char *key; size_t off; } strs[] = {
+        {"tool", offsetof(struct tlog_header, tool)},
+        {"version", offsetof(struct tlog_header, version)},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        v = cJSON_GetObjectItemCaseSensitive(j, strs[i].key);
+        if (!v || cJSON_IsNull(v))
+            continue;
+        if (!cJSON_IsString(v)) {
+            char m[64];
+            snprintf(m, sizeof m, "bad \"%s\": expected string", strs[i].key);
+            return tlog_r_bad(r, m);
+        }
+        char *s = strdup(v->valuestring);
+        if (!s)
+            return TLOG_ERR_NOMEM;
+        *(char **)((char *)h + strs[i].off) = s;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(j, "start_us");
+    if (v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > -9e18 && v->valuedouble < 9e18))
+            return tlog_r_bad(r, "bad \"start_us\": expected integer");
+        h->start_us = (int64_t)v->valuedouble;
+    }
+    const char *objs[] = {"command", "source", "options"};
+    cJSON **dst[] = {&h->command, &h->source, &h->options};
+    for (size_t i = 0; i < 3; i++) {
+        v = cJSON_GetObjectItemCaseSensitive(j, objs[i]);
+        if (!v || cJSON_IsNull(v))
+            continue;
+        if (!(*dst[i] = cJSON_Duplicate(v, 1)))
+            return TLOG_ERR_NOMEM;
+    }
+    r->st.saw_header = 1;
+    r->st.schema = h->schema;
+    if (h->schema > TLOG_SCHEMA_VERSION) {
+        /* newer major schema: read what this reader understands and say so */
+        snprintf(r->warn, sizeof r->warn,
+                 "schema %d is newer than this reader's %d: unknown fields ignored", h->schema,
+                 TLOG_SCHEMA_VERSION);
+        tlog_r_seterr(r, "%s", r->warn);
+    }
+    rec->type = TLOG_REC_HEADER;
+    return 1;
+}
+
+static int tlog_r_trailer(struct tlog_reader *r, const cJSON *j, struct tlog_record *rec)
+{
+    struct tlog_trailer *t = &rec->trailer;
+    const char *keys[] = {"end_us", "records", "errors"};
+    int64_t *dst[] = {&t->end_us, &t->records, &t->errors};
+    for (size_t i = 0; i < 3; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
+        if (!v || cJSON_IsNull(v))
+            continue;
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > -9e18 && v->valuedouble < 9e18)) {
+            char m[64];
+            snprintf(m, sizeof m, "bad \"%s\": expected integer", keys[i]);
+            return tlog_r_bad(r, m);
+        }
+        *dst[i] = (int64_t)v->valuedouble;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "stats");
+    if (v && !cJSON_IsNull(v) && !(t->stats = cJSON_Duplicate(v, 1)))
+        return TLOG_ERR_NOMEM;
+    r->st.saw_trailer = 1;
+    r->trailer_records = t->records;
+    rec->type = TLOG_REC_TRAILER;
+    return 1;
+}
+
+static int tlog_r_parse_line(struct tlog_reader *r, char *line, size_t len,
+                             struct tlog_record *rec)
+{
+    if (r->o.skip_bodies)
+        len = tlog_blank_bodies(line, len);
+    const char *endp = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(line, len, &endp, 0);
+    if (!j) {
+        char m[96];
+        size_t col = endp && endp >= line && endp <= line + len ? (size_t)(endp - line) : 0;
+        snprintf(m, sizeof m, "invalid JSON near byte %zu of the line", col);
+        return tlog_r_bad(r, m);
+    }
+    int rc;
+    if (!cJSON_IsObject(j)) {
+        rc = tlog_r_bad(r, "expected a JSON object");
+        goto out;
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "type");
+    if (t && !cJSON_IsString(t)) {
+        rc = tlog_r_bad(r, "bad \"type\": expected string");
+        goto out;
+    }
+    /* a line without a type is read as an exchange (hand-made JSONL) */
+    const char *type = t ? t->valuestring : "exchange";
+    if (strcmp(type, "header") == 0) {
+        rc = tlog_r_header(r, j, rec);
+    } else if (strcmp(type, "trailer") == 0) {
+        rc = tlog_r_trailer(r, j, rec);
+    } else if (strcmp(type, "exchange") == 0) {
+        char e[256];
+        rc = tlog_exchange_from_json(j, &rec->x, e, sizeof e);
+        if (rc == TLOG_ERR_FORMAT) {
+            rc = tlog_r_bad(r, e);
+        } else if (rc == 0) {
+            if (r->o.keep_extra && tlog_exchange_copy_extra(j, &rec->x)) {
+                rc = TLOG_ERR_NOMEM;
+            } else {
+                rec->type = TLOG_REC_EXCHANGE;
+                r->st.records++;
+                rc = 1;
+            }
+        }
+    } else {
+        rec->type = TLOG_REC_OTHER; /* a record type from a newer writer */
+        rc = 1;
+    }
+    if (rc == TLOG_ERR_NOMEM)
+        tlog_r_seterr(r, "record %" PRId64 ": out of memory", r->line_no);
+out:
+    cJSON_Delete(j);
+    if (rc < 0 && rc != TLOG_ERR_FORMAT)
+        tlog_record_free(rec);
+    if (rc == TLOG_ERR_FORMAT)
+        tlog_record_free(rec);
+    return rc;
+}
+
+int tlog_read(struct tlog_reader *r, struct tlog_record *rec)
+{
+    tlog_record_free(rec);
+    if (r->fatal)
+        return r->fatal;
+    for (;;) {
+        char *base = r->pend.p;
+        if (r->ready > r->pos) {
+            char *nl = memchr(base + r->pos, '\n', r->ready - r->pos);
+            char *line = NULL;
+            size_t len = 0;
+            if (nl) {
+                line = base + r->pos;
+                len = (size_t)(nl - line);
+                r->pos = (size_t)(nl - base) + 1;
+            } else if (r->done && r->ready == r->pend.len) {
+                /* last line without a newline: whole when the data was verified or plain,
+                 * torn when the member was cut */
+                if (r->drop_partial) {
+                    r->pos = r->ready;
+                    continue;
+                }
+                line = base + r->pos;
+                len = r->ready - r->pos;
+                r->pos = r->ready;
+            } else if (r->ready - r->pos > r->o.max_line) {
+                tlog_r_seterr(r, "record %" PRId64 ": line longer than %zu bytes",
+                              r->line_no + 1, r->o.max_line);
+                r->fatal = TLOG_ERR_LIMIT;
+                return r->fatal;
+            }
+            if (line) {
+                r->line_no++;
+                if (len > r->o.max_line) {
+                    tlog_r_seterr(r, "record %" PRId64 ": line longer than %zu bytes",
+                                  r->line_no, r->o.max_line);
+                    r->fatal = TLOG_ERR_LIMIT;
+                    return r->fatal;
+                }
+                size_t k = 0;
+                while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
+                    k++;
+                if (k == len)
+                    continue; /* blank line */
+                rec->line_no = r->line_no;
+                return tlog_r_parse_line(r, line, len, rec);
+            }
+        }
+        if (r->done)
+            return 0;
+        tlog_r_compact(r);
+        int rc = r->mode == TLOG_MODE_GZIP ? tlog_r_step_gzip(r) : tlog_r_step_plain(r);
+        if (rc < 0) {
+            r->fatal = rc;
+            return rc;
+        }
+    }
+}
+
+void tlog_reader_get_status(const struct tlog_reader *r, struct tlog_reader_status *st)
+{
+    *st = r->st;
+}
+
+void tlog_reader_describe(const struct tlog_reader *r, char *out, size_t outlen)
+{
+    if (!outlen)
+        return;
+    out[0] = '\0';
+    const struct tlog_reader_status *s = &r->st;
+    struct buf b;
+    buf_init(&b, 4096);
+    int tail = s->truncated && !r->damage_in_middle;
+    if (!s->saw_trailer)
+        buf_printf(&b, "not closed cleanly: %" PRId64 " records recovered", s->records);
+    else if (s->truncated)
+        buf_printf(&b, "damaged: %" PRId64 " records recovered", s->records);
+    if (s->truncated)
+        buf_printf(&b, ", %s at byte %" PRIu64 " (%" PRIu64 " bytes skipped)",
+                   tail ? "torn tail" : "corrupt data", s->stop_offset, s->skipped_bytes);
+    if (s->saw_trailer && !s->truncated && r->trailer_records >= 0 &&
+        r->trailer_records != s->records)
+        buf_printf(&b, "trailer says %" PRId64 " records, %" PRId64 " read",
+                   r->trailer_records, s->records);
+    if (r->warn[0])
+        buf_printf(&b, "%s%s", b.len ? "; " : "", r->warn);
+    if (b.p)
+        snprintf(out, outlen, "%s", b.p);
+    buf_free(&b);
+}
+
+const char *tlog_reader_error(const struct tlog_reader *r)
+{
+    return r->err;
+}
+
+const char *tlog_reader_path(const struct tlog_reader *r)
+{
+    return r->path;
+}
+
+void tlog_reader_close(struct tlog_reader *r)
+{
+    if (!r)
+        return;
+    if (r->close_fd && r->fd >= 0)
+        close(r->fd);
+    if (r->z_ready)
+        inflateEnd(&r->z);
+    buf_free(&r->pend);
+    free(r->inbuf);
+    free(r->path);
+    free(r);
+}
