@@ -1,0 +1,26 @@
+/* compare.h — `llmtrace-analyze compare base=A new=B`: per metric, both medians and p99s,
+ * change in %, 95 % bootstrap CI of the difference, Mann–Whitney U p-value and a verdict
+ * (rule in analyze/README.md), plus a paired comparison by replay.of when both logs replay
+ * one trace. */
+#ifndef LLMTRACE_ANALYZE_COMPARE_H
+#define LLMTRACE_ANALYZE_COMPARE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "metrics.h"
+
+struct cmp_opts {
+    int rounds;              /* bootstrap resamples (default 1000) */
+    uint64_t seed;           /* bootstrap seed (default 1) */
+    double alpha;            /* significance level (0.05) */
+    int json;                /* 1: JSON instead of the table */
+    const char *command;     /* analyze's command line (JSON) */
+};
+
+/* Compares label 0 (base) with label 1 (new) of c, group by group (groups matched by key).
+ * Returns 0, or -1 when there is nothing to compare (message in err). */
+int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err,
+            size_t errlen);
+
+#endif

@@ -1,0 +1,492 @@
+/* main.c — llmtrace-analyze: command line, reading the logs, choosing the outputs.
+ * Everything it computes lives in metrics.c/stats.c; renderers in report.c, plot.c, html.c,
+ * compare.c. Exit codes (BRIEF.md "Tools and conventions"): 0 ok, 1 runtime failure (an input
+ * unusable, gnuplot failure), 2 usage error. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "compare.h"
+#include "html.h"
+#include "metrics.h"
+#include "plot.h"
+#include "report.h"
+#include "tlog.h"
+#include "units.h"
+
+#define PROG "llmtrace-analyze"
+
+static void usage(FILE *f)
+{
+    fputs(
+        "usage: " PROG " [options] [LABEL=]LOG.jsonl.gz ...\n"
+        "       " PROG " compare [options] base=A.jsonl.gz new=B.jsonl.gz\n"
+        "\n"
+        "Computes TTFT, TTFB, TPOT, ITL, E2E, schedule lag, token throughput and goodput per\n"
+        "group of exchanges of one or more trace logs (metric definitions: analyze/README.md).\n"
+        "\n"
+        "grouping and selection:\n"
+        "  --by label|stage|window=60s|path|model|status   (default: label)\n"
+        "  --include-warmup        keep replay warm-up requests (excluded by default)\n"
+        "  --latency-from send|schedule   default: schedule for open-loop replays, else send\n"
+        "  --slo ttft=500ms,tpot=50ms,e2e=10s   goodput counts requests meeting every SLO\n"
+        "  --compat vllm|genai-perf|guidellm|llmperf   also report other tools' definitions\n"
+        "output (default: aligned table on stdout):\n"
+        "  --json | --csv | --markdown | --per-request (CSV, one row per exchange)\n"
+        "  -o FILE                 write the table/JSON/CSV/Markdown to FILE\n"
+        "  --plot DIR              PNG + SVG charts through gnuplot\n"
+        "  --plot-latency e2e|tpot|ttft   x axis of the throughput-latency chart (e2e)\n"
+        "  --html FILE             self-contained HTML report (inline SVG)\n"
+        "compare:\n"
+        "  --seed N (1) --bootstrap N (1000 resamples) --alpha A (0.05)\n"
+        "  -q, --quiet  -h, --help  -V, --version\n"
+        "\n"
+        "examples:\n"
+        "  " PROG " run.jsonl.gz\n"
+        "  " PROG " --by stage --plot charts/ --html report.html sweep.jsonl.gz\n"
+        "  " PROG " --slo ttft=500ms,tpot=50ms --json a=v1.jsonl.gz b=v2.jsonl.gz\n"
+        "  " PROG " compare --seed 7 base=v1.jsonl.gz new=v2.jsonl.gz\n"
+        "\nexit status: 0 ok, 1 an input unusable or a runtime failure, 2 usage error\n",
+        f);
+}
+
+static int parse_by(const char *s, enum an_by *by, int64_t *win)
+{
+    if (!strcmp(s, "label"))
+        *by = AN_BY_LABEL;
+    else if (!strcmp(s, "stage"))
+        *by = AN_BY_STAGE;
+    else if (!strcmp(s, "path"))
+        *by = AN_BY_PATH;
+    else if (!strcmp(s, "model"))
+        *by = AN_BY_MODEL;
+    else if (!strcmp(s, "status"))
+        *by = AN_BY_STATUS;
+    else if (!strncmp(s, "window=", 7)) {
+        if (units_parse_duration_us(s + 7, win) || *win <= 0)
+            return -1;
+        *by = AN_BY_WINDOW;
+    } else if (!strcmp(s, "window")) {
+        *win = 60000000;
+        *by = AN_BY_WINDOW;
+    } else
+        return -1;
+    return 0;
+}
+
+/* Shell-like joining of argv for reports (quotes words with spaces or quotes). */
+static char *join_argv(int argc, char **argv)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    for (int i = 0; i < argc; i++) {
+        if (i)
+            buf_append_char(&b, ' ');
+        if (argv[i][0] && !strpbrk(argv[i], " \t'\"\\$")) {
+            buf_append_str(&b, argv[i]);
+            continue;
+        }
+        buf_append_char(&b, '\'');
+        for (const char *p = argv[i]; *p; p++) {
+            if (*p == '\'')
+                buf_append_str(&b, "'\\''");
+            else
+                buf_append_char(&b, *p);
+        }
+        buf_append_char(&b, '\'');
+    }
+    return buf_steal(&b);
+}
+
+static char *json_argv(const cJSON *cmd)
+{
+    if (!cmd || !cJSON_IsArray(cmd))
+        return NULL;
+    int n = cJSON_GetArraySize(cmd);
+    char **v = calloc((size_t)n + 1, sizeof *v);
+    if (!v)
+        return NULL;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const cJSON *it = cJSON_GetArrayItem(cmd, i);
+        if (cJSON_IsString(it))
+            v[k++] = it->valuestring;
+    }
+    char *s = join_argv(k, v);
+    free(v);
+    return s;
+}
+
+/* "a=run.jsonl.gz" → label a; "dir/run-1.jsonl.gz" → label run-1. */
+static void split_input(const char *arg, char **label, char **path)
+{
+    const char *eq = strchr(arg, '=');
+    const char *slash = strchr(arg, '/');
+    if (eq && eq != arg && (!slash || eq < slash)) {
+        *label = strndup(arg, (size_t)(eq - arg));
+        *path = strdup(eq + 1);
+        return;
+    }
+    *path = strdup(arg);
+    const char *base = strrchr(arg, '/');
+    base = base ? base + 1 : arg;
+    size_t n = strlen(base);
+    const char *sfx[] = {".jsonl.gz", ".jsonl", ".gz"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t k = strlen(sfx[i]);
+        if (n > k && !strcmp(base + n - k, sfx[i])) {
+            n -= k;
+            break;
+        }
+    }
+    *label = strndup(base, n ? n : strlen(base));
+}
+
+struct opts {
+    int compare;
+    enum an_by by;
+    int64_t window_us;
+    enum an_latency_from from;
+    int include_warmup;
+    const char *slo;
+    const char *compat;
+    enum { OUT_TABLE, OUT_JSON, OUT_CSV, OUT_MD, OUT_PER_REQ } out;
+    const char *out_path;
+    const char *plot_dir;
+    enum plot_latency plot_latency;
+    const char *html;
+    int quiet;
+    int rounds;
+    uint64_t seed;
+    double alpha;
+};
+
+/* Reads one input into c. Returns 0 when usable (some records or a clean empty log), -1 when
+ * the whole input is unusable; every problem is reported on stderr with file and record. */
+static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, const struct opts *o,
+                      FILE *per_req)
+{
+    char err[512];
+    struct tlog_reader_opts ro = {.skip_bodies = 1};
+    struct tlog_reader *rd = tlog_reader_open(in->path, &ro, err, sizeof err);
+    if (!rd) {
+        fprintf(stderr, PROG ": %s: %s\n", in->path, err);
+        return -1;
+    }
+    struct tlog_record rec;
+    tlog_record_init(&rec);
+    int fatal = 0, rc;
+    long long nrec = 0, reported = 0;
+    while ((rc = tlog_read(rd, &rec)) != 0) {
+        nrec++;
+        if (rc < 0) {
+            if (rc != TLOG_ERR_FORMAT) {
+                fprintf(stderr, PROG ": %s: record %lld: %s\n", in->path, nrec,
+                        tlog_reader_error(rd));
+                fatal = 1;
+                break;
+            }
+            /* Bad lines are skipped; report the first few so a broken log is not silent. */
+            if (reported++ < 10)
+                fprintf(stderr, PROG ": %s: record %lld: %s\n", in->path, nrec,
+                        tlog_reader_error(rd));
+            in->bad_lines++;
+            continue;
+        }
+        nrec = rec.line_no > 0 ? rec.line_no : nrec;
+        if (rec.type == TLOG_REC_HEADER) {
+            free(in->tool);
+            free(in->command);
+            free(in->started);
+            in->tool = rec.header.tool ? strdup(rec.header.tool) : NULL;
+            in->command = json_argv(rec.header.command);
+            if (rec.header.start_us > 0) {
+                char t[64];
+                clock_format_rfc3339(rec.header.start_us, t, sizeof t);
+                in->started = strdup(t);
+            }
+        } else if (rec.type == TLOG_REC_EXCHANGE) {
+            size_t g;
+            int r = an_add(c, label_idx, &rec.x, &g);
+            if (r < 0) {
+                fprintf(stderr, PROG ": %s: out of memory\n", in->path);
+                fatal = 1;
+                break;
+            }
+            in->records++;
+            if (per_req && r > 0) {
+                struct an_req q;
+                an_req_compute(c, &rec.x, &q);
+                report_per_request_row(per_req, in->label,
+                                       c->by == AN_BY_LABEL ? "" : c->groups[g].key, &rec.x, &q);
+            }
+        }
+    }
+    tlog_record_free(&rec);
+    char desc[512];
+    tlog_reader_describe(rd, desc, sizeof desc);
+    in->describe = strdup(desc);
+    if (desc[0] && !o->quiet)
+        fprintf(stderr, PROG ": %s: %s\n", in->path, desc);
+    struct tlog_reader_status st;
+    tlog_reader_get_status(rd, &st);
+    tlog_reader_close(rd);
+    if (in->records == 0 && (fatal || in->bad_lines || !st.saw_header)) {
+        fprintf(stderr, PROG ": %s: no usable exchange records\n", in->path);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
+{
+    enum { O_BY = 256, O_WARM, O_FROM, O_SLO, O_COMPAT, O_JSON, O_CSV, O_MD, O_PERREQ, O_PLOT,
+           O_PLOTLAT, O_HTML, O_SEED, O_BOOT, O_ALPHA };
+    static const struct option lo[] = {
+        {"by", required_argument, 0, O_BY},
+        {"include-warmup", no_argument, 0, O_WARM},
+        {"latency-from", required_argument, 0, O_FROM},
+        {"slo", required_argument, 0, O_SLO},
+        {"compat", required_argument, 0, O_COMPAT},
+        {"json", no_argument, 0, O_JSON},
+        {"csv", no_argument, 0, O_CSV},
+        {"markdown", no_argument, 0, O_MD},
+        {"per-request", no_argument, 0, O_PERREQ},
+        {"plot", required_argument, 0, O_PLOT},
+        {"plot-latency", required_argument, 0, O_PLOTLAT},
+        {"html", required_argument, 0, O_HTML},
+        {"seed", required_argument, 0, O_SEED},
+        {"bootstrap", required_argument, 0, O_BOOT},
+        {"alpha", required_argument, 0, O_ALPHA},
+        {"output", required_argument, 0, 'o'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0},
+    };
+    int ch;
+    int64_t v;
+    while ((ch = getopt_long(argc, argv, "o:qhV", lo, NULL)) != -1) {
+        switch (ch) {
+        case O_BY:
+            if (parse_by(optarg, &o->by, &o->window_us)) {
+                fprintf(stderr, PROG ": bad --by '%s' (label|stage|window=60s|path|model|status)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case O_WARM: o->include_warmup = 1; break;
+        case O_FROM:
+            if (!strcmp(optarg, "send"))
+                o->from = AN_FROM_SEND;
+            else if (!strcmp(optarg, "schedule"))
+                o->from = AN_FROM_SCHEDULE;
+            else {
+                fprintf(stderr, PROG ": bad --latency-from '%s' (send|schedule)\n", optarg);
+                return 2;
+            }
+            break;
+        case O_SLO: o->slo = optarg; break;
+        case O_COMPAT:
+            if (strcmp(optarg, "vllm") && strcmp(optarg, "genai-perf") &&
+                strcmp(optarg, "guidellm") && strcmp(optarg, "llmperf")) {
+                fprintf(stderr, PROG ": bad --compat '%s' (vllm|genai-perf|guidellm|llmperf)\n",
+                        optarg);
+                return 2;
+            }
+            o->compat = optarg;
+            break;
+        case O_JSON: o->out = OUT_JSON; break;
+        case O_CSV: o->out = OUT_CSV; break;
+        case O_MD: o->out = OUT_MD; break;
+        case O_PERREQ: o->out = OUT_PER_REQ; break;
+        case O_PLOT: o->plot_dir = optarg; break;
+        case O_PLOTLAT:
+            if (!strcmp(optarg, "e2e"))
+                o->plot_latency = PLOT_LAT_E2E;
+            else if (!strcmp(optarg, "tpot"))
+                o->plot_latency = PLOT_LAT_TPOT;
+            else if (!strcmp(optarg, "ttft"))
+                o->plot_latency = PLOT_LAT_TTFT;
+            else {
+                fprintf(stderr, PROG ": bad --plot-latency '%s' (e2e|tpot|ttft)\n", optarg);
+                return 2;
+            }
+            break;
+        case O_HTML: o->html = optarg; break;
+        case O_SEED:
+            if (units_parse_int64(optarg, 0, INT64_MAX, &v)) {
+                fprintf(stderr, PROG ": bad --seed '%s'\n", optarg);
+                return 2;
+            }
+            o->seed = (uint64_t)v;
+            break;
+        case O_BOOT:
+            if (units_parse_int64(optarg, 10, 1000000, &v)) {
+                fprintf(stderr, PROG ": bad --bootstrap '%s' (10..1000000)\n", optarg);
+                return 2;
+            }
+            o->rounds = (int)v;
+            break;
+        case O_ALPHA:
+            if (units_parse_double(optarg, &o->alpha) || !(o->alpha > 0 && o->alpha < 1)) {
+                fprintf(stderr, PROG ": bad --alpha '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'o': o->out_path = optarg; break;
+        case 'q': o->quiet = 1; break;
+        case 'h': usage(stdout); exit(0);
+        case 'V': printf(PROG " %s\n", LLMTRACE_VERSION); exit(0);
+        default: usage(stderr); return 2;
+        }
+    }
+    *first_input = optind;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.rounds = 1000, .seed = 1, .alpha = 0.05};
+    int argi = 1;
+    if (argc > 1 && !strcmp(argv[1], "compare")) {
+        o.compare = 1;
+        argi = 2;
+    }
+    int first;
+    optind = argi;
+    int rc = parse_args(argc, argv, &o, &first);
+    if (rc)
+        return rc;
+    int n_in = argc - first;
+    if (n_in < 1 || (o.compare && n_in != 2)) {
+        fprintf(stderr, o.compare ? PROG ": compare needs exactly two logs: base=A new=B\n"
+                                  : PROG ": no input log (try --help)\n");
+        return 2;
+    }
+    struct an_ctx c;
+    an_init(&c, o.compare && o.by == AN_BY_LABEL ? AN_BY_LABEL : o.by, o.window_us, o.from,
+            o.include_warmup);
+    char err[512];
+    if (o.slo && an_parse_slo(o.slo, &c.slo, err, sizeof err)) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
+    struct an_input *ins = calloc((size_t)n_in, sizeof *ins);
+    char *cmdline = join_argv(argc, argv);
+    if (!ins)
+        return 1;
+    FILE *out = stdout;
+    if (o.out_path && strcmp(o.out_path, "-")) {
+        out = fopen(o.out_path, "w");
+        if (!out) {
+            fprintf(stderr, PROG ": %s: %s\n", o.out_path, strerror(errno));
+            return 1;
+        }
+    }
+    int status = 0;
+    if (o.out == OUT_PER_REQ)
+        report_per_request_header(out);
+    for (int i = 0; i < n_in; i++) {
+        split_input(argv[first + i], &ins[i].label, &ins[i].path);
+        if (!ins[i].label || !ins[i].path || an_add_label(&c, ins[i].label) != i) {
+            fprintf(stderr, PROG ": out of memory\n");
+            return 1;
+        }
+        if (read_input(&c, i, &ins[i], &o, o.out == OUT_PER_REQ ? out : NULL))
+            status = 1;
+    }
+    an_sort_groups(&c);
+    if (o.compare) {
+        if (status) {
+            fprintf(stderr, PROG ": compare needs both logs\n");
+        } else {
+            struct cmp_opts co = {.rounds = o.rounds, .seed = o.seed, .alpha = o.alpha,
+                                  .json = o.out == OUT_JSON, .command = cmdline};
+            if (cmp_run(out, &c, &co, err, sizeof err)) {
+                fprintf(stderr, PROG ": %s\n", err);
+                status = 1;
+            }
+        }
+    } else {
+        struct an_summary *sums = calloc(c.n_groups ? c.n_groups : 1, sizeof *sums);
+        if (!sums)
+            return 1;
+        for (size_t g = 0; g < c.n_groups; g++)
+            if (an_summarize(&c, g, o.compat != NULL, &sums[g])) {
+                fprintf(stderr, PROG ": out of memory\n");
+                return 1;
+            }
+        struct an_report r = {.ctx = &c, .sums = sums, .inputs = ins, .n_inputs = (size_t)n_in,
+                              .compat = o.compat != NULL, .compat_name = o.compat,
+                              .command = cmdline};
+        switch (o.out) {
+        case OUT_TABLE: report_table(out, &r); break;
+        case OUT_JSON: report_json(out, &r); break;
+        case OUT_CSV: report_csv(out, &r); break;
+        case OUT_MD: report_markdown(out, &r); break;
+        case OUT_PER_REQ: break;
+        }
+        fflush(out);
+        struct plot_opts po = {.latency = o.plot_latency, .png = 1, .svg = 1};
+        const char *svg_dir = NULL;
+        char tmpdir[] = "/tmp/llmtrace-analyze.XXXXXX";
+        int made_tmp = 0;
+        if (o.plot_dir) {
+            if (mkdir(o.plot_dir, 0777) && errno != EEXIST) {
+                fprintf(stderr, PROG ": %s: %s\n", o.plot_dir, strerror(errno));
+                status = 1;
+            } else if (plot_all(&c, sums, o.plot_dir, &po, err, sizeof err) < 0) {
+                fprintf(stderr, PROG ": --plot: %s\n", err);
+                status = 1;
+            } else {
+                svg_dir = o.plot_dir;
+            }
+        } else if (o.html && plot_find_gnuplot() && mkdtemp(tmpdir)) {
+            /* The HTML page embeds SVG text: have gnuplot draw into a private directory that
+             * is removed once the page is written. */
+            made_tmp = 1;
+            po.png = 0;
+            if (plot_all(&c, sums, tmpdir, &po, err, sizeof err) >= 0)
+                svg_dir = tmpdir;
+            else
+                fprintf(stderr, PROG ": --html charts: %s\n", err);
+        } else if (o.html) {
+            fprintf(stderr, PROG ": gnuplot not found: the HTML report has tables only\n");
+        }
+        if (o.html && html_write(o.html, &r, svg_dir, err, sizeof err)) {
+            fprintf(stderr, PROG ": %s\n", err);
+            status = 1;
+        }
+        if (made_tmp) {
+            for (const char *const *n = plot_chart_names; *n; n++) {
+                char p[4200];
+                snprintf(p, sizeof p, "%s/%s.svg", tmpdir, *n);
+                unlink(p);
+            }
+            rmdir(tmpdir);
+        }
+        free(sums);
+    }
+    if (out != stdout && fclose(out)) {
+        fprintf(stderr, PROG ": %s: %s\n", o.out_path, strerror(errno));
+        status = 1;
+    }
+    for (int i = 0; i < n_in; i++) {
+        free(ins[i].label);
+        free(ins[i].path);
+        free(ins[i].tool);
+        free(ins[i].command);
+        free(ins[i].started);
+        free(ins[i].describe);
+    }
+    free(ins);
+    free(cmdline);
+    an_free(&c);
+    return status;
+}

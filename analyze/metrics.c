@@ -1,0 +1,564 @@
+/* metrics.c — BRIEF.md "Metric definitions" applied to trace-log exchanges, and per-group
+ * aggregation (see metrics.h; the definitions are restated in analyze/README.md). */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "units.h"
+
+uint64_t an_hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h ? h : 1;
+}
+
+void an_init(struct an_ctx *c, enum an_by by, int64_t window_us, enum an_latency_from from,
+             int include_warmup)
+{
+    memset(c, 0, sizeof *c);
+    c->by = by;
+    c->window_us = window_us > 0 ? window_us : 60000000;
+    c->from = from;
+    c->include_warmup = include_warmup;
+}
+
+void an_free(struct an_ctx *c)
+{
+    for (size_t i = 0; i < c->n_groups; i++) {
+        free(c->groups[i].label);
+        free(c->groups[i].key);
+        hist_free(&c->groups[i].itl);
+        hist_free(&c->groups[i].itl_tok);
+        hist_free(&c->groups[i].itl_vllm);
+    }
+    for (size_t i = 0; i < c->n_labels; i++)
+        free(c->labels[i]);
+    free(c->labels);
+    free(c->groups);
+    free(c->reqs);
+    memset(c, 0, sizeof *c);
+}
+
+int an_add_label(struct an_ctx *c, const char *label)
+{
+    char **nl = realloc(c->labels, (c->n_labels + 1) * sizeof *nl);
+    if (!nl)
+        return -1;
+    c->labels = nl;
+    nl[c->n_labels] = strdup(label);
+    if (!nl[c->n_labels])
+        return -1;
+    return (int)c->n_labels++;
+}
+
+static int32_t an_clamp32(int64_t v)
+{
+    if (v > INT32_MAX)
+        return INT32_MAX;
+    if (v < 0)
+        return -1;
+    return (int32_t)v;
+}
+
+void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struct an_req *r)
+{
+    memset(r, 0, sizeof *r);
+    const struct tlog_response *rs = &x->resp;
+    int64_t fc = -1, lc = -1, first_ev = -1, last_ev = -1, sum_tok = 0;
+    size_t nce = 0, with_count = 0;
+    for (size_t i = 0; i < rs->n_events; i++) {
+        const struct tlog_event *e = &rs->events[i];
+        if (first_ev < 0)
+            first_ev = e->offset_us;
+        last_ev = e->offset_us;
+        if (!e->is_content)
+            continue;
+        if (fc < 0)
+            fc = e->offset_us;
+        lc = e->offset_us;
+        nce++;
+        if (e->tokens > 0) {
+            with_count++;
+            sum_tok += e->tokens;
+        }
+    }
+    /* n_out: the record's derived count; when the writer left it unknown, derive it the same
+     * way tlog_exchange_derive_tokens does (usage, else content events). */
+    int64_t n_out = x->tokens_out;
+    if (n_out < 0) {
+        if (x->usage.present && x->usage.completion_tokens >= 0)
+            n_out = x->usage.completion_tokens;
+        else if (nce > 0)
+            n_out = with_count == nce ? sum_tok : (int64_t)nce;
+    }
+    int64_t n_in = x->tokens_in;
+    if (n_in < 0 && x->usage.present && x->usage.prompt_tokens >= 0)
+        n_in = x->usage.prompt_tokens;
+
+    r->t0_us = x->start_us;
+    r->status = (uint16_t)(x->resp.status > 0 && x->resp.status < 65536 ? x->resp.status : 0);
+    enum tlog_error_kind ek = x->error_kind;
+    if (ek == TLOG_ERROR_NONE && x->resp.status >= 400)
+        ek = TLOG_ERROR_HTTP_STATUS;
+    r->err_kind = (uint8_t)ek;
+    if (ek == TLOG_ERROR_NONE)
+        r->flags |= AN_REQ_OK;
+
+    int64_t shift = 0;
+    if (x->replay.present && x->replay.sched_us > 0) {
+        r->lag_us = x->start_us - x->replay.sched_us;
+        r->flags |= AN_REQ_HAS_LAG;
+        int open_loop = x->replay.mode &&
+                        (!strcmp(x->replay.mode, "rate") || !strcmp(x->replay.mode, "original"));
+        if (c->from == AN_FROM_SCHEDULE || (c->from == AN_FROM_AUTO && open_loop)) {
+            shift = r->lag_us;
+            r->flags |= AN_REQ_FROM_SCHED;
+        }
+    }
+    r->ttft_us = fc >= 0 ? an_clamp32(fc + shift) : -1;
+    r->ttfb_us = rs->ttfb_us >= 0 ? an_clamp32(rs->ttfb_us + shift) : -1;
+    r->e2e_us = rs->end_us >= 0 ? an_clamp32(rs->end_us + shift) : -1;
+    r->first_ev_us = first_ev >= 0 ? an_clamp32(first_ev + shift) : -1;
+    r->last_content_us = lc >= 0 ? an_clamp32(lc + shift) : -1;
+    r->n_out = n_out >= 0 ? an_clamp32(n_out) : -1;
+    r->n_in = n_in >= 0 ? an_clamp32(n_in) : -1;
+    /* tpot needs two content events: one event holding every token (a non-streamed body)
+     * carries no decode timing, and the formula would report 0. */
+    r->tpot_us = (n_out >= 2 && nce >= 2) ? (double)(lc - fc) / (double)(n_out - 1) : -1.0;
+    int64_t end = rs->end_us;
+    if (end < 0)
+        end = last_ev > rs->ttfb_us ? last_ev : rs->ttfb_us;
+    if (end < 0)
+        end = 0;
+    r->end_abs_us = x->start_us + end;
+    r->of_hash = (x->replay.present && x->replay.of) ? an_hash_str(x->replay.of) : 0;
+}
+
+/* ---- groups ------------------------------------------------------------------------------- */
+
+static void an_group_key(const struct an_ctx *c, const struct tlog_exchange *x,
+                         const struct an_req *r, char *key, size_t keylen, int *has_stage,
+                         double *stage, int64_t *win)
+{
+    *has_stage = 0;
+    *stage = 0;
+    *win = 0;
+    switch (c->by) {
+    case AN_BY_LABEL:
+        snprintf(key, keylen, "%s", "");
+        break;
+    case AN_BY_STAGE:
+        if (x->replay.present && x->replay.has_stage) {
+            *has_stage = 1;
+            *stage = x->replay.stage;
+            snprintf(key, keylen, "%g", x->replay.stage);
+        } else {
+            snprintf(key, keylen, "-");
+        }
+        break;
+    case AN_BY_WINDOW: {
+        int64_t t = r->t0_us;
+        *win = t >= 0 ? t / c->window_us : -1 - (-1 - t) / c->window_us;
+        snprintf(key, keylen, "%lld", (long long)*win);
+        break;
+    }
+    case AN_BY_PATH: {
+        const char *p = x->req.path ? x->req.path : "-";
+        size_t n = strcspn(p, "?");
+        if (n >= keylen)
+            n = keylen - 1;
+        memcpy(key, p, n);
+        key[n] = '\0';
+        break;
+    }
+    case AN_BY_MODEL:
+        snprintf(key, keylen, "%s", x->model ? x->model : "-");
+        break;
+    case AN_BY_STATUS:
+        if (r->status)
+            snprintf(key, keylen, "%u", (unsigned)r->status);
+        else
+            snprintf(key, keylen, "%s", r->err_kind ? tlog_error_kind_name(r->err_kind) : "-");
+        break;
+    }
+}
+
+static long an_find_group(struct an_ctx *c, int label_idx, const char *key, int has_stage,
+                          double stage, int64_t win)
+{
+    /* Linear scan from the most recent group: logs arrive in runs of one group (stages,
+     * windows), and group counts stay small (stages, windows, paths, models). */
+    for (size_t k = c->n_groups; k-- > 0;) {
+        struct an_group *g = &c->groups[k];
+        if (g->label_idx == label_idx && !strcmp(g->key, key))
+            return (long)k;
+    }
+    if (c->n_groups == c->cap_groups) {
+        size_t nc = c->cap_groups ? c->cap_groups * 2 : 16;
+        struct an_group *ng = realloc(c->groups, nc * sizeof *ng);
+        if (!ng)
+            return -1;
+        c->groups = ng;
+        c->cap_groups = nc;
+    }
+    struct an_group *g = &c->groups[c->n_groups];
+    memset(g, 0, sizeof *g);
+    g->label = strdup(c->labels[label_idx]);
+    g->key = strdup(key);
+    if (!g->label || !g->key) {
+        free(g->label);
+        free(g->key);
+        return -1;
+    }
+    g->label_idx = label_idx;
+    g->has_stage = has_stage;
+    g->stage = stage;
+    g->win = win;
+    hist_init(&g->itl);
+    hist_init(&g->itl_tok);
+    hist_init(&g->itl_vllm);
+    return (long)c->n_groups++;
+}
+
+static int an_record_itl(struct an_group *g, const struct tlog_exchange *x)
+{
+    const struct tlog_response *rs = &x->resp;
+    int64_t prev = -1, prev_any = -1;
+    int rc = 0;
+    for (size_t i = 0; i < rs->n_events; i++) {
+        const struct tlog_event *e = &rs->events[i];
+        if (!e->is_content) {
+            if (prev_any < 0)
+                prev_any = e->offset_us;
+            continue;
+        }
+        if (prev >= 0) {
+            double gap = (double)(e->offset_us - prev);
+            uint64_t k = e->tokens > 1 ? (uint64_t)e->tokens : 1;
+            rc |= hist_record(&g->itl, gap, 1);
+            rc |= hist_record(&g->itl_tok, gap / (double)k, k);
+            rc |= hist_record(&g->itl_vllm, gap, 1);
+        } else if (prev_any >= 0) {
+            /* vLLM times its TTFT at the first chunk with choices (often role-only), so the
+             * first content chunk after it is already an inter-token gap there. */
+            rc |= hist_record(&g->itl_vllm, (double)(e->offset_us - prev_any), 1);
+        }
+        prev = e->offset_us;
+        prev_any = e->offset_us;
+    }
+    return rc ? -1 : 0;
+}
+
+int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_t *group_out)
+{
+    struct an_req r;
+    an_req_compute(c, x, &r);
+    char key[256];
+    int has_stage;
+    double stage;
+    int64_t win;
+    an_group_key(c, x, &r, key, sizeof key, &has_stage, &stage, &win);
+    long g = an_find_group(c, label_idx, key, has_stage, stage, win);
+    if (g < 0)
+        return -1;
+    struct an_group *grp = &c->groups[g];
+    if (group_out)
+        *group_out = (size_t)g;
+    if (x->replay.present && x->replay.warmup && !c->include_warmup) {
+        grp->warmup_excluded++;
+        return 0;
+    }
+    if (c->n_reqs == c->cap_reqs) {
+        size_t nc = c->cap_reqs ? c->cap_reqs * 2 : 1024;
+        struct an_req *nr = realloc(c->reqs, nc * sizeof *nr);
+        if (!nr)
+            return -1;
+        c->reqs = nr;
+        c->cap_reqs = nc;
+    }
+    r.group = (uint32_t)g;
+    c->reqs[c->n_reqs++] = r;
+    enum tlog_tokens_source src = x->tokens_out >= 0 ? x->tokens_source
+                                  : (x->usage.present && x->usage.completion_tokens >= 0)
+                                      ? TLOG_TOKENS_USAGE
+                                  : r.n_out >= 0 ? TLOG_TOKENS_EVENTS : TLOG_TOKENS_NONE;
+    if ((int)src >= 0 && (int)src < 3)
+        grp->tokens_src[src]++;
+    if (r.flags & AN_REQ_OK)
+        return an_record_itl(grp, x) ? -1 : 1;
+    return 1;
+}
+
+static int an_group_cmp(const struct an_group *a, const struct an_group *b, enum an_by by)
+{
+    if (a->label_idx != b->label_idx)
+        return a->label_idx < b->label_idx ? -1 : 1;
+    if (by == AN_BY_STAGE) {
+        if (a->has_stage != b->has_stage)
+            return a->has_stage ? -1 : 1;
+        if (a->stage != b->stage)
+            return a->stage < b->stage ? -1 : 1;
+    }
+    if (by == AN_BY_WINDOW && a->win != b->win)
+        return a->win < b->win ? -1 : 1;
+    if (by == AN_BY_STATUS) {
+        long sa = strtol(a->key, NULL, 10), sb = strtol(b->key, NULL, 10);
+        if (sa != sb)
+            return sa < sb ? -1 : 1;
+    }
+    return strcmp(a->key, b->key);
+}
+
+void an_sort_groups(struct an_ctx *c)
+{
+    size_t n = c->n_groups;
+    if (n < 2)
+        return;
+    /* Insertion sort over an index (group counts are small), then permute. */
+    size_t *ord = malloc(n * sizeof *ord), *inv = malloc(n * sizeof *inv);
+    struct an_group *ng = malloc(n * sizeof *ng);
+    if (!ord || !inv || !ng) {
+        free(ord);
+        free(inv);
+        free(ng);
+        return; /* unsorted output is still correct */
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && an_group_cmp(&c->groups[ord[j - 1]], &c->groups[i], c->by) > 0) {
+            ord[j] = ord[j - 1];
+            j--;
+        }
+        ord[j] = i;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ng[i] = c->groups[ord[i]];
+        inv[ord[i]] = i;
+    }
+    memcpy(c->groups, ng, n * sizeof *ng);
+    for (size_t i = 0; i < c->n_reqs; i++)
+        c->reqs[i].group = (uint32_t)inv[c->reqs[i].group];
+    /* Windows are shown relative to the label's first window. */
+    if (c->by == AN_BY_WINDOW) {
+        for (size_t i = 0; i < n; i++) {
+            size_t first = i;
+            while (first > 0 && c->groups[first - 1].label_idx == c->groups[i].label_idx)
+                first--;
+            char d[64];
+            units_format_duration((c->groups[i].win - c->groups[first].win) * c->window_us, d,
+                                  sizeof d);
+            char *k = malloc(strlen(d) + 2);
+            if (k) {
+                snprintf(k, strlen(d) + 2, "+%s", d);
+                free(c->groups[i].key);
+                c->groups[i].key = k;
+            }
+        }
+    }
+    free(ord);
+    free(inv);
+    free(ng);
+}
+
+/* ---- summaries ------------------------------------------------------------------------------ */
+
+enum an_metric { M_TTFT, M_TTFB, M_TPOT, M_E2E, M_LAG, M_NIN, M_NOUT, M_USER, M_VTTFT, M_VTPOT,
+                 M_GPITL, M_GLTPOT, M_LPITL, M_LPTOK };
+
+/* Value of metric m for r in display units (ms, tokens, tok/s); NAN when undefined. */
+static double an_value(const struct an_req *r, enum an_metric m)
+{
+    switch (m) {
+    case M_TTFT: return r->ttft_us >= 0 ? r->ttft_us / 1e3 : NAN;
+    case M_TTFB: return r->ttfb_us >= 0 ? r->ttfb_us / 1e3 : NAN;
+    case M_TPOT: return r->tpot_us >= 0 ? r->tpot_us / 1e3 : NAN;
+    case M_E2E: return r->e2e_us >= 0 ? r->e2e_us / 1e3 : NAN;
+    case M_LAG: return (r->flags & AN_REQ_HAS_LAG) ? (double)r->lag_us / 1e3 : NAN;
+    case M_NIN: return r->n_in >= 0 ? (double)r->n_in : NAN;
+    case M_NOUT: return r->n_out >= 0 ? (double)r->n_out : NAN;
+    case M_USER: return r->tpot_us > 0 ? 1e6 / r->tpot_us : NAN;
+    case M_VTTFT: return r->first_ev_us >= 0 ? r->first_ev_us / 1e3 : NAN;
+    case M_VTPOT:
+        return (r->first_ev_us >= 0 && r->e2e_us >= 0 && r->n_out >= 2)
+                   ? (r->e2e_us - r->first_ev_us) / 1e3 / (r->n_out - 1) : NAN;
+    case M_GPITL:
+        return (r->first_ev_us >= 0 && r->e2e_us >= 0 && r->n_out >= 2)
+                   ? (r->e2e_us - r->first_ev_us) / 1e3 / (r->n_out - 1) : NAN;
+    case M_GLTPOT:
+        return (r->last_content_us >= 0 && r->n_out >= 1)
+                   ? r->last_content_us / 1e3 / r->n_out : NAN;
+    case M_LPITL:
+        return (r->last_content_us >= 0 && r->n_out >= 1)
+                   ? r->last_content_us / 1e3 / r->n_out : NAN;
+    case M_LPTOK:
+        return (r->e2e_us > 0 && r->n_out >= 0) ? r->n_out / (r->e2e_us / 1e6) : NAN;
+    }
+    return NAN;
+}
+
+static size_t an_gather(const struct an_ctx *c, size_t g, enum an_metric m, double *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_reqs; i++) {
+        const struct an_req *r = &c->reqs[i];
+        if (r->group != g)
+            continue;
+        /* Token counts describe every request that has them; latencies only successes. */
+        if (!(r->flags & AN_REQ_OK) && m != M_NIN && m != M_LAG)
+            continue;
+        double v = an_value(r, m);
+        if (!isnan(v))
+            out[n++] = v;
+    }
+    return n;
+}
+
+static const struct { const char *name; enum an_metric m; } an_metric_names[] = {
+    {"ttft", M_TTFT}, {"ttfb", M_TTFB}, {"tpot", M_TPOT}, {"e2e", M_E2E}, {"lag", M_LAG},
+    {"n_in", M_NIN}, {"n_out", M_NOUT},
+};
+
+double *an_collect(const struct an_ctx *c, size_t g, const char *metric, size_t *n)
+{
+    *n = 0;
+    for (size_t k = 0; k < sizeof an_metric_names / sizeof an_metric_names[0]; k++) {
+        if (strcmp(metric, an_metric_names[k].name))
+            continue;
+        double *v = malloc((c->n_reqs ? c->n_reqs : 1) * sizeof *v);
+        if (!v)
+            return NULL;
+        *n = an_gather(c, g, an_metric_names[k].m, v);
+        if (*n == 0) {
+            free(v);
+            return NULL;
+        }
+        stats_sort(v, *n);
+        return v;
+    }
+    return NULL;
+}
+
+static void an_hist_ms(const struct hist *h, struct stats_dist *d)
+{
+    hist_summarize(h, d);
+    double *f[] = {&d->mean, &d->stddev, &d->min, &d->p50, &d->p90, &d->p95, &d->p99,
+                   &d->p999, &d->max};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        *f[i] /= 1e3;
+}
+
+int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary *s)
+{
+    memset(s, 0, sizeof *s);
+    const struct an_group *grp = &c->groups[g];
+    double *v = malloc((c->n_reqs ? c->n_reqs : 1) * sizeof *v);
+    if (!v)
+        return -1;
+    int64_t min_t0 = INT64_MAX, max_end = INT64_MIN;
+    for (size_t i = 0; i < c->n_reqs; i++) {
+        const struct an_req *r = &c->reqs[i];
+        if (r->group != g)
+            continue;
+        s->requests++;
+        if (r->t0_us < min_t0)
+            min_t0 = r->t0_us;
+        if (r->end_abs_us > max_end)
+            max_end = r->end_abs_us;
+        if (r->flags & AN_REQ_FROM_SCHED)
+            s->from_sched++;
+        if (!(r->flags & AN_REQ_OK)) {
+            s->errors++;
+            s->err_by_kind[r->err_kind < TLOG_ERROR_KIND_COUNT ? r->err_kind : TLOG_ERROR_OTHER]++;
+            continue;
+        }
+        s->ok++;
+        if (r->n_out > 0)
+            s->sum_out += r->n_out;
+        if (r->n_in >= 0) {
+            s->sum_in += r->n_in;
+            s->n_in_known++;
+        }
+        int met = 1;
+        if (c->slo.ttft_us && !(r->ttft_us >= 0 && r->ttft_us <= c->slo.ttft_us))
+            met = 0;
+        if (c->slo.tpot_us && r->tpot_us >= 0 && r->tpot_us > (double)c->slo.tpot_us)
+            met = 0;
+        if (c->slo.e2e_us && !(r->e2e_us >= 0 && r->e2e_us <= c->slo.e2e_us))
+            met = 0;
+        s->slo_met += met;
+    }
+    s->warmup_excluded = grp->warmup_excluded;
+    memcpy(s->tokens_src, grp->tokens_src, sizeof s->tokens_src);
+    struct { enum an_metric m; struct stats_dist *d; int compat; } want[] = {
+        {M_TTFT, &s->ttft, 0}, {M_TTFB, &s->ttfb, 0}, {M_TPOT, &s->tpot, 0},
+        {M_E2E, &s->e2e, 0}, {M_LAG, &s->lag, 0}, {M_NIN, &s->n_in, 0},
+        {M_NOUT, &s->n_out, 0}, {M_USER, &s->user_tok_s, 0},
+        {M_VTTFT, &s->vllm_ttft, 1}, {M_VTPOT, &s->vllm_tpot, 1}, {M_VTTFT, &s->gp_ttft, 1},
+        {M_GPITL, &s->gp_itl, 1}, {M_GLTPOT, &s->gl_tpot, 1}, {M_TPOT, &s->gl_itl, 1},
+        {M_LPITL, &s->lp_itl, 1}, {M_LPTOK, &s->lp_out_tok_s, 1},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        if (want[k].compat && !compat) {
+            stats_summarize(v, 0, want[k].d);
+            continue;
+        }
+        size_t n = an_gather(c, g, want[k].m, v);
+        stats_summarize(v, n, want[k].d);
+    }
+    free(v);
+    an_hist_ms(&grp->itl, &s->itl);
+    an_hist_ms(&grp->itl_tok, &s->itl_tok);
+    if (compat)
+        an_hist_ms(&grp->itl_vllm, &s->vllm_itl);
+    else
+        hist_summarize(&(struct hist){0}, &s->vllm_itl);
+    s->span_s = s->requests && max_end > min_t0 ? (double)(max_end - min_t0) / 1e6 : NAN;
+    if (s->span_s > 0) {
+        s->output_tok_s = (double)s->sum_out / s->span_s;
+        s->total_tok_s = (double)(s->sum_out + s->sum_in) / s->span_s;
+        s->req_s = (double)s->ok / s->span_s;
+        s->goodput_req_s = (double)s->slo_met / s->span_s;
+    } else {
+        s->output_tok_s = s->total_tok_s = s->req_s = s->goodput_req_s = NAN;
+    }
+    return 0;
+}
+
+int an_parse_slo(const char *s, struct an_slo *slo, char *err, size_t errlen)
+{
+    memset(slo, 0, sizeof *slo);
+    char tmp[256];
+    if (strlen(s) >= sizeof tmp) {
+        snprintf(err, errlen, "--slo too long");
+        return -1;
+    }
+    memcpy(tmp, s, strlen(s) + 1);
+    char *save = NULL;
+    for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        int64_t us;
+        if (!eq || units_parse_duration_us(eq + 1, &us) || us <= 0) {
+            snprintf(err, errlen, "bad --slo item '%s' (want ttft=500ms,tpot=50ms,e2e=10s)", tok);
+            return -1;
+        }
+        *eq = '\0';
+        if (!strcmp(tok, "ttft"))
+            slo->ttft_us = us;
+        else if (!strcmp(tok, "tpot"))
+            slo->tpot_us = us;
+        else if (!strcmp(tok, "e2e"))
+            slo->e2e_us = us;
+        else {
+            snprintf(err, errlen, "unknown --slo metric '%s' (ttft, tpot, e2e)", tok);
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,120 @@
+/* metrics.h — per-exchange metrics and per-group aggregation for llmtrace-analyze.
+ *
+ * Implements BRIEF.md "Metric definitions" exactly (analyze/README.md restates them): every
+ * exchange becomes one compact struct an_req (values in µs) plus samples in its group's
+ * inter-token-latency histograms, so memory is O(exchanges) with a small constant and no
+ * event arrays are kept. Groups are keyed by (input label, --by key). */
+#ifndef LLMTRACE_ANALYZE_METRICS_H
+#define LLMTRACE_ANALYZE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+#include "tlog.h"
+
+enum an_by { AN_BY_LABEL = 0, AN_BY_STAGE, AN_BY_WINDOW, AN_BY_PATH, AN_BY_MODEL, AN_BY_STATUS };
+enum an_latency_from { AN_FROM_AUTO = 0, AN_FROM_SEND, AN_FROM_SCHEDULE };
+
+#define AN_REQ_OK        0x01
+#define AN_REQ_FROM_SCHED 0x02  /* latencies measured from replay.sched_us */
+#define AN_REQ_HAS_LAG   0x04
+
+/* One exchange, compact. Times are µs; -1 (or < 0 for tpot) = undefined. */
+struct an_req {
+    int64_t t0_us;           /* start_us (absolute) */
+    int64_t end_abs_us;      /* start_us + end_us (or the last known offset) */
+    uint64_t of_hash;        /* hash of replay.of (paired comparison); 0 none */
+    double tpot_us;          /* (last - first content) / (n_out - 1); < 0 undefined */
+    int64_t lag_us;          /* t0 - t_sched; valid with AN_REQ_HAS_LAG */
+    int32_t ttft_us, ttfb_us, e2e_us;  /* from t0 or t_sched (AN_REQ_FROM_SCHED) */
+    int32_t first_ev_us;     /* first event of any kind (compat: vLLM/GenAI-Perf TTFT) */
+    int32_t last_content_us; /* from t0 (compat: guidellm) */
+    int32_t n_in, n_out;     /* -1 unknown */
+    uint32_t group;
+    uint16_t status;
+    uint8_t err_kind;        /* enum tlog_error_kind */
+    uint8_t flags;
+};
+
+struct an_slo {              /* 0 = not set; µs */
+    int64_t ttft_us, tpot_us, e2e_us;
+};
+
+struct an_group {
+    char *label;             /* input label */
+    int label_idx;
+    char *key;               /* display key for --by (stage "8", path, model, status, "+60s") */
+    int has_stage;
+    double stage;
+    int64_t win;             /* window index (AN_BY_WINDOW) */
+    struct hist itl;         /* one sample per gap between content events */
+    struct hist itl_tok;     /* per token: a gap ending in a k-token event → k samples gap/k */
+    struct hist itl_vllm;    /* compat: gaps between all consecutive events */
+    int64_t warmup_excluded;
+    int64_t tokens_src[3];   /* requests by tokens_source (none, usage, events) */
+};
+
+struct an_ctx {
+    enum an_by by;
+    int64_t window_us;
+    enum an_latency_from from;
+    int include_warmup;
+    struct an_slo slo;
+    struct an_req *reqs;
+    size_t n_reqs, cap_reqs;
+    struct an_group *groups;
+    size_t n_groups, cap_groups;
+    char **labels;           /* input labels in order */
+    size_t n_labels;
+};
+
+/* Initialises an empty context. */
+void an_init(struct an_ctx *c, enum an_by by, int64_t window_us, enum an_latency_from from,
+             int include_warmup);
+void an_free(struct an_ctx *c);
+/* Registers an input label; returns its index or -1 on allocation failure. */
+int an_add_label(struct an_ctx *c, const char *label);
+/* Adds one exchange of input label_idx. Returns 1 when counted, 0 when excluded (warm-up),
+ * -1 on allocation failure. If req_out is non-NULL it receives the request's group index. */
+int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_t *group_out);
+/* Computes one exchange's metrics without storing them (also used for --per-request). */
+void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struct an_req *r);
+/* Orders groups: by label, then stage / window / key. Rewrites reqs[].group. */
+void an_sort_groups(struct an_ctx *c);
+
+/* Everything reported for one group. Distributions are in milliseconds. */
+struct an_summary {
+    int64_t requests, ok, errors;
+    int64_t err_by_kind[TLOG_ERROR_KIND_COUNT];
+    int64_t warmup_excluded;
+    struct stats_dist ttft, ttfb, tpot, itl, itl_tok, e2e, lag, n_in, n_out, user_tok_s;
+    /* --compat: the same exchanges under other tools' definitions (README.md). */
+    struct stats_dist vllm_ttft, vllm_tpot, vllm_itl;
+    struct stats_dist gp_ttft, gp_itl;          /* GenAI-Perf: its "ITL" is a TPOT */
+    struct stats_dist gl_tpot, gl_itl;          /* guidellm: TPOT includes TTFT */
+    struct stats_dist lp_itl, lp_out_tok_s;     /* llmperf */
+    double span_s;
+    int64_t sum_in, sum_out, n_in_known;
+    double output_tok_s, total_tok_s, req_s, goodput_req_s;
+    int64_t slo_met;
+    int64_t tokens_src[3];
+    int from_sched;          /* requests whose latency was measured from the schedule */
+};
+
+/* Summarizes group g (0 <= g < n_groups). compat: also fill the compat distributions.
+ * Returns 0 or -1 on allocation failure. */
+int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary *s);
+
+/* Collects the values (ms) of one per-request metric of group g into a new array, sorted;
+ * metric is one of "ttft", "ttfb", "tpot", "e2e", "lag". ok-only. *n gets the count;
+ * NULL when empty or out of memory. */
+double *an_collect(const struct an_ctx *c, size_t g, const char *metric, size_t *n);
+
+/* Parses "ttft=500ms,tpot=50ms,e2e=10s" into slo. 0 or -1 (err gets the reason). */
+int an_parse_slo(const char *s, struct an_slo *slo, char *err, size_t errlen);
+
+/* FNV-1a 64 of a string (never 0). */
+uint64_t an_hash_str(const char *s);
+
+#endif

@@ -1,0 +1,471 @@
+/* report.c — table, JSON, CSV and Markdown renderings of group summaries (see report.h;
+ * the JSON keys are listed in analyze/README.md and the fixed ones come from issue 5). */
+#include "report.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "buf.h"
+
+const char *report_by_name(enum an_by by)
+{
+    switch (by) {
+    case AN_BY_LABEL: return "label";
+    case AN_BY_STAGE: return "stage";
+    case AN_BY_WINDOW: return "window";
+    case AN_BY_PATH: return "path";
+    case AN_BY_MODEL: return "model";
+    case AN_BY_STATUS: return "status";
+    }
+    return "?";
+}
+
+void report_group_name(const struct an_ctx *c, size_t g, char *out, size_t outlen)
+{
+    const struct an_group *grp = &c->groups[g];
+    if (c->by == AN_BY_LABEL)
+        snprintf(out, outlen, "%s", grp->label);
+    else
+        snprintf(out, outlen, "%s %s", grp->label, grp->key);
+}
+
+/* Fixed-width number: "-" for NAN, fewer decimals as values grow so columns stay narrow. */
+static void report_num(char *out, size_t outlen, double v)
+{
+    if (isnan(v))
+        snprintf(out, outlen, "-");
+    else if (fabs(v) >= 100000)
+        snprintf(out, outlen, "%.0f", v);
+    else if (fabs(v) >= 1000)
+        snprintf(out, outlen, "%.1f", v);
+    else if (fabs(v) >= 10)
+        snprintf(out, outlen, "%.2f", v);
+    else
+        snprintf(out, outlen, "%.3f", v);
+}
+
+static const char *report_trunc(const char *s, char *tmp, size_t w)
+{
+    size_t n = strlen(s);
+    if (n <= w)
+        return s;
+    memcpy(tmp, s, w - 1);
+    tmp[w - 1] = '~';
+    tmp[w] = '\0';
+    return tmp;
+}
+
+static void report_errors_line(char *out, size_t outlen, const struct an_summary *s)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int k = 1; k < TLOG_ERROR_KIND_COUNT; k++) {
+        if (!s->err_by_kind[k])
+            continue;
+        int w = snprintf(out + o, outlen - o, "%s%s %lld", o ? ", " : "",
+                         tlog_error_kind_name((enum tlog_error_kind)k),
+                         (long long)s->err_by_kind[k]);
+        if (w < 0 || (size_t)w >= outlen - o)
+            break;
+        o += (size_t)w;
+    }
+}
+
+struct report_metric {
+    const char *name;        /* table label */
+    const char *json;        /* JSON key */
+    size_t off;              /* offset of the stats_dist in an_summary */
+    int compat;
+};
+
+#define RM(n, j, f, c) { n, j, offsetof(struct an_summary, f), c }
+static const struct report_metric report_metrics[] = {
+    RM("TTFT ms", "ttft_ms", ttft, 0),
+    RM("TTFB ms", "ttfb_ms", ttfb, 0),
+    RM("TPOT ms", "tpot_ms", tpot, 0),
+    RM("ITL ms", "itl_ms", itl, 0),
+    RM("ITL/tok ms", "itl_token_ms", itl_tok, 0),
+    RM("E2E ms", "e2e_ms", e2e, 0),
+    RM("sched lag ms", "schedule_lag_ms", lag, 0),
+    RM("tokens in", "tokens_in", n_in, 0),
+    RM("tokens out", "tokens_out", n_out, 0),
+    RM("user tok/s", "user_tok_s", user_tok_s, 0),
+    RM("vllm TTFT ms", "vllm_ttft_ms", vllm_ttft, 1),
+    RM("vllm TPOT ms", "vllm_tpot_ms", vllm_tpot, 1),
+    RM("vllm ITL ms", "vllm_itl_ms", vllm_itl, 1),
+    RM("gperf TTFT ms", "genai_perf_ttft_ms", gp_ttft, 1),
+    RM("gperf ITL ms", "genai_perf_itl_ms", gp_itl, 1),
+    RM("guidellm TPOT", "guidellm_tpot_ms", gl_tpot, 1),
+    RM("guidellm ITL", "guidellm_itl_ms", gl_itl, 1),
+    RM("llmperf ITL", "llmperf_itl_ms", lp_itl, 1),
+    RM("llmperf tok/s", "llmperf_req_out_tok_s", lp_out_tok_s, 1),
+};
+#define REPORT_N_METRICS (sizeof report_metrics / sizeof report_metrics[0])
+
+static const struct stats_dist *report_dist(const struct an_summary *s,
+                                            const struct report_metric *m)
+{
+    return (const struct stats_dist *)((const char *)s + m->off);
+}
+
+void report_table(FILE *f, const struct an_report *r)
+{
+    const struct an_ctx *c = r->ctx;
+    int keyed = c->by != AN_BY_LABEL;
+    char a[32], b[32], d[32], e[32], g2[32], h[32], t1[32], t2[32], t3[32], lab[64];
+    fprintf(f, "%-14s %-8s %6s %5s %9s %9s %7s %7s %8s %8s %8s\n", "label",
+            keyed ? report_by_name(c->by) : "", "reqs", "err", "out tok/s", "tot tok/s", "req/s",
+            "good/s", "TTFT p50", "TPOT p50", "E2E p50");
+    fprintf(f, "%-14s %-8s %6s %5s %9s %9s %7s %7s %8s %8s %8s\n", "", "", "", "", "", "", "",
+            "", "ms", "ms", "ms");
+    for (size_t g = 0; g < c->n_groups; g++) {
+        const struct an_summary *s = &r->sums[g];
+        if (s->requests == 0)
+            continue;
+        report_num(a, sizeof a, s->output_tok_s);
+        report_num(b, sizeof b, s->total_tok_s);
+        report_num(d, sizeof d, s->req_s);
+        report_num(e, sizeof e, s->goodput_req_s);
+        report_num(g2, sizeof g2, s->ttft.p50);
+        report_num(h, sizeof h, s->tpot.p50);
+        report_num(t1, sizeof t1, s->e2e.p50);
+        fprintf(f, "%-14s %-8s %6lld %5lld %9s %9s %7s %7s %8s %8s %8s\n",
+                report_trunc(c->groups[g].label, lab, 14),
+                keyed ? report_trunc(c->groups[g].key, t2, 8) : "", (long long)s->requests,
+                (long long)s->errors, a, b, d, e, g2, h, t1);
+    }
+    for (size_t g = 0; g < c->n_groups; g++) {
+        const struct an_summary *s = &r->sums[g];
+        if (s->requests == 0 && s->warmup_excluded == 0)
+            continue;
+        char name[300], errs[512];
+        report_group_name(c, g, name, sizeof name);
+        report_errors_line(errs, sizeof errs, s);
+        fprintf(f, "\n== %s: %lld requests, %lld ok, %lld errors%s%s%s", name,
+                (long long)s->requests, (long long)s->ok, (long long)s->errors, errs[0] ? " (" : "",
+                errs, errs[0] ? ")" : "");
+        if (s->warmup_excluded)
+            fprintf(f, ", %lld warm-up excluded", (long long)s->warmup_excluded);
+        report_num(t3, sizeof t3, s->span_s);
+        fprintf(f, ", span %s s%s\n", t3,
+                s->from_sched ? ", latency from schedule" : "");
+        fprintf(f, "%-13s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "metric", "mean", "stddev",
+                "min", "p50", "p90", "p95", "p99", "p99.9", "max");
+        for (size_t k = 0; k < REPORT_N_METRICS; k++) {
+            const struct report_metric *m = &report_metrics[k];
+            const struct stats_dist *dd = report_dist(s, m);
+            if (m->compat && !r->compat)
+                continue;
+            if (dd->n == 0)
+                continue;
+            double v[9] = {dd->mean, dd->stddev, dd->min, dd->p50, dd->p90, dd->p95, dd->p99,
+                           dd->p999, dd->max};
+            fprintf(f, "%-13s", m->name);
+            for (int i = 0; i < 9; i++) {
+                report_num(a, sizeof a, v[i]);
+                fprintf(f, " %8s", a);
+            }
+            fputc('\n', f);
+        }
+    }
+}
+
+/* ---- JSON ------------------------------------------------------------------------------- */
+
+static void json_num(struct buf *b, double v)
+{
+    if (isnan(v) || isinf(v))
+        buf_append_str(b, "null");
+    else if (v == floor(v) && fabs(v) < 1e15)
+        buf_printf(b, "%.0f", v);
+    else
+        buf_printf(b, "%.6g", v);
+}
+
+static void json_str(struct buf *b, const char *s)
+{
+    if (!s) {
+        buf_append_str(b, "null");
+        return;
+    }
+    buf_append_char(b, '"');
+    buf_append_json_str(b, s, strlen(s));
+    buf_append_char(b, '"');
+}
+
+static void json_dist(struct buf *b, const struct stats_dist *d)
+{
+    buf_printf(b, "{\"n\":%zu,\"mean\":", d->n);
+    json_num(b, d->mean);
+    const char *k[] = {"stddev", "min", "p50", "p90", "p95", "p99", "p999", "max"};
+    double v[] = {d->stddev, d->min, d->p50, d->p90, d->p95, d->p99, d->p999, d->max};
+    for (int i = 0; i < 8; i++) {
+        buf_printf(b, ",\"%s\":", k[i]);
+        json_num(b, v[i]);
+    }
+    buf_append_char(b, '}');
+}
+
+void report_json(FILE *f, const struct an_report *r)
+{
+    const struct an_ctx *c = r->ctx;
+    struct buf b;
+    buf_init(&b, (size_t)1 << 30);
+    buf_printf(&b, "{\"tool\":\"llmtrace-analyze\",\"version\":\"%s\",\"by\":\"%s\",",
+               LLMTRACE_VERSION, report_by_name(c->by));
+    buf_append_str(&b, "\"command\":");
+    json_str(&b, r->command);
+    buf_append_str(&b, ",\"slo\":{\"ttft_ms\":");
+    json_num(&b, c->slo.ttft_us ? c->slo.ttft_us / 1e3 : NAN);
+    buf_append_str(&b, ",\"tpot_ms\":");
+    json_num(&b, c->slo.tpot_us ? c->slo.tpot_us / 1e3 : NAN);
+    buf_append_str(&b, ",\"e2e_ms\":");
+    json_num(&b, c->slo.e2e_us ? c->slo.e2e_us / 1e3 : NAN);
+    buf_append_str(&b, "},\"inputs\":[");
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        const struct an_input *in = &r->inputs[i];
+        buf_append_str(&b, i ? ",{\"label\":" : "{\"label\":");
+        json_str(&b, in->label);
+        buf_append_str(&b, ",\"path\":");
+        json_str(&b, in->path);
+        buf_append_str(&b, ",\"tool\":");
+        json_str(&b, in->tool);
+        buf_append_str(&b, ",\"command\":");
+        json_str(&b, in->command);
+        buf_append_str(&b, ",\"started\":");
+        json_str(&b, in->started);
+        buf_printf(&b, ",\"records\":%lld,\"bad_lines\":%lld,\"status\":", in->records,
+                   in->bad_lines);
+        json_str(&b, in->describe && in->describe[0] ? in->describe : "ok");
+        buf_append_char(&b, '}');
+    }
+    buf_append_str(&b, "],\"groups\":[");
+    int first = 1;
+    for (size_t g = 0; g < c->n_groups; g++) {
+        const struct an_summary *s = &r->sums[g];
+        const struct an_group *grp = &c->groups[g];
+        if (s->requests == 0 && s->warmup_excluded == 0)
+            continue;
+        buf_append_str(&b, first ? "{\"label\":" : ",{\"label\":");
+        first = 0;
+        json_str(&b, grp->label);
+        buf_append_str(&b, ",\"stage\":");
+        json_num(&b, grp->has_stage ? grp->stage : NAN);
+        buf_append_str(&b, ",\"key\":");
+        json_str(&b, c->by == AN_BY_LABEL ? NULL : grp->key);
+        buf_printf(&b, ",\"requests\":%lld,\"ok\":%lld,\"errors\":%lld,\"errors_by_kind\":{",
+                   (long long)s->requests, (long long)s->ok, (long long)s->errors);
+        int fk = 1;
+        for (int k = 1; k < TLOG_ERROR_KIND_COUNT; k++) {
+            if (!s->err_by_kind[k])
+                continue;
+            buf_printf(&b, "%s\"%s\":%lld", fk ? "" : ",",
+                       tlog_error_kind_name((enum tlog_error_kind)k),
+                       (long long)s->err_by_kind[k]);
+            fk = 0;
+        }
+        buf_printf(&b, "},\"warmup_excluded\":%lld,\"latency_from\":\"%s\"",
+                   (long long)s->warmup_excluded,
+                   s->from_sched == 0 ? "send" : s->from_sched == s->requests ? "schedule" : "mixed");
+        buf_printf(&b, ",\"tokens_source\":{\"usage\":%lld,\"events\":%lld,\"none\":%lld}",
+                   (long long)s->tokens_src[TLOG_TOKENS_USAGE],
+                   (long long)s->tokens_src[TLOG_TOKENS_EVENTS],
+                   (long long)s->tokens_src[TLOG_TOKENS_NONE]);
+        for (size_t k = 0; k < REPORT_N_METRICS; k++) {
+            const struct report_metric *m = &report_metrics[k];
+            if (m->compat)
+                continue;
+            buf_printf(&b, ",\"%s\":", m->json);
+            json_dist(&b, report_dist(s, m));
+        }
+        if (r->compat) {
+            buf_append_str(&b, ",\"compat\":{");
+            int fc = 1;
+            for (size_t k = 0; k < REPORT_N_METRICS; k++) {
+                const struct report_metric *m = &report_metrics[k];
+                if (!m->compat)
+                    continue;
+                buf_printf(&b, "%s\"%s\":", fc ? "" : ",", m->json);
+                fc = 0;
+                json_dist(&b, report_dist(s, m));
+            }
+            buf_append_char(&b, '}');
+        }
+        buf_printf(&b, ",\"input_tokens\":%lld,\"output_tokens\":%lld,\"span_s\":",
+                   (long long)s->sum_in, (long long)s->sum_out);
+        json_num(&b, s->span_s);
+        buf_append_str(&b, ",\"output_tok_s\":");
+        json_num(&b, s->output_tok_s);
+        buf_append_str(&b, ",\"total_tok_s\":");
+        json_num(&b, s->total_tok_s);
+        buf_append_str(&b, ",\"req_s\":");
+        json_num(&b, s->req_s);
+        buf_append_str(&b, ",\"goodput_req_s\":");
+        json_num(&b, s->goodput_req_s);
+        buf_printf(&b, ",\"slo_met\":%lld}", (long long)s->slo_met);
+    }
+    buf_append_str(&b, "]}\n");
+    if (b.p)
+        fwrite(b.p, 1, b.len, f);
+    buf_free(&b);
+}
+
+/* ---- CSV and Markdown --------------------------------------------------------------------- */
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (!s)
+        return;
+    if (strpbrk(s, ",\"\n\r")) {
+        fputc('"', f);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(s, f);
+    }
+}
+
+static void csv_num(FILE *f, double v)
+{
+    if (!isnan(v) && !isinf(v))
+        fprintf(f, "%.6g", v);
+}
+
+static const char *const report_stat_names[] = {"mean", "stddev", "min", "p50", "p90",
+                                                "p95", "p99", "p999", "max"};
+
+void report_csv(FILE *f, const struct an_report *r)
+{
+    const struct an_ctx *c = r->ctx;
+    fputs("label,key,stage,requests,ok,errors,warmup_excluded,span_s,output_tok_s,total_tok_s,"
+          "req_s,goodput_req_s", f);
+    for (size_t k = 0; k < REPORT_N_METRICS; k++) {
+        if (report_metrics[k].compat && !r->compat)
+            continue;
+        for (int i = 0; i < 9; i++)
+            fprintf(f, ",%s_%s", report_metrics[k].json, report_stat_names[i]);
+    }
+    fputc('\n', f);
+    for (size_t g = 0; g < c->n_groups; g++) {
+        const struct an_summary *s = &r->sums[g];
+        const struct an_group *grp = &c->groups[g];
+        if (s->requests == 0 && s->warmup_excluded == 0)
+            continue;
+        csv_field(f, grp->label);
+        fputc(',', f);
+        csv_field(f, c->by == AN_BY_LABEL ? "" : grp->key);
+        fputc(',', f);
+        csv_num(f, grp->has_stage ? grp->stage : NAN);
+        fprintf(f, ",%lld,%lld,%lld,%lld,", (long long)s->requests, (long long)s->ok,
+                (long long)s->errors, (long long)s->warmup_excluded);
+        csv_num(f, s->span_s);
+        fputc(',', f);
+        csv_num(f, s->output_tok_s);
+        fputc(',', f);
+        csv_num(f, s->total_tok_s);
+        fputc(',', f);
+        csv_num(f, s->req_s);
+        fputc(',', f);
+        csv_num(f, s->goodput_req_s);
+        for (size_t k = 0; k < REPORT_N_METRICS; k++) {
+            if (report_metrics[k].compat && !r->compat)
+                continue;
+            const struct stats_dist *d = report_dist(s, &report_metrics[k]);
+            double v[9] = {d->mean, d->stddev, d->min, d->p50, d->p90, d->p95, d->p99,
+                           d->p999, d->max};
+            for (int i = 0; i < 9; i++) {
+                fputc(',', f);
+                csv_num(f, v[i]);
+            }
+        }
+        fputc('\n', f);
+    }
+}
+
+void report_markdown(FILE *f, const struct an_report *r)
+{
+    const struct an_ctx *c = r->ctx;
+    char a[32], b[32], d[32], e[32], g2[32], h[32], t1[32];
+    fprintf(f, "| label | %s | requests | errors | output tok/s | total tok/s | req/s | "
+               "goodput req/s | TTFT p50 ms | TPOT p50 ms | E2E p50 ms |\n",
+            c->by == AN_BY_LABEL ? "" : report_by_name(c->by));
+    fputs("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n", f);
+    for (size_t g = 0; g < c->n_groups; g++) {
+        const struct an_summary *s = &r->sums[g];
+        if (s->requests == 0)
+            continue;
+        report_num(a, sizeof a, s->output_tok_s);
+        report_num(b, sizeof b, s->total_tok_s);
+        report_num(d, sizeof d, s->req_s);
+        report_num(e, sizeof e, s->goodput_req_s);
+        report_num(g2, sizeof g2, s->ttft.p50);
+        report_num(h, sizeof h, s->tpot.p50);
+        report_num(t1, sizeof t1, s->e2e.p50);
+        fprintf(f, "| %s | %s | %lld | %lld | %s | %s | %s | %s | %s | %s | %s |\n",
+                c->groups[g].label, c->by == AN_BY_LABEL ? "" : c->groups[g].key,
+                (long long)s->requests, (long long)s->errors, a, b, d, e, g2, h, t1);
+    }
+    for (size_t g = 0; g < c->n_groups; g++) {
+        const struct an_summary *s = &r->sums[g];
+        if (s->requests == 0)
+            continue;
+        char name[300];
+        report_group_name(c, g, name, sizeof name);
+        fprintf(f, "\n### %s\n\n| metric | n | mean | stddev | min | p50 | p90 | p95 | p99 | "
+                   "p99.9 | max |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n", name);
+        for (size_t k = 0; k < REPORT_N_METRICS; k++) {
+            const struct report_metric *m = &report_metrics[k];
+            const struct stats_dist *dd = report_dist(s, m);
+            if ((m->compat && !r->compat) || dd->n == 0)
+                continue;
+            double v[9] = {dd->mean, dd->stddev, dd->min, dd->p50, dd->p90, dd->p95, dd->p99,
+                           dd->p999, dd->max};
+            fprintf(f, "| %s | %zu |", m->name, dd->n);
+            for (int i = 0; i < 9; i++) {
+                report_num(a, sizeof a, v[i]);
+                fprintf(f, " %s |", a);
+            }
+            fputc('\n', f);
+        }
+    }
+}
+
+void report_per_request_header(FILE *f)
+{
+    fputs("label,key,id,start_us,stage,status,error,tokens_in,tokens_out,ttfb_ms,ttft_ms,"
+          "tpot_ms,e2e_ms,schedule_lag_ms,latency_from\n", f);
+}
+
+void report_per_request_row(FILE *f, const char *label, const char *key,
+                            const struct tlog_exchange *x, const struct an_req *q)
+{
+    csv_field(f, label);
+    fputc(',', f);
+    csv_field(f, key);
+    fputc(',', f);
+    csv_field(f, x->id);
+    fprintf(f, ",%lld,", (long long)x->start_us);
+    csv_num(f, x->replay.present && x->replay.has_stage ? x->replay.stage : NAN);
+    fprintf(f, ",%d,%s,", x->resp.status,
+            q->err_kind ? tlog_error_kind_name((enum tlog_error_kind)q->err_kind) : "");
+    if (q->n_in >= 0)
+        fprintf(f, "%d", q->n_in);
+    fputc(',', f);
+    if (q->n_out >= 0)
+        fprintf(f, "%d", q->n_out);
+    fputc(',', f);
+    csv_num(f, q->ttfb_us >= 0 ? q->ttfb_us / 1e3 : NAN);
+    fputc(',', f);
+    csv_num(f, q->ttft_us >= 0 ? q->ttft_us / 1e3 : NAN);
+    fputc(',', f);
+    csv_num(f, q->tpot_us >= 0 ? q->tpot_us / 1e3 : NAN);
+    fputc(',', f);
+    csv_num(f, q->e2e_us >= 0 ? q->e2e_us / 1e3 : NAN);
+    fputc(',', f);
+    csv_num(f, (q->flags & AN_REQ_HAS_LAG) ? (double)q->lag_us / 1e3 : NAN);
+    fprintf(f, ",%s\n", (q->flags & AN_REQ_FROM_SCHED) ? "schedule" : "send");
+}

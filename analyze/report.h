@@ -1,0 +1,46 @@
+/* report.h — llmtrace-analyze's outputs of group summaries: the aligned terminal table,
+ * --json (key list in analyze/README.md), --csv and --markdown. Writes to a FILE it is given;
+ * never exits. */
+#ifndef LLMTRACE_ANALYZE_REPORT_H
+#define LLMTRACE_ANALYZE_REPORT_H
+
+#include <stdio.h>
+
+#include "metrics.h"
+
+/* What the reports say about each input log. */
+struct an_input {
+    char *label;
+    char *path;
+    char *tool;              /* header's tool; NULL when no header */
+    char *command;           /* header's command line joined with spaces; may be NULL */
+    char *started;           /* header start time, RFC 3339; may be NULL */
+    char *describe;          /* tlog_reader_describe(); "" when clean */
+    long long records, bad_lines;
+};
+
+struct an_report {
+    const struct an_ctx *ctx;
+    struct an_summary *sums;   /* one per group, in group order */
+    const struct an_input *inputs;
+    size_t n_inputs;
+    int compat;                /* 1: --compat given (all four tools' definitions) */
+    const char *compat_name;   /* the tool named on --compat */
+    const char *command;       /* analyze's own command line */
+};
+
+/* Group name for display: "label", "label key" when grouped by something else. */
+void report_group_name(const struct an_ctx *c, size_t g, char *out, size_t outlen);
+/* Aligned table (<= 100 columns) plus a distribution block per group. */
+void report_table(FILE *f, const struct an_report *r);
+void report_json(FILE *f, const struct an_report *r);
+void report_csv(FILE *f, const struct an_report *r);
+void report_markdown(FILE *f, const struct an_report *r);
+/* --per-request: the CSV header, then one row per exchange. */
+void report_per_request_header(FILE *f);
+void report_per_request_row(FILE *f, const char *label, const char *key,
+                            const struct tlog_exchange *x, const struct an_req *q);
+/* Human name of a --by mode ("label", "stage", …). */
+const char *report_by_name(enum an_by by);
+
+#endif
