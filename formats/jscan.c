@@ -1,0 +1,665 @@
+/* jscan.c — allocation-free JSON scanner (see jscan.h). Grammar: RFC 8259; strings must be
+ * valid UTF-8 (RFC 8259 §8.1) because the text ends up in a UTF-8 trace log. */
+#include "jscan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Byte classes for the string fast path: 0 = plain ASCII that needs no attention. */
+enum { CL_PLAIN = 0, CL_QUOTE, CL_BSLASH, CL_CTRL, CL_HIGH };
+
+static inline int str_class(unsigned char c)
+{
+    if (c >= 0x20 && c < 0x80)
+        return c == '"' ? CL_QUOTE : c == '\\' ? CL_BSLASH : CL_PLAIN;
+    return c < 0x20 ? CL_CTRL : CL_HIGH;
+}
+
+struct jparser {
+    const char *start;
+    const char *p;
+    const char *end;
+    const char *err_at;
+    int depth;
+};
+
+static int jp_fail(struct jparser *s, const char *at, int rc)
+{
+    s->err_at = at;
+    return rc;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Length of a valid UTF-8 sequence at p (2..4), 0 when invalid, -1 when cut short by end. */
+static int utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    int n;
+    unsigned cp, min;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2; cp = c & 0x1F; min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3; cp = c & 0x0F; min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4; cp = c & 0x07; min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < n; i++) {
+        if (p + i >= end)
+            return -1;
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* s->p at the opening quote. */
+static int jp_string(struct jparser *s, struct jscan_val *v)
+{
+    const unsigned char *p = (const unsigned char *)s->p + 1;
+    const unsigned char *end = (const unsigned char *)s->end;
+    int escaped = 0;
+    for (;;) {
+        while (p < end && str_class(*p) == CL_PLAIN)
+            p++;
+        if (p >= end)
+            return jp_fail(s, (const char *)p, JSCAN_ERR_TRUNCATED);
+        switch (str_class(*p)) {
+        case CL_QUOTE:
+            v->type = JSCAN_STRING;
+            v->p = s->p + 1;
+            v->len = (size_t)((const char *)p - v->p);
+            v->escaped = escaped;
+            s->p = (const char *)p + 1;
+            return 0;
+        case CL_BSLASH:
+            escaped = 1;
+            if (end - p < 2)
+                return jp_fail(s, (const char *)p, JSCAN_ERR_TRUNCATED);
+            switch (p[1]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                p += 2;
+                break;
+            case 'u':
+                for (int i = 2; i < 6; i++) {
+                    if (p + i >= end)
+                        return jp_fail(s, (const char *)p, JSCAN_ERR_TRUNCATED);
+                    if (hexval(p[i]) < 0)
+                        return jp_fail(s, (const char *)p + i, JSCAN_ERR_SYNTAX);
+                }
+                p += 6;
+                break;
+            default:
+                return jp_fail(s, (const char *)p, JSCAN_ERR_SYNTAX);
+            }
+            break;
+        case CL_CTRL:
+            return jp_fail(s, (const char *)p, JSCAN_ERR_UTF8);
+        default: { /* CL_HIGH */
+            int n = utf8_len(p, end);
+            if (n < 0)
+                return jp_fail(s, (const char *)p, JSCAN_ERR_TRUNCATED);
+            if (n == 0)
+                return jp_fail(s, (const char *)p, JSCAN_ERR_UTF8);
+            p += n;
+        }
+        }
+    }
+}
+
+static int jp_digits(const char **pp, const char *end)
+{
+    const char *p = *pp;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    int n = (int)(p - *pp);
+    *pp = p;
+    return n;
+}
+
+static int jp_number(struct jparser *s, struct jscan_val *v)
+{
+    const char *p = s->p;
+    const char *end = s->end;
+    if (*p == '-')
+        p++;
+    if (p >= end)
+        return jp_fail(s, p, JSCAN_ERR_TRUNCATED);
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        jp_digits(&p, end);
+    } else {
+        return jp_fail(s, p, JSCAN_ERR_SYNTAX);
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end)
+            return jp_fail(s, p, JSCAN_ERR_TRUNCATED);
+        if (jp_digits(&p, end) == 0)
+            return jp_fail(s, p, JSCAN_ERR_SYNTAX);
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end)
+            return jp_fail(s, p, JSCAN_ERR_TRUNCATED);
+        if (jp_digits(&p, end) == 0)
+            return jp_fail(s, p, JSCAN_ERR_SYNTAX);
+    }
+    v->type = JSCAN_NUMBER;
+    v->p = s->p;
+    v->len = (size_t)(p - s->p);
+    v->escaped = 0;
+    s->p = p;
+    return 0;
+}
+
+static int jp_literal(struct jparser *s, struct jscan_val *v, const char *word, enum jscan_type t)
+{
+    size_t n = strlen(word);
+    size_t have = (size_t)(s->end - s->p);
+    size_t cmp = have < n ? have : n;
+    if (memcmp(s->p, word, cmp) != 0) {
+        const char *q = s->p;
+        while (q < s->p + cmp && *q == word[q - s->p])
+            q++;
+        return jp_fail(s, q, JSCAN_ERR_SYNTAX);
+    }
+    if (have < n)
+        return jp_fail(s, s->end, JSCAN_ERR_TRUNCATED);
+    v->type = t;
+    v->p = s->p;
+    v->len = n;
+    v->escaped = 0;
+    s->p += n;
+    return 0;
+}
+
+static int jp_value(struct jparser *s, struct jscan_val *v);
+
+static int jp_container(struct jparser *s, struct jscan_val *v)
+{
+    const char *open = s->p;
+    int is_obj = *open == '{';
+    char close = is_obj ? '}' : ']';
+    if (++s->depth > JSCAN_MAX_DEPTH)
+        return jp_fail(s, open, JSCAN_ERR_DEPTH);
+    s->p = skip_ws(open + 1, s->end);
+    if (s->p >= s->end)
+        return jp_fail(s, s->p, JSCAN_ERR_TRUNCATED);
+    if (*s->p != close) {
+        for (;;) {
+            struct jscan_val item;
+            int rc;
+            if (is_obj) {
+                if (*s->p != '"')
+                    return jp_fail(s, s->p, JSCAN_ERR_SYNTAX);
+                rc = jp_string(s, &item);
+                if (rc)
+                    return rc;
+                s->p = skip_ws(s->p, s->end);
+                if (s->p >= s->end)
+                    return jp_fail(s, s->p, JSCAN_ERR_TRUNCATED);
+                if (*s->p != ':')
+                    return jp_fail(s, s->p, JSCAN_ERR_SYNTAX);
+                s->p = skip_ws(s->p + 1, s->end);
+            }
+            rc = jp_value(s, &item);
+            if (rc)
+                return rc;
+            s->p = skip_ws(s->p, s->end);
+            if (s->p >= s->end)
+                return jp_fail(s, s->p, JSCAN_ERR_TRUNCATED);
+            if (*s->p == close)
+                break;
+            if (*s->p != ',')
+                return jp_fail(s, s->p, JSCAN_ERR_SYNTAX);
+            s->p = skip_ws(s->p + 1, s->end);
+            if (s->p >= s->end)
+                return jp_fail(s, s->p, JSCAN_ERR_TRUNCATED);
+        }
+    }
+    s->depth--;
+    s->p++;
+    v->type = is_obj ? JSCAN_OBJECT : JSCAN_ARRAY;
+    v->p = open;
+    v->len = (size_t)(s->p - open);
+    v->escaped = 0;
+    return 0;
+}
+
+static int jp_value(struct jparser *s, struct jscan_val *v)
+{
+    if (s->p >= s->end)
+        return jp_fail(s, s->p, JSCAN_ERR_TRUNCATED);
+    switch (*s->p) {
+    case '{':
+    case '[':
+        return jp_container(s, v);
+    case '"':
+        return jp_string(s, v);
+    case 't':
+        return jp_literal(s, v, "true", JSCAN_TRUE);
+    case 'f':
+        return jp_literal(s, v, "false", JSCAN_FALSE);
+    case 'n':
+        return jp_literal(s, v, "null", JSCAN_NULL);
+    default:
+        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+            return jp_number(s, v);
+        return jp_fail(s, s->p, JSCAN_ERR_SYNTAX);
+    }
+}
+
+int jscan_parse(const char *p, size_t len, struct jscan_val *root, size_t *err_off)
+{
+    struct jparser s = { p, p, p + len, NULL, 0 };
+    root->type = JSCAN_INVALID;
+    root->p = p;
+    root->len = 0;
+    root->escaped = 0;
+    s.p = skip_ws(s.p, s.end);
+    int rc = jp_value(&s, root);
+    if (rc == 0) {
+        s.p = skip_ws(s.p, s.end);
+        if (s.p != s.end)
+            rc = jp_fail(&s, s.p, JSCAN_ERR_TRAILING);
+    }
+    if (rc) {
+        root->type = JSCAN_INVALID;
+        if (err_off)
+            *err_off = (size_t)(s.err_at - p);
+    } else if (err_off) {
+        *err_off = 0;
+    }
+    return rc;
+}
+
+const char *jscan_strerror(int rc)
+{
+    switch (rc) {
+    case 0: return "ok";
+    case JSCAN_ERR_SYNTAX: return "invalid JSON";
+    case JSCAN_ERR_TRUNCATED: return "truncated JSON";
+    case JSCAN_ERR_DEPTH: return "JSON nested too deeply";
+    case JSCAN_ERR_UTF8: return "invalid UTF-8 or control byte in JSON string";
+    case JSCAN_ERR_TRAILING: return "bytes after the JSON value";
+    case JSCAN_ERR_NOMEM: return "out of memory";
+    default: return "unknown JSON error";
+    }
+}
+
+/* ---- walking validated values ------------------------------------------------------------ */
+
+/* p at an opening quote: returns the byte after the closing quote, or NULL. */
+static const char *skip_string(const char *p, const char *end, struct jscan_val *v)
+{
+    const char *q = p + 1;
+    int escaped = 0;
+    while (q < end) {
+        if (*q == '"') {
+            if (v) {
+                v->type = JSCAN_STRING;
+                v->p = p + 1;
+                v->len = (size_t)(q - (p + 1));
+                v->escaped = escaped;
+            }
+            return q + 1;
+        }
+        if (*q == '\\') {
+            escaped = 1;
+            q++;
+        }
+        q++;
+    }
+    return NULL;
+}
+
+/* Skips one validated value starting at p; fills v. NULL when the bytes do not fit. */
+static const char *skip_value(const char *p, const char *end, struct jscan_val *v)
+{
+    if (p >= end)
+        return NULL;
+    char c = *p;
+    if (c == '"')
+        return skip_string(p, end, v);
+    if (c == '{' || c == '[') {
+        int depth = 0;
+        const char *q = p;
+        while (q < end) {
+            char k = *q;
+            if (k == '"') {
+                q = skip_string(q, end, NULL);
+                if (!q)
+                    return NULL;
+                continue;
+            }
+            if (k == '{' || k == '[') {
+                depth++;
+            } else if (k == '}' || k == ']') {
+                if (--depth == 0) {
+                    q++;
+                    v->type = c == '{' ? JSCAN_OBJECT : JSCAN_ARRAY;
+                    v->p = p;
+                    v->len = (size_t)(q - p);
+                    v->escaped = 0;
+                    return q;
+                }
+            }
+            q++;
+        }
+        return NULL;
+    }
+    const char *q = p;
+    while (q < end && *q != ',' && *q != '}' && *q != ']' && *q != ' ' && *q != '\t' &&
+           *q != '\n' && *q != '\r')
+        q++;
+    if (q == p)
+        return NULL;
+    v->p = p;
+    v->len = (size_t)(q - p);
+    v->escaped = 0;
+    if (c == 't')
+        v->type = JSCAN_TRUE;
+    else if (c == 'f')
+        v->type = JSCAN_FALSE;
+    else if (c == 'n')
+        v->type = JSCAN_NULL;
+    else
+        v->type = JSCAN_NUMBER;
+    return q;
+}
+
+void jscan_iter_init(struct jscan_iter *it, const struct jscan_val *container)
+{
+    it->type = container->type;
+    it->first = 1;
+    if ((container->type == JSCAN_OBJECT || container->type == JSCAN_ARRAY) && container->len >= 2) {
+        it->p = container->p + 1;
+        it->end = container->p + container->len - 1;
+    } else {
+        it->p = it->end = container->p;
+        it->type = JSCAN_INVALID;
+    }
+}
+
+int jscan_iter_next(struct jscan_iter *it, struct jscan_val *key, struct jscan_val *val)
+{
+    if (it->type != JSCAN_OBJECT && it->type != JSCAN_ARRAY)
+        return it->type == JSCAN_INVALID && it->p == it->end ? 0 : -1;
+    const char *p = skip_ws(it->p, it->end);
+    if (p >= it->end)
+        return 0;
+    if (!it->first) {
+        if (*p != ',')
+            return -1;
+        p = skip_ws(p + 1, it->end);
+    }
+    struct jscan_val k;
+    if (it->type == JSCAN_OBJECT) {
+        if (p >= it->end || *p != '"')
+            return -1;
+        p = skip_string(p, it->end, &k);
+        if (!p)
+            return -1;
+        p = skip_ws(p, it->end);
+        if (p >= it->end || *p != ':')
+            return -1;
+        p = skip_ws(p + 1, it->end);
+        if (key)
+            *key = k;
+    }
+    p = skip_value(p, it->end, val);
+    if (!p)
+        return -1;
+    it->p = p;
+    it->first = 0;
+    return 1;
+}
+
+/* Unescapes raw string bytes into out (room for len bytes); returns the bytes written. */
+static size_t unescape_into(const char *p, size_t len, char *out)
+{
+    const char *end = p + len;
+    char *o = out;
+    while (p < end) {
+        const char *bs = memchr(p, '\\', (size_t)(end - p));
+        size_t run = bs ? (size_t)(bs - p) : (size_t)(end - p);
+        memcpy(o, p, run);
+        o += run;
+        p += run;
+        if (!bs)
+            break;
+        if (end - p < 2) { /* not validated input: keep the byte */
+            *o++ = *p++;
+            break;
+        }
+        char e = p[1];
+        p += 2;
+        switch (e) {
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned cp = 0;
+            int ok = end - p >= 4;
+            for (int i = 0; ok && i < 4; i++) {
+                int h = hexval((unsigned char)p[i]);
+                if (h < 0)
+                    ok = 0;
+                else
+                    cp = cp << 4 | (unsigned)h;
+            }
+            if (!ok) { /* unvalidated input: drop the escape */
+                break;
+            }
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned lo = 0;
+                int pair = end - p >= 6 && p[0] == '\\' && p[1] == 'u';
+                for (int i = 2; pair && i < 6; i++) {
+                    int h = hexval((unsigned char)p[i]);
+                    if (h < 0)
+                        pair = 0;
+                    else
+                        lo = lo << 4 | (unsigned)h;
+                }
+                if (pair && lo >= 0xDC00 && lo <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                } else {
+                    cp = 0xFFFD;
+                }
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                cp = 0xFFFD;
+            }
+            if (cp < 0x80) {
+                *o++ = (char)cp;
+            } else if (cp < 0x800) {
+                *o++ = (char)(0xC0 | cp >> 6);
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            } else if (cp < 0x10000) {
+                *o++ = (char)(0xE0 | cp >> 12);
+                *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            } else {
+                *o++ = (char)(0xF0 | cp >> 18);
+                *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+                *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                *o++ = (char)(0x80 | (cp & 0x3F));
+            }
+            break;
+        }
+        default: /* '"', '\\', '/' and, on unvalidated input, anything else */
+            *o++ = e;
+        }
+    }
+    return (size_t)(o - out);
+}
+
+int jscan_unescape(const struct jscan_val *v, struct buf *out)
+{
+    if (v->type != JSCAN_STRING)
+        return JSCAN_ERR_SYNTAX;
+    if (!v->escaped)
+        return buf_append(out, v->p, v->len) ? JSCAN_ERR_NOMEM : 0;
+    if (buf_reserve(out, v->len))
+        return JSCAN_ERR_NOMEM;
+    size_t n = unescape_into(v->p, v->len, out->p + out->len);
+    out->len += n;
+    out->p[out->len] = '\0';
+    return 0;
+}
+
+int jscan_key_is(const struct jscan_val *key, const char *s)
+{
+    if (key->type != JSCAN_STRING)
+        return 0;
+    size_t n = strlen(s);
+    if (!key->escaped)
+        return key->len == n && memcmp(key->p, s, n) == 0;
+    char tmp[256];
+    if (key->len > sizeof tmp)
+        return 0;
+    size_t m = unescape_into(key->p, key->len, tmp);
+    return m == n && memcmp(tmp, s, n) == 0;
+}
+
+int jscan_get(const struct jscan_val *obj, const char *key, struct jscan_val *out)
+{
+    if (obj->type != JSCAN_OBJECT)
+        return 0;
+    struct jscan_iter it;
+    struct jscan_val k, v;
+    jscan_iter_init(&it, obj);
+    while (jscan_iter_next(&it, &k, &v) == 1) {
+        if (jscan_key_is(&k, key)) {
+            *out = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int jscan_index(const struct jscan_val *arr, size_t i, struct jscan_val *out)
+{
+    if (arr->type != JSCAN_ARRAY)
+        return 0;
+    struct jscan_iter it;
+    struct jscan_val v;
+    jscan_iter_init(&it, arr);
+    size_t n = 0;
+    while (jscan_iter_next(&it, NULL, &v) == 1) {
+        if (n++ == i) {
+            *out = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int jscan_path(const struct jscan_val *root, const char *path, struct jscan_val *out)
+{
+    struct jscan_val cur = *root;
+    const char *seg = path;
+    for (;;) {
+        const char *dot = strchr(seg, '.');
+        size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
+        char name[128];
+        if (n >= sizeof name)
+            return 0;
+        memcpy(name, seg, n);
+        name[n] = '\0';
+        struct jscan_val next;
+        if (cur.type == JSCAN_ARRAY) {
+            if (n == 0 || n > 9 || strspn(name, "0123456789") != n)
+                return 0;
+            if (!jscan_index(&cur, (size_t)strtoul(name, NULL, 10), &next))
+                return 0;
+        } else if (!jscan_get(&cur, name, &next)) {
+            return 0;
+        }
+        cur = next;
+        if (!dot)
+            break;
+        seg = dot + 1;
+    }
+    *out = cur;
+    return 1;
+}
+
+int jscan_int64(const struct jscan_val *v, int64_t *out)
+{
+    if (v->type != JSCAN_NUMBER || v->len == 0)
+        return -1;
+    const char *p = v->p;
+    const char *end = p + v->len;
+    int neg = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    uint64_t acc = 0;
+    const char *q = p;
+    while (q < end && *q >= '0' && *q <= '9') {
+        unsigned d = (unsigned)(*q - '0');
+        if (acc > (UINT64_MAX - d) / 10)
+            return -1;
+        acc = acc * 10 + d;
+        q++;
+    }
+    if (q == p)
+        return -1;
+    if (q == end) {
+        if (neg) {
+            if (acc > (uint64_t)INT64_MAX + 1)
+                return -1;
+            *out = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
+        } else {
+            if (acc > (uint64_t)INT64_MAX)
+                return -1;
+            *out = (int64_t)acc;
+        }
+        return 0;
+    }
+    /* fraction or exponent: rare; let strtod judge on a bounded copy */
+    char tmp[64];
+    if (v->len >= sizeof tmp)
+        return -1;
+    memcpy(tmp, v->p, v->len);
+    tmp[v->len] = '\0';
+    char *ep;
+    double d = strtod(tmp, &ep);
+    if (*ep != '\0' || d != d || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+        return -1;
+    int64_t i = (int64_t)d;
+    if ((double)i != d)
+        return -1;
+    *out = i;
+    return 0;
+}

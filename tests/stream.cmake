@@ -1,0 +1,11 @@
+# stream module: SSE / NDJSON decoders, jscan, the LLM API dialects and llmstream
+foreach(t jscan sse ndjson dialect llmstream)
+  if(EXISTS ${LLMTRACE_TEST_DIR}/unit/test_${t}.c)
+    llmtrace_unit(${t})
+  endif()
+endforeach()
+foreach(f sse dialect)
+  if(EXISTS ${LLMTRACE_TEST_DIR}/fuzz/fuzz_${f}.c)
+    llmtrace_fuzzer(${f} SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_${f}.c)
+  endif()
+endforeach()
