@@ -1,0 +1,121 @@
+/* client.h — the replay client: worker threads, each with its own libcurl multi handle driven
+ * by curl_multi_socket_action from an epoll + timerfd loop (wrk's shape: one loop per thread,
+ * plain per-worker counters merged after join, no locks on the hot path). Every request gets
+ * CLOCK_MONOTONIC timestamps for its start, first byte, every stream event (decoded by
+ * formats/llmstream) and end, mapped to epoch µs; the finished exchange is serialized by its
+ * worker and handed to the one trace-log writer under a mutex (once per request, never per
+ * token). */
+#ifndef LLMTRACE_REPLAY_CLIENT_H
+#define LLMTRACE_REPLAY_CLIENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <curl/curl.h>
+
+#include "clock.h"
+#include "input.h"
+#include "schedule.h"
+#include "tlog.h"
+
+/* The results log shared by all workers. */
+struct client_out {
+    pthread_mutex_t mu;
+    struct tlog_writer *w;
+    atomic_int failed;         /* a write failed: the run stops */
+    char err[256];
+};
+
+/* Read-only run configuration shared by every worker. */
+struct client_cfg {
+    const struct replay_input *in;
+    char *base_url;            /* --url without a trailing slash (may carry credentials) */
+    const char *path;          /* --path override or NULL */
+    const char *target;        /* base URL with credentials removed (records) */
+    struct curl_slist *headers;/* Content-Type, Expect:, -H…, Authorization */
+    struct tlog_hdr *rec_headers; /* the same for the records, secrets redacted */
+    size_t n_rec_headers;
+    int insecure, http2;
+    int64_t timeout_us;        /* 0: none */
+    int64_t idle_timeout_us;   /* 0: none */
+    int64_t connect_timeout_us;
+    int64_t grace_us;
+    int keep_text;
+    const char *mode;          /* "original" | "rate" | "concurrency" */
+    const char *id_prefix;
+    struct tlog_write_opts wopts;
+    struct clock_map cmap;
+    struct client_out *out;
+    atomic_int *stop;          /* 1: stop scheduling, wait grace, cancel the rest */
+    const int64_t *offsets;    /* per record offset_us, for the schedule */
+};
+
+enum phase_kind { PHASE_OPEN = 0, PHASE_CLOSED };
+
+/* One stage of the run (a whole open-loop run is one phase). */
+struct client_phase {
+    enum phase_kind kind;
+    struct sched_params sp;    /* open: worker/n_workers are set per worker */
+    int64_t anchor_ns;         /* CLOCK_MONOTONIC of schedule offset 0 */
+    int64_t max_inflight;      /* open: cap over all workers (0: none) */
+    int64_t concurrency;       /* closed: requests in flight over all workers */
+    uint64_t max_requests;     /* closed: requests in this stage (0: one pass, or loop) */
+    int loop;                  /* closed: wrap around the records */
+    int64_t end_ns;            /* closed: stop issuing at this time (0: none) */
+    int has_stage;
+    double stage;
+    int64_t warmup;            /* first N requests of the phase are marked warm-up */
+    uint64_t seq_base;         /* ids continue across phases */
+    int shard_k, shard_n;      /* closed: this machine's share of the sequence */
+    atomic_uint_fast64_t next; /* closed: next sequence number (shared) */
+};
+
+/* Counters one worker owns; other threads only read them (relaxed) for progress. */
+struct client_stats {
+    atomic_uint_fast64_t sent, done, errors, inflight, tokens_out;
+    atomic_uint_fast64_t by_kind[TLOG_ERROR_KIND_COUNT];
+};
+
+/* Samples kept for the end summary (µs). */
+struct client_samples {
+    int64_t *v;
+    size_t n, cap;
+};
+
+struct client_xfer;
+
+struct client_worker {
+    int idx, n_workers;
+    const struct client_cfg *cfg;
+    struct client_phase *ph;
+    CURLM *multi;
+    int ep, tfd;
+    int64_t curl_deadline_ns;  /* -1: curl wants no timeout */
+    int64_t armed_ns;          /* what the timerfd is set to */
+    struct client_xfer *active;/* in-flight transfers (list) */
+    struct client_xfer *pool;  /* finished transfers kept for reuse (easy handles) */
+    int64_t inflight, cap;
+    struct sched sch;
+    struct sched_item pending;
+    int has_pending;
+    int64_t issued;            /* requests issued in this phase by this worker */
+    struct buf line;
+    struct client_stats st;
+    struct client_samples lag, ttft;
+    uint64_t ttft_sum_n;
+    int fatal;
+    char err[256];
+};
+
+int client_global_init(void);
+/* Prepares a worker (multi handle, epoll, timerfd). 0, or -1 with w->err. */
+int client_worker_init(struct client_worker *w, int idx, int n_workers,
+                       const struct client_cfg *cfg);
+void client_worker_free(struct client_worker *w);
+/* Runs one phase to its end (pthread start routine: arg is the worker, w->ph set). */
+void *client_worker_run(void *arg);
+/* The curl error → error kind mapping (exposed for tests). connected: the request got past
+ * connecting. */
+enum tlog_error_kind client_error_kind(CURLcode c, int connected);
+
+#endif

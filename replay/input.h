@@ -1,0 +1,76 @@
+/* input.h — what llmtrace-replay sends: the requests of a trace log or of an OpenAI Batch API
+ * input file, selected (--skip/--limit/--from/--to/--filter-path) and rewritten (--model,
+ * --max-tokens, --ignore-eos, --stream, --include-usage) once, before the run.
+ *
+ * Batch API input (https://platform.openai.com/docs/guides/batch): JSON Lines of
+ * {"custom_id","method","url","body"}, plus llmtrace's optional "timestamp_ms". */
+#ifndef LLMTRACE_REPLAY_INPUT_H
+#define LLMTRACE_REPLAY_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "dialect.h"
+
+struct replay_req {
+    char *of;                  /* original record id (Batch: custom_id) */
+    char *method;
+    char *path;                /* recorded request target, e.g. "/v1/chat/completions" */
+    cJSON *body_json;          /* rewritten body for the results log; NULL when absent */
+    char *body;                /* bytes to send (serialized body_json, or the raw string) */
+    size_t body_len;
+    int64_t offset_us;         /* recorded start - first selected start; -1 unknown */
+    int64_t tokens_out;        /* recorded output tokens; -1 unknown */
+    enum dialect_id dialect;
+    int stream;                /* after rewriting: 1, 0, or -1 unknown */
+    char *model;               /* after rewriting; NULL unknown */
+};
+
+enum input_kind { INPUT_TLOG = 0, INPUT_BATCH };
+
+struct input_select {
+    int64_t skip;              /* drop the first N selected records */
+    int64_t limit;             /* keep at most N (0: all) */
+    int64_t from_us, to_us;    /* keep recorded offsets in [from, to) (to 0: no end) */
+    const char *filter_path;   /* glob (fnmatch) when it has * ? [, else a path prefix */
+};
+
+#define REWRITE_MAX_TOKENS_KEEP     (-1)
+#define REWRITE_MAX_TOKENS_ORIGINAL (-2)
+
+struct input_rewrite {
+    const char *model;         /* NULL: keep */
+    int64_t max_tokens;        /* >= 1, or REWRITE_MAX_TOKENS_KEEP / _ORIGINAL */
+    int ignore_eos;
+    int stream_on;             /* 1: force "stream": true; 0: keep */
+    int include_usage;
+    enum dialect_id dialect;   /* DIALECT_UNKNOWN: auto (path, then body shape) */
+};
+
+struct replay_input {
+    enum input_kind kind;
+    struct replay_req *reqs;
+    size_t n, cap;
+    int64_t read;              /* records/lines read */
+    int64_t skipped_no_body;   /* POST records without a body (log written with --no-bodies) */
+    int64_t bad_records;       /* unreadable records skipped */
+    int64_t no_recorded_tokens;/* --max-tokens original without a recorded count */
+    int truncated;             /* the input log had a torn tail (recovered) */
+};
+
+/* Loads and selects the requests of path ("-" = stdin), trace log or Batch file (sniffed from
+ * the first line), sorted by recorded start. Returns 0, or -1 with a one-line reason in err
+ * (naming the file and record). in is initialised by the callee; free with input_free. */
+int input_load(const char *path, const struct input_select *sel, struct replay_input *in,
+               char *err, size_t errlen);
+/* Applies the rewrite to every request and serializes its body. 0 or -1 (out of memory). */
+int input_rewrite_all(struct replay_input *in, const struct input_rewrite *rw);
+/* Rewrites one request (body_json in place) and re-serializes body. 0 or -1. Exposed for tests. */
+int input_rewrite_req(struct replay_req *r, const struct input_rewrite *rw);
+void input_free(struct replay_input *in);
+/* Parses one Batch API line into r (initialised by the callee). 0, or -1 with err set. */
+int input_parse_batch_line(const char *line, size_t len, struct replay_req *r, int64_t *ts_ms,
+                           char *err, size_t errlen);
+
+#endif

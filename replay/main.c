@@ -1,0 +1,1147 @@
+/* main.c — llmtrace-replay: replays a trace log or an OpenAI Batch API file against an endpoint
+ * with original, scaled, rate, concurrency or sweep timing, recording every event's timestamp
+ * into a trace log (BRIEF.md "The trace log", formats/SCHEMA.md). This file parses the command
+ * line, builds the run, handles signals, progress and the summary; client.c does the traffic. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "input.h"
+#include "schedule.h"
+#include "tlog.h"
+#include "units.h"
+
+#define PROG "llmtrace-replay"
+#define MAX_STAGES 64
+#define MAX_HEADERS 64
+
+static const char usage_text[] =
+    "Usage: " PROG " INPUT --url URL -o OUT.jsonl.gz [options]\n"
+    "\n"
+    "Replays the requests of INPUT (any llmtrace trace log, or an OpenAI Batch API .jsonl with\n"
+    "optional \"timestamp_ms\" per line; '-' = stdin) against URL and records every response,\n"
+    "with a timestamp per stream event, into a trace log.\n"
+    "\n"
+    "Target and rewriting:\n"
+    "  --url URL               base URL (http:// or https://); the recorded path is appended\n"
+    "  --path PATH             send every request to PATH instead of its recorded path\n"
+    "  -H, --header 'N: V'     extra request header (repeatable)\n"
+    "  --api-key-env VAR       send 'Authorization: Bearer $VAR' (the key is read from the\n"
+    "                          environment only; it never appears in argv, logs or errors)\n"
+    "  --insecure              do not verify TLS certificates\n"
+    "  --http2                 use HTTP/2 (over TLS; h2c is not attempted)\n"
+    "  --model NAME            replace the model of every request\n"
+    "  --max-tokens original|N pin the output length (original: the recorded output count)\n"
+    "  --ignore-eos            set ignore_eos (vLLM, SGLang, llama.cpp)\n"
+    "  --stream on|keep        force streaming on, or keep the recorded setting (default)\n"
+    "  --include-usage         add stream_options.include_usage to streaming requests\n"
+    "  --dialect D             auto (default), openai, anthropic, ollama, tgi, or a full name\n"
+    "\n"
+    "Timing (one absolute schedule; each record keeps its scheduled and actual send time):\n"
+    "  --timing original       send each request at its recorded offset (default)\n"
+    "  --speed X               divide recorded offsets by X (2 = twice as fast)\n"
+    "  --rate R                open loop at R requests/s, ignoring recorded times\n"
+    "  --arrival A             constant, poisson (default) or gamma, with --rate\n"
+    "  --burstiness K          gamma shape (1 = Poisson, < 1 burstier); default 1\n"
+    "  --seed S                arrival process seed (default 1)\n"
+    "  -c, --concurrency N     closed loop: N requests in flight, the next when one finishes\n"
+    "  --sweep 1,2,4,…         successive closed-loop stages, records tagged with their stage\n"
+    "  --stage-requests N      requests per sweep stage (wrapping around the input)\n"
+    "  --stage-duration T      duration of each sweep stage (e.g. 30s)\n"
+    "  --stage-pause T         pause between stages\n"
+    "  --max-inflight N        cap open-loop concurrency (waiting time is recorded)\n"
+    "  --duration T            stop scheduling after T\n"
+    "  --warmup N              mark the first N requests (of each stage) as warm-up\n"
+    "  --loop                  repeat the input until --duration (or Ctrl-C)\n"
+    "  --shard K/N             send only this machine's share (K of N) of the sequence\n"
+    "  --start-at EPOCH        start the schedule at this Unix time (seconds, may be fractional)\n"
+    "\n"
+    "Selection:\n"
+    "  --limit N  --skip N     keep at most N requests / drop the first N\n"
+    "  --from T  --to T        keep requests recorded in [T, T2) from the trace's first\n"
+    "  --filter-path P         keep paths starting with P (or matching the glob P)\n"
+    "\n"
+    "Client and output:\n"
+    "  -o, --output FILE       results trace log (.jsonl.gz; '-' = stdout)\n"
+    "  --threads N             worker threads, each with its own event loop (default 1)\n"
+    "  --timeout T             total time limit per request (default 10m; 0 = none)\n"
+    "  --idle-timeout T        limit between received bytes (default 2m; 0 = none)\n"
+    "  --connect-timeout T     default 10s\n"
+    "  --grace T               on Ctrl-C, wait T for in-flight requests (default 5s)\n"
+    "  --no-bodies             do not record request bodies and output text\n"
+    "  -q, --quiet             no progress line and no summary\n"
+    "  -h, --help  -V, --version\n"
+    "\n"
+    "Ctrl-C stops scheduling, waits --grace, records the rest as cancelled and closes the log;\n"
+    "a second Ctrl-C exits at once, leaving the log readable.\n"
+    "\n"
+    "Exit status: 0 the run completed (failed requests are in the log and the summary);\n"
+    "1 runtime failure (input unreadable, output unwritable, interrupted, or no request could\n"
+    "connect); 2 usage error.\n"
+    "\n"
+    "Examples:\n"
+    "  " PROG " prod.jsonl.gz --url http://staging:8000 --speed 2 -o run.jsonl.gz\n"
+    "  " PROG " prod.jsonl.gz --url http://localhost:8000 --sweep 1,2,4,8,16,32,64 \\\n"
+    "      --stage-requests 200 --max-tokens original -o sweep.jsonl.gz\n"
+    "  OPENAI_API_KEY=… " PROG " batch.jsonl --url https://api.example.com --rate 5 \\\n"
+    "      --arrival poisson --duration 10m --loop --api-key-env OPENAI_API_KEY -o out.jsonl.gz\n";
+
+struct opts {
+    const char *input, *output, *url, *path;
+    const char *headers[MAX_HEADERS];
+    int n_headers;
+    const char *api_key_env;
+    int insecure, http2;
+    const char *model;
+    int64_t max_tokens;
+    int ignore_eos, stream_on, include_usage;
+    enum dialect_id dialect;
+    double speed;
+    double rate;
+    enum sched_arrival arrival;
+    double burstiness;
+    uint64_t seed;
+    int64_t concurrency;
+    int64_t sweep[MAX_STAGES];
+    size_t n_sweep;
+    int64_t stage_requests, stage_duration_us, stage_pause_us;
+    int64_t max_inflight, duration_us, warmup;
+    int loop;
+    int shard_k, shard_n;
+    int has_start_at;
+    double start_at;
+    struct input_select sel;
+    int64_t threads;
+    int64_t timeout_us, idle_timeout_us, connect_timeout_us, grace_us;
+    int no_bodies, quiet;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '" PROG " --help'.\n");
+    return 2;
+}
+
+enum {
+    O_URL = 256, O_PATH, O_API_KEY_ENV, O_INSECURE, O_HTTP2, O_MODEL, O_MAX_TOKENS, O_IGNORE_EOS,
+    O_STREAM, O_INCLUDE_USAGE, O_DIALECT, O_TIMING, O_SPEED, O_RATE, O_ARRIVAL, O_BURSTINESS,
+    O_SEED, O_SWEEP, O_STAGE_REQUESTS, O_STAGE_DURATION, O_STAGE_PAUSE, O_MAX_INFLIGHT,
+    O_DURATION, O_WARMUP, O_LOOP, O_SHARD, O_START_AT, O_LIMIT, O_SKIP, O_FROM, O_TO,
+    O_FILTER_PATH, O_THREADS, O_TIMEOUT, O_IDLE_TIMEOUT, O_CONNECT_TIMEOUT, O_GRACE, O_NO_BODIES
+};
+
+static const struct option long_opts[] = {
+    {"url", required_argument, 0, O_URL},
+    {"path", required_argument, 0, O_PATH},
+    {"header", required_argument, 0, 'H'},
+    {"api-key-env", required_argument, 0, O_API_KEY_ENV},
+    {"insecure", no_argument, 0, O_INSECURE},
+    {"http2", no_argument, 0, O_HTTP2},
+    {"model", required_argument, 0, O_MODEL},
+    {"max-tokens", required_argument, 0, O_MAX_TOKENS},
+    {"ignore-eos", no_argument, 0, O_IGNORE_EOS},
+    {"stream", required_argument, 0, O_STREAM},
+    {"include-usage", no_argument, 0, O_INCLUDE_USAGE},
+    {"dialect", required_argument, 0, O_DIALECT},
+    {"timing", required_argument, 0, O_TIMING},
+    {"speed", required_argument, 0, O_SPEED},
+    {"rate", required_argument, 0, O_RATE},
+    {"arrival", required_argument, 0, O_ARRIVAL},
+    {"burstiness", required_argument, 0, O_BURSTINESS},
+    {"seed", required_argument, 0, O_SEED},
+    {"concurrency", required_argument, 0, 'c'},
+    {"sweep", required_argument, 0, O_SWEEP},
+    {"stage-requests", required_argument, 0, O_STAGE_REQUESTS},
+    {"stage-duration", required_argument, 0, O_STAGE_DURATION},
+    {"stage-pause", required_argument, 0, O_STAGE_PAUSE},
+    {"max-inflight", required_argument, 0, O_MAX_INFLIGHT},
+    {"duration", required_argument, 0, O_DURATION},
+    {"warmup", required_argument, 0, O_WARMUP},
+    {"loop", no_argument, 0, O_LOOP},
+    {"shard", required_argument, 0, O_SHARD},
+    {"start-at", required_argument, 0, O_START_AT},
+    {"limit", required_argument, 0, O_LIMIT},
+    {"skip", required_argument, 0, O_SKIP},
+    {"from", required_argument, 0, O_FROM},
+    {"to", required_argument, 0, O_TO},
+    {"filter-path", required_argument, 0, O_FILTER_PATH},
+    {"output", required_argument, 0, 'o'},
+    {"threads", required_argument, 0, O_THREADS},
+    {"timeout", required_argument, 0, O_TIMEOUT},
+    {"idle-timeout", required_argument, 0, O_IDLE_TIMEOUT},
+    {"connect-timeout", required_argument, 0, O_CONNECT_TIMEOUT},
+    {"grace", required_argument, 0, O_GRACE},
+    {"no-bodies", no_argument, 0, O_NO_BODIES},
+    {"quiet", no_argument, 0, 'q'},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},
+    {0, 0, 0, 0},
+};
+
+/* Parses argv into o. Returns -1 to continue, or an exit status (0 after --help/--version). */
+static int opts_parse(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->max_tokens = REWRITE_MAX_TOKENS_KEEP;
+    o->speed = 1;
+    o->arrival = ARRIVAL_POISSON;
+    o->burstiness = 1;
+    o->seed = 1;
+    o->shard_k = o->shard_n = 1;
+    o->threads = 1;
+    o->timeout_us = 600 * 1000000LL;
+    o->idle_timeout_us = 120 * 1000000LL;
+    o->connect_timeout_us = 10 * 1000000LL;
+    o->grace_us = 5 * 1000000LL;
+    int c, speed_set = 0;
+    int64_t v;
+    while ((c = getopt_long(argc, argv, "H:c:o:qhV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case O_URL: o->url = optarg; break;
+        case O_PATH: o->path = optarg; break;
+        case 'H':
+            if (o->n_headers >= MAX_HEADERS)
+                return usage_error("too many -H headers (max %s)", "64");
+            if (!strchr(optarg, ':') || optarg[0] == ':')
+                return usage_error("-H expects 'Name: value', got '%s'", optarg);
+            o->headers[o->n_headers++] = optarg;
+            break;
+        case O_API_KEY_ENV: o->api_key_env = optarg; break;
+        case O_INSECURE: o->insecure = 1; break;
+        case O_HTTP2: o->http2 = 1; break;
+        case O_MODEL: o->model = optarg; break;
+        case O_MAX_TOKENS:
+            if (!strcmp(optarg, "original"))
+                o->max_tokens = REWRITE_MAX_TOKENS_ORIGINAL;
+            else if (units_parse_int64(optarg, 1, INT32_MAX, &o->max_tokens))
+                return usage_error("--max-tokens expects 'original' or a count >= 1, got '%s'",
+                                   optarg);
+            break;
+        case O_IGNORE_EOS: o->ignore_eos = 1; break;
+        case O_STREAM:
+            if (!strcmp(optarg, "on"))
+                o->stream_on = 1;
+            else if (strcmp(optarg, "keep"))
+                return usage_error("--stream expects on or keep, got '%s'", optarg);
+            break;
+        case O_INCLUDE_USAGE: o->include_usage = 1; break;
+        case O_DIALECT:
+            if (!strcmp(optarg, "auto"))
+                o->dialect = DIALECT_UNKNOWN;
+            else if ((o->dialect = dialect_parse_name(optarg)) == DIALECT_UNKNOWN)
+                return usage_error("unknown dialect '%s'", optarg);
+            break;
+        case O_TIMING:
+            if (strcmp(optarg, "original"))
+                return usage_error("--timing accepts 'original' (use --rate or -c for the "
+                                   "others), got '%s'", optarg);
+            break;
+        case O_SPEED:
+            if (units_parse_double(optarg, &o->speed) || !(o->speed > 0))
+                return usage_error("--speed expects a number > 0, got '%s'", optarg);
+            speed_set = 1;
+            break;
+        case O_RATE:
+            if (units_parse_double(optarg, &o->rate) || !(o->rate > 0))
+                return usage_error("--rate expects requests/s > 0, got '%s'", optarg);
+            break;
+        case O_ARRIVAL:
+            if (!strcmp(optarg, "constant"))
+                o->arrival = ARRIVAL_CONSTANT;
+            else if (!strcmp(optarg, "poisson"))
+                o->arrival = ARRIVAL_POISSON;
+            else if (!strcmp(optarg, "gamma"))
+                o->arrival = ARRIVAL_GAMMA;
+            else
+                return usage_error("--arrival expects constant, poisson or gamma, got '%s'",
+                                   optarg);
+            break;
+        case O_BURSTINESS:
+            if (units_parse_double(optarg, &o->burstiness) || !(o->burstiness > 0))
+                return usage_error("--burstiness expects a number > 0, got '%s'", optarg);
+            break;
+        case O_SEED:
+            if (units_parse_int64(optarg, 0, INT64_MAX, &v))
+                return usage_error("--seed expects an integer >= 0, got '%s'", optarg);
+            o->seed = (uint64_t)v;
+            break;
+        case 'c':
+            if (units_parse_int64(optarg, 1, 1000000, &o->concurrency))
+                return usage_error("-c expects 1..1000000, got '%s'", optarg);
+            break;
+        case O_SWEEP:
+            if (units_parse_int_list(optarg, 1, 1000000, o->sweep, MAX_STAGES, &o->n_sweep) ||
+                o->n_sweep == 0)
+                return usage_error("--sweep expects a list like 1,2,4,8 (1..1000000, at most 64),"
+                                   " got '%s'", optarg);
+            break;
+        case O_STAGE_REQUESTS:
+            if (units_parse_int64(optarg, 1, INT64_MAX / 4, &o->stage_requests))
+                return usage_error("--stage-requests expects a count >= 1, got '%s'", optarg);
+            break;
+        case O_STAGE_DURATION:
+            if (units_parse_duration_us(optarg, &o->stage_duration_us) || !o->stage_duration_us)
+                return usage_error("--stage-duration expects a duration like 30s, got '%s'",
+                                   optarg);
+            break;
+        case O_STAGE_PAUSE:
+            if (units_parse_duration_us(optarg, &o->stage_pause_us))
+                return usage_error("--stage-pause expects a duration, got '%s'", optarg);
+            break;
+        case O_MAX_INFLIGHT:
+            if (units_parse_int64(optarg, 1, 1000000, &o->max_inflight))
+                return usage_error("--max-inflight expects 1..1000000, got '%s'", optarg);
+            break;
+        case O_DURATION:
+            if (units_parse_duration_us(optarg, &o->duration_us) || !o->duration_us)
+                return usage_error("--duration expects a duration like 10m, got '%s'", optarg);
+            break;
+        case O_WARMUP:
+            if (units_parse_int64(optarg, 0, INT64_MAX, &o->warmup))
+                return usage_error("--warmup expects a count, got '%s'", optarg);
+            break;
+        case O_LOOP: o->loop = 1; break;
+        case O_SHARD: {
+            int k, n, used = 0;
+            if (sscanf(optarg, "%d/%d%n", &k, &n, &used) != 2 || optarg[used] || n < 1 ||
+                k < 1 || k > n)
+                return usage_error("--shard expects K/N with 1 <= K <= N, got '%s'", optarg);
+            o->shard_k = k;
+            o->shard_n = n;
+            break;
+        }
+        case O_START_AT:
+            if (units_parse_double(optarg, &o->start_at) || o->start_at <= 0)
+                return usage_error("--start-at expects Unix time in seconds, got '%s'", optarg);
+            o->has_start_at = 1;
+            break;
+        case O_LIMIT:
+            if (units_parse_int64(optarg, 1, INT64_MAX, &o->sel.limit))
+                return usage_error("--limit expects a count >= 1, got '%s'", optarg);
+            break;
+        case O_SKIP:
+            if (units_parse_int64(optarg, 0, INT64_MAX, &o->sel.skip))
+                return usage_error("--skip expects a count, got '%s'", optarg);
+            break;
+        case O_FROM:
+            if (units_parse_duration_us(optarg, &o->sel.from_us))
+                return usage_error("--from expects a duration, got '%s'", optarg);
+            break;
+        case O_TO:
+            if (units_parse_duration_us(optarg, &o->sel.to_us) || !o->sel.to_us)
+                return usage_error("--to expects a duration > 0, got '%s'", optarg);
+            break;
+        case O_FILTER_PATH: o->sel.filter_path = optarg; break;
+        case 'o': o->output = optarg; break;
+        case O_THREADS:
+            if (units_parse_int64(optarg, 1, 256, &o->threads))
+                return usage_error("--threads expects 1..256, got '%s'", optarg);
+            break;
+        case O_TIMEOUT:
+            if (units_parse_duration_us(optarg, &o->timeout_us))
+                return usage_error("--timeout expects a duration, got '%s'", optarg);
+            break;
+        case O_IDLE_TIMEOUT:
+            if (units_parse_duration_us(optarg, &o->idle_timeout_us))
+                return usage_error("--idle-timeout expects a duration, got '%s'", optarg);
+            break;
+        case O_CONNECT_TIMEOUT:
+            if (units_parse_duration_us(optarg, &o->connect_timeout_us) ||
+                o->connect_timeout_us < 1000)
+                return usage_error("--connect-timeout expects a duration >= 1ms, got '%s'",
+                                   optarg);
+            break;
+        case O_GRACE:
+            if (units_parse_duration_us(optarg, &o->grace_us))
+                return usage_error("--grace expects a duration, got '%s'", optarg);
+            break;
+        case O_NO_BODIES: o->no_bodies = 1; break;
+        case 'q': o->quiet = 1; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case 'V': printf(PROG " %s\n", LLMTRACE_VERSION); return 0;
+        default: fprintf(stderr, "Try '" PROG " --help'.\n"); return 2;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("missing INPUT (a trace log or Batch API .jsonl)%s", "");
+    if (optind + 1 < argc)
+        return usage_error("unexpected argument '%s'", argv[optind + 1]);
+    o->input = argv[optind];
+    if (!o->url)
+        return usage_error("missing --url%s", "");
+    if (strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8))
+        return usage_error("--url must start with http:// or https://, got '%s'", o->url);
+    if (!o->output)
+        return usage_error("missing -o OUTPUT (the results trace log)%s", "");
+    int modes = (o->rate > 0) + (o->concurrency > 0) + (o->n_sweep > 0);
+    if (modes > 1)
+        return usage_error("--rate, -c and --sweep are exclusive%s", "");
+    if (speed_set && modes)
+        return usage_error("--speed applies to original timing only%s", "");
+    if ((o->stage_requests || o->stage_duration_us || o->stage_pause_us) && !o->n_sweep)
+        return usage_error("--stage-* options need --sweep%s", "");
+    if (o->max_inflight && (o->concurrency || o->n_sweep))
+        return usage_error("--max-inflight caps open-loop timing; with -c/--sweep the "
+                           "concurrency is the cap%s", "");
+    if (o->api_key_env && (!getenv(o->api_key_env) || !*getenv(o->api_key_env)))
+        return usage_error("--api-key-env: environment variable %s is not set", o->api_key_env);
+    return -1;
+}
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+/* "scheme://user:pass@host/…" → "scheme://host/…" (credentials never reach a record). */
+static char *url_strip_userinfo(const char *url)
+{
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    const char *slash = strchr(host, '/');
+    const char *at = strchr(host, '@');
+    char *out = malloc(strlen(url) + 1);
+    if (!out)
+        return NULL;
+    if (at && (!slash || at < slash)) {
+        size_t pre = (size_t)(host - url);
+        memcpy(out, url, pre);
+        strcpy(out + pre, at + 1);
+    } else {
+        strcpy(out, url);
+    }
+    return out;
+}
+
+static int header_is_named(const char *h, const char *name)
+{
+    size_t n = strlen(name);
+    return !strncasecmp(h, name, n) && (h[n] == ':' || h[n] == ' ');
+}
+
+/* argv for the header record: -H values of credential headers and URL credentials removed.
+ * (The API key itself is never in argv: it comes from the environment.) */
+static cJSON *command_json(int argc, char **argv)
+{
+    cJSON *a = cJSON_CreateArray();
+    if (!a)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        const char *hv = NULL;
+        char *tmp = NULL;
+        if (i > 0 && (!strcmp(argv[i - 1], "-H") || !strcmp(argv[i - 1], "--header")))
+            hv = s;
+        else if (!strncmp(s, "--header=", 9))
+            hv = s + 9;
+        else if (!strncmp(s, "-H", 2) && s[2])
+            hv = s + 2;
+        if (hv) {
+            const char *colon = strchr(hv, ':');
+            if (colon && tlog_header_is_secret(hv, (size_t)(colon - hv))) {
+                size_t pre = (size_t)(colon - s) + 1;
+                tmp = malloc(pre + 13);
+                if (tmp) {
+                    memcpy(tmp, s, pre);
+                    strcpy(tmp + pre, " <redacted>");
+                }
+            }
+        } else if (strstr(s, "://") && strchr(s, '@')) {
+            tmp = url_strip_userinfo(s);
+        }
+        cJSON_AddItemToArray(a, cJSON_CreateString(tmp ? tmp : s));
+        free(tmp);
+    }
+    return a;
+}
+
+static const char *arrival_name(enum sched_arrival a)
+{
+    return a == ARRIVAL_CONSTANT ? "constant" : a == ARRIVAL_GAMMA ? "gamma" : "poisson";
+}
+
+static cJSON *options_json(const struct opts *o, const char *mode)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    cJSON_AddStringToObject(j, "mode", mode);
+    if (!strcmp(mode, "original"))
+        cJSON_AddNumberToObject(j, "speed", o->speed);
+    if (o->rate > 0) {
+        cJSON_AddNumberToObject(j, "rate", o->rate);
+        cJSON_AddStringToObject(j, "arrival", arrival_name(o->arrival));
+        cJSON_AddNumberToObject(j, "burstiness", o->burstiness);
+        cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+    }
+    if (o->concurrency)
+        cJSON_AddNumberToObject(j, "concurrency", (double)o->concurrency);
+    if (o->n_sweep) {
+        cJSON *s = cJSON_AddArrayToObject(j, "sweep");
+        for (size_t i = 0; s && i < o->n_sweep; i++)
+            cJSON_AddItemToArray(s, cJSON_CreateNumber((double)o->sweep[i]));
+        if (o->stage_requests)
+            cJSON_AddNumberToObject(j, "stage_requests", (double)o->stage_requests);
+        if (o->stage_duration_us)
+            cJSON_AddNumberToObject(j, "stage_duration_us", (double)o->stage_duration_us);
+        if (o->stage_pause_us)
+            cJSON_AddNumberToObject(j, "stage_pause_us", (double)o->stage_pause_us);
+    }
+    if (o->max_inflight)
+        cJSON_AddNumberToObject(j, "max_inflight", (double)o->max_inflight);
+    if (o->duration_us)
+        cJSON_AddNumberToObject(j, "duration_us", (double)o->duration_us);
+    cJSON_AddNumberToObject(j, "warmup", (double)o->warmup);
+    cJSON_AddBoolToObject(j, "loop", o->loop);
+    if (o->shard_n > 1) {
+        char s[32];
+        snprintf(s, sizeof(s), "%d/%d", o->shard_k, o->shard_n);
+        cJSON_AddStringToObject(j, "shard", s);
+    }
+    if (o->has_start_at)
+        cJSON_AddNumberToObject(j, "start_at", o->start_at);
+    if (o->sel.limit)
+        cJSON_AddNumberToObject(j, "limit", (double)o->sel.limit);
+    if (o->sel.skip)
+        cJSON_AddNumberToObject(j, "skip", (double)o->sel.skip);
+    if (o->sel.from_us)
+        cJSON_AddNumberToObject(j, "from_us", (double)o->sel.from_us);
+    if (o->sel.to_us)
+        cJSON_AddNumberToObject(j, "to_us", (double)o->sel.to_us);
+    if (o->sel.filter_path)
+        cJSON_AddStringToObject(j, "filter_path", o->sel.filter_path);
+    if (o->path)
+        cJSON_AddStringToObject(j, "path", o->path);
+    if (o->model)
+        cJSON_AddStringToObject(j, "model", o->model);
+    if (o->max_tokens == REWRITE_MAX_TOKENS_ORIGINAL)
+        cJSON_AddStringToObject(j, "max_tokens", "original");
+    else if (o->max_tokens > 0)
+        cJSON_AddNumberToObject(j, "max_tokens", (double)o->max_tokens);
+    cJSON_AddBoolToObject(j, "ignore_eos", o->ignore_eos);
+    cJSON_AddStringToObject(j, "stream", o->stream_on ? "on" : "keep");
+    cJSON_AddBoolToObject(j, "include_usage", o->include_usage);
+    cJSON_AddStringToObject(j, "dialect", o->dialect ? dialect_name(o->dialect) : "auto");
+    cJSON_AddBoolToObject(j, "api_key", o->api_key_env != NULL);
+    if (o->api_key_env)
+        cJSON_AddStringToObject(j, "api_key_env", o->api_key_env);
+    cJSON_AddNumberToObject(j, "threads", (double)o->threads);
+    cJSON_AddNumberToObject(j, "timeout_us", (double)o->timeout_us);
+    cJSON_AddNumberToObject(j, "idle_timeout_us", (double)o->idle_timeout_us);
+    cJSON_AddNumberToObject(j, "connect_timeout_us", (double)o->connect_timeout_us);
+    cJSON_AddBoolToObject(j, "insecure", o->insecure);
+    cJSON_AddBoolToObject(j, "http2", o->http2);
+    cJSON_AddBoolToObject(j, "no_bodies", o->no_bodies);
+    return j;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Linear interpolation between order statistics (NumPy's default), v sorted. */
+static double percentile(const int64_t *v, size_t n, double q)
+{
+    if (n == 0)
+        return NAN;
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)pos;
+    if (lo + 1 >= n)
+        return (double)v[n - 1];
+    return (double)v[lo] + (pos - (double)lo) * (double)(v[lo + 1] - v[lo]);
+}
+
+/* ---- signals ----------------------------------------------------------------------------- */
+
+static atomic_int g_stop;
+static struct client_out *g_out;
+static int g_quiet;
+
+/* Signals are taken by this thread alone (sigwait), so no handler runs inside a worker. */
+static void *signal_thread(void *arg)
+{
+    sigset_t *set = arg;
+    int sig, count = 0;
+    for (;;) {
+        if (sigwait(set, &sig))
+            continue;
+        if (++count == 1) {
+            atomic_store(&g_stop, 1);
+            if (!g_quiet)
+                fprintf(stderr, "\n" PROG ": stopping (waiting for in-flight requests; "
+                                "Ctrl-C again to quit now)\n");
+            continue;
+        }
+        /* Second signal: close the current gzip member so every record so far reads back, and
+         * leave without a trailer. Holding the mutex means no record is half written. */
+        pthread_mutex_lock(&g_out->mu);
+        if (g_out->w)
+            tlog_writer_flush(g_out->w);
+        _exit(1);
+    }
+    return NULL;
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+struct run_worker {
+    struct client_worker w;
+    pthread_t th;
+    atomic_int *finished;
+};
+
+static void *run_worker_main(void *arg)
+{
+    struct run_worker *rw = arg;
+    client_worker_run(&rw->w);
+    atomic_fetch_add(rw->finished, 1);
+    return NULL;
+}
+
+struct stage_result {
+    double stage;
+    int has_stage;
+    uint64_t done, errors, tokens;
+    int64_t wall_us;
+    double ttft_p50, ttft_p99;
+};
+
+static uint64_t sum_stat(struct run_worker *ws, int n, size_t off)
+{
+    uint64_t s = 0;
+    for (int i = 0; i < n; i++)
+        s += atomic_load_explicit((atomic_uint_fast64_t *)((char *)&ws[i].w.st + off),
+                                  memory_order_relaxed);
+    return s;
+}
+#define SUM(ws, n, field) sum_stat(ws, n, offsetof(struct client_stats, field))
+
+static void progress_print(struct run_worker *ws, int n, const char *stage, int64_t t0_ns,
+                           uint64_t total)
+{
+    uint64_t sent = SUM(ws, n, sent), done = SUM(ws, n, done), errs = SUM(ws, n, errors);
+    uint64_t infl = SUM(ws, n, inflight), tok = SUM(ws, n, tokens_out);
+    double el = (double)(clock_mono_ns() - t0_ns) / 1e9;
+    char eta[32] = "";
+    if (total && done > 0 && done < total) {
+        char d[24];
+        units_format_duration((int64_t)((double)(total - done) * el / (double)done * 1e6), d,
+                              sizeof(d));
+        snprintf(eta, sizeof(eta), " | ETA %s", d);
+    }
+    fprintf(stderr, "\r\033[K%s sent %llu | in flight %llu | done %llu | errors %llu | "
+                    "%.0f tok/s%s", stage, (unsigned long long)sent, (unsigned long long)infl,
+            (unsigned long long)done, (unsigned long long)errs, el > 0 ? (double)tok / el : 0,
+            eta);
+}
+
+static int run_phase(struct run_worker *ws, int n, struct client_phase *ph,
+                     struct client_out *out, int progress, const char *stage_label,
+                     uint64_t total)
+{
+    atomic_int finished = 0;
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        ws[i].w.ph = ph;
+        ws[i].finished = &finished;
+        if (pthread_create(&ws[i].th, NULL, run_worker_main, &ws[i]))
+            break;
+        started++;
+    }
+    if (started < n)
+        atomic_store(&g_stop, 1);
+    int64_t t0 = clock_mono_ns(), next_progress = t0 + 1000000000LL;
+    while (atomic_load(&finished) < started) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&out->mu);
+        if (!atomic_load(&out->failed) && tlog_writer_tick(out->w, clock_mono_us())) {
+            atomic_store(&out->failed, 1);
+            snprintf(out->err, sizeof(out->err), "%s", tlog_writer_error(out->w));
+        }
+        pthread_mutex_unlock(&out->mu);
+        int64_t now = clock_mono_ns();
+        if (progress && now >= next_progress) {
+            progress_print(ws, n, stage_label, t0, total);
+            next_progress = now + 1000000000LL;
+        }
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(ws[i].th, NULL);
+    if (progress)
+        fprintf(stderr, "\r\033[K");
+    return started < n ? -1 : 0;
+}
+
+static void samples_slice_percentiles(struct run_worker *ws, int n, const size_t *from,
+                                      double *p50, double *p99)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += ws[i].w.ttft.n - from[i];
+    *p50 = *p99 = NAN;
+    if (!total)
+        return;
+    int64_t *v = malloc(total * sizeof(*v));
+    if (!v)
+        return;
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        for (size_t j = from[i]; j < ws[i].w.ttft.n; j++)
+            v[k++] = ws[i].w.ttft.v[j];
+    qsort(v, k, sizeof(*v), cmp_i64);
+    *p50 = percentile(v, k, 0.5);
+    *p99 = percentile(v, k, 0.99);
+    free(v);
+}
+
+static void fmt_us(double us, char *out, size_t len)
+{
+    if (isnan(us))
+        snprintf(out, len, "-");
+    else
+        units_format_duration((int64_t)llround(us), out, len);
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    int rc = opts_parse(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    g_quiet = o.quiet;
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Input. */
+    struct replay_input in;
+    char err[512];
+    if (input_load(o.input, &o.sel, &in, err, sizeof(err))) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    struct input_rewrite rwr = {
+        .model = o.model, .max_tokens = o.max_tokens, .ignore_eos = o.ignore_eos,
+        .stream_on = o.stream_on, .include_usage = o.include_usage, .dialect = o.dialect,
+    };
+    if (input_rewrite_all(&in, &rwr)) {
+        fprintf(stderr, PROG ": out of memory rewriting requests\n");
+        input_free(&in);
+        return 1;
+    }
+    if (in.n == 0) {
+        fprintf(stderr, PROG ": %s: no request to replay (%lld read, %lld without a body)\n",
+                o.input, (long long)in.read, (long long)in.skipped_no_body);
+        input_free(&in);
+        return 1;
+    }
+    if (!o.quiet) {
+        if (in.skipped_no_body)
+            fprintf(stderr, PROG ": warning: %lld records skipped: no request body (log "
+                            "written with --no-bodies?)\n", (long long)in.skipped_no_body);
+        if (in.bad_records)
+            fprintf(stderr, PROG ": warning: %lld unreadable records skipped\n",
+                    (long long)in.bad_records);
+        if (in.truncated)
+            fprintf(stderr, PROG ": warning: %s was not closed cleanly; replaying the "
+                            "records recovered\n", o.input);
+        if (in.no_recorded_tokens)
+            fprintf(stderr, PROG ": warning: --max-tokens original: %lld requests have no "
+                            "recorded output count and keep their own limit\n",
+                    (long long)in.no_recorded_tokens);
+    }
+
+    const char *mode = o.rate > 0 ? "rate" : (o.concurrency || o.n_sweep) ? "concurrency"
+                                                                             : "original";
+    int open = !strcmp(mode, "original") || !strcmp(mode, "rate");
+    int64_t *offsets = malloc(in.n * sizeof(*offsets));
+    if (!offsets) {
+        input_free(&in);
+        return 1;
+    }
+    for (size_t i = 0; i < in.n; i++)
+        offsets[i] = in.reqs[i].offset_us;
+
+    /* Target and headers. */
+    if (client_global_init()) {
+        fprintf(stderr, PROG ": cannot initialise libcurl\n");
+        return 1;
+    }
+    struct client_cfg cfg = {0};
+    cfg.in = &in;
+    cfg.offsets = offsets;
+    cfg.base_url = strdup(o.url);
+    size_t bl = strlen(cfg.base_url);
+    while (bl > 0 && cfg.base_url[bl - 1] == '/')
+        cfg.base_url[--bl] = 0;
+    char *target = url_strip_userinfo(cfg.base_url);
+    cfg.target = target;
+    cfg.path = o.path;
+    cfg.insecure = o.insecure;
+    cfg.http2 = o.http2;
+    cfg.timeout_us = o.timeout_us;
+    cfg.idle_timeout_us = o.idle_timeout_us;
+    cfg.connect_timeout_us = o.connect_timeout_us;
+    cfg.grace_us = o.grace_us;
+    cfg.keep_text = !o.no_bodies;
+    cfg.mode = mode;
+    cfg.wopts.no_bodies = o.no_bodies;
+    cfg.stop = &g_stop;
+
+    struct tlog_hdr rec_headers[MAX_HEADERS + 2];
+    size_t n_rec = 0;
+    int has_ctype = 0;
+    for (int i = 0; i < o.n_headers; i++) {
+        const char *h = o.headers[i];
+        const char *colon = strchr(h, ':');
+        const char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        cfg.headers = curl_slist_append(cfg.headers, h);
+        has_ctype |= header_is_named(h, "content-type");
+        rec_headers[n_rec].name = strndup(h, (size_t)(colon - h));
+        rec_headers[n_rec].value =
+            strdup(tlog_header_is_secret(h, (size_t)(colon - h)) ? "<redacted>" : v);
+        n_rec++;
+    }
+    if (!has_ctype) {
+        cfg.headers = curl_slist_append(cfg.headers, "Content-Type: application/json");
+        rec_headers[n_rec].name = strdup("Content-Type");
+        rec_headers[n_rec].value = strdup("application/json");
+        n_rec++;
+    }
+    /* No "Expect: 100-continue" round trip before large bodies: it would sit inside t0→ttft. */
+    cfg.headers = curl_slist_append(cfg.headers, "Expect:");
+    if (o.api_key_env) {
+        const char *key = getenv(o.api_key_env);
+        size_t kl = strlen(key);
+        char *h = malloc(kl + 32);
+        if (h) {
+            snprintf(h, kl + 32, "Authorization: Bearer %s", key);
+            cfg.headers = curl_slist_append(cfg.headers, h);
+            explicit_bzero(h, kl + 32);
+            free(h);
+        }
+        rec_headers[n_rec].name = strdup("Authorization");
+        rec_headers[n_rec].value = strdup("<redacted>");
+        n_rec++;
+    }
+    cfg.rec_headers = rec_headers;
+    cfg.n_rec_headers = n_rec;
+    clock_map_init(&cfg.cmap);
+    char id_prefix[32];
+    {
+        uint64_t h = (uint64_t)clock_epoch_us() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+        h ^= h >> 29;
+        snprintf(id_prefix, sizeof(id_prefix), "r%06llx",
+                 (unsigned long long)(h & 0xffffff));
+    }
+    cfg.id_prefix = id_prefix;
+
+    /* Output. */
+    struct client_out out;
+    memset(&out, 0, sizeof(out));
+    pthread_mutex_init(&out.mu, NULL);
+    struct tlog_writer_opts wo = {0};
+    wo.w = cfg.wopts;
+    wo.member_interval_us = 1000000;
+    wo.member_records = 1000;
+    wo.level = 1;
+    out.w = tlog_writer_open(o.output, &wo, err, sizeof(err));
+    if (!out.w) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 1;
+    }
+    cfg.out = &out;
+    g_out = &out;
+    struct tlog_header hdr = {0};
+    hdr.schema = TLOG_SCHEMA_VERSION;
+    hdr.tool = PROG;
+    hdr.version = LLMTRACE_VERSION;
+    hdr.start_us = clock_epoch_us();
+    hdr.command = command_json(argc, argv);
+    hdr.source = cJSON_CreateObject();
+    cJSON_AddStringToObject(hdr.source, "kind", "replay");
+    cJSON_AddStringToObject(hdr.source, "input", o.input);
+    cJSON_AddStringToObject(hdr.source, "input_format", in.kind == INPUT_BATCH ? "batch"
+                                                                                : "tlog");
+    cJSON_AddStringToObject(hdr.source, "target", target);
+    hdr.options = options_json(&o, mode);
+    if (tlog_writer_header(out.w, &hdr) || tlog_writer_flush(out.w)) {
+        fprintf(stderr, PROG ": %s: %s\n", o.output, tlog_writer_error(out.w));
+        return 1;
+    }
+    cJSON_Delete(hdr.command);
+    cJSON_Delete(hdr.source);
+    cJSON_Delete(hdr.options);
+
+    /* Signals go to one thread; block them everywhere else before creating threads. */
+    static sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    pthread_t sig_th;
+    pthread_create(&sig_th, NULL, signal_thread, &sigs);
+    pthread_detach(sig_th);
+
+    /* Workers. */
+    int nw = (int)o.threads;
+    if (o.max_inflight && nw > o.max_inflight)
+        nw = (int)o.max_inflight;
+    struct run_worker *ws = calloc((size_t)nw, sizeof(*ws));
+    int fatal = 0;
+    for (int i = 0; ws && i < nw; i++)
+        if (client_worker_init(&ws[i].w, i, nw, &cfg)) {
+            fprintf(stderr, PROG ": %s\n", ws[i].w.err);
+            fatal = 1;
+        }
+    if (!ws)
+        fatal = 1;
+
+    int progress = !o.quiet && isatty(2);
+    struct stage_result stages[MAX_STAGES];
+    size_t n_stages = 0;
+    int64_t run_t0 = clock_mono_ns();
+    uint64_t seq_base = 0;
+    size_t n_phases = open ? 1 : (o.n_sweep ? o.n_sweep : 1);
+    for (size_t p = 0; !fatal && p < n_phases && !atomic_load(&g_stop) &&
+                       !atomic_load(&out.failed); p++) {
+        struct client_phase *ph = calloc(1, sizeof(*ph));
+        if (!ph) {
+            fatal = 1;
+            break;
+        }
+        ph->seq_base = seq_base;
+        ph->warmup = o.warmup;
+        ph->shard_k = o.shard_k;
+        ph->shard_n = o.shard_n;
+        char label[48];
+        uint64_t total = 0;
+        if (open) {
+            ph->kind = PHASE_OPEN;
+            ph->sp.mode = o.rate > 0 ? SCHED_RATE : SCHED_ORIGINAL;
+            ph->sp.speed = o.speed;
+            ph->sp.rate = o.rate;
+            ph->sp.arrival = o.arrival;
+            ph->sp.burstiness = o.burstiness;
+            ph->sp.seed = o.seed;
+            ph->sp.loop = o.loop;
+            ph->sp.duration_us = o.duration_us;
+            ph->sp.shard_k = o.shard_k;
+            ph->sp.shard_n = o.shard_n;
+            ph->sp.n_workers = nw;
+            ph->max_inflight = o.max_inflight;
+            ph->has_stage = o.rate > 0;
+            ph->stage = o.rate;
+            int64_t now_epoch = clock_epoch_us();
+            int64_t start_epoch = o.has_start_at ? (int64_t)llround(o.start_at * 1e6)
+                                                 : now_epoch + 20000;
+            if (o.has_start_at && start_epoch < now_epoch - 1000000 && !o.quiet)
+                fprintf(stderr, PROG ": warning: --start-at is %.1fs in the past; late "
+                                "requests go out at once\n",
+                        (double)(now_epoch - start_epoch) / 1e6);
+            ph->anchor_ns = clock_map_mono_ns(&cfg.cmap, start_epoch);
+            if (!o.loop)
+                total = (in.n + (size_t)o.shard_n - 1 - (size_t)(o.shard_k - 1)) /
+                        (size_t)o.shard_n;
+            if (o.rate > 0)
+                snprintf(label, sizeof(label), "[rate %g/s]", o.rate);
+            else
+                snprintf(label, sizeof(label), "[original x%g]", o.speed);
+        } else {
+            ph->kind = PHASE_CLOSED;
+            ph->concurrency = o.n_sweep ? o.sweep[p] : o.concurrency;
+            ph->has_stage = 1;
+            ph->stage = (double)ph->concurrency;
+            if (o.n_sweep) {
+                ph->max_requests = (uint64_t)o.stage_requests;
+                ph->loop = o.stage_requests || o.stage_duration_us || o.loop;
+                if (o.stage_duration_us)
+                    ph->end_ns = clock_mono_ns() + o.stage_duration_us * 1000;
+            } else {
+                ph->loop = o.loop;
+                if (o.duration_us)
+                    ph->end_ns = clock_mono_ns() + o.duration_us * 1000;
+            }
+            total = ph->max_requests ? ph->max_requests
+                    : ph->loop       ? 0
+                                     : (in.n + (size_t)o.shard_n - 1 - (size_t)(o.shard_k - 1)) /
+                                     (size_t)o.shard_n;
+            snprintf(label, sizeof(label), "[c=%lld]", (long long)ph->concurrency);
+        }
+        uint64_t done0 = SUM(ws, nw, done), err0 = SUM(ws, nw, errors);
+        uint64_t tok0 = SUM(ws, nw, tokens_out);
+        size_t *ttft_from = calloc((size_t)nw, sizeof(*ttft_from));
+        for (int i = 0; ttft_from && i < nw; i++)
+            ttft_from[i] = ws[i].w.ttft.n;
+        int64_t ps = clock_mono_ns();
+        if (run_phase(ws, nw, ph, &out, progress, label, total))
+            fatal = 1;
+        int64_t pe = clock_mono_ns();
+        for (int i = 0; i < nw; i++)
+            if (ws[i].w.fatal) {
+                fprintf(stderr, PROG ": %s\n", ws[i].w.err);
+                fatal = 1;
+            }
+        if (n_stages < MAX_STAGES) {
+            struct stage_result *sr = &stages[n_stages++];
+            sr->stage = ph->stage;
+            sr->has_stage = ph->has_stage;
+            sr->done = SUM(ws, nw, done) - done0;
+            sr->errors = SUM(ws, nw, errors) - err0;
+            sr->tokens = SUM(ws, nw, tokens_out) - tok0;
+            sr->wall_us = (pe - ps) / 1000;
+            sr->ttft_p50 = sr->ttft_p99 = NAN;
+            if (ttft_from)
+                samples_slice_percentiles(ws, nw, ttft_from, &sr->ttft_p50, &sr->ttft_p99);
+        }
+        free(ttft_from);
+        if (ph->kind == PHASE_CLOSED) {
+            uint64_t used = atomic_load(&ph->next);
+            seq_base += used * (uint64_t)o.shard_n + (uint64_t)o.shard_n;
+        }
+        free(ph);
+        if (o.stage_pause_us && p + 1 < n_phases && !atomic_load(&g_stop)) {
+            int64_t until = clock_mono_ns() + o.stage_pause_us * 1000;
+            while (clock_mono_ns() < until && !atomic_load(&g_stop)) {
+                struct timespec ts = {0, 50 * 1000000L};
+                nanosleep(&ts, NULL);
+                pthread_mutex_lock(&out.mu);
+                tlog_writer_tick(out.w, clock_mono_us());
+                pthread_mutex_unlock(&out.mu);
+            }
+        }
+    }
+    int64_t run_us = (clock_mono_ns() - run_t0) / 1000;
+    int interrupted = atomic_load(&g_stop);
+
+    /* Totals. */
+    uint64_t sent = ws ? SUM(ws, nw, sent) : 0, done = ws ? SUM(ws, nw, done) : 0;
+    uint64_t errors = ws ? SUM(ws, nw, errors) : 0, tokens = ws ? SUM(ws, nw, tokens_out) : 0;
+    uint64_t by_kind[TLOG_ERROR_KIND_COUNT] = {0};
+    for (int k = 0; ws && k < TLOG_ERROR_KIND_COUNT; k++)
+        for (int i = 0; i < nw; i++)
+            by_kind[k] += atomic_load(&ws[i].w.st.by_kind[k]);
+    size_t n_lag = 0;
+    for (int i = 0; ws && i < nw; i++)
+        n_lag += ws[i].w.lag.n;
+    double lag_p50 = NAN, lag_p99 = NAN, lag_max = NAN;
+    int64_t *lag = n_lag ? malloc(n_lag * sizeof(*lag)) : NULL;
+    if (lag) {
+        size_t k = 0;
+        for (int i = 0; i < nw; i++)
+            for (size_t j = 0; j < ws[i].w.lag.n; j++)
+                lag[k++] = ws[i].w.lag.v[j];
+        qsort(lag, k, sizeof(*lag), cmp_i64);
+        lag_p50 = percentile(lag, k, 0.5);
+        lag_p99 = percentile(lag, k, 0.99);
+        lag_max = (double)lag[k - 1];
+        free(lag);
+    }
+
+    cJSON *stats = cJSON_CreateObject();
+    cJSON_AddNumberToObject(stats, "sent", (double)sent);
+    cJSON_AddNumberToObject(stats, "done", (double)done);
+    cJSON_AddNumberToObject(stats, "errors", (double)errors);
+    cJSON *bk = cJSON_AddObjectToObject(stats, "errors_by_kind");
+    for (int k = 1; k < TLOG_ERROR_KIND_COUNT; k++)
+        if (by_kind[k])
+            cJSON_AddNumberToObject(bk, tlog_error_kind_name((enum tlog_error_kind)k),
+                                    (double)by_kind[k]);
+    cJSON_AddNumberToObject(stats, "tokens_out", (double)tokens);
+    cJSON_AddNumberToObject(stats, "elapsed_us", (double)run_us);
+    cJSON_AddBoolToObject(stats, "interrupted", interrupted);
+    if (!isnan(lag_p99)) {
+        cJSON_AddNumberToObject(stats, "sched_lag_p50_us", lag_p50);
+        cJSON_AddNumberToObject(stats, "sched_lag_p99_us", lag_p99);
+        cJSON_AddNumberToObject(stats, "sched_lag_max_us", lag_max);
+    }
+    cJSON *sa = cJSON_AddArrayToObject(stats, "stages");
+    for (size_t i = 0; i < n_stages; i++) {
+        cJSON *s = cJSON_CreateObject();
+        if (stages[i].has_stage)
+            cJSON_AddNumberToObject(s, "stage", stages[i].stage);
+        cJSON_AddNumberToObject(s, "done", (double)stages[i].done);
+        cJSON_AddNumberToObject(s, "errors", (double)stages[i].errors);
+        cJSON_AddNumberToObject(s, "tokens_out", (double)stages[i].tokens);
+        cJSON_AddNumberToObject(s, "elapsed_us", (double)stages[i].wall_us);
+        cJSON_AddItemToArray(sa, s);
+    }
+
+    pthread_mutex_lock(&out.mu);
+    int write_failed = atomic_load(&out.failed);
+    int close_rc = tlog_writer_close(out.w, stats);
+    out.w = NULL;
+    pthread_mutex_unlock(&out.mu);
+    cJSON_Delete(stats);
+    if (write_failed || close_rc) {
+        fprintf(stderr, PROG ": %s: %s\n", o.output, out.err[0] ? out.err : "write failed");
+        fatal = 1;
+    }
+
+    if (!o.quiet) {
+        double secs = (double)run_us / 1e6;
+        char kinds[512] = "";
+        size_t kl = 0;
+        for (int k = 1; k < TLOG_ERROR_KIND_COUNT && kl < sizeof(kinds) - 64; k++)
+            if (by_kind[k])
+                kl += (size_t)snprintf(kinds + kl, sizeof(kinds) - kl, "%s%s %llu",
+                                       kl ? ", " : " (", tlog_error_kind_name(k),
+                                       (unsigned long long)by_kind[k]);
+        if (kl)
+            snprintf(kinds + kl, sizeof(kinds) - kl, ")");
+        fprintf(stderr, PROG ": %s%llu requests to %s in %.1fs (%.1f req/s): %llu ok, %llu "
+                        "failed%s; %llu output tokens (%.0f tok/s)",
+                interrupted ? "interrupted: " : "", (unsigned long long)done, target, secs,
+                secs > 0 ? (double)done / secs : 0, (unsigned long long)(done - errors),
+                (unsigned long long)errors, kinds, (unsigned long long)tokens,
+                secs > 0 ? (double)tokens / secs : 0);
+        if (!isnan(lag_p99)) {
+            char a[24], b[24], c[24];
+            fmt_us(lag_p50, a, sizeof(a));
+            fmt_us(lag_p99, b, sizeof(b));
+            fmt_us(lag_max, c, sizeof(c));
+            fprintf(stderr, "; schedule lag p50 %s, p99 %s, max %s", a, b, c);
+        }
+        fprintf(stderr, "; results in %s.\n", o.output);
+        for (size_t i = 0; i < n_stages && n_stages > 1; i++) {
+            char a[24], b[24];
+            fmt_us(stages[i].ttft_p50, a, sizeof(a));
+            fmt_us(stages[i].ttft_p99, b, sizeof(b));
+            double s = (double)stages[i].wall_us / 1e6;
+            fprintf(stderr, "  stage %g: %llu requests, %llu failed, %.1f req/s, %.0f tok/s, "
+                            "TTFT p50 %s p99 %s\n", stages[i].stage,
+                    (unsigned long long)stages[i].done, (unsigned long long)stages[i].errors,
+                    s > 0 ? (double)stages[i].done / s : 0,
+                    s > 0 ? (double)stages[i].tokens / s : 0, a, b);
+        }
+    }
+    int no_connect = done > 0 && by_kind[TLOG_ERROR_CONNECT] + by_kind[TLOG_ERROR_CONNECT_TIMEOUT]
+                                     == done;
+    if (no_connect && !o.quiet)
+        fprintf(stderr, PROG ": no request could connect to %s\n", target);
+
+    for (int i = 0; ws && i < nw; i++)
+        client_worker_free(&ws[i].w);
+    free(ws);
+    for (size_t i = 0; i < n_rec; i++) {
+        free(rec_headers[i].name);
+        free(rec_headers[i].value);
+    }
+    curl_slist_free_all(cfg.headers);
+    free(cfg.base_url);
+    free(target);
+    free(offsets);
+    input_free(&in);
+    curl_global_cleanup();
+    return fatal || interrupted || no_connect ? 1 : 0;
+}
