@@ -87,17 +87,22 @@ struct http1_parser {
     size_t err_pos;               /* stream offset of the byte that caused the error */
     uint64_t consumed;            /* total bytes consumed since init */
     int64_t remaining;            /* body bytes left (Content-Length or current chunk) */
-    int chunked, gzip_on, decode_gzip, no_body, close_delimited, keep_alive;
-    int head_response_pending;    /* responses: count of HEAD requests queued (see below) */
+    int gzip_on, decode_gzip, upgrade, paused, chunk_cr;
+    int z_in_member, z_member_done, z_pending;
     uint64_t head_methods;        /* bit queue of "request was HEAD" for pipelined responses */
     int n_pending;
     uint64_t body_seen;
     uint64_t max_body;
+    uint64_t bare_lf;             /* line ends accepted without CR */
     void *z;                      /* z_stream for gzip, allocated on demand */
+    uint64_t head_pos;            /* stream offset of head[0] */
+    uint64_t line_pos;            /* stream offset of line[0] */
     size_t head_len;
+    size_t line_start;            /* offset in head[] of the line being collected */
+    size_t n_lines;               /* non-empty lines collected in head[] */
     size_t line_len;
-    char line[HTTP1_MAX_LINE];    /* chunk-size / trailer line accumulation */
-    char head[HTTP1_MAX_HEAD];
+    char line[HTTP1_MAX_LINE];    /* chunk-size line accumulation */
+    char head[HTTP1_MAX_HEAD];    /* head, then trailer section */
 };
 
 /* Initialises p. decode_gzip: inflate gzip bodies before on_body. max_body: cap on decoded
@@ -123,5 +128,12 @@ int http1_error(const struct http1_parser *p);
 
 /* Case-insensitive header lookup in a head; NULL when absent. */
 const struct http1_header *http1_find_header(const struct http1_head *h, const char *name);
+
+/* Added: number of line ends accepted as a bare LF instead of CRLF (RFC 9112 section 2.2 lets a
+ * recipient accept them; the count keeps that leniency visible). */
+uint64_t http1_bare_lf_count(const struct http1_parser *p);
+/* Added: 1 after a 101 (Switching Protocols) response completed. Later bytes on the connection
+ * are not HTTP/1.1: http1_feed consumes them without callbacks, so the caller should stop. */
+int http1_upgraded(const struct http1_parser *p);
 
 #endif
