@@ -316,7 +316,9 @@ static int tlog_r_detect(struct tlog_reader *r)
             return k;
     }
     const unsigned char *p = r->in + r->in_pos;
-    if (r->in_len - r->in_pos >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+    size_t avail = r->in_len - r->in_pos;
+    /* a lone 0x1f is a gzip file cut after one byte, not a JSON line */
+    if (avail >= 1 && p[0] == 0x1f && (avail == 1 || p[1] == 0x8b)) {
         r->mode = TLOG_MODE_GZIP;
         if (inflateInit2(&r->z, 15 + 16) != Z_OK) {
             tlog_r_seterr(r, "%s: inflateInit2 failed", r->path);
