@@ -1,0 +1,765 @@
+/* engine.c — capture's packet path: pkt decode → TCP reassembly → HTTP/1.1 pairing →
+ * llm_stream → exchange records (RFC 9112 message framing via formats/http1.h; timing rules
+ * of BRIEF.md "Metric definitions": t0 = first request byte, ttfb = first response byte,
+ * each event at the packet that completed it). */
+#include "engine.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dialect.h"
+#include "http1.h"
+#include "llmstream.h"
+#include "sha256.h"
+
+enum hx_mode {
+    HX_SYNCED = 0,               /* parser owns the stream */
+    HX_RESYNC,                   /* dropping bytes until a message start */
+};
+
+struct hx_ex {                   /* one request waiting for, or receiving, its response */
+    struct hx_ex *next;
+    struct tlog_exchange x;
+    int skip;                    /* filtered out: pairs in order but is never recorded */
+    int lost;                    /* placeholder for a request a gap swallowed */
+    int req_done;
+    int resp_started;
+    int interim;                 /* a 1xx response is being parsed */
+    int has_stream;
+    int stream_done;             /* llm_stream_finish ran */
+    int64_t resp_last;           /* offset of the last response byte seen */
+    struct llm_stream ls;
+    struct buf body;
+    struct sha256 sha;
+    char *content_type;
+};
+
+struct hx_conn;
+
+struct hx_side {
+    struct hx_conn *c;
+    int dir;                     /* tcpr direction index */
+    int is_client;
+    enum hx_mode mode;
+    int line_start;              /* the last byte dropped in RESYNC was '\n' (or none yet) */
+    int64_t msg_t0;              /* packet time of the current message's first byte; -1 none */
+    uint64_t fed;                /* bytes fed to the parser since its init */
+    struct http1_parser p;
+};
+
+struct hx_conn {
+    struct capture_engine *e;
+    struct tcpr_flow *f;
+    int cdir;                    /* tcpr direction of client → server bytes; -1 unknown */
+    uint32_t n_ex;               /* exchanges started on this connection */
+    int recorded;                /* at least one exchange passed the filters */
+    int64_t now;                 /* time of the packet being processed */
+    struct hx_ex *head, *tail;   /* pending exchanges, oldest first */
+    struct hx_ex *req;           /* exchange whose request is being parsed */
+    struct hx_side side[2];      /* [0] client parser, [1] server parser */
+};
+
+struct capture_engine {
+    struct capture_opts o;
+    capture_emit_fn emit;
+    void *user;
+    struct pkt_decoder pd;
+    struct tcpr_table tcp;
+    struct capture_stats st;
+    int64_t last_tick;
+};
+
+static const struct http1_callbacks hx_req_cb;
+static const struct http1_callbacks hx_resp_cb;
+
+/* ---- exchange lifecycle ------------------------------------------------------------------ */
+
+static void hx_ex_free(struct hx_ex *q)
+{
+    if (!q)
+        return;
+    if (q->has_stream)
+        llm_stream_free(&q->ls);
+    buf_free(&q->body);
+    free(q->content_type);
+    tlog_exchange_free(&q->x);
+    free(q);
+}
+
+static void hx_unlink(struct hx_conn *c, struct hx_ex *q)
+{
+    struct hx_ex **pp = &c->head;
+    struct hx_ex *prev = NULL;
+    while (*pp && *pp != q) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = q->next;
+    if (c->tail == q)
+        c->tail = prev;
+    if (c->req == q)
+        c->req = NULL;
+}
+
+/* Records q (unless filtered) and frees it. why/msg: error to set when none is set yet. */
+static void hx_emit(struct hx_conn *c, struct hx_ex *q, enum tlog_error_kind why, const char *msg)
+{
+    struct capture_engine *e = c->e;
+    hx_unlink(c, q);
+    if (q->skip && !q->lost) {
+        hx_ex_free(q);
+        return;
+    }
+    if (q->lost && !c->recorded) {   /* a gap on a connection never seen carrying LLM calls */
+        hx_ex_free(q);
+        return;
+    }
+    struct tlog_exchange *x = &q->x;
+    if (q->has_stream && !q->stream_done) {
+        /* cut short: keep the events seen; end = the last response byte captured */
+        llm_stream_finish(&q->ls, q->resp_last);
+        x->resp.end_us = q->resp_last;
+    }
+    /* the capture's verdict (gap, reset, end of capture) replaces the stream's own
+     * "missing terminator", which is only a consequence of it */
+    if (why != TLOG_ERROR_NONE)
+        tlog_exchange_set_error(x, why, msg);
+    if (!q->has_stream)
+        tlog_exchange_derive_tokens(x);
+    e->st.exchanges++;
+    e->st.errors[x->error_kind < TLOG_ERROR_KIND_COUNT ? x->error_kind : TLOG_ERROR_OTHER]++;
+    if (x->error_kind == TLOG_ERROR_INCOMPLETE)
+        e->st.incomplete++;
+    if (e->emit(e->user, x))
+        e->st.emit_errors++;
+    hx_ex_free(q);
+}
+
+static char *hx_strndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static void hx_fmt_ep(const struct tcpr_flow *f, int i, char *out, size_t n)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (f->family == 4) {
+        inet_ntop(AF_INET, f->addr[i], a, sizeof a);
+        snprintf(out, n, "%s:%u", a, f->port[i]);
+    } else {
+        inet_ntop(AF_INET6, f->addr[i], a, sizeof a);
+        snprintf(out, n, "[%s]:%u", a, f->port[i]);
+    }
+}
+
+static struct hx_ex *hx_ex_new(struct hx_conn *c, int64_t t0)
+{
+    struct hx_ex *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    tlog_exchange_init(&q->x);
+    buf_init(&q->body, c->e->o.max_request_body);
+    sha256_init(&q->sha);
+    q->x.start_us = t0;
+    char id[48], cl[64], sv[64], conn[140];
+    snprintf(id, sizeof id, "%llu.%u", (unsigned long long)c->f->id, ++c->n_ex);
+    q->x.id = strdup(id);
+    int cd = c->cdir < 0 ? 0 : c->cdir;
+    hx_fmt_ep(c->f, cd, cl, sizeof cl);
+    hx_fmt_ep(c->f, 1 - cd, sv, sizeof sv);
+    snprintf(conn, sizeof conn, "%s>%s", cl, sv);
+    q->x.conn = strdup(conn);
+    if (c->tail)
+        c->tail->next = q;
+    else
+        c->head = q;
+    c->tail = q;
+    return q;
+}
+
+/* ---- filters ----------------------------------------------------------------------------- */
+
+static int hx_path_wanted(const struct capture_engine *e, const char *p, size_t n)
+{
+    if (e->o.all_paths)
+        return 1;
+    if (!e->o.n_path_prefixes)
+        return dialect_from_path(p, n) != DIALECT_UNKNOWN;
+    for (size_t i = 0; i < e->o.n_path_prefixes; i++) {
+        size_t l = strlen(e->o.path_prefixes[i]);
+        if (l <= n && !memcmp(p, e->o.path_prefixes[i], l))
+            return 1;
+    }
+    return 0;
+}
+
+static int hx_host_wanted(const struct capture_engine *e, const struct http1_head *h)
+{
+    if (!e->o.n_hosts)
+        return 1;
+    const struct http1_header *hh = http1_find_header(h, "host");
+    if (!hh)
+        return 0;
+    size_t n = hh->value_len;
+    const char *colon = memchr(hh->value, ':', n);
+    if (colon && hh->value[0] != '[')
+        n = (size_t)(colon - hh->value);
+    for (size_t i = 0; i < e->o.n_hosts; i++)
+        if (strlen(e->o.hosts[i]) == n && !strncasecmp(hh->value, e->o.hosts[i], n))
+            return 1;
+    return 0;
+}
+
+/* ---- request side ------------------------------------------------------------------------ */
+
+static int hx_req_head(void *user, const struct http1_head *h)
+{
+    struct hx_side *s = user;
+    struct hx_conn *c = s->c;
+    struct capture_engine *e = c->e;
+    struct hx_ex *q = hx_ex_new(c, s->msg_t0 >= 0 ? s->msg_t0 : c->now);
+    if (!q)
+        return 1;
+    c->req = q;
+    http1_expect_response_to(&c->side[1].p, h->method, h->method_len);
+    if (!hx_path_wanted(e, h->target, h->target_len) || !hx_host_wanted(e, h)) {
+        q->skip = 1;
+        e->st.filtered++;
+        return 0;
+    }
+    c->recorded = 1;
+    q->x.req.method = hx_strndup(h->method, h->method_len);
+    q->x.req.path = hx_strndup(h->target, h->target_len);
+    const struct http1_header *host = http1_find_header(h, "host");
+    if (host)
+        q->x.req.host = hx_strndup(host->value, host->value_len);
+    for (size_t i = 0; i < h->n_headers; i++)
+        tlog_exchange_add_header(&q->x, 0, h->headers[i].name, h->headers[i].name_len,
+                                 h->headers[i].value, h->headers[i].value_len);
+    q->x.req.body_bytes = 0;
+    return 0;
+}
+
+static int hx_req_body(void *user, const char *data, size_t len)
+{
+    struct hx_side *s = user;
+    struct hx_ex *q = s->c->req;
+    if (!q || q->skip)
+        return 0;
+    q->x.req.body_bytes += (int64_t)len;
+    if (s->c->e->o.hash_prompts)
+        sha256_update(&q->sha, data, len);
+    if (buf_append(&q->body, data, len) != 0)
+        q->body.max = 0;         /* over the cap: keep counting, stop keeping */
+    return 0;
+}
+
+/* The request is whole: body → JSON, dialect, model, stream flag, hash. */
+static void hx_req_finish(struct hx_conn *c, struct hx_ex *q)
+{
+    q->req_done = 1;
+    if (q->skip)
+        return;
+    struct tlog_exchange *x = &q->x;
+    cJSON *body = NULL;
+    if (q->body.len && q->body.max)
+        body = cJSON_ParseWithLength(q->body.p, q->body.len);
+    x->req.body = body;
+    enum dialect_id d = dialect_from_request(x->req.path, x->req.path ? strlen(x->req.path) : 0,
+                                             body);
+    if (d != DIALECT_UNKNOWN)
+        x->dialect = strdup(dialect_name(d));
+    if (body) {
+        struct dialect_request_info ri;
+        if (dialect_request_info(d, body, &ri) == 0) {
+            if (ri.model)
+                x->model = strdup(ri.model);
+            x->stream = ri.stream;
+        }
+    } else if (q->body.len && q->body.max && !c->e->o.no_bodies) {
+        x->req.body = cJSON_CreateString(q->body.p);  /* not JSON: kept as a string */
+    }
+    if (c->e->o.hash_prompts) {
+        char hex[65];
+        sha256_final_hex(&q->sha, hex);
+        x->req.body_sha256 = strdup(hex);
+    }
+    buf_free(&q->body);
+}
+
+static int hx_req_complete(void *user)
+{
+    struct hx_side *s = user;
+    struct hx_conn *c = s->c;
+    if (c->req)
+        hx_req_finish(c, c->req);
+    c->req = NULL;
+    s->msg_t0 = c->now;          /* a pipelined request may start in this same packet */
+    return 0;
+}
+
+static const struct http1_callbacks hx_req_cb = {hx_req_head, hx_req_body, NULL, hx_req_complete};
+
+/* ---- response side ----------------------------------------------------------------------- */
+
+static struct hx_ex *hx_resp_target(struct hx_conn *c)
+{
+    return c->head;
+}
+
+static int hx_resp_head(void *user, const struct http1_head *h)
+{
+    struct hx_side *s = user;
+    struct hx_conn *c = s->c;
+    struct hx_ex *q = hx_resp_target(c);
+    if (!q) {
+        c->e->st.http_errors[CAPTURE_HERR_UNPAIRED]++;
+        return 1;                /* nothing asked for this: resynchronise */
+    }
+    if (h->status >= 100 && h->status < 200 && h->status != 101) {
+        q->interim = 1;          /* 100 Continue & co.: the real response follows */
+        return 0;
+    }
+    q->resp_started = 1;
+    if (q->skip)
+        return 0;
+    struct tlog_exchange *x = &q->x;
+    int64_t t = s->msg_t0 >= 0 ? s->msg_t0 : c->now;
+    x->resp.status = h->status;
+    x->resp.ttfb_us = t - x->start_us;
+    q->resp_last = c->now - x->start_us;
+    for (size_t i = 0; i < h->n_headers; i++)
+        tlog_exchange_add_header(x, 1, h->headers[i].name, h->headers[i].name_len,
+                                 h->headers[i].value, h->headers[i].value_len);
+    const struct http1_header *ct = http1_find_header(h, "content-type");
+    if (ct)
+        q->content_type = hx_strndup(ct->value, ct->value_len);
+    enum dialect_id d = x->dialect ? dialect_parse_name(x->dialect) : DIALECT_UNKNOWN;
+    if (d == DIALECT_UNKNOWN && x->req.path)
+        d = dialect_from_path(x->req.path, strlen(x->req.path));
+    llm_stream_init(&q->ls, x, d, h->status, q->content_type, x->stream == 1,
+                    !c->e->o.no_bodies);
+    q->has_stream = 1;
+    return 0;
+}
+
+static int hx_resp_body(void *user, const char *data, size_t len)
+{
+    struct hx_side *s = user;
+    struct hx_conn *c = s->c;
+    struct hx_ex *q = hx_resp_target(c);
+    if (!q || q->skip || !q->has_stream)
+        return 0;
+    q->resp_last = c->now - q->x.start_us;
+    llm_stream_feed(&q->ls, data, len, q->resp_last);
+    return 0;
+}
+
+static int hx_resp_complete(void *user)
+{
+    struct hx_side *s = user;
+    struct hx_conn *c = s->c;
+    struct hx_ex *q = hx_resp_target(c);
+    s->msg_t0 = c->now;
+    if (!q)
+        return 0;
+    if (q->interim) {
+        q->interim = 0;
+        return 0;
+    }
+    if (q->has_stream) {
+        int64_t off = c->now - q->x.start_us;
+        llm_stream_finish(&q->ls, off);
+        q->stream_done = 1;
+        q->x.resp.end_us = off;
+    }
+    if (!q->req_done && c->req == q) {
+        /* the server answered before the request ended (e.g. 413): close the request side */
+        hx_req_finish(c, q);
+        c->req = NULL;
+    }
+    hx_emit(c, q, TLOG_ERROR_NONE, NULL);
+    return 0;
+}
+
+static const struct http1_callbacks hx_resp_cb = {hx_resp_head, hx_resp_body, NULL,
+                                                  hx_resp_complete};
+
+/* ---- feeding and resynchronisation ------------------------------------------------------ */
+
+static void hx_side_reset(struct hx_side *s, enum hx_mode mode)
+{
+    http1_free(&s->p);
+    http1_init(&s->p, s->is_client ? HTTP1_REQUEST : HTTP1_RESPONSE,
+               s->is_client ? &hx_req_cb : &hx_resp_cb, s, 1, 0);
+    s->mode = mode;
+    s->fed = 0;
+    s->msg_t0 = -1;
+    if (!s->is_client) {
+        /* the new parser must know the methods of requests still unanswered */
+        for (struct hx_ex *q = s->c->head; q; q = q->next)
+            if (!q->resp_started)
+                http1_expect_response_to(&s->p, q->x.req.method ? q->x.req.method : "GET",
+                                         q->x.req.method ? strlen(q->x.req.method) : 3);
+    }
+}
+
+static const char *const hx_methods[] = {"GET ", "POST ", "PUT ", "DELETE ", "HEAD ",
+                                         "OPTIONS ", "PATCH "};
+
+/* Does a message start at p (n bytes left in this packet)? A candidate cut by the end of the
+ * packet counts: the parser will reject it if it was not one. */
+static int hx_starts_message(int client, const char *p, size_t n)
+{
+    if (client) {
+        for (size_t i = 0; i < sizeof hx_methods / sizeof hx_methods[0]; i++) {
+            size_t l = strlen(hx_methods[i]);
+            size_t k = n < l ? n : l;
+            if (k >= 3 && !memcmp(p, hx_methods[i], k))
+                return 1;
+        }
+        return 0;
+    }
+    size_t k = n < 7 ? n : 7;
+    return k >= 5 && !memcmp(p, "HTTP/1.", k);
+}
+
+/* Offset of the first message start at a line start in data, or -1. */
+static long hx_find_start(struct hx_side *s, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        int at_line = i == 0 ? s->line_start : data[i - 1] == '\n';
+        if (at_line && hx_starts_message(s->is_client, data + i, len - i))
+            return (long)i;
+    }
+    if (len)
+        s->line_start = data[len - 1] == '\n';
+    return -1;
+}
+
+static void hx_parse_error(struct hx_conn *c, struct hx_side *s)
+{
+    struct capture_engine *e = c->e;
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s: %s", s->is_client ? "request" : "response",
+             http1_strerror(http1_error(&s->p)));
+    e->st.http_errors[s->is_client ? CAPTURE_HERR_REQUEST : CAPTURE_HERR_RESPONSE]++;
+    if (s->is_client) {
+        if (c->req) {
+            tlog_exchange_set_error(&c->req->x, TLOG_ERROR_MALFORMED, msg);
+            hx_req_finish(c, c->req);
+            c->req = NULL;
+        }
+    } else {
+        struct hx_ex *q = c->head;
+        if (q && q->resp_started)
+            hx_emit(c, q, TLOG_ERROR_MALFORMED, msg);
+    }
+}
+
+static void hx_feed(struct hx_conn *c, struct hx_side *s, const char *data, size_t len)
+{
+    for (int guard = 0; len && guard < 64; guard++) {
+        if (s->mode == HX_RESYNC) {
+            if (!s->is_client && !c->head) {
+                s->line_start = data[len - 1] == '\n';
+                return;          /* no request waiting: whatever this is, it is not ours */
+            }
+            long at = hx_find_start(s, data, len);
+            if (at < 0)
+                return;
+            data += at;
+            len -= (size_t)at;
+            hx_side_reset(s, HX_SYNCED);
+            c->e->st.resyncs++;
+        }
+        if (s->msg_t0 < 0)
+            s->msg_t0 = c->now;
+        uint64_t before = s->fed;
+        ssize_t r = http1_feed(&s->p, data, len);
+        if (r >= 0) {
+            s->fed += (uint64_t)r;
+            if (http1_idle(&s->p))
+                s->msg_t0 = -1;
+            return;
+        }
+        /* framing broken: record what it hit, resume at the next message start after it */
+        size_t pos = http1_error_pos(&s->p);
+        size_t used = pos > before ? (size_t)(pos - before) + 1 : 1;
+        if (used > len)
+            used = len;
+        hx_parse_error(c, s);
+        s->mode = HX_RESYNC;
+        s->line_start = data[used - 1] == '\n';
+        data += used;
+        len -= used;
+    }
+}
+
+/* Which direction carries requests? Known from the SYN, the --port filter, or the first
+ * request line seen. */
+static void hx_pick_client(struct hx_conn *c, int dir, const uint8_t *p, size_t len)
+{
+    const struct tcpr_flow *f = c->f;
+    if (f->client >= 0) {
+        c->cdir = f->client == 0 ? 0 : 1;
+        return;
+    }
+    for (size_t i = 0; i < c->e->o.n_ports; i++) {
+        if (f->port[1] == c->e->o.ports[i]) {
+            c->cdir = 0;
+            return;
+        }
+        if (f->port[0] == c->e->o.ports[i]) {
+            c->cdir = 1;
+            return;
+        }
+    }
+    struct hx_side probe = {.is_client = 1, .line_start = 1};
+    if (hx_find_start(&probe, (const char *)p, len) >= 0)
+        c->cdir = dir;
+}
+
+static void hx_conn_setup(struct hx_conn *c)
+{
+    for (int i = 0; i < 2; i++) {
+        struct hx_side *s = &c->side[i];
+        s->c = c;
+        s->is_client = i == 0;
+        s->dir = i == 0 ? c->cdir : 1 - c->cdir;
+        s->line_start = 1;
+        hx_side_reset(s, c->f->midstream ? HX_RESYNC : HX_SYNCED);
+    }
+}
+
+/* ---- tcpr callbacks ---------------------------------------------------------------------- */
+
+static int eng_on_open(void *user, struct tcpr_flow *f)
+{
+    struct capture_engine *e = user;
+    if (e->o.n_ports) {
+        int ok = 0;
+        for (size_t i = 0; i < e->o.n_ports; i++)
+            ok |= f->port[0] == e->o.ports[i] || f->port[1] == e->o.ports[i];
+        if (!ok)
+            return 1;
+    }
+    struct hx_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return 1;
+    c->e = e;
+    c->f = f;
+    c->cdir = -1;
+    f->app = c;
+    return 0;
+}
+
+static void eng_on_data(void *user, struct tcpr_flow *f, int dir, const uint8_t *p, size_t len,
+                        int64_t ts)
+{
+    (void)user;
+    struct hx_conn *c = f->app;
+    c->now = ts;
+    if (c->cdir < 0) {
+        hx_pick_client(c, dir, p, len);
+        if (c->cdir < 0)
+            return;              /* server bytes before any request: nothing to pair with */
+        hx_conn_setup(c);
+    }
+    hx_feed(c, &c->side[dir == c->cdir ? 0 : 1], (const char *)p, len);
+}
+
+static void eng_on_gap(void *user, struct tcpr_flow *f, int dir, uint64_t bytes, int64_t ts)
+{
+    (void)user;
+    struct hx_conn *c = f->app;
+    c->now = ts;
+    if (c->cdir < 0)
+        return;
+    char msg[96];
+    int client = dir == c->cdir;
+    struct hx_side *s = &c->side[client ? 0 : 1];
+    snprintf(msg, sizeof msg, "%s: gap of %llu bytes in the capture",
+             client ? "request" : "response", (unsigned long long)bytes);
+    if (client) {
+        if (s->mode == HX_SYNCED && c->req) {
+            /* head seen, body cut: the exchange still pairs with its response */
+            tlog_exchange_set_error(&c->req->x, TLOG_ERROR_INCOMPLETE, msg);
+            hx_req_finish(c, c->req);
+            c->req = NULL;
+        } else if (s->mode == HX_SYNCED || !c->f->midstream || c->head) {
+            /* the gap swallowed (the start of) a request: hold its response's place */
+            struct hx_ex *q = hx_ex_new(c, s->msg_t0 >= 0 ? s->msg_t0 : ts);
+            if (q) {
+                q->skip = q->lost = q->req_done = 1;
+                tlog_exchange_set_error(&q->x, TLOG_ERROR_INCOMPLETE, msg);
+                http1_expect_response_to(&c->side[1].p, "GET", 3);
+            }
+        }
+    } else {
+        struct hx_ex *q = c->head;
+        if (q && (s->mode == HX_SYNCED || q->resp_started))
+            hx_emit(c, q, TLOG_ERROR_INCOMPLETE, msg);
+    }
+    s->mode = HX_RESYNC;
+    s->line_start = 0;
+}
+
+static void eng_on_close(void *user, struct tcpr_flow *f, enum tcpr_close why, int64_t ts)
+{
+    (void)user;
+    struct hx_conn *c = f->app;
+    if (!c)
+        return;
+    c->now = ts;
+    enum tlog_error_kind k = why == TCPR_CLOSE_RST || why == TCPR_CLOSE_FIN
+                                 ? TLOG_ERROR_RESET : TLOG_ERROR_INCOMPLETE;
+    const char *msg = why == TCPR_CLOSE_RST   ? "connection reset before the response ended"
+                      : why == TCPR_CLOSE_FIN ? "connection closed before the response ended"
+                      : why == TCPR_CLOSE_IDLE ? "flow expired idle mid-exchange"
+                                               : "capture ended mid-exchange";
+    if (c->cdir >= 0) {
+        struct hx_side *sv = &c->side[1];
+        /* a close-delimited body ends here; an in-progress one is cut */
+        if (sv->mode == HX_SYNCED && why == TCPR_CLOSE_FIN && c->head && c->head->resp_started)
+            http1_finish(&sv->p);
+        if (c->req) {
+            tlog_exchange_set_error(&c->req->x, k, msg);
+            hx_req_finish(c, c->req);
+            c->req = NULL;
+        }
+        while (c->head)
+            hx_emit(c, c->head, k, msg);
+        http1_free(&c->side[0].p);
+        http1_free(&c->side[1].p);
+    }
+    free(c);
+    f->app = NULL;
+}
+
+static const struct tcpr_callbacks eng_tcp_cb = {eng_on_open, eng_on_data, eng_on_gap,
+                                                 eng_on_close};
+
+/* ---- public ------------------------------------------------------------------------------ */
+
+struct capture_engine *capture_engine_new(const struct capture_opts *opts, capture_emit_fn emit,
+                                          void *user)
+{
+    struct capture_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    if (opts)
+        e->o = *opts;
+    if (!e->o.max_request_body)
+        e->o.max_request_body = 16u << 20;
+    e->emit = emit;
+    e->user = user;
+    pkt_decoder_init(&e->pd);
+    if (tcpr_init(&e->tcp, &e->o.tcp, &eng_tcp_cb, e) != 0) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void capture_engine_packet(struct capture_engine *e, int dlt, const uint8_t *data, size_t caplen,
+                           int64_t ts_us)
+{
+    struct pkt_tcp t;
+    e->st.packets++;
+    e->st.bytes += caplen;
+    if (pkt_decode(&e->pd, dlt, data, caplen, ts_us, &t) == PKT_OK)
+        tcpr_segment(&e->tcp, &t, ts_us);
+}
+
+void capture_engine_tick(struct capture_engine *e, int64_t ts_us)
+{
+    tcpr_expire(&e->tcp, ts_us);
+}
+
+void capture_engine_finish(struct capture_engine *e, int64_t ts_us)
+{
+    tcpr_flush(&e->tcp, ts_us);
+}
+
+void capture_engine_free(struct capture_engine *e)
+{
+    if (!e)
+        return;
+    tcpr_free(&e->tcp, 0);
+    pkt_decoder_free(&e->pd);
+    free(e);
+}
+
+const struct capture_stats *capture_engine_stats(const struct capture_engine *e)
+{
+    return &e->st;
+}
+
+const struct pkt_stats *capture_engine_pkt_stats(const struct capture_engine *e)
+{
+    return &e->pd.st;
+}
+
+const struct tcpr_stats *capture_engine_tcp_stats(const struct capture_engine *e)
+{
+    return &e->tcp.st;
+}
+
+cJSON *capture_engine_stats_json(const struct capture_engine *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    const struct capture_stats *s = &e->st;
+    const struct pkt_stats *p = &e->pd.st;
+    const struct tcpr_stats *t = &e->tcp.st;
+    cJSON_AddNumberToObject(o, "packets", (double)s->packets);
+    cJSON_AddNumberToObject(o, "bytes", (double)s->bytes);
+    cJSON_AddNumberToObject(o, "flows", (double)t->flows);
+    cJSON_AddNumberToObject(o, "exchanges", (double)s->exchanges);
+    cJSON_AddNumberToObject(o, "incomplete", (double)s->incomplete);
+    cJSON_AddNumberToObject(o, "filtered", (double)s->filtered);
+    cJSON *errs = cJSON_AddObjectToObject(o, "errors");
+    for (int k = 1; k < TLOG_ERROR_KIND_COUNT; k++)
+        if (s->errors[k])
+            cJSON_AddNumberToObject(errs, tlog_error_kind_name((enum tlog_error_kind)k),
+                                    (double)s->errors[k]);
+    cJSON *pe = cJSON_AddObjectToObject(o, "parse_errors");
+    cJSON_AddNumberToObject(pe, "truncated", (double)p->truncated);
+    cJSON_AddNumberToObject(pe, "invalid", (double)p->invalid);
+    cJSON_AddNumberToObject(pe, "unsupported_link", (double)p->unsupported);
+    cJSON_AddNumberToObject(pe, "http_request", (double)s->http_errors[CAPTURE_HERR_REQUEST]);
+    cJSON_AddNumberToObject(pe, "http_response", (double)s->http_errors[CAPTURE_HERR_RESPONSE]);
+    cJSON_AddNumberToObject(pe, "unpaired_response", (double)s->http_errors[CAPTURE_HERR_UNPAIRED]);
+    cJSON *ip = cJSON_AddObjectToObject(o, "ip");
+    cJSON_AddNumberToObject(ip, "tcp", (double)p->tcp);
+    cJSON_AddNumberToObject(ip, "not_tcp", (double)p->not_tcp);
+    cJSON_AddNumberToObject(ip, "fragments", (double)p->frags);
+    cJSON_AddNumberToObject(ip, "fragments_reassembled", (double)p->frags_reassembled);
+    cJSON_AddNumberToObject(ip, "fragments_dropped", (double)p->frags_dropped);
+    cJSON *tc = cJSON_AddObjectToObject(o, "tcp");
+    cJSON_AddNumberToObject(tc, "segments", (double)t->segments);
+    cJSON_AddNumberToObject(tc, "payload_bytes", (double)t->bytes);
+    cJSON_AddNumberToObject(tc, "ooo_segments", (double)t->ooo_segments);
+    cJSON_AddNumberToObject(tc, "retransmitted_bytes", (double)t->retransmitted_bytes);
+    cJSON_AddNumberToObject(tc, "overlap_bytes", (double)t->overlap_bytes);
+    cJSON_AddNumberToObject(tc, "gaps", (double)t->gaps);
+    cJSON_AddNumberToObject(tc, "gap_bytes", (double)t->gap_bytes);
+    cJSON_AddNumberToObject(tc, "resyncs", (double)s->resyncs);
+    cJSON_AddNumberToObject(tc, "closed_fin", (double)t->closed_fin);
+    cJSON_AddNumberToObject(tc, "closed_rst", (double)t->closed_rst);
+    cJSON_AddNumberToObject(tc, "closed_idle", (double)t->closed_idle);
+    cJSON_AddNumberToObject(tc, "evicted", (double)t->closed_evicted);
+    return o;
+}
