@@ -1,0 +1,16 @@
+# llmtrace-convert: trace importers, prompt synthesis, exports (formats/import*.c, synth*.c,
+# export*.c, convert_main.c).
+llmtrace_unit(import)
+llmtrace_unit(synth)
+if(EXISTS ${LLMTRACE_TEST_DIR}/unit/test_import_build.c)
+  llmtrace_unit(import_build)
+endif()
+if(EXISTS ${LLMTRACE_TEST_DIR}/unit/test_export.c)
+  llmtrace_unit(export)
+endif()
+foreach(e convert_azure convert_formats convert_calibrate)
+  if(EXISTS ${LLMTRACE_TEST_DIR}/e2e/${e}.sh)
+    llmtrace_e2e(${e} TIMEOUT 240)
+  endif()
+endforeach()
+llmtrace_fuzzer(import SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_import.c)
