@@ -406,6 +406,7 @@ static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t
     x->stream = r->stream;
     x->req.method = strdup(r->method);
     x->req.path = strdup(path);
+    x->req.host = cfg->host ? strdup(cfg->host) : NULL;
     x->req.body_bytes = (int64_t)r->body_len;
     tlog_exchange_add_header(x, 0, "X-Request-Id", 12, id, (size_t)idlen - 14);
     for (size_t i = 0; i < cfg->n_rec_headers; i++)

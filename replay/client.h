@@ -32,6 +32,7 @@ struct client_cfg {
     char *base_url;            /* --url without a trailing slash (may carry credentials) */
     const char *path;          /* --path override or NULL */
     const char *target;        /* base URL with credentials removed (records) */
+    const char *host;          /* host[:port] of the target (request.host) */
     struct curl_slist *headers;/* Content-Type, Expect:, -H…, Authorization */
     struct tlog_hdr *rec_headers; /* the same for the records, secrets redacted */
     size_t n_rec_headers;

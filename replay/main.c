@@ -784,6 +784,13 @@ int main(int argc, char **argv)
         cfg.base_url[--bl] = 0;
     char *target = url_strip_userinfo(cfg.base_url);
     cfg.target = target;
+    char host[256] = "";
+    {
+        const char *h = strstr(target, "://") + 3;
+        size_t hl = strcspn(h, "/?#");
+        snprintf(host, sizeof(host), "%.*s", (int)(hl < 255 ? hl : 255), h);
+        cfg.host = host;
+    }
     cfg.path = o.path;
     cfg.insecure = o.insecure;
     cfg.http2 = o.http2;

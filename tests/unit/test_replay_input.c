@@ -1,0 +1,252 @@
+/* test_replay_input.c — what llmtrace-replay sends (replay/input.h): Batch API lines, trace
+ * logs written with the real tlog writer, sorting by recorded start, selection flags and the
+ * request rewrites, checked on the exact bytes that go on the wire. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "input.h"
+#include "tlog.h"
+
+static char tmpdir[256];
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_replay_input.XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void test_batch_line(void **state)
+{
+    (void)state;
+    struct replay_req r;
+    int64_t ts;
+    char err[128];
+    const char *l = "{\"custom_id\":\"a1\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\","
+                    "\"body\":{\"model\":\"m\",\"messages\":[]},\"timestamp_ms\":1500}";
+    assert_int_equal(input_parse_batch_line(l, strlen(l), &r, &ts, err, sizeof(err)), 0);
+    assert_string_equal(r.of, "a1");
+    assert_string_equal(r.method, "POST");
+    assert_string_equal(r.path, "/v1/chat/completions");
+    assert_int_equal(ts, 1500);
+    assert_true(cJSON_IsObject(r.body_json));
+    free(r.of);
+    free(r.method);
+    free(r.path);
+    cJSON_Delete(r.body_json);
+
+    const char *bad = "{\"custom_id\":\"a1\",\"body\":{}}";
+    assert_int_equal(input_parse_batch_line(bad, strlen(bad), &r, &ts, err, sizeof(err)), -1);
+    assert_string_equal(err, "bad \"url\": expected string");
+    const char *bad_ts = "{\"url\":\"/x\",\"timestamp_ms\":\"soon\"}";
+    assert_int_equal(input_parse_batch_line(bad_ts, strlen(bad_ts), &r, &ts, err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "bad \"timestamp_ms\": expected a number >= 0");
+    assert_int_equal(input_parse_batch_line("[1]", 3, &r, &ts, err, sizeof(err)), -1);
+    assert_string_equal(err, "not a JSON object");
+}
+
+static void test_batch_file(void **state)
+{
+    (void)state;
+    /* Line 3 has no timestamp: it inherits line 2's (sent right after it). CRLF and a blank
+     * line are tolerated; no final newline. */
+    const char *p = write_file(
+        "b.jsonl",
+        "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":"
+        "\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]},\"timestamp_ms\":1000}\r\n"
+        "{\"custom_id\":\"b\",\"method\":\"POST\",\"url\":\"/v1/completions\",\"body\":{\"model\":"
+        "\"m\",\"prompt\":\"y\"},\"timestamp_ms\":1250}\n"
+        "\n"
+        "{\"custom_id\":\"c\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":"
+        "\"m\",\"messages\":[]}}\n"
+        "{\"custom_id\":\"d\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":"
+        "\"m\",\"messages\":[]},\"timestamp_ms\":3000}");
+    struct input_select sel = {0};
+    struct replay_input in;
+    char err[256];
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.kind, INPUT_BATCH);
+    assert_int_equal(in.n, 4);
+    assert_int_equal(in.read, 4);
+    assert_string_equal(in.reqs[0].of, "a");
+    assert_int_equal(in.reqs[0].offset_us, 0);
+    assert_int_equal(in.reqs[1].offset_us, 250000);
+    assert_string_equal(in.reqs[2].of, "c");
+    assert_int_equal(in.reqs[2].offset_us, 250000);
+    assert_int_equal(in.reqs[3].offset_us, 2000000);
+    input_free(&in);
+
+    /* --filter-path prefix, then --skip 1 --limit 1 over what is left (a, c, d). */
+    sel.filter_path = "/v1/chat";
+    sel.skip = 1;
+    sel.limit = 1;
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.n, 1);
+    assert_string_equal(in.reqs[0].of, "c");
+    assert_int_equal(in.reqs[0].offset_us, 0); /* re-based on the first kept record */
+    input_free(&in);
+
+    /* A glob. */
+    struct input_select g = {.filter_path = "/v1/*completions"};
+    assert_int_equal(input_load(p, &g, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.n, 4);
+    input_free(&in);
+
+    const char *bad = write_file("bad.jsonl", "{\"url\":\"/a\"}\n{\"custom_id\":\"x\"}\n");
+    assert_int_equal(input_load(bad, &sel, &in, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "bad.jsonl: line 2: bad \"url\": expected string"));
+}
+
+/* Writes a trace log whose records are out of start order (as completion-ordered logs are). */
+static const char *write_tlog(void)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/t.jsonl.gz", tmpdir);
+    struct tlog_writer_opts wo = {0};
+    char err[256];
+    struct tlog_writer *w = tlog_writer_open(path, &wo, err, sizeof(err));
+    assert_non_null(w);
+    struct tlog_header h = {.schema = TLOG_SCHEMA_VERSION, .tool = "test", .version = "0",
+                            .start_us = 1000};
+    assert_int_equal(tlog_writer_header(w, &h), 0);
+    const int64_t starts[] = {5000000, 1000000, 3000000, 2000000};
+    const int64_t toks[] = {7, 11, -1, 13};
+    for (int i = 0; i < 4; i++) {
+        struct tlog_exchange x;
+        tlog_exchange_init(&x);
+        char id[8];
+        snprintf(id, sizeof(id), "x%d", i);
+        x.id = strdup(id);
+        x.start_us = starts[i];
+        x.req.method = strdup("POST");
+        x.req.path = strdup("/v1/chat/completions");
+        if (i != 2)
+            x.req.body = cJSON_Parse("{\"model\":\"orig\",\"messages\":[{\"role\":\"user\","
+                                     "\"content\":\"hi\"}],\"max_tokens\":500}");
+        x.tokens_out = toks[i];
+        assert_int_equal(tlog_writer_exchange(w, &x), 0);
+        tlog_exchange_free(&x);
+    }
+    assert_int_equal(tlog_writer_close(w, NULL), 0);
+    return path;
+}
+
+static void test_tlog_sorted_selected(void **state)
+{
+    (void)state;
+    const char *p = write_tlog();
+    struct input_select sel = {0};
+    struct replay_input in;
+    char err[256];
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.kind, INPUT_TLOG);
+    assert_int_equal(in.read, 4);
+    assert_int_equal(in.skipped_no_body, 1); /* x2 has no body */
+    assert_int_equal(in.n, 3);
+    assert_string_equal(in.reqs[0].of, "x1");
+    assert_string_equal(in.reqs[1].of, "x3");
+    assert_string_equal(in.reqs[2].of, "x0");
+    assert_int_equal(in.reqs[1].offset_us, 1000000);
+    assert_int_equal(in.reqs[2].offset_us, 4000000);
+    assert_int_equal(in.reqs[0].tokens_out, 11);
+    input_free(&in);
+
+    /* --from 1s --to 4s keeps offsets [1 s, 4 s) of the trace: x3 only (x0 is at 4 s). */
+    sel.from_us = 1000000;
+    sel.to_us = 4000000;
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.n, 1);
+    assert_string_equal(in.reqs[0].of, "x3");
+    assert_int_equal(in.reqs[0].offset_us, 0);
+    input_free(&in);
+
+    assert_int_equal(input_load("/nonexistent/x.jsonl.gz", &sel, &in, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/x.jsonl.gz"));
+}
+
+static void test_rewrite(void **state)
+{
+    (void)state;
+    const char *p = write_tlog();
+    struct input_select sel = {0};
+    struct replay_input in;
+    char err[256];
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    struct input_rewrite rw = {.model = "new", .max_tokens = REWRITE_MAX_TOKENS_ORIGINAL,
+                               .stream_on = 1, .include_usage = 1, .ignore_eos = 1};
+    assert_int_equal(input_rewrite_all(&in, &rw), 0);
+    assert_int_equal(in.no_recorded_tokens, 0);
+    struct replay_req *r = &in.reqs[0]; /* x1: 11 recorded tokens */
+    assert_int_equal(r->dialect, DIALECT_OPENAI_CHAT);
+    assert_int_equal(r->stream, 1);
+    assert_string_equal(r->model, "new");
+    assert_string_equal(r->body,
+                        "{\"model\":\"new\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                        "\"max_tokens\":11,\"ignore_eos\":true,\"stream\":true,"
+                        "\"stream_options\":{\"include_usage\":true}}");
+    assert_int_equal(r->body_len, strlen(r->body));
+    assert_non_null(strstr(in.reqs[1].body, "\"max_tokens\":13"));
+    input_free(&in);
+
+    /* Fixed count, no other change; keep leaves stream unknown-as-recorded (absent → 0). */
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    struct input_rewrite fixed = {.max_tokens = 64};
+    assert_int_equal(input_rewrite_all(&in, &fixed), 0);
+    assert_string_equal(in.reqs[2].body,
+                        "{\"model\":\"orig\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                        "\"max_tokens\":64}");
+    assert_int_equal(in.reqs[2].stream, 0);
+    input_free(&in);
+
+    /* A non-JSON body is sent as recorded. */
+    struct replay_req raw = {0};
+    raw.method = "POST";
+    raw.path = "/generate";
+    raw.body_json = cJSON_CreateString("plain text");
+    raw.tokens_out = -1;
+    struct input_rewrite none = {.max_tokens = REWRITE_MAX_TOKENS_KEEP};
+    assert_int_equal(input_rewrite_req(&raw, &none), 0);
+    assert_string_equal(raw.body, "plain text");
+    assert_int_equal(raw.body_len, 10);
+    cJSON_Delete(raw.body_json);
+    free(raw.body);
+    free(raw.model);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_line),
+        cmocka_unit_test(test_batch_file),
+        cmocka_unit_test(test_tlog_sorted_selected),
+        cmocka_unit_test(test_rewrite),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
