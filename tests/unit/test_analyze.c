@@ -1,0 +1,455 @@
+/* test_analyze.c — llmtrace-analyze's metric engine and statistics (analyze/metrics.h,
+ * analyze/stats.h) against values computed by hand from BRIEF.md "Metric definitions" and
+ * NumPy's linear-interpolation percentiles. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "stats.h"
+#include "tlog.h"
+
+#define T0 1700000000000000LL
+
+#define assert_near(a, b, tol)                                                                 \
+    do {                                                                                       \
+        double a_ = (a), b_ = (b);                                                             \
+        if (!(fabs(a_ - b_) <= (tol))) {                                                       \
+            print_error("%s = %.9g, expected %.9g (tol %g)\n", #a, a_, b_, (double)(tol));     \
+            fail();                                                                            \
+        }                                                                                      \
+    } while (0)
+
+/* ---- statistics -------------------------------------------------------------------------- */
+
+static void test_percentiles_reference(void **state)
+{
+    (void)state;
+    /* numpy.percentile(ref, p) (method="linear"), evaluated by hand from the definition. */
+    double ref[] = {3.2, 1.5, 9.75, 4.0, 4.0, 12.5, 0.25, 7.125, 6.0, 2.5, 100.0, 8.0, 5.5};
+    size_t n = sizeof ref / sizeof ref[0];
+    stats_sort(ref, n);
+    assert_near(stats_percentile_sorted(ref, n, 0), 0.25, 1e-12);
+    assert_near(stats_percentile_sorted(ref, n, 10), 1.7, 1e-12);
+    assert_near(stats_percentile_sorted(ref, n, 25), 3.2, 1e-12);
+    assert_near(stats_percentile_sorted(ref, n, 50), 5.5, 1e-12);
+    assert_near(stats_percentile_sorted(ref, n, 75), 8.0, 1e-12);
+    assert_near(stats_percentile_sorted(ref, n, 90), 11.95, 1e-9);
+    assert_near(stats_percentile_sorted(ref, n, 95), 47.5, 1e-9);
+    assert_near(stats_percentile_sorted(ref, n, 99), 89.5, 1e-9);
+    assert_near(stats_percentile_sorted(ref, n, 99.9), 98.95, 1e-9);
+    assert_near(stats_percentile_sorted(ref, n, 100), 100.0, 1e-12);
+    double small[] = {50, 15, 40, 20, 35};
+    struct stats_dist d;
+    stats_summarize(small, 5, &d);
+    assert_int_equal(d.n, 5);
+    assert_near(d.mean, 32, 1e-12);
+    assert_near(d.p50, 35, 1e-12);
+    assert_near(d.p90, 46, 1e-12);
+    assert_near(d.p99, 49.6, 1e-12);
+    assert_near(d.stddev, sqrt(830.0 / 4), 1e-9); /* ddof = 1: Σ(x-32)² = 830 */
+    assert_near(stats_percentile_sorted(small, 5, 40), 29, 1e-12);
+    double one[] = {7};
+    stats_summarize(one, 1, &d);
+    assert_near(d.p999, 7, 0);
+    assert_near(d.stddev, 0, 0);
+    stats_summarize(NULL, 0, &d);
+    assert_true(isnan(d.p50) && d.n == 0);
+}
+
+static void test_hist_relative_error(void **state)
+{
+    (void)state;
+    struct hist h;
+    hist_init(&h);
+    enum { N = 20000 };
+    double *v = malloc(N * sizeof *v);
+    assert_non_null(v);
+    uint64_t s = 12345;
+    for (int i = 0; i < N; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        /* log-uniform over 1 µs … 10 s */
+        v[i] = exp(((double)(s >> 11) / 9007199254740992.0) * log(1e7));
+        assert_int_equal(hist_record(&h, v[i], 1), 0);
+    }
+    struct stats_dist hd, ed;
+    hist_summarize(&h, &hd);
+    stats_summarize(v, N, &ed);
+    assert_int_equal(hd.n, N);
+    assert_near(hd.min, ed.min, 0);
+    assert_near(hd.max, ed.max, 0);
+    assert_near(hd.mean, ed.mean, ed.mean * 1e-9);
+    double pe[] = {ed.p50, ed.p90, ed.p95, ed.p99, ed.p999};
+    double ph[] = {hd.p50, hd.p90, hd.p95, hd.p99, hd.p999};
+    for (int i = 0; i < 5; i++)
+        assert_true(fabs(ph[i] - pe[i]) <= pe[i] * 0.001);
+    /* Every single value is represented within 0.1 %. */
+    for (int i = 0; i < N; i += 97) {
+        struct hist one;
+        hist_init(&one);
+        hist_record(&one, v[i], 1);
+        hist_record(&one, v[i], 1);
+        struct stats_dist od;
+        hist_summarize(&one, &od);
+        assert_true(fabs(od.p50 - v[i]) <= v[i] * 0.001);
+        hist_free(&one);
+    }
+    /* merge = recording both */
+    struct hist h2;
+    hist_init(&h2);
+    hist_record(&h2, 0, 3);
+    assert_int_equal(hist_merge(&h2, &h), 0);
+    assert_int_equal(h2.n, N + 3);
+    assert_int_equal(h2.zero, 3);
+    hist_free(&h2);
+    hist_free(&h);
+    free(v);
+}
+
+static void test_mann_whitney(void **state)
+{
+    (void)state;
+    double a[] = {1, 2, 3, 4, 5}, b[] = {6, 7, 8, 9, 10}, u;
+    /* U = 0; z = (12.5 - 0.5) / sqrt(25/12 * 11); p = erfc(z / sqrt 2) */
+    assert_near(stats_mann_whitney(a, 5, b, 5, &u), 0.012185780355344818, 1e-12);
+    assert_near(u, 0, 0);
+    /* ties: ranks averaged, variance tie-corrected (scipy asymptotic, continuity on) */
+    double c[] = {1, 2, 2, 3, 5}, d[] = {2, 3, 3, 4, 6, 7};
+    assert_near(stats_mann_whitney(c, 5, d, 6, &u), 0.16304505585423731, 1e-12);
+    assert_near(u, 7, 0);
+    double e[] = {4, 4, 4};
+    assert_near(stats_mann_whitney(e, 3, e, 3, &u), 1.0, 0);
+    assert_near(stats_mann_whitney(e, 0, e, 3, &u), 1.0, 0);
+}
+
+static void test_bootstrap_seeded(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    double a[N], b[N], scratch[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = 100 + (i * 37 % N) * 0.1;      /* 100 … 139.9 */
+        b[i] = 110 + (i * 53 % N) * 0.1;      /* shifted by +10 */
+    }
+    stats_sort(a, N);
+    stats_sort(b, N);
+    struct stats_rng r1, r2, r3;
+    double lo1, hi1, lo2, hi2, lo3, hi3;
+    stats_rng_seed(&r1, 7);
+    stats_rng_seed(&r2, 7);
+    stats_rng_seed(&r3, 8);
+    assert_int_equal(stats_bootstrap_diff(a, N, b, N, 50, 500, &r1, scratch, &lo1, &hi1), 0);
+    assert_int_equal(stats_bootstrap_diff(a, N, b, N, 50, 500, &r2, scratch, &lo2, &hi2), 0);
+    assert_int_equal(stats_bootstrap_diff(a, N, b, N, 50, 500, &r3, scratch, &lo3, &hi3), 0);
+    assert_true(lo1 == lo2 && hi1 == hi2);     /* same seed → same interval, bit for bit */
+    assert_true(lo1 != lo3 || hi1 != hi3);     /* another seed → another resampling */
+    assert_true(lo1 <= 10 && 10 <= hi1);       /* the true shift is inside */
+    assert_true(lo1 > 5 && hi1 < 15);
+    assert_int_equal(stats_bootstrap_diff(a, 0, b, N, 50, 500, &r1, scratch, &lo1, &hi1), -1);
+    /* one-sample: CI of the median of a constant is that constant */
+    double k[10] = {3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
+    assert_int_equal(stats_bootstrap_one(k, 10, 50, 100, &r1, scratch, &lo1, &hi1), 0);
+    assert_near(lo1, 3, 0);
+    assert_near(hi1, 3, 0);
+}
+
+/* ---- metrics on handcrafted exchanges --------------------------------------------------- */
+
+static void ev(struct tlog_exchange *x, int64_t off, int tokens, int content)
+{
+    assert_int_equal(tlog_exchange_add_event(x, off, tokens, content), 0);
+}
+
+static void mk(struct tlog_exchange *x, const char *id, int64_t start, int status, int64_t ttfb,
+               int64_t end)
+{
+    tlog_exchange_init(x);
+    x->id = strdup(id);
+    x->start_us = start;
+    x->resp.status = status;
+    x->resp.ttfb_us = ttfb;
+    x->resp.end_us = end;
+}
+
+static void test_multi_token_and_n_out(void **state)
+{
+    (void)state;
+    struct an_ctx c;
+    an_init(&c, AN_BY_LABEL, 0, AN_FROM_AUTO, 0);
+    assert_int_equal(an_add_label(&c, "x"), 0);
+    struct tlog_exchange x;
+    /* usage says 10 tokens over 3 content events: tpot = (700 - 100) / 9 µs */
+    mk(&x, "u", T0, 200, 50, 800);
+    ev(&x, 50, 0, 0);
+    ev(&x, 100, 1, 1);
+    ev(&x, 400, 4, 1);
+    ev(&x, 700, 5, 1);
+    x.usage.present = 1;
+    x.usage.prompt_tokens = 20;
+    x.usage.completion_tokens = 10;
+    /* tokens_out left unknown: the analyzer derives it (usage first) */
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    struct an_req *r = &c.reqs[0];
+    assert_int_equal(r->n_out, 10);
+    assert_int_equal(r->n_in, 20);
+    assert_near(r->tpot_us, 600.0 / 9, 1e-9);
+    assert_int_equal(r->ttft_us, 100);
+    assert_int_equal(r->first_ev_us, 50);
+    /* ITL per gap: 300, 300; per token: 4 × 75 and 5 × 60 */
+    const struct an_group *g = &c.groups[0];
+    assert_int_equal(g->itl.n, 2);
+    assert_int_equal(g->itl_tok.n, 9);
+    assert_near(g->itl_tok.sum, 600, 1e-9);
+    assert_near(g->itl_tok.min, 60, 1e-9);
+    assert_near(g->itl_tok.max, 75, 1e-9);
+    /* vLLM-style gaps: first content after the role chunk (50) counts too */
+    assert_int_equal(g->itl_vllm.n, 3);
+    tlog_exchange_free(&x);
+
+    /* no usage: the number of content events, or the sum of their counts when all have one */
+    mk(&x, "e", T0 + 1000, 200, 10, 500);
+    ev(&x, 100, 2, 1);
+    ev(&x, 300, 3, 1);
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    assert_int_equal(c.reqs[1].n_out, 5);
+    assert_near(c.reqs[1].tpot_us, 200.0 / 4, 1e-9);
+    assert_int_equal(c.reqs[1].n_in, -1);
+    tlog_exchange_free(&x);
+    mk(&x, "e2", T0 + 2000, 200, 10, 500);
+    ev(&x, 100, 0, 1);
+    ev(&x, 300, 3, 1);
+    ev(&x, 350, 0, 0);
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    assert_int_equal(c.reqs[2].n_out, 2);
+    assert_near(c.reqs[2].tpot_us, 200, 1e-9);
+    tlog_exchange_free(&x);
+
+    /* n_out = 1: ttft defined, tpot not; a one-event body with 8 tokens has no tpot either */
+    mk(&x, "one", T0 + 3000, 200, 90, 120);
+    ev(&x, 100, 1, 1);
+    x.tokens_out = 1;
+    x.tokens_source = TLOG_TOKENS_EVENTS;
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    assert_int_equal(c.reqs[3].ttft_us, 100);
+    assert_true(c.reqs[3].tpot_us < 0);
+    tlog_exchange_free(&x);
+    mk(&x, "body", T0 + 4000, 200, 900, 1000);
+    ev(&x, 1000, 8, 1);
+    x.tokens_out = 8;
+    x.tokens_source = TLOG_TOKENS_USAGE;
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    assert_true(c.reqs[4].tpot_us < 0);
+    assert_int_equal(c.reqs[4].n_out, 8);
+    tlog_exchange_free(&x);
+
+    struct an_summary s;
+    assert_int_equal(an_summarize(&c, 0, 1, &s), 0);
+    assert_int_equal(s.requests, 5);
+    assert_int_equal(s.ok, 5);
+    assert_int_equal(s.tpot.n, 3);
+    /* span: min t0 = T0, max end = T0 + 4000 + 1000 → 5 ms; Σ n_out = 10+5+2+1+8 = 26 */
+    assert_near(s.span_s, 0.005, 1e-12);
+    assert_near(s.output_tok_s, 26 / 0.005, 1e-6);
+    assert_near(s.req_s, 5 / 0.005, 1e-6);
+    assert_int_equal(s.tokens_src[TLOG_TOKENS_USAGE], 2);
+    assert_int_equal(s.tokens_src[TLOG_TOKENS_EVENTS], 3);
+    /* compat: guidellm TPOT = last content / n_out, llmperf tok/s = n_out / e2e */
+    assert_near(s.gl_tpot.max, 0.3 / 2, 1e-12); /* "e2": 300 µs / 2 */
+    assert_near(s.gl_tpot.min, 0.3 / 5, 1e-12);  /* "e": 300 µs / 5 */
+    assert_near(s.lp_out_tok_s.min, 2 / 0.0005, 1e-6); /* "e2": 2 tokens in 500 µs */
+    assert_near(s.lp_out_tok_s.max, 10 / 0.0008, 1e-6);
+    an_free(&c);
+}
+
+static void test_errors_warmup_schedule_slo(void **state)
+{
+    (void)state;
+    struct an_ctx c;
+    an_init(&c, AN_BY_STAGE, 0, AN_FROM_AUTO, 0);
+    assert_int_equal(an_add_label(&c, "r"), 0);
+    c.slo.ttft_us = 1000;
+    struct tlog_exchange x;
+    /* stage 4, open loop (mode rate): sent 300 µs late → latency measured from the schedule */
+    mk(&x, "s1", T0 + 300, 200, 500, 2000);
+    ev(&x, 800, 1, 1);
+    ev(&x, 1800, 1, 1);
+    x.tokens_out = 2;
+    x.replay.present = 1;
+    x.replay.sched_us = T0;
+    x.replay.has_stage = 1;
+    x.replay.stage = 4;
+    x.replay.mode = strdup("rate");
+    x.replay.of = strdup("orig-1");
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    assert_int_equal(c.reqs[0].ttft_us, 1100);
+    assert_int_equal(c.reqs[0].e2e_us, 2300);
+    assert_int_equal(c.reqs[0].lag_us, 300);
+    assert_near(c.reqs[0].tpot_us, 1000, 0);
+    tlog_exchange_free(&x);
+    /* stage 4, closed loop: latency from the send */
+    mk(&x, "s2", T0 + 1000, 200, 500, 2000);
+    ev(&x, 900, 1, 1);
+    x.tokens_out = 1;
+    x.replay.present = 1;
+    x.replay.sched_us = T0 + 900;
+    x.replay.has_stage = 1;
+    x.replay.stage = 4;
+    x.replay.mode = strdup("concurrency");
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    assert_int_equal(c.reqs[1].ttft_us, 900);
+    tlog_exchange_free(&x);
+    /* stage 4: a 429 (error kind derived from the status) and a warm-up request */
+    mk(&x, "s3", T0 + 1500, 429, 100, 100);
+    x.replay.present = 1;
+    x.replay.has_stage = 1;
+    x.replay.stage = 4;
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    tlog_exchange_free(&x);
+    mk(&x, "w", T0 - 5000, 200, 100, 100);
+    ev(&x, 100, 1, 1);
+    x.replay.present = 1;
+    x.replay.has_stage = 1;
+    x.replay.stage = 4;
+    x.replay.warmup = 1;
+    assert_int_equal(an_add(&c, 0, &x, NULL), 0);
+    tlog_exchange_free(&x);
+    /* stage 1, added last: sorted first */
+    mk(&x, "s4", T0, 200, 100, 200);
+    ev(&x, 150, 1, 1);
+    x.replay.present = 1;
+    x.replay.has_stage = 1;
+    x.replay.stage = 1;
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    tlog_exchange_free(&x);
+
+    an_sort_groups(&c);
+    assert_int_equal(c.n_groups, 2);
+    assert_near(c.groups[0].stage, 1, 0);
+    assert_near(c.groups[1].stage, 4, 0);
+    struct an_summary s;
+    assert_int_equal(an_summarize(&c, 1, 0, &s), 0);
+    assert_int_equal(s.requests, 3);
+    assert_int_equal(s.ok, 2);
+    assert_int_equal(s.errors, 1);
+    assert_int_equal(s.err_by_kind[TLOG_ERROR_HTTP_STATUS], 1);
+    assert_int_equal(s.warmup_excluded, 1);
+    assert_int_equal(s.from_sched, 1);
+    /* TTFT {1100, 900} µs → p50 1.0 ms; only s2 meets ttft <= 1 ms */
+    assert_near(s.ttft.p50, 1.0, 1e-12);
+    assert_int_equal(s.slo_met, 1);
+    /* span: min t0 T0+300, max end T0+1000+2000 → 2700 µs; errors stay in it */
+    assert_near(s.span_s, 0.0027, 1e-12);
+    assert_near(s.goodput_req_s, 1 / 0.0027, 1e-6);
+    assert_near(s.req_s, 2 / 0.0027, 1e-6);
+    /* schedule lag over every request with a schedule: 300 and 100 µs */
+    assert_int_equal(s.lag.n, 2);
+    assert_near(s.lag.max, 0.3, 1e-12);
+    an_free(&c);
+
+    /* --include-warmup and --latency-from send */
+    an_init(&c, AN_BY_LABEL, 0, AN_FROM_SEND, 1);
+    an_add_label(&c, "r");
+    mk(&x, "w", T0 + 300, 200, 100, 900);
+    ev(&x, 400, 1, 1);
+    x.replay.present = 1;
+    x.replay.sched_us = T0;
+    x.replay.warmup = 1;
+    x.replay.mode = strdup("rate");
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    assert_int_equal(c.reqs[0].ttft_us, 400);
+    tlog_exchange_free(&x);
+    an_free(&c);
+}
+
+/* The committed fixture read through the real trace-log reader; values in README.md order. */
+static void test_fixture_basic(void **state)
+{
+    (void)state;
+    char err[256];
+    struct tlog_reader_opts ro = {.skip_bodies = 1};
+    struct tlog_reader *rd = tlog_reader_open(FIXTURE_DIR "/analyze/basic.jsonl", &ro, err,
+                                              sizeof err);
+    assert_non_null(rd);
+    struct an_ctx c;
+    an_init(&c, AN_BY_LABEL, 0, AN_FROM_AUTO, 0);
+    an_add_label(&c, "basic");
+    struct tlog_record rec;
+    tlog_record_init(&rec);
+    int rc, n = 0;
+    while ((rc = tlog_read(rd, &rec)) > 0)
+        if (rec.type == TLOG_REC_EXCHANGE)
+            n += an_add(&c, 0, &rec.x, NULL) >= 0;
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 6);
+    tlog_record_free(&rec);
+    tlog_reader_close(rd);
+    struct an_summary s;
+    assert_int_equal(an_summarize(&c, 0, 0, &s), 0);
+    assert_int_equal(s.requests, 5);
+    assert_int_equal(s.ok, 3);
+    assert_int_equal(s.errors, 2);
+    assert_int_equal(s.err_by_kind[TLOG_ERROR_HTTP_STATUS], 1);
+    assert_int_equal(s.err_by_kind[TLOG_ERROR_RESET], 1);
+    assert_int_equal(s.warmup_excluded, 1);
+    /* TTFT a 100, b 80, c 150 ms */
+    assert_near(s.ttft.mean, 110, 1e-9);
+    assert_near(s.ttft.p50, 100, 1e-9);
+    assert_near(s.ttft.p90, 140, 1e-9);
+    assert_near(s.ttft.p99, 149, 1e-9);
+    assert_near(s.ttft.stddev, sqrt(1300), 1e-9);
+    /* TPOT a (300-100)/2 = 100, b (200-80)/5 = 24; c has n_out = 1 */
+    assert_int_equal(s.tpot.n, 2);
+    assert_near(s.tpot.p50, 62, 1e-9);
+    assert_near(s.tpot.p90, 92.4, 1e-9);
+    /* ITL per gap 100, 100, 40, 80 (histogram: 0.1 %) */
+    assert_int_equal(s.itl.n, 4);
+    assert_near(s.itl.mean, 80, 1e-9);
+    assert_near(s.itl.p50, 90, 0.09);
+    /* per token: 3 × 40/3, 2 × 40, 2 × 100 → p50 = 40 */
+    assert_int_equal(s.itl_tok.n, 7);
+    assert_near(s.itl_tok.p50, 40, 0.04);
+    assert_near(s.e2e.p50, 250, 1e-9);
+    assert_near(s.e2e.mean, 270, 1e-9);
+    /* span: T0 … e's end T0 + 400 + 70 ms = 0.47 s; Σ n_out (ok) = 10; Σ n_in = 15 */
+    assert_near(s.span_s, 0.47, 1e-12);
+    assert_near(s.output_tok_s, 10 / 0.47, 1e-9);
+    assert_near(s.total_tok_s, 25 / 0.47, 1e-9);
+    assert_near(s.req_s, 3 / 0.47, 1e-9);
+    assert_near(s.goodput_req_s, 3 / 0.47, 1e-9);
+    an_free(&c);
+}
+
+static void test_parse_slo(void **state)
+{
+    (void)state;
+    struct an_slo slo;
+    char err[128];
+    assert_int_equal(an_parse_slo("ttft=500ms,tpot=50ms,e2e=10s", &slo, err, sizeof err), 0);
+    assert_int_equal(slo.ttft_us, 500000);
+    assert_int_equal(slo.tpot_us, 50000);
+    assert_int_equal(slo.e2e_us, 10000000);
+    assert_int_equal(an_parse_slo("ttft=fast", &slo, err, sizeof err), -1);
+    assert_int_equal(an_parse_slo("itl=5ms", &slo, err, sizeof err), -1);
+    assert_non_null(strstr(err, "itl"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_percentiles_reference),
+        cmocka_unit_test(test_hist_relative_error),
+        cmocka_unit_test(test_mann_whitney),
+        cmocka_unit_test(test_bootstrap_seeded),
+        cmocka_unit_test(test_multi_token_and_n_out),
+        cmocka_unit_test(test_errors_warmup_schedule_slo),
+        cmocka_unit_test(test_fixture_basic),
+        cmocka_unit_test(test_parse_slo),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
