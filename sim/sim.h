@@ -1,0 +1,48 @@
+/* sim.h — llmtrace-sim's options and entry point, shared by main.c (argument parsing) and
+ * server.c (the epoll server, request handling, faults and the ground-truth log). */
+#ifndef LLMTRACE_SIM_SIM_H
+#define LLMTRACE_SIM_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+struct sim_opts {
+    char host[256];              /* numeric address from --listen (brackets removed) */
+    char port[16];
+    const char *listen;          /* as given */
+    const char *port_file;
+    const char *log_path;
+    const char *model;           /* served model name (GET /v1/models, default "model") */
+    int quiet;
+    uint64_t seed;
+    struct profile prof;
+    const char *profile_spec;
+    int max_batch;
+    int tokens_per_event;
+    int64_t queue_limit;         /* 0: unlimited */
+    int threads;
+    int64_t drain_us;
+    uint64_t max_body;
+    int tokenizer_words;
+    int64_t default_max_tokens;
+    /* faults */
+    double fail_rate;
+    int fail_status;
+    double reset_rate;
+    double stall_rate;
+    int64_t stall_ms;
+    int64_t slow_start_ms;
+    double malformed_rate;
+    double drop_rate;
+    /* for the log header */
+    int argc;
+    char **argv;
+};
+
+/* Runs the server until SIGINT/SIGTERM and the drain that follows. Returns the process exit
+ * code (0 clean, 1 runtime failure) and writes a one-line reason into err on failure. */
+int sim_run(const struct sim_opts *o, char *err, size_t errlen);
+
+#endif
