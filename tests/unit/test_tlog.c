@@ -1114,6 +1114,91 @@ static void test_threads_and_python(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The SCHEMA.md example: exact values, and each exchange re-serialized byte for byte. Read
+ * through stdin for the gzip copy, from the path for the plain one. */
+static void test_fixture_golden(void **state)
+{
+    (void)state;
+    char plain[512], gz[512];
+    snprintf(plain, sizeof plain, "%s/tlog/example.jsonl", FIXTURE_DIR);
+    snprintf(gz, sizeof gz, "%s/tlog/example.jsonl.gz", FIXTURE_DIR);
+    size_t n;
+    char *text = (char *)slurp(plain, &n);
+    text[n] = '\0';
+    char *lines[8];
+    int nl = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l && nl < 8;
+         l = strtok_r(NULL, "\n", &save))
+        lines[nl++] = l;
+    assert_int_equal(nl, 4);
+    for (int via_stdin = 0; via_stdin < 2; via_stdin++) {
+        char err[256];
+        int saved = -1;
+        struct tlog_reader *r;
+        if (via_stdin) {
+            saved = dup(0);
+            int fd = open(gz, O_RDONLY);
+            assert_true(fd >= 0);
+            assert_int_equal(dup2(fd, 0), 0);
+            close(fd);
+            r = tlog_reader_open("-", NULL, err, sizeof err);
+        } else {
+            r = tlog_reader_open(plain, NULL, err, sizeof err);
+        }
+        assert_non_null(r);
+        struct tlog_record rec;
+        tlog_record_init(&rec);
+        assert_int_equal(tlog_read(r, &rec), 1);
+        assert_int_equal(rec.type, TLOG_REC_HEADER);
+        assert_string_equal(rec.header.tool, "llmtrace-replay");
+        assert_int_equal(cJSON_GetObjectItem(rec.header.options, "concurrency")->valueint, 8);
+        for (int i = 1; i <= 2; i++) {
+            assert_int_equal(tlog_read(r, &rec), 1);
+            assert_int_equal(rec.type, TLOG_REC_EXCHANGE);
+            struct buf b;
+            buf_init(&b, 1 << 16);
+            assert_int_equal(tlog_exchange_to_line(&rec.x, NULL, &b), 0);
+            assert_string_equal(b.p, lines[i]);
+            buf_free(&b);
+            if (i == 1) {
+                assert_int_equal(rec.x.start_us, 1764150000250000LL);
+                assert_int_equal(rec.x.resp.n_events, 4);
+                assert_int_equal(rec.x.resp.events[1].offset_us, 52010);
+                assert_int_equal(rec.x.resp.events[1].is_content, 1);
+                assert_int_equal(rec.x.replay.sched_us, 1764150000249950LL);
+                assert_true(rec.x.replay.stage == 8.0);
+                assert_string_equal(rec.x.resp.text, "Hi!");
+                assert_int_equal(rec.x.usage.cached_tokens, -1);
+                tlog_exchange_derive_tokens(&rec.x);
+                assert_int_equal(rec.x.tokens_out, 2);
+                assert_int_equal(rec.x.tokens_in, 9);
+            } else {
+                assert_int_equal(rec.x.error_kind, TLOG_ERROR_RESET);
+                assert_string_equal(rec.x.error_message, "connection reset by peer");
+                assert_int_equal(rec.x.resp.status, 0);
+                assert_int_equal(rec.x.resp.ttfb_us, -1);
+                assert_null(rec.x.req.body);
+                assert_int_equal(rec.x.usage.present, 0);
+            }
+        }
+        assert_int_equal(tlog_read(r, &rec), 1);
+        assert_int_equal(rec.type, TLOG_REC_TRAILER);
+        assert_int_equal(rec.trailer.errors, 1);
+        assert_int_equal(tlog_read(r, &rec), 0);
+        assert_string_equal(tlog_reader_path(r), via_stdin ? "-" : plain);
+        char d[64];
+        tlog_reader_describe(r, d, sizeof d);
+        assert_string_equal(d, "");
+        tlog_record_free(&rec);
+        tlog_reader_close(r);
+        if (via_stdin) {
+            dup2(saved, 0);
+            close(saved);
+        }
+    }
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1136,6 +1221,7 @@ int main(void)
         cmocka_unit_test(test_plain_jsonl_and_errors),
         cmocka_unit_test(test_newer_schema_and_limits),
         cmocka_unit_test(test_threads_and_python),
+        cmocka_unit_test(test_fixture_golden),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
