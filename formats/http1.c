@@ -253,6 +253,7 @@ static int http1_inflate(struct http1_parser *p, const char *in, size_t len, siz
         in += took;
         len -= took;
         *used += took;
+        int bad = 0;
         if (zr == Z_STREAM_END) {
             p->z_member_done = 1;
             p->z_in_member = 0;
@@ -263,14 +264,20 @@ static int http1_inflate(struct http1_parser *p, const char *in, size_t len, siz
         } else if (zr == Z_BUF_ERROR) {
             p->z_pending = 0;
         } else {
-            return http1_fail(p, zr == Z_MEM_ERROR ? HTTP1_E_NOMEM : HTTP1_E_GZIP, pos + *used);
+            bad = 1;
         }
+        /* output decoded before an error is still delivered, so what on_body sees does not
+         * depend on how the input was split */
         if (made) {
             int rc = http1_deliver(p, (const char *)out, made, pos + *used, 0);
             if (rc < 0)
                 return rc;
-            if (p->paused)
+            if (p->paused && !bad)
                 return 0;
+        }
+        if (bad) {
+            p->paused = 0;
+            return http1_fail(p, zr == Z_MEM_ERROR ? HTTP1_E_NOMEM : HTTP1_E_GZIP, pos + *used);
         }
         if (!took && !made)
             break;
