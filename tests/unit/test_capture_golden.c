@@ -1,0 +1,761 @@
+/* test_capture_golden.c — golden captures: the suite writes each pcap itself (pcap_open_dead +
+ * pcap_dump of frames built by capture/gen.c), reads it back through pcap_open_offline into
+ * the capture engine, and checks every record against expectations computed by hand from the
+ * packet times (T = 1700000000 s; offsets in µs). With CAPTURE_FIXTURE_OUT=DIR it also writes
+ * DIR/NAME.pcap and DIR/NAME.expect.json, the data of the e2e test capture_golden.sh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <pcap/pcap.h>
+#include <zlib.h>
+
+#include "engine.h"
+#include "gen.h"
+#include "sha256.h"
+
+#define T0 1700000000000000LL
+
+static char tmpdir[256];
+
+/* ---- pcap writing ------------------------------------------------------------------------ */
+
+struct pw {
+    pcap_t *dead;
+    pcap_dumper_t *d;
+    struct gen_frame_opts fo;
+    long offsets[256];           /* file offset after each frame */
+    int n;
+};
+
+static void pw_open(struct pw *w, const char *path, int dlt, int vlans, int v6ext)
+{
+    memset(w, 0, sizeof *w);
+    w->fo.dlt = dlt;
+    w->fo.vlans = vlans;
+    w->fo.ipv6_ext = v6ext;
+    w->dead = pcap_open_dead(dlt, 262144);
+    assert_non_null(w->dead);
+    w->d = pcap_dump_open(w->dead, path);
+    assert_non_null(w->d);
+}
+
+static void pw_frame(struct pw *w, int64_t ts, const struct gen_ep *src, const struct gen_ep *dst,
+                     uint32_t seq, uint32_t ack, uint8_t flags, const void *p, size_t len)
+{
+    static uint8_t fr[70000];
+    size_t n = gen_frame(&w->fo, src, dst, seq, ack, flags, p, len, fr, sizeof fr);
+    assert_true(n > 0);
+    struct pcap_pkthdr h;
+    h.ts.tv_sec = (time_t)(ts / 1000000);
+    h.ts.tv_usec = (suseconds_t)(ts % 1000000);
+    h.caplen = h.len = (bpf_u_int32)n;
+    pcap_dump((u_char *)w->d, &h, fr);
+    pcap_dump_flush(w->d);
+    assert_true(w->n < 256);
+    w->offsets[w->n++] = pcap_dump_ftell(w->d);
+}
+
+static void pw_close(struct pw *w)
+{
+    pcap_dump_close(w->d);
+    pcap_close(w->dead);
+}
+
+/* A TCP connection being scripted: sequence numbers relative to ISNs 1000 and 5000. */
+struct tc {
+    struct pw *w;
+    struct gen_ep c, s;
+    uint32_t cseq, sseq;         /* next byte each side sends */
+};
+
+static void tc_init(struct tc *t, struct pw *w, const char *caddr, const char *saddr,
+                    uint16_t cport)
+{
+    t->w = w;
+    assert_int_equal(gen_ep_set(&t->c, caddr, cport), 0);
+    assert_int_equal(gen_ep_set(&t->s, saddr, 8000), 0);
+    t->cseq = 1001;
+    t->sseq = 5001;
+}
+
+static void tc_handshake(struct tc *t, int64_t ts)
+{
+    pw_frame(t->w, ts, &t->c, &t->s, 1000, 0, PKT_TCP_SYN, NULL, 0);
+    pw_frame(t->w, ts + 50, &t->s, &t->c, 5000, 1001, PKT_TCP_SYN | PKT_TCP_ACK, NULL, 0);
+    pw_frame(t->w, ts + 100, &t->c, &t->s, 1001, 5001, PKT_TCP_ACK, NULL, 0);
+}
+
+static void tc_c(struct tc *t, int64_t ts, const char *s)
+{
+    size_t n = strlen(s);
+    pw_frame(t->w, ts, &t->c, &t->s, t->cseq, t->sseq, PKT_TCP_ACK | PKT_TCP_PSH, s, n);
+    t->cseq += (uint32_t)n;
+}
+
+static void tc_s_raw(struct tc *t, int64_t ts, uint32_t seq, const void *p, size_t n)
+{
+    pw_frame(t->w, ts, &t->s, &t->c, seq, t->cseq, PKT_TCP_ACK | PKT_TCP_PSH, p, n);
+}
+
+static void tc_s(struct tc *t, int64_t ts, const char *s)
+{
+    size_t n = strlen(s);
+    tc_s_raw(t, ts, t->sseq, s, n);
+    t->sseq += (uint32_t)n;
+}
+
+static void tc_close(struct tc *t, int64_t ts)
+{
+    pw_frame(t->w, ts, &t->s, &t->c, t->sseq, t->cseq, PKT_TCP_FIN | PKT_TCP_ACK, NULL, 0);
+    pw_frame(t->w, ts + 50, &t->c, &t->s, t->cseq, t->sseq + 1, PKT_TCP_FIN | PKT_TCP_ACK, NULL, 0);
+    pw_frame(t->w, ts + 100, &t->s, &t->c, t->sseq + 1, t->cseq + 1, PKT_TCP_ACK, NULL, 0);
+}
+
+/* ---- HTTP text ----------------------------------------------------------------------------- */
+
+#define EV_ROLE "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+#define EV(x) "data: {\"choices\":[{\"delta\":{\"content\":\"" x "\"}}]}\n\n"
+#define EV_DONE "data: [DONE]\n\n"
+#define CHAT_BODY "{\"model\":\"m1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+#define SSE_HEAD_CHUNKED \
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+static const char *chat_request(char *out, size_t n, const char *path, const char *body)
+{
+    snprintf(out, n,
+             "POST %s HTTP/1.1\r\nHost: api.local:8000\r\nAuthorization: Bearer sk-secret\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             path, strlen(body), body);
+    return out;
+}
+
+static const char *chunk(char *out, size_t n, const char *data)
+{
+    snprintf(out, n, "%zx\r\n%s\r\n", strlen(data), data);
+    return out;
+}
+
+static const char *sse_cl_head(char *out, size_t n, size_t body_len)
+{
+    snprintf(out, n, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %zu\r\n\r\n",
+             body_len);
+    return out;
+}
+
+/* ---- running and checking ---------------------------------------------------------------- */
+
+struct sink {
+    cJSON *recs;                 /* array of exchange objects as written */
+    int no_bodies;
+};
+
+static int sink_emit(void *user, const struct tlog_exchange *x)
+{
+    struct sink *s = user;
+    struct buf b;
+    buf_init(&b, 1u << 24);
+    struct tlog_write_opts o = {0, s->no_bodies};
+    assert_int_equal(tlog_exchange_to_line(x, &o, &b), 0);
+    cJSON *j = cJSON_Parse(b.p);
+    assert_non_null(j);
+    cJSON_AddItemToArray(s->recs, j);
+    buf_free(&b);
+    return 0;
+}
+
+/* Reads path through libpcap into the engine; returns the records (caller frees). */
+static cJSON *run_pcap(const char *path, const struct capture_opts *o, struct capture_stats *st,
+                       int *file_error)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t *p = pcap_open_offline(path, err);
+    assert_non_null(p);
+    struct sink s = {cJSON_CreateArray(), o ? o->no_bodies : 0};
+    struct capture_engine *e = capture_engine_new(o, sink_emit, &s);
+    assert_non_null(e);
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int rc;
+    int64_t last = 0;
+    while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+        last = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+        capture_engine_packet(e, pcap_datalink(p), data, h->caplen, last);
+    }
+    if (file_error)
+        *file_error = rc == PCAP_ERROR;
+    capture_engine_finish(e, last);
+    if (st)
+        *st = *capture_engine_stats(e);
+    capture_engine_free(e);
+    pcap_close(p);
+    return s.recs;
+}
+
+/* Every key of want is in got with an equal value (objects recursively; arrays and scalars
+ * exactly). */
+static int json_subset(const cJSON *want, const cJSON *got, char *where, size_t wn)
+{
+    if (cJSON_IsObject(want)) {
+        if (!cJSON_IsObject(got))
+            return 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, want) {
+            const cJSON *g = cJSON_GetObjectItemCaseSensitive(got, it->string);
+            if (!g || !json_subset(it, g, where, wn)) {
+                size_t l = strlen(where);
+                snprintf(where + l, wn - l, " <- %s", it->string);
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return cJSON_Compare(want, got, 1);
+}
+
+/* Runs a scenario's pcap and checks the records against the expected JSON array. */
+static void check_records(const char *name, const char *path, const char *expect_json,
+                          const struct capture_opts *o)
+{
+    cJSON *want = cJSON_Parse(expect_json);
+    if (!want)
+        fail_msg("%s: expected JSON does not parse near: %.40s", name, cJSON_GetErrorPtr());
+    cJSON *got = run_pcap(path, o, NULL, NULL);
+    char *gs = cJSON_PrintUnformatted(got);
+    if (cJSON_GetArraySize(want) != cJSON_GetArraySize(got))
+        fail_msg("%s: %d records expected, got %d: %s", name, cJSON_GetArraySize(want),
+                 cJSON_GetArraySize(got), gs);
+    for (int i = 0; i < cJSON_GetArraySize(want); i++) {
+        char where[256] = "";
+        if (!json_subset(cJSON_GetArrayItem(want, i), cJSON_GetArrayItem(got, i), where,
+                         sizeof where)) {
+            char *g1 = cJSON_PrintUnformatted(cJSON_GetArrayItem(got, i));
+            fail_msg("%s: record %d differs at%s\n got: %s", name, i, where, g1);
+        }
+    }
+    const char *fx = getenv("CAPTURE_FIXTURE_OUT");
+    if (fx && *fx) {
+        char dst[512], cmd[1200];
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s/%s.pcap'", path, fx, name);
+        assert_int_equal(system(cmd), 0);
+        snprintf(dst, sizeof dst, "%s/%s.expect.json", fx, name);
+        FILE *f = fopen(dst, "w");
+        assert_non_null(f);
+        char *pretty = cJSON_Print(want);
+        fprintf(f, "%s\n", pretty);
+        free(pretty);
+        fclose(f);
+    }
+    free(gs);
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+}
+
+static const char *tpath(const char *name)
+{
+    static char p[512];
+    snprintf(p, sizeof p, "%s/%s.pcap", tmpdir, name);
+    return p;
+}
+
+/* ---- scenarios --------------------------------------------------------------------------- */
+
+/* One streamed chat exchange, chunked, one event per packet. Also the base of the truncated
+ * and privacy cases. Returns the file offset after the "Hel" packet. */
+static long write_one(const char *path)
+{
+    struct pw w;
+    struct tc t;
+    char req[1024], ck[512];
+    pw_open(&w, path, PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40001);
+    tc_handshake(&t, T0);
+    tc_c(&t, T0 + 1000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    tc_s(&t, T0 + 5000, SSE_HEAD_CHUNKED);
+    tc_s(&t, T0 + 6000, chunk(ck, sizeof ck, EV_ROLE));
+    tc_s(&t, T0 + 7000, chunk(ck, sizeof ck, EV("Hel")));
+    long cut = w.offsets[w.n - 1];
+    tc_s(&t, T0 + 8500, chunk(ck, sizeof ck, EV("lo")));
+    tc_s(&t, T0 + 9000, chunk(ck, sizeof ck, EV_DONE));
+    tc_s(&t, T0 + 9000, "0\r\n\r\n");
+    tc_close(&t, T0 + 9100);
+    pw_close(&w);
+    return cut;
+}
+
+static const char *one_expect =
+    "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"conn\":\"10.0.0.1:40001>10.0.0.2:8000\","
+    "\"dialect\":\"openai-chat\",\"model\":\"m1\",\"stream\":true,"
+    "\"request\":{\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"host\":\"api.local:8000\","
+    "\"headers\":[[\"Host\",\"api.local:8000\"],[\"Authorization\",\"<redacted>\"],"
+    "[\"Content-Type\",\"application/json\"],[\"Content-Length\",\"72\"]],"
+    "\"body\":" CHAT_BODY ",\"body_bytes\":72,\"body_sha256\":null},"
+    "\"response\":{\"status\":200,\"ttfb_us\":4000,\"end_us\":8000,"
+    "\"events\":[[5000,0,0],[6000,0,1],[7500,0,1],[8000,0,0]],\"text\":\"Hello\"},"
+    "\"tokens_out\":2,\"tokens_source\":\"events\",\"error\":null}]";
+
+static void test_one_exchange(void **state)
+{
+    (void)state;
+    write_one(tpath("one"));
+    check_records("one", tpath("one"), one_expect, NULL);
+}
+
+/* The same capture cut inside the record after "Hel": libpcap reports a truncated file; what
+ * was read is kept and the exchange it cut is recorded incomplete. */
+static void test_truncated_file(void **state)
+{
+    (void)state;
+    long cut = write_one(tpath("truncated_src"));
+    FILE *f = fopen(tpath("truncated_src"), "rb");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_true((size_t)cut + 10 < n);
+    f = fopen(tpath("truncated"), "wb");
+    fwrite(buf, 1, (size_t)cut + 10, f);
+    fclose(f);
+    int file_error = 0;
+    cJSON *got = run_pcap(tpath("truncated"), NULL, NULL, &file_error);
+    assert_int_equal(file_error, 1);
+    cJSON_Delete(got);
+    check_records("truncated", tpath("truncated"),
+                  "[{\"start_us\":1700000000001000,\"response\":{\"status\":200,\"ttfb_us\":4000,"
+                  "\"end_us\":6000,\"events\":[[5000,0,0],[6000,0,1]],\"text\":\"Hel\"},"
+                  "\"tokens_out\":1,\"error\":{\"kind\":\"incomplete\","
+                  "\"message\":\"capture ended mid-exchange\"}}]",
+                  NULL);
+}
+
+static void test_privacy(void **state)
+{
+    (void)state;
+    write_one(tpath("privacy"));
+    struct capture_opts o = {0};
+    o.no_bodies = 1;
+    o.hash_prompts = 1;
+    /* the digest of the body as sent, by the FIPS-tested implementation */
+    struct sha256 s;
+    char hex[65], want[1024];
+    sha256_init(&s);
+    sha256_update(&s, CHAT_BODY, strlen(CHAT_BODY));
+    sha256_final_hex(&s, hex);
+    snprintf(want, sizeof want,
+             "[{\"request\":{\"body\":null,\"body_bytes\":72,\"body_sha256\":\"%s\"},"
+             "\"response\":{\"text\":null,\"events\":[[5000,0,0],[6000,0,1],[7500,0,1],"
+             "[8000,0,0]]},\"tokens_out\":2}]",
+             hex);
+    check_records("privacy", tpath("privacy"), want, &o);
+}
+
+/* Keep-alive: three exchanges on one connection — gzip'd whole-JSON completion, an SSE stream
+ * framed by Content-Length, and a 429 error. */
+static void test_keepalive_three(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024], head[512];
+    pw_open(&w, tpath("keepalive"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40002);
+    tc_handshake(&t, T0);
+    /* 1: non-streaming completion, gzip body split over two packets */
+    const char *json = "{\"choices\":[{\"text\":\"ok\",\"finish_reason\":\"stop\"}],"
+                       "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}";
+    uint8_t gz[512];
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (Bytef *)(uintptr_t)json;
+    z.avail_in = (uInt)strlen(json);
+    z.next_out = gz;
+    z.avail_out = sizeof gz;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t gzlen = sizeof gz - z.avail_out;
+    deflateEnd(&z);
+    tc_c(&t, T0 + 1000, chat_request(req, sizeof req, "/v1/completions",
+                                     "{\"model\":\"m2\",\"prompt\":\"x\",\"stream\":false}"));
+    snprintf(head, sizeof head,
+             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+             "Content-Length: %zu\r\n\r\n", gzlen);
+    tc_s(&t, T0 + 3000, head);
+    tc_s_raw(&t, T0 + 4000, t.sseq, gz, 10);
+    t.sseq += 10;
+    tc_s_raw(&t, T0 + 4500, t.sseq, gz + 10, gzlen - 10);
+    t.sseq += (uint32_t)(gzlen - 10);
+    /* 2: SSE with Content-Length framing */
+    tc_c(&t, T0 + 10000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    const char *body2 = EV("a") EV("b") EV_DONE;
+    tc_s(&t, T0 + 12000, sse_cl_head(head, sizeof head, strlen(body2)));
+    tc_s(&t, T0 + 13000, EV("a"));
+    tc_s(&t, T0 + 14000, EV("b") EV_DONE);
+    /* 3: rate limited */
+    tc_c(&t, T0 + 20000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    const char *err = "{\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit\"}}";
+    snprintf(head, sizeof head,
+             "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n%s", strlen(err), err);
+    tc_s(&t, T0 + 21000, head);
+    tc_close(&t, T0 + 30000);
+    pw_close(&w);
+    check_records(
+        "keepalive", tpath("keepalive"),
+        "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"dialect\":\"openai-completions\","
+        "\"model\":\"m2\",\"stream\":false,\"request\":{\"path\":\"/v1/completions\"},"
+        "\"response\":{\"status\":200,\"ttfb_us\":2000,\"end_us\":3500,"
+        "\"events\":[[3500,0,1]],\"text\":\"ok\",\"finish_reason\":\"stop\"},"
+        "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1},\"tokens_in\":3,\"tokens_out\":1,"
+        "\"tokens_source\":\"usage\",\"error\":null},"
+        "{\"id\":\"1.2\",\"start_us\":1700000000010000,\"response\":{\"status\":200,"
+        "\"ttfb_us\":2000,\"end_us\":4000,\"events\":[[3000,0,1],[4000,0,1],[4000,0,0]],"
+        "\"text\":\"ab\"},\"tokens_out\":2,\"error\":null},"
+        "{\"id\":\"1.3\",\"start_us\":1700000000020000,\"response\":{\"status\":429,"
+        "\"ttfb_us\":1000,\"end_us\":1000},\"error\":{\"kind\":\"http_status\","
+        "\"message\":\"slow down\"}}]",
+        NULL);
+}
+
+/* Pipelining: three requests in one packet (the middle one filtered out by the default path
+ * filter); responses back to back, the second and third heads sharing packets with the
+ * previous bodies. */
+static void test_pipelining(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char r1[1024], r3[1024], all[3072], head[256], pkt[1024];
+    pw_open(&w, tpath("pipeline"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40003);
+    tc_handshake(&t, T0);
+    chat_request(r1, sizeof r1, "/v1/chat/completions", CHAT_BODY);
+    chat_request(r3, sizeof r3, "/v1/completions", "{\"model\":\"m3\",\"prompt\":\"p\",\"stream\":true}");
+    snprintf(all, sizeof all, "%sGET /health HTTP/1.1\r\nHost: api.local\r\n\r\n%s", r1, r3);
+    tc_c(&t, T0 + 1000, all);
+    const char *b1 = EV("x") EV_DONE;
+    sse_cl_head(head, sizeof head, strlen(b1));
+    snprintf(pkt, sizeof pkt, "%s%s", head, EV("x"));
+    tc_s(&t, T0 + 3000, pkt);
+    snprintf(pkt, sizeof pkt, "%sHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", EV_DONE);
+    tc_s(&t, T0 + 4000, pkt);
+    const char *b3 = "data: {\"choices\":[{\"text\":\"y\"}]}\n\n" EV_DONE;
+    sse_cl_head(head, sizeof head, strlen(b3));
+    tc_s(&t, T0 + 4000, head);
+    tc_s(&t, T0 + 6000, b3);
+    tc_close(&t, T0 + 7000);
+    pw_close(&w);
+    check_records(
+        "pipeline", tpath("pipeline"),
+        "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"request\":{\"path\":\"/v1/chat/completions\"},"
+        "\"response\":{\"ttfb_us\":2000,\"end_us\":3000,\"events\":[[2000,0,1],[3000,0,0]],"
+        "\"text\":\"x\"},\"error\":null},"
+        "{\"id\":\"1.3\",\"start_us\":1700000000001000,\"model\":\"m3\","
+        "\"request\":{\"path\":\"/v1/completions\"},"
+        "\"response\":{\"ttfb_us\":3000,\"end_us\":5000,\"events\":[[5000,0,1],[5000,0,0]],"
+        "\"text\":\"y\"},\"error\":null}]",
+        NULL);
+}
+
+/* Chunked SSE split at awkward points: inside the chunk-size line, between its CR and LF,
+ * between the two LFs ending an event, inside "data:", and before the final CRLF. */
+static void test_chunked_split(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024], cx[512], cy[512], szx[16], szy[16];
+    pw_open(&w, tpath("split"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40004);
+    tc_handshake(&t, T0);
+    tc_c(&t, T0 + 1000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    /* chunk X = E1 + "da"; chunk Y = rest of E2 + E3 + E4 without its last LF; chunk Z = "\n" */
+    snprintf(cx, sizeof cx, "%sda", EV("A"));
+    const char *e2rest = EV("B") + 2;
+    snprintf(cy, sizeof cy, "%s%s%s", e2rest, EV("C"), "data: [DONE]\n");
+    snprintf(szx, sizeof szx, "%zx", strlen(cx));
+    snprintf(szy, sizeof szy, "%zx", strlen(cy));
+    assert_int_equal(strlen(szx), 2);
+    char p[1024];
+    snprintf(p, sizeof p, SSE_HEAD_CHUNKED "%c", szx[0]);
+    tc_s(&t, T0 + 10000, p);                       /* P1: head + first hex digit */
+    snprintf(p, sizeof p, "%c\r", szx[1]);
+    tc_s(&t, T0 + 11000, p);                       /* P2: CR without LF */
+    snprintf(p, sizeof p, "\n%.*s", (int)(strlen(EV("A")) - 1), cx);
+    tc_s(&t, T0 + 12000, p);                       /* P3: E1 without its last LF */
+    tc_s(&t, T0 + 13000, "\nda\r");                /* P4: E1 completes */
+    size_t e2len = strlen(e2rest), e3part = 7;     /* "data: {" */
+    snprintf(p, sizeof p, "\n%s\r\n%.*s", szy, (int)(e2len + e3part), cy);
+    tc_s(&t, T0 + 14000, p);                       /* P5: E2 completes, E3 starts */
+    snprintf(p, sizeof p, "%s\r\n1\r", cy + e2len + e3part);
+    tc_s(&t, T0 + 16000, p);                       /* P6: E3 completes, E4 lacks its LF */
+    tc_s(&t, T0 + 17000, "\n\n\r\n0\r\n");         /* P7: E4 completes */
+    tc_s(&t, T0 + 18000, "\r\n");                  /* P8: end of message */
+    tc_close(&t, T0 + 19000);
+    pw_close(&w);
+    check_records("split", tpath("split"),
+                  "[{\"start_us\":1700000000001000,\"response\":{\"status\":200,\"ttfb_us\":9000,"
+                  "\"end_us\":17000,\"events\":[[12000,0,1],[13000,0,1],[15000,0,1],"
+                  "[16000,0,0]],\"text\":\"ABC\"},\"tokens_out\":3,\"error\":null}]",
+                  NULL);
+}
+
+/* Out of order, retransmitted and overlapping segments on both sides. */
+static void test_reorder(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024], head[256];
+    pw_open(&w, tpath("reorder"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40005);
+    tc_handshake(&t, T0);
+    chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY);
+    size_t rl = strlen(req);
+    /* request in two segments, the second first */
+    pw_frame(&w, T0 + 1000, &t.c, &t.s, t.cseq + 40, t.sseq, PKT_TCP_ACK, req + 40, rl - 40);
+    pw_frame(&w, T0 + 2000, &t.c, &t.s, t.cseq, t.sseq, PKT_TCP_ACK, req, 40);
+    t.cseq += (uint32_t)rl;
+    const char *e1 = EV("1"), *e2 = EV("2"), *e3 = EV("3");
+    size_t l1 = strlen(e1), l2 = strlen(e2), l3 = strlen(e3);
+    size_t body = l1 + l2 + l3 + strlen(EV_DONE);
+    tc_s(&t, T0 + 5000, sse_cl_head(head, sizeof head, body));
+    uint32_t b = t.sseq;
+    tc_s_raw(&t, T0 + 6000, b + (uint32_t)l1, e2, l2);          /* e2 before e1 */
+    tc_s_raw(&t, T0 + 7000, b, e1, l1);                          /* fills the hole */
+    tc_s_raw(&t, T0 + 8000, b, e1, l1);                          /* retransmission */
+    tc_s_raw(&t, T0 + 9000, b + (uint32_t)(l1 + l2), e3, 10);    /* e3 first 10 bytes */
+    tc_s_raw(&t, T0 + 10000, b + (uint32_t)(l1 + l2 + 5), e3 + 5, l3 - 5); /* overlaps 5 */
+    tc_s_raw(&t, T0 + 11000, b + (uint32_t)(l1 + l2 + l3), EV_DONE, strlen(EV_DONE));
+    t.sseq += (uint32_t)body;
+    tc_close(&t, T0 + 12000);
+    pw_close(&w);
+    check_records("reorder", tpath("reorder"),
+                  "[{\"start_us\":1700000000002000,\"response\":{\"status\":200,\"ttfb_us\":3000,"
+                  "\"end_us\":9000,\"events\":[[5000,0,1],[5000,0,1],[8000,0,1],[9000,0,0]],"
+                  "\"text\":\"123\"},\"tokens_out\":3,\"error\":null}]",
+                  NULL);
+}
+
+/* A response segment that never reached the capture (the client acknowledged past it): the
+ * exchange is recorded incomplete with the gap size; the next exchange on the connection is
+ * picked up at its status line. */
+static void test_missing_segment(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024], ck1[256], ck2[256], ck3[256], head[256];
+    pw_open(&w, tpath("missing"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40006);
+    tc_handshake(&t, T0);
+    tc_c(&t, T0 + 1000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    tc_s(&t, T0 + 5000, SSE_HEAD_CHUNKED);
+    tc_s(&t, T0 + 6000, chunk(ck1, sizeof ck1, EV("p")));
+    chunk(ck2, sizeof ck2, EV("q"));
+    t.sseq += (uint32_t)strlen(ck2);                  /* lost */
+    tc_s(&t, T0 + 8000, chunk(ck3, sizeof ck3, EV_DONE));
+    tc_s(&t, T0 + 8000, "0\r\n\r\n");
+    pw_frame(&w, T0 + 8500, &t.c, &t.s, t.cseq, t.sseq, PKT_TCP_ACK, NULL, 0);
+    tc_c(&t, T0 + 20000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    const char *b2 = EV("r") EV_DONE;
+    tc_s(&t, T0 + 21000, sse_cl_head(head, sizeof head, strlen(b2)));
+    tc_s(&t, T0 + 22000, b2);
+    tc_close(&t, T0 + 23000);
+    pw_close(&w);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"response\":{\"status\":200,"
+             "\"ttfb_us\":4000,\"end_us\":5000,\"events\":[[5000,0,1]],\"text\":\"p\"},"
+             "\"error\":{\"kind\":\"incomplete\",\"message\":\"response: gap of %zu bytes in the "
+             "capture\"}},"
+             "{\"id\":\"1.2\",\"start_us\":1700000000020000,\"response\":{\"status\":200,"
+             "\"ttfb_us\":1000,\"end_us\":2000,\"events\":[[2000,0,1],[2000,0,0]],\"text\":\"r\"},"
+             "\"error\":null}]",
+             strlen(ck2));
+    assert_int_equal(strlen(ck2), 53); /* "2f\r\n" + 47-byte event + "\r\n" */
+    check_records("missing", tpath("missing"), want, NULL);
+}
+
+/* A short exchange used by the link/IP variants. */
+static void write_simple(struct pw *w, const char *caddr, const char *saddr)
+{
+    struct tc t;
+    char req[1024], head[256];
+    tc_init(&t, w, caddr, saddr, 40010);
+    tc_handshake(&t, T0);
+    tc_c(&t, T0 + 1000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    const char *b = EV("v") EV_DONE;
+    tc_s(&t, T0 + 2000, sse_cl_head(head, sizeof head, strlen(b)));
+    tc_s(&t, T0 + 2500, EV("v"));
+    tc_s(&t, T0 + 3000, EV_DONE);
+    tc_close(&t, T0 + 4000);
+}
+
+static const char *simple_expect(char *out, size_t n, const char *conn)
+{
+    snprintf(out, n,
+             "[{\"start_us\":1700000000001000,\"conn\":\"%s\",\"response\":{\"status\":200,"
+             "\"ttfb_us\":1000,\"end_us\":2000,\"events\":[[1500,0,1],[2000,0,0]],\"text\":\"v\"},"
+             "\"error\":null}]",
+             conn);
+    return out;
+}
+
+static void test_ipv6(void **state)
+{
+    (void)state;
+    struct pw w;
+    char want[512];
+    pw_open(&w, tpath("ipv6"), PKT_DLT_EN10MB, 0, 1);
+    write_simple(&w, "fd00::1", "fd00::2");
+    pw_close(&w);
+    check_records("ipv6", tpath("ipv6"),
+                  simple_expect(want, sizeof want, "[fd00::1]:40010>[fd00::2]:8000"), NULL);
+}
+
+static void test_vlan(void **state)
+{
+    (void)state;
+    struct pw w;
+    char want[512];
+    pw_open(&w, tpath("vlan"), PKT_DLT_EN10MB, 2, 0);   /* QinQ: 802.1ad + 802.1Q */
+    write_simple(&w, "192.168.1.5", "192.168.1.6");
+    pw_close(&w);
+    check_records("vlan", tpath("vlan"),
+                  simple_expect(want, sizeof want, "192.168.1.5:40010>192.168.1.6:8000"), NULL);
+}
+
+static void test_sll2(void **state)
+{
+    (void)state;
+    struct pw w;
+    char want[512];
+    pw_open(&w, tpath("sll2"), PKT_DLT_LINUX_SLL2, 0, 0);
+    write_simple(&w, "127.0.0.1", "127.0.0.1");
+    pw_close(&w);
+    check_records("sll2", tpath("sll2"),
+                  simple_expect(want, sizeof want, "127.0.0.1:40010>127.0.0.1:8000"), NULL);
+}
+
+/* The capture starts in the middle of a streamed response: those bytes are dropped; the next
+ * exchange is picked up at its request line. No SYN, so the client is whoever sends one. */
+static void test_midstream(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024], ck[256], head[256];
+    pw_open(&w, tpath("midstream"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40007);
+    t.cseq = 777777;
+    t.sseq = 888888;
+    tc_s(&t, T0 + 1000, chunk(ck, sizeof ck, EV("old")));
+    tc_s(&t, T0 + 1500, chunk(ck, sizeof ck, EV_DONE));
+    tc_s(&t, T0 + 1500, "0\r\n\r\n");
+    pw_frame(&w, T0 + 1600, &t.c, &t.s, t.cseq, t.sseq, PKT_TCP_ACK, NULL, 0);
+    tc_c(&t, T0 + 5000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    const char *b = EV("new") EV_DONE;
+    tc_s(&t, T0 + 6000, sse_cl_head(head, sizeof head, strlen(b)));
+    tc_s(&t, T0 + 7000, b);
+    pw_close(&w);
+    check_records("midstream", tpath("midstream"),
+                  "[{\"id\":\"1.1\",\"start_us\":1700000000005000,"
+                  "\"conn\":\"10.0.0.1:40007>10.0.0.2:8000\",\"response\":{\"status\":200,"
+                  "\"ttfb_us\":1000,\"end_us\":2000,\"events\":[[2000,0,1],[2000,0,0]],"
+                  "\"text\":\"new\"},\"error\":null}]",
+                  NULL);
+}
+
+/* RST in the middle of a stream: the events so far are kept, the record says reset. */
+static void test_reset(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024], ck[256];
+    pw_open(&w, tpath("reset"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40008);
+    tc_handshake(&t, T0);
+    tc_c(&t, T0 + 1000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    tc_s(&t, T0 + 2000, SSE_HEAD_CHUNKED);
+    tc_s(&t, T0 + 3000, chunk(ck, sizeof ck, EV("z")));
+    pw_frame(&w, T0 + 4000, &t.s, &t.c, t.sseq, t.cseq, PKT_TCP_RST, NULL, 0);
+    pw_close(&w);
+    check_records("reset", tpath("reset"),
+                  "[{\"response\":{\"status\":200,\"ttfb_us\":1000,\"end_us\":2000,"
+                  "\"events\":[[2000,0,1]],\"text\":\"z\"},\"error\":{\"kind\":\"reset\","
+                  "\"message\":\"connection reset before the response ended\"}}]",
+                  NULL);
+}
+
+/* Malformed captures: garbage frames of every length and a frame with lying lengths are
+ * counted, never crash, and do not disturb a good exchange around them. */
+static void test_malformed_frames(void **state)
+{
+    (void)state;
+    struct pw w;
+    pw_open(&w, tpath("malformed"), PKT_DLT_EN10MB, 0, 0);
+    struct pcap_pkthdr h;
+    uint8_t junk[200];
+    for (int i = 0; i < 200; i++)
+        junk[i] = (uint8_t)(i * 37 + 11);
+    junk[12] = 0x08;
+    junk[13] = 0x00;             /* claims IPv4 */
+    for (unsigned len = 0; len < 120; len += 7) {
+        h.ts.tv_sec = (time_t)(T0 / 1000000);
+        h.ts.tv_usec = (suseconds_t)len;
+        h.caplen = h.len = len;
+        pcap_dump((u_char *)w.d, &h, junk);
+    }
+    write_simple(&w, "10.1.1.1", "10.1.1.2");
+    pw_close(&w);
+    struct capture_stats st;
+    cJSON *got = run_pcap(tpath("malformed"), NULL, &st, NULL);
+    assert_int_equal(cJSON_GetArraySize(got), 1);
+    assert_int_equal(st.packets, 18 + 10); /* lengths 0, 7, … 119; then 10 good frames */
+    cJSON_Delete(got);
+    char want[512];
+    check_records("malformed", tpath("malformed"),
+                  simple_expect(want, sizeof want, "10.1.1.1:40010>10.1.1.2:8000"), NULL);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/capture_golden.XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_exchange),
+        cmocka_unit_test(test_truncated_file),
+        cmocka_unit_test(test_privacy),
+        cmocka_unit_test(test_keepalive_three),
+        cmocka_unit_test(test_pipelining),
+        cmocka_unit_test(test_chunked_split),
+        cmocka_unit_test(test_reorder),
+        cmocka_unit_test(test_missing_segment),
+        cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_vlan),
+        cmocka_unit_test(test_sll2),
+        cmocka_unit_test(test_midstream),
+        cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_malformed_frames),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
