@@ -203,6 +203,14 @@ int export_csv_row(const struct tlog_exchange *x, struct buf *out);
 int export_batch_line(const struct tlog_exchange *x, struct buf *out);
 /* HAR 1.2: export_har_begin appends the document head, export_har_entry one entry (first=1 for
  * the first, which gets no leading comma), export_har_end the tail. */
+/* Plain JSONL export: the header and trailer records as JSON lines (with "\n"), so the output
+ * is itself a readable (uncompressed) trace log. */
+int export_header_line(const struct tlog_header *h, struct buf *out);
+/* One exchange as a plain JSON line (no newline), keeping tokens_source "trace" of converted
+ * records (read with keep_extra so their "trace" object survives). */
+int export_jsonl_line(const struct tlog_exchange *x, const struct tlog_write_opts *o,
+                      struct buf *out);
+int export_trailer_line(const struct tlog_trailer *t, struct buf *out);
 int export_har_begin(struct buf *out, const char *creator_version);
 int export_har_entry(const struct tlog_exchange *x, int first, struct buf *out);
 int export_har_end(struct buf *out);
@@ -236,6 +244,13 @@ struct import_clock {
 };
 void import_clock_init(struct import_clock *c, const struct import_opts *o);
 int64_t import_clock_next(struct import_clock *c);
+
+/* Rewrites the last "tokens_source":"none" of the line that starts at out->p[start] to
+ * "trace". 0 or IMPORT_ERR_NOMEM. */
+int import_patch_tokens_source(struct buf *out, size_t start);
+/* True when a record read back from a log has tokens_in/tokens_out recorded by a length-only
+ * trace (its "trace" object names azure/mooncake/burstgpt and tlog read the source as none). */
+int import_lengths_are_trace(const struct tlog_exchange *x);
 
 int import_parse_azure(const char *data, size_t len, const struct import_opts *o,
                        struct import_trace *t);

@@ -284,6 +284,11 @@ int import_row_to_line(const struct import_row *r, const struct import_build_opt
         return IMPORT_ERR_NOMEM;
     if (!import_lengths_from_trace(r))
         return 0;
+    return import_patch_tokens_source(out, start);
+}
+
+int import_patch_tokens_source(struct buf *out, size_t start)
+{
     /* tlog's enum has no "trace" source: rewrite the serialized value. The last occurrence is
      * the top-level key (the body comes before it, our "trace" object after it has no such key);
      * a bare ":" between quotes cannot occur inside a JSON string. */
@@ -302,6 +307,18 @@ int import_row_to_line(const struct import_row *r, const struct import_build_opt
     memcpy(out->p + at, IMPORT_TOKENS_SOURCE_TRACE, 5);
     out->len++;
     return 0;
+}
+
+int import_lengths_are_trace(const struct tlog_exchange *x)
+{
+    if (x->tokens_source != TLOG_TOKENS_NONE || (x->tokens_in < 0 && x->tokens_out < 0))
+        return 0;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(x->extra, "trace"), "format");
+    if (!cJSON_IsString(f))
+        return 0;
+    enum import_format fm = import_format_parse(f->valuestring);
+    return fm == IMPORT_AZURE || fm == IMPORT_MOONCAKE || fm == IMPORT_BURSTGPT;
 }
 
 cJSON *import_source_json(const char *const *names, const enum import_format *formats, size_t n)
