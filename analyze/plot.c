@@ -143,7 +143,8 @@ static void plot_throughput(struct buf *data, struct buf *body, const struct an_
         buf_printf(body, ", $TL%zu using 1:3:4 with labels offset 0.8,0.8 font ',9' notitle", l);
         buf_printf(body, ", $TL%zu using 2:3 with linespoints ", l);
         plot_style(body, (int)l, 1.2);
-        buf_append_str(body, " dt 2 title ");
+        /* open markers for p90 so the two series separate in greyscale print too */
+        buf_printf(body, " pt %d dt 2 title ", 4 + 2 * ((int)l % 4));
         buf_printf(&t, "%s p90", c->labels[l]);
         plot_qstr(body, t.p);
         buf_free(&t);
