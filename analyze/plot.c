@@ -98,12 +98,15 @@ static const char *plot_lat_name(enum plot_latency l)
     return l == PLOT_LAT_TPOT ? "TPOT" : l == PLOT_LAT_TTFT ? "TTFT" : "E2E";
 }
 
-/* Line colour and width; point type and size when ps > 0 (lines-only styles reject them). */
+/* Line colour and width; a filled point of size ps when ps > 0, an open one of size -ps when
+ * ps < 0, none when 0 (lines-only styles reject point options). */
 static void plot_style(struct buf *b, int i, double ps)
 {
     buf_printf(b, "lc rgb '%s' lw 2", plot_colors[i % 8]);
     if (ps > 0)
         buf_printf(b, " pt %d ps %.1f", 5 + 2 * (i % 4), ps);
+    else if (ps < 0)
+        buf_printf(b, " pt %d ps %.1f", 4 + 2 * (i % 4), -ps);
 }
 
 /* (1) output tokens/s against p50 and p90 latency, one point per group, one line per label. */
@@ -142,9 +145,9 @@ static void plot_throughput(struct buf *data, struct buf *body, const struct an_
         buf_reset(&t);
         buf_printf(body, ", $TL%zu using 1:3:4 with labels offset 0.8,0.8 font ',9' notitle", l);
         buf_printf(body, ", $TL%zu using 2:3 with linespoints ", l);
-        plot_style(body, (int)l, 1.2);
         /* open markers for p90 so the two series separate in greyscale print too */
-        buf_printf(body, " pt %d dt 2 title ", 4 + 2 * ((int)l % 4));
+        plot_style(body, (int)l, -1.2);
+        buf_append_str(body, " dt 2 title ");
         buf_printf(&t, "%s p90", c->labels[l]);
         plot_qstr(body, t.p);
         buf_free(&t);
