@@ -61,6 +61,8 @@ struct conn;
 struct req {
     struct req *next;            /* connection's queue, in arrival order */
     struct req *dnext;           /* worker's slow-start list */
+    struct req *lnext;           /* worker's to-log list */
+    int logged;
     struct conn *c;
     enum req_state state;
     uint64_t n;                  /* global request number (ids, seeds) */
@@ -149,6 +151,7 @@ struct worker {
     struct conn *conns;
     struct conn *dirty;
     struct req *dhead, *dtail;   /* slow-start list (constant delay: FIFO is sorted) */
+    struct req *lhead, *ltail;   /* complete exchanges to log once this turn's writes are done */
     struct http1_parser **pool;
     size_t n_pool, cap_pool;
     struct buf scratch;
@@ -1125,7 +1128,13 @@ static void conn_flush(struct worker *w, struct conn *c)
             r->end_written = 1;
             if (r->x.resp.ttfb_us < 0)
                 r->x.resp.ttfb_us = off;
-            req_log(w, r);
+            /* serialised later: logging must not delay other streams' writes */
+            r->lnext = NULL;
+            if (w->ltail)
+                w->ltail->lnext = r;
+            else
+                w->lhead = r;
+            w->ltail = r;
         }
         c->mark_head = (c->mark_head + 1) % c->cap_marks;
         c->n_marks--;
@@ -1161,7 +1170,8 @@ static int conn_pump(struct worker *w, struct conn *c, int64_t now)
 {
     int changed = 0;
     struct req *r;
-    while ((r = c->qhead) && r->state == R_FLUSHING && r->end_written) {
+    while ((r = c->qhead) && r->state == R_FLUSHING && r->end_written &&
+           (!r->logging || r->logged)) {
         c->qhead = r->next;
         if (!c->qhead)
             c->qtail = NULL;
@@ -1202,14 +1212,51 @@ static void conn_service(struct worker *w, struct conn *c, int64_t now)
         conn_update_events(c);
 }
 
+/* Timed profiles: when a step is due in the middle of other work (a burst of new requests),
+ * emits it and writes its events now, without freeing anything (callers hold pointers). */
+static void emit_if_due(struct worker *w)
+{
+    struct conn *c;
+    int64_t due = engine_due(&w->eng), now;
+    if (due < 0 || w->sim->o->prof.kind == PROFILE_ZERO)
+        return;
+    now = clock_mono_ns();
+    if (due > now)
+        return;
+    ST_ADD(w, steps, (uint64_t)engine_advance(&w->eng, now, 100000));
+    for (c = w->dirty; c; c = c->dnext)
+        if (!c->dead)
+            conn_flush(w, c);
+}
+
+/* Writes the exchanges completed this turn to the log; their connections then free them. */
+static void logq_flush(struct worker *w)
+{
+    while (w->lhead) {
+        struct req *r = w->lhead;
+        w->lhead = r->lnext;
+        if (!w->lhead)
+            w->ltail = NULL;
+        req_log(w, r);
+        r->logged = 1;
+        conn_mark_dirty(r->c);
+    }
+}
+
 static void process_dirty(struct worker *w)
 {
     int64_t now = clock_mono_ns();
+    unsigned k = 0;
     while (w->dirty) {
-        struct conn *c = w->dirty;
+        struct conn *c;
+        if ((++k & 7) == 0)
+            emit_if_due(w);
+        c = w->dirty;
         w->dirty = c->dnext;
         c->dirty = 0;
         conn_service(w, c, now);
+        if (c->dead && !c->dirty && w->lhead)
+            logq_flush(w); /* none of its requests may stay queued for the log */
         if (c->dead && !c->dirty)
             conn_free(w, c);
     }
@@ -1507,8 +1554,16 @@ static void *worker_main(void *arg)
             w->failed = 1;
             break;
         }
+        if (!zero) {
+            /* A step that is due goes out before this turn's reads and request parsing. */
+            now = clock_mono_ns();
+            ST_ADD(w, steps, (uint64_t)engine_advance(&w->eng, now, 100000));
+            process_dirty(w);
+        }
         for (i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
+            if ((i & 7) == 7)
+                emit_if_due(w);
             if (tag == TAG_LISTEN) {
                 if (!w->draining)
                     worker_accept(w);
@@ -1545,6 +1600,10 @@ static void *worker_main(void *arg)
         }
         ST_ADD(w, steps, (uint64_t)engine_advance(&w->eng, now, zero ? SIM_ZERO_STEPS : 100000));
         process_dirty(w);
+        if (w->lhead) {
+            logq_flush(w);
+            process_dirty(w);
+        }
         atomic_store_explicit(&w->st.waiting, w->eng.n_waiting, memory_order_relaxed);
         atomic_store_explicit(&w->st.running, (uint64_t)w->eng.n_running, memory_order_relaxed);
         ST_ADD(w, prompt_tokens, w->eng.prompt_tokens - ST_GET(w, prompt_tokens));
@@ -1837,6 +1896,7 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
     for (i = 0; i < o->threads; i++) {
         struct worker *w = &s.w[i];
         size_t k;
+        logq_flush(w);
         while (w->conns)
             conn_free(w, w->conns);
         for (k = 0; k < w->n_pool; k++)
