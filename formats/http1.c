@@ -102,6 +102,24 @@ static int http1_cb_result(struct http1_parser *p, int rc, uint64_t pos)
     return http1_fail(p, HTTP1_E_CALLBACK, pos);
 }
 
+/* Skips 8 bytes at a time while no byte is below `below` or equals DEL (classic SWAR tests,
+ * exact on whether any byte matches); the caller's byte loop then handles the word that held
+ * a stop byte, so only speed depends on this. Bytes >= 0x80 (obs-text) never stop it. */
+static const char *http1_skip_fast(const char *q, const char *le, unsigned char below)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const uint64_t lim = ones * below, del = ones * 0x7f;
+    while (le - q >= 8) {
+        uint64_t w, x;
+        memcpy(&w, q, 8);
+        x = w ^ del;
+        if ((((w - lim) & ~w) | ((x - ones) & ~x)) & highs)
+            break;
+        q += 8;
+    }
+    return q;
+}
+
 static uint64_t http1_head_off(const struct http1_parser *p, const char *at)
 {
     return p->head_pos + (uint64_t)(at - p->head);
@@ -250,7 +268,8 @@ static int http1_inflate(struct http1_parser *p, const char *in, size_t len, siz
         int zr = inflate(z, Z_NO_FLUSH);
         size_t took = avail - z->avail_in;
         size_t made = sizeof out - z->avail_out;
-        in += took;
+        if (took) /* in may be NULL when draining */
+            in += took;
         len -= took;
         *used += took;
         int bad = 0;
@@ -395,6 +414,7 @@ static int http1_parse_fields(struct http1_parser *p, const char **cur, struct h
         while (q < le && (*q == ' ' || *q == '\t'))
             q++;
         const char *v = q;
+        q = http1_skip_fast(q, le, 0x20);
         while (q < le && HTTP1_IS(*q, HTTP1_V))
             q++;
         if (q != le) /* CTL or bare CR in a value */
@@ -479,6 +499,7 @@ static int http1_parse_head(struct http1_parser *p)
         h.method = s;
         h.method_len = (size_t)(q - s);
         const char *t = ++q;
+        q = http1_skip_fast(q, le, 0x21);
         while (q < le && HTTP1_IS(*q, HTTP1_R))
             q++;
         if (q == t)
@@ -534,6 +555,9 @@ static int http1_parse_head(struct http1_parser *p)
         const struct http1_header *f = &h.headers[i];
         const char *v = f->value, *ve = f->value + f->value_len, *it;
         size_t il;
+        /* only four names matter for framing; their lengths filter the rest cheaply */
+        if (f->name_len != 14 && f->name_len != 17 && f->name_len != 10 && f->name_len != 16)
+            continue;
         if (http1_eq_ci(f->name, f->name_len, "content-length")) {
             /* 1*DIGIT only; no lists; duplicates must agree (RFC 9112 section 6.3) */
             int64_t x = 0;
