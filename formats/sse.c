@@ -213,7 +213,8 @@ fail:
 
 int sse_finish(struct sse_decoder *d)
 {
-    int pending = d->line.len > 0 || d->has_data_field;
+    /* after an error the over-long line itself was pending, however it was fed */
+    int pending = d->error || d->line.len > 0 || d->has_data_field;
     buf_reset(&d->line);
     sse_reset_event(d);
     d->pending_cr = 0;

@@ -185,6 +185,8 @@ static void test_caps(void **state)
     sse_init(&d, 16);
     assert_int_equal(sse_feed(&d, longline, sizeof longline - 1, record_cb, &out), SSE_ERR_LINE_TOO_LONG);
     assert_int_equal(sse_feed(&d, "data: x\n\n", 9, record_cb, &out), SSE_ERR_LINE_TOO_LONG);
+    /* the broken line counts as pending, whether it was seen whole or in pieces */
+    assert_int_equal(sse_finish(&d), 1);
     sse_free(&d);
     buf_free(&out);
 }
