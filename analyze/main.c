@@ -166,6 +166,16 @@ struct opts {
     double alpha;
 };
 
+/* One line per problem: "llmtrace-analyze: FILE: record N: what" (the reader's message
+ * usually names the record already). */
+static void report_read_error(const char *path, long long nrec, const char *msg)
+{
+    if (!strncmp(msg, "record ", 7) || !strncmp(msg, "line ", 5))
+        fprintf(stderr, PROG ": %s: %s\n", path, msg);
+    else
+        fprintf(stderr, PROG ": %s: record %lld: %s\n", path, nrec, msg);
+}
+
 /* Reads one input into c. Returns 0 when usable (some records or a clean empty log), -1 when
  * the whole input is unusable; every problem is reported on stderr with file and record. */
 static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, const struct opts *o,
@@ -175,7 +185,11 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
     struct tlog_reader_opts ro = {.skip_bodies = 1};
     struct tlog_reader *rd = tlog_reader_open(in->path, &ro, err, sizeof err);
     if (!rd) {
-        fprintf(stderr, PROG ": %s: %s\n", in->path, err);
+        size_t pl = strlen(in->path);
+        /* the reader may already start its message with the path */
+        fprintf(stderr, PROG ": %s: %s\n", in->path,
+                !strncmp(err, in->path, pl) && err[pl] == ':' ? err + pl + 1 + (err[pl + 1] == ' ')
+                                                               : err);
         return -1;
     }
     struct tlog_record rec;
@@ -186,15 +200,13 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
         nrec++;
         if (rc < 0) {
             if (rc != TLOG_ERR_FORMAT) {
-                fprintf(stderr, PROG ": %s: record %lld: %s\n", in->path, nrec,
-                        tlog_reader_error(rd));
+                report_read_error(in->path, nrec, tlog_reader_error(rd));
                 fatal = 1;
                 break;
             }
             /* Bad lines are skipped; report the first few so a broken log is not silent. */
             if (reported++ < 10)
-                fprintf(stderr, PROG ": %s: record %lld: %s\n", in->path, nrec,
-                        tlog_reader_error(rd));
+                report_read_error(in->path, nrec, tlog_reader_error(rd));
             in->bad_lines++;
             continue;
         }
@@ -425,7 +437,9 @@ int main(int argc, char **argv)
         struct an_report r = {.ctx = &c, .sums = sums, .inputs = ins, .n_inputs = (size_t)n_in,
                               .compat = o.compat != NULL, .compat_name = o.compat,
                               .command = cmdline};
-        switch (o.out) {
+        /* Nothing readable at all: the errors above say why; print no empty table. */
+        int empty = c.n_groups == 0 && status;
+        switch (empty ? OUT_PER_REQ : o.out) {
         case OUT_TABLE: report_table(out, &r); break;
         case OUT_JSON: report_json(out, &r); break;
         case OUT_CSV: report_csv(out, &r); break;

@@ -1,2 +1,107 @@
-# analyze_cli: placeholder
-exit 0
+# analyze_cli: llmtrace-analyze on handcrafted logs (tests/fixtures/analyze/) — every output
+# format, warm-up, SLO, bad logs, torn tails, charts and the HTML report. No network.
+source "$(dirname "$0")/lib.sh"
+A=$BIN/llmtrace-analyze
+FX=$SRC_DIR/tests/fixtures/analyze
+cd "$TEST_TMP"
+
+# --- JSON: the fixed keys and the hand-computed values of basic.jsonl (see README.md) ---
+"$A" --json "$FX/basic.jsonl" > basic.json
+py() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
+assert_eq "requests" 5 "$(py basic.json "d['groups'][0]['requests']")"
+assert_eq "ok" 3 "$(py basic.json "d['groups'][0]['ok']")"
+assert_eq "errors" 2 "$(py basic.json "d['groups'][0]['errors']")"
+assert_eq "errors by kind" '{"http_status": 1, "reset": 1}' "$(py basic.json "json.dumps(d['groups'][0]['errors_by_kind'], sort_keys=True)")"
+assert_eq "warm-up excluded" 1 "$(py basic.json "d['groups'][0]['warmup_excluded']")"
+assert_eq "fixed keys" "True" "$(py basic.json "all(k in d['groups'][0] for k in ['label','stage','requests','ok','errors','ttft_ms','tpot_ms','itl_ms','e2e_ms','output_tok_s','total_tok_s','req_s','goodput_req_s'])")"
+assert_eq "dist keys" "True" "$(py basic.json "all(set(['mean','stddev','min','p50','p90','p95','p99','p999','max']) <= set(d['groups'][0][k]) for k in ['ttft_ms','tpot_ms','itl_ms','e2e_ms'])")"
+assert_eq "ttft p50/p90/p99" "100 140 149" "$(py basic.json "' '.join('%g' % d['groups'][0]['ttft_ms'][k] for k in ['p50','p90','p99'])")"
+assert_eq "tpot p50 (100, 24)" "62" "$(py basic.json "'%g' % d['groups'][0]['tpot_ms']['p50']")"
+assert_eq "e2e mean" "270" "$(py basic.json "'%g' % d['groups'][0]['e2e_ms']['mean']")"
+assert_eq "output tok/s = 10 / 0.47 s" "21.2766" "$(py basic.json "'%g' % d['groups'][0]['output_tok_s']")"
+assert_eq "itl p50 within 0.1 %" "True" "$(py basic.json "abs(d['groups'][0]['itl_ms']['p50'] - 90) <= 0.09")"
+
+# --- SLO, warm-up, per-request, CSV, Markdown ---
+"$A" --json --slo ttft=120ms "$FX/basic.jsonl" > slo.json
+assert_eq "goodput (a, b meet ttft<=120ms) = 2 / 0.47 s" "4.25532" "$(py slo.json "'%g' % d['groups'][0]['goodput_req_s']")"
+assert_eq "per-request rows" 5 "$("$A" --per-request "$FX/basic.jsonl" | tail -n +2 | wc -l)"
+assert_eq "per-request rows with warm-up" 6 "$("$A" --per-request --include-warmup "$FX/basic.jsonl" | tail -n +2 | wc -l)"
+assert_eq "per-request row a" "basic,,a,1700000000000000,,200,,10,3,50,100,100,400,,send" \
+  "$("$A" --per-request "$FX/basic.jsonl" | grep ',a,')"
+"$A" --csv -o basic.csv "$FX/basic.jsonl"
+assert_eq "csv lines" 2 "$(wc -l < basic.csv)"
+assert_eq "csv ttft_ms_p50 column" 100 "$(python3 -c "import csv; r=list(csv.DictReader(open('basic.csv'))); print('%g' % float(r[0]['ttft_ms_p50']))")"
+"$A" --markdown "$FX/basic.jsonl" > basic.md
+grep -q '^| basic |  | 5 | 2 |' basic.md || fail "markdown summary row"
+pass "markdown summary row"
+"$A" --compat vllm "$FX/basic.jsonl" | grep -q '^vllm TTFT ms' || fail "--compat rows"
+pass "--compat rows"
+"$A" "$FX/basic.jsonl" | head -1 | grep -q 'out tok/s' || fail "table header"
+width=$("$A" --by status "$FX/basic.jsonl" "$FX/basic.jsonl" | awk '{ if (length($0) > m) m = length($0) } END { print m }')
+assert_le "table width" "$width" 100
+assert_eq "--by status groups" "200 500" "$("$A" --json --by status "$FX/basic.jsonl" | python3 -c "import json,sys; print(' '.join(g['key'] for g in json.load(sys.stdin)['groups']))")"
+
+# --- bad logs: file and record named; exit 1 only when a whole input is unusable ---
+set +e
+"$A" "$FX/bad_record.jsonl" > bad.out 2> bad.err; rc=$?
+set -e
+assert_eq "bad record exit" 0 "$rc"
+grep -q "llmtrace-analyze: $FX/bad_record.jsonl: record 3: bad \"response.events\"" bad.err || fail "bad record message: $(cat bad.err)"
+pass "bad record named"
+grep -q '^bad_record  *2 ' bad.out || fail "recovered records analyzed"
+set +e
+"$A" "$FX/not_a_log.txt" > nl.out 2> nl.err; rc=$?
+set -e
+assert_eq "unusable input exit" 1 "$rc"
+grep -q "not_a_log.txt: no usable exchange records" nl.err || fail "unusable message"
+pass "unusable input named"
+# torn tail: the first 100 kB of the gzip sample (members cut mid-way)
+head -c 100000 "$SRC_DIR/examples/sample_trace.jsonl.gz" > torn.jsonl.gz
+"$A" --json torn.jsonl.gz > torn.json 2> torn.err
+grep -q 'torn.jsonl.gz: not closed cleanly: .* records recovered, torn tail' torn.err || fail "torn tail reported: $(cat torn.err)"
+n=$(py torn.json "d['groups'][0]['requests']")
+assert_le "recovered records > 0" 1 "$n"
+assert_le "recovered records < 300" "$n" 299
+
+# --- charts and HTML ---
+if command -v gnuplot >/dev/null; then
+  "$A" --plot charts --html report.html a="$FX/basic.jsonl" b="$SRC_DIR/examples/sample_trace.jsonl.gz" > /dev/null
+  for c in throughput_latency ttft_cdf tpot_cdf timeseries itl_hist ttft_vs_input; do
+    [ "$(head -c 8 charts/$c.png | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "$c.png header"
+    head -c 200 charts/$c.svg | grep -q '<svg' || fail "$c.svg header"
+  done
+  pass "6 charts with PNG/SVG headers"
+  for s in "a p50" "a p90" "b p50" "b p90"; do
+    grep -q ">$s<" charts/throughput_latency.svg || fail "series '$s' in throughput_latency.svg"
+  done
+  pass "throughput_latency series names"
+  assert_eq "svg charts inline in HTML" 6 "$(grep -c '<svg' report.html)"
+  if grep -qE '(src|href)="(https?:)?//' report.html; then fail "HTML loads network resources"; fi
+  grep -q '<td class=l>a</td>' report.html || fail "HTML summary table"
+  pass "HTML self-contained with tables"
+fi
+# gnuplot missing: a clear message, the numbers still printed
+set +e
+LLMTRACE_GNUPLOT=/nonexistent/gnuplot "$A" --plot nochart "$FX/basic.jsonl" > ng.out 2> ng.err; rc=$?
+set -e
+assert_eq "gnuplot missing exit" 1 "$rc"
+grep -q 'gnuplot not found' ng.err || fail "gnuplot missing message"
+grep -q '^basic ' ng.out || fail "numbers printed without gnuplot"
+pass "gnuplot missing handled"
+
+# --- compare: reproducible with --seed; a log against itself is no significant difference ---
+S=$SRC_DIR/examples/sample_trace.jsonl.gz
+"$A" compare --seed 5 --bootstrap 300 base="$S" new=torn.jsonl.gz > c1.txt
+"$A" compare --seed 5 --bootstrap 300 base="$S" new=torn.jsonl.gz > c2.txt
+"$A" compare --seed 6 --bootstrap 300 base="$S" new=torn.jsonl.gz > c3.txt
+cmp -s c1.txt c2.txt || fail "same seed, same output"
+cmp -s c1.txt c3.txt && fail "another seed, another bootstrap"
+pass "bootstrap reproducible with --seed"
+"$A" compare --json base="$S" new="$S" > self.json
+assert_eq "self-compare verdicts" "no significant difference" \
+  "$(py self.json "' '.join(sorted(set(m['verdict'] for m in d['compare']['groups'][0]['metrics'])))")"
+set +e
+"$A" compare base="$S" > /dev/null 2>&1; rc=$?
+set -e
+assert_eq "compare usage error" 2 "$rc"
+echo "analyze_cli: all passed"
