@@ -574,7 +574,8 @@ void *client_worker_run(void *arg)
     int open = ph->kind == PHASE_OPEN;
     int exhausted = n_recs == 0;
     int stopping = 0;
-    int64_t grace_end = 0, wait_since = 0;
+    int64_t grace_end = 0;
+    int blocked = 0;
     int64_t idle_scan_every = 0, next_scan = 0;
     w->issued = 0;
     w->has_pending = 0;
@@ -622,12 +623,12 @@ void *client_worker_run(void *arg)
                 if (due > now)
                     break;
                 if (w->inflight >= w->cap) {
-                    if (!wait_since)
-                        wait_since = now;
+                    blocked = 1;
                     break;
                 }
-                int64_t waited = wait_since ? now - (due > wait_since ? due : wait_since) : 0;
-                wait_since = 0;
+                /* Once the cap held it back, all of its lateness is waiting for the cap. */
+                int64_t waited = blocked ? now - due : 0;
+                blocked = 0;
                 uint64_t seq = w->pending.seq;
                 xfer_start(w, w->pending.rec, seq, due, waited, (int64_t)seq < ph->warmup);
                 w->has_pending = sched_next(&w->sch, &w->pending);

@@ -1,0 +1,54 @@
+# replay_faults.sh — every llmtrace-sim fault flag gives its error kind per request and the run
+# completes (exit 0, one record per request, trailer written): --fail-rate/--fail-status →
+# http_status with the body's message, --reset-rate and --drop-connection-rate → reset,
+# --malformed-rate → malformed, --stall-rate with --idle-timeout → idle_timeout and with
+# --timeout → timeout; a closed port → connect. Half-rate runs keep the good requests good.
+source "$SRC_DIR/tests/e2e/lib.sh"
+source "$SRC_DIR/tests/e2e/replay_lib.sh"
+T=$TEST_TMP
+mk_trace "$T/t8.jsonl.gz" 8 5000
+
+# run_fault NAME "SIM FLAGS" "REPLAY FLAGS" EXPECTED_KIND_COUNTS
+run_fault() {
+  local name=$1 simflags=$2 rflags=$3 want=$4
+  # shellcheck disable=SC2086
+  start_sim --profile zero --seed 3 $simflags
+  local rc=0
+  # shellcheck disable=SC2086
+  "$RP" "$T/t8.jsonl.gz" --url "$SIM_URL" --max-tokens 40 --ignore-eos -c 4 -q $rflags \
+    -o "$T/$name.jsonl.gz" || rc=$?
+  stop_pid "$SIM_PID"
+  assert_eq "$name: exit status" 0 "$rc"
+  assert_eq "$name: records" 8 "$(rq "$T/$name.jsonl.gz" 'len(ex)')"
+  assert_eq "$name: trailer" 8 "$(rq "$T/$name.jsonl.gz" 'trl["records"]')"
+  assert_eq "$name: kinds" "$want" "$(rq "$T/$name.jsonl.gz" '
+dict(sorted(collections.Counter((x["error"] or {}).get("kind", "ok") for x in ex).items()))')"
+}
+
+run_fault fail "--fail-rate 1 --fail-status 503" "" '{"http_status": 8}'
+assert_eq "fail: status and message" '[[503, "injected failure (--fail-rate)"]]' "$(rq "$T/fail.jsonl.gz" '
+sorted(set((x["response"]["status"], x["error"]["message"]) for x in ex))')"
+run_fault reset "--reset-rate 1" "" '{"reset": 8}'
+run_fault drop "--drop-connection-rate 1" "" '{"reset": 8}'
+run_fault malformed "--malformed-rate 1" "" '{"malformed": 8}'
+run_fault idle "--stall-rate 1 --stall-ms 3000" "--idle-timeout 300ms" '{"idle_timeout": 8}'
+run_fault total "--stall-rate 1 --stall-ms 3000" "--timeout 400ms --idle-timeout 0" '{"timeout": 8}'
+assert_le "total: ended near 400 ms (us)" "$(rq "$T/total.jsonl.gz" 'max(x["response"]["end_us"] for x in ex)')" 1500000
+
+# Half the requests fail: the others are complete and correct.
+start_sim --profile zero --seed 5 --fail-rate 0.5 --fail-status 429
+"$RP" "$T/t8.jsonl.gz" --url "$SIM_URL" --max-tokens 40 --ignore-eos -q --loop --rate 200 --arrival constant \
+  --duration 200ms -o "$T/half.jsonl.gz"
+stop_pid "$SIM_PID"
+assert_eq "half: 40 records" 40 "$(rq "$T/half.jsonl.gz" 'len(ex)')"
+assert_eq "half: only 429s and full successes" true "$(rq "$T/half.jsonl.gz" '
+all((x["error"] and x["error"]["kind"] == "http_status" and x["response"]["status"] == 429) or (not x["error"] and x["tokens_out"] == 40) for x in ex)')"
+assert_le "half: some of each" 1 "$(rq "$T/half.jsonl.gz" 'min(sum(1 for x in ex if x["error"]), sum(1 for x in ex if not x["error"]))')"
+
+# Nothing listening: connect errors, and exit 1 because nothing could connect.
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rc=0
+"$RP" "$T/t8.jsonl.gz" --url "http://127.0.0.1:$PORT" -q -o "$T/refused.jsonl.gz" || rc=$?
+assert_eq "refused: exit 1" 1 "$rc"
+assert_eq "refused: kinds" '{"connect": 8}' "$(rq "$T/refused.jsonl.gz" '
+dict(collections.Counter(x["error"]["kind"] for x in ex))')"
