@@ -292,8 +292,7 @@ int profile_resolve(struct profile *p, const char *spec, char *err, size_t errle
     return profile_parse_csv(p, sim_profiles_csv, sim_profiles_csv_len, model, hw, err, errlen);
 }
 
-/* Piecewise-linear through (xs, ys), extended by the end segments' slopes. With one point the
- * line goes through the origin (prefill) or is flat (decode) — chosen by the caller via flat. */
+/* Piecewise-linear through (xs, ys), extended by the end segments' slopes; flat with one point. */
 static double interp(const double *xs, const double *ys, size_t n, double x)
 {
     size_t i;
@@ -332,11 +331,12 @@ double profile_prefill_ms(const struct profile *p, double tokens)
     case PROFILE_LINEAR:
         return p->prefill_ms_per_token * tokens;
     case PROFILE_TABLE:
-        if (tokens < p->prefill_p[0])
-            return p->prefill_ms[0] * tokens / p->prefill_p[0];
-        v = interp(p->prefill_p, p->prefill_ms, p->n_prefill, tokens);
-        if (p->n_prefill == 1)
+        if (p->prefill_p[0] <= 0) /* a measured 0-token prompt: no line through the origin */
+            v = interp(p->prefill_p, p->prefill_ms, p->n_prefill, tokens);
+        else if (tokens < p->prefill_p[0] || p->n_prefill == 1)
             v = p->prefill_ms[0] * tokens / p->prefill_p[0];
+        else
+            v = interp(p->prefill_p, p->prefill_ms, p->n_prefill, tokens);
         return v > 0 ? v : 0;
     default:
         return 0;

@@ -1,0 +1,213 @@
+/* test_sim_engine.c — llmtrace-sim's continuous-batching model (sim/engine.h): admission at
+ * step boundaries up to max-batch, prefill charged to the joining step, the absolute schedule,
+ * K tokens per event, stalls, cancellation, and the zero profile's parking. Every emission
+ * time below is worked out by hand from step = a + c·b + prefill. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "engine.h"
+
+#define MS 1000000LL
+
+struct rec {
+    int id, tokens, first, last;
+    int64_t due;
+};
+
+struct log {
+    struct rec r[64];
+    int n;
+    int cancel_id; /* return 1 for this sequence's first event */
+};
+
+static int on_emit(void *ctx, struct eng_seq *s, int tokens, int first, int last, int64_t due)
+{
+    struct log *l = ctx;
+    int id = (int)(intptr_t)s->user;
+    assert_true(l->n < 64);
+    l->r[l->n++] = (struct rec){id, tokens, first, last, due};
+    return id == l->cancel_id;
+}
+
+/* decode = 2 + 1·b ms, prefill = 0.01 ms per prompt token */
+static void linear(struct profile *p)
+{
+    profile_init_default(p);
+    p->a_ms = 2;
+    p->c_ms = 1;
+    p->prefill_ms_per_token = 0.01;
+}
+
+static void seq(struct eng_seq *s, int id, int64_t n_out, int64_t prompt)
+{
+    memset(s, 0, sizeof(*s));
+    s->user = (void *)(intptr_t)id;
+    s->n_out = n_out;
+    s->prompt_tokens = prompt;
+    s->stall_at = -1;
+}
+
+static void expect(const struct log *l, int i, int id, int tokens, int first, int last, int64_t due)
+{
+    assert_int_equal(l->r[i].id, id);
+    assert_int_equal(l->r[i].tokens, tokens);
+    assert_int_equal(l->r[i].first, first);
+    assert_int_equal(l->r[i].last, last);
+    assert_int_equal(l->r[i].due, due);
+}
+
+static void test_batching_schedule(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct log l = {.cancel_id = -1};
+    struct eng_seq a, b, c;
+    (void)state;
+    linear(&p);
+    assert_int_equal(engine_init(&e, &p, 2, 1, on_emit, &l), 0);
+    seq(&a, 1, 3, 100);
+    seq(&b, 2, 3, 100);
+    seq(&c, 3, 2, 100);
+    engine_submit(&e, &a, 0);  /* step 1: b=1, prefill 100 → 3 + 1 = 4 ms */
+    engine_submit(&e, &b, 0);  /* waits for the next boundary */
+    engine_submit(&e, &c, 0);
+    assert_int_equal(engine_due(&e), 4 * MS);
+    assert_int_equal(e.n_waiting, 2);
+    assert_int_equal(engine_advance(&e, 4 * MS - 1, 100), 0); /* not yet */
+    assert_int_equal(engine_advance(&e, 4 * MS, 100), 1);
+    expect(&l, 0, 1, 1, 1, 0, 4 * MS);
+    /* step 2 from 4: b joins (b=2, prefill 100) → 4 + 1 = 5 ms → 9 */
+    assert_int_equal(engine_due(&e), 9 * MS);
+    assert_int_equal(e.n_waiting, 1);
+    /* a late caller gets every step on the absolute schedule (no drift) */
+    assert_int_equal(engine_advance(&e, 100 * MS, 100), 4); /* ends 9, 13, 18, 21 */
+    /* step 2 ends 9: a, b first */
+    expect(&l, 1, 1, 1, 0, 0, 9 * MS);
+    expect(&l, 2, 2, 1, 1, 0, 9 * MS);
+    /* step 3: b=2 no prefill → 4 ms → 13: a last, b */
+    expect(&l, 3, 1, 1, 0, 1, 13 * MS);
+    expect(&l, 4, 2, 1, 0, 0, 13 * MS);
+    /* step 4 from 13: c joins the free slot (b=2, prefill 1 ms) → 18: b last, c first */
+    expect(&l, 5, 2, 1, 0, 1, 18 * MS);
+    expect(&l, 6, 3, 1, 1, 0, 18 * MS);
+    /* step 5 from 18: c alone → 3 ms → 21: c last */
+    expect(&l, 7, 3, 1, 0, 1, 21 * MS);
+    assert_int_equal(l.n, 8);
+    assert_int_equal(engine_due(&e), -1);
+    assert_int_equal(e.tokens_out, 8);
+    assert_int_equal(e.steps, 5);
+    assert_int_equal(a.state, ENG_DONE);
+    /* idle engine: the next request starts a step at its arrival */
+    seq(&a, 1, 1, 0);
+    engine_submit(&e, &a, 50 * MS);
+    assert_int_equal(engine_due(&e), 53 * MS);
+    engine_free(&e);
+}
+
+static void test_tokens_per_event_and_stall(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct log l = {.cancel_id = -1};
+    struct eng_seq a;
+    (void)state;
+    linear(&p);
+    assert_int_equal(engine_init(&e, &p, 4, 2, on_emit, &l), 0);
+    seq(&a, 1, 5, 0);
+    a.stall_at = 2;        /* after the first event (2 tokens) */
+    a.stall_ns = 10 * MS;
+    engine_submit(&e, &a, 0);   /* each step: 2 decode steps of 3 ms = 6 ms */
+    engine_advance(&e, 1000 * MS, 100);
+    expect(&l, 0, 1, 2, 1, 0, 6 * MS);
+    /* stalled until 16: steps ending 12 emit nothing; the step ending 18 does */
+    expect(&l, 1, 1, 2, 0, 0, 18 * MS);
+    expect(&l, 2, 1, 1, 0, 1, 24 * MS); /* the last event carries the remaining token */
+    assert_int_equal(l.n, 3);
+    engine_free(&e);
+}
+
+static void test_cancel(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct log l = {.cancel_id = 2};
+    struct eng_seq a, b, c;
+    (void)state;
+    linear(&p);
+    assert_int_equal(engine_init(&e, &p, 2, 1, on_emit, &l), 0);
+    seq(&a, 1, 3, 0);
+    seq(&b, 2, 3, 0);
+    seq(&c, 3, 3, 0);
+    engine_submit(&e, &a, 0);
+    engine_submit(&e, &b, 0);
+    engine_submit(&e, &c, 0);
+    engine_cancel(&e, &c);        /* waiting → gone */
+    assert_int_equal(e.n_waiting, 1);
+    assert_int_equal(c.state, ENG_DONE);
+    engine_advance(&e, 3 * MS, 100); /* a alone: 3 ms */
+    engine_advance(&e, 7 * MS, 100); /* a + b: 4 ms; b's callback returns 1 → cancelled */
+    assert_int_equal(l.n, 3);
+    expect(&l, 2, 2, 1, 1, 0, 7 * MS);
+    assert_int_equal(b.state, ENG_DONE);
+    assert_int_equal(e.n_running, 1);
+    engine_cancel(&e, &a);        /* running → gone; the step in flight still ends */
+    assert_int_equal(e.n_running, 0);
+    engine_advance(&e, 100 * MS, 100);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(engine_due(&e), -1);
+    engine_free(&e);
+}
+
+static void test_zero_profile(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct log l = {.cancel_id = -1};
+    struct eng_seq a;
+    (void)state;
+    profile_init_zero(&p);
+    assert_int_equal(engine_init(&e, &p, 8, 1, on_emit, &l), 0);
+    seq(&a, 1, 10, 5);
+    engine_submit(&e, &a, 7);
+    assert_int_equal(engine_due(&e), 7);
+    assert_int_equal(engine_advance(&e, 7, 3), 3); /* bounded by max_steps */
+    assert_int_equal(l.n, 3);
+    /* blocked (output buffer full): the engine parks instead of spinning */
+    engine_set_blocked(&e, &a, 1, 8);
+    assert_int_equal(engine_advance(&e, 8, 100), 1); /* the step already scheduled */
+    assert_int_equal(l.n, 3);
+    assert_int_equal(engine_due(&e), -1);
+    engine_set_blocked(&e, &a, 0, 9);
+    assert_int_equal(engine_due(&e), 9);
+    assert_int_equal(engine_advance(&e, 9, 100), 7);
+    assert_int_equal(l.n, 10);
+    expect(&l, 9, 1, 1, 0, 1, 9);
+    engine_free(&e);
+}
+
+static void test_init_rejects(void **state)
+{
+    struct profile p;
+    struct engine e;
+    (void)state;
+    profile_init_zero(&p);
+    assert_int_equal(engine_init(&e, &p, 0, 1, on_emit, NULL), -1);
+    assert_int_equal(engine_init(&e, &p, 1, 0, on_emit, NULL), -1);
+    assert_int_equal(engine_init(&e, &p, 1, 1, NULL, NULL), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batching_schedule),
+        cmocka_unit_test(test_tokens_per_event_and_stall),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_zero_profile),
+        cmocka_unit_test(test_init_rejects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
