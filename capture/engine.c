@@ -267,6 +267,8 @@ static int hx_req_body(void *user, const char *data, size_t len)
 /* The request is whole: body → JSON, dialect, model, stream flag, hash. */
 static void hx_req_finish(struct hx_conn *c, struct hx_ex *q)
 {
+    if (q->req_done)
+        return;
     q->req_done = 1;
     if (q->skip)
         return;
@@ -277,7 +279,7 @@ static void hx_req_finish(struct hx_conn *c, struct hx_ex *q)
     x->req.body = body;
     enum dialect_id d = dialect_from_request(x->req.path, x->req.path ? strlen(x->req.path) : 0,
                                              body);
-    if (d != DIALECT_UNKNOWN)
+    if (d != DIALECT_UNKNOWN && !x->dialect)  /* an early response may have set it */
         x->dialect = strdup(dialect_name(d));
     if (body) {
         struct dialect_request_info ri;
@@ -342,11 +344,15 @@ static int hx_resp_head(void *user, const struct http1_head *h)
         tlog_exchange_add_header(x, 1, h->headers[i].name, h->headers[i].name_len,
                                  h->headers[i].value, h->headers[i].value_len);
     const struct http1_header *ct = http1_find_header(h, "content-type");
+    free(q->content_type);
+    q->content_type = NULL;
     if (ct)
         q->content_type = hx_strndup(ct->value, ct->value_len);
     enum dialect_id d = x->dialect ? dialect_parse_name(x->dialect) : DIALECT_UNKNOWN;
     if (d == DIALECT_UNKNOWN && x->req.path)
         d = dialect_from_path(x->req.path, strlen(x->req.path));
+    if (q->has_stream)           /* a second final response for one request: the last wins */
+        llm_stream_free(&q->ls);
     llm_stream_init(&q->ls, x, d, h->status, q->content_type, x->stream == 1,
                     !c->e->o.no_bodies);
     q->has_stream = 1;

@@ -475,7 +475,7 @@ static void test_chunked_split(void **state)
     tc_c(&t, T0 + 1000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
     /* chunk X = E1 + "da"; chunk Y = rest of E2 + E3 + E4 without its last LF; chunk Z = "\n" */
     snprintf(cx, sizeof cx, "%sda", EV("A"));
-    const char *e2rest = EV("B") + 2;
+    const char *e2rest = &EV("B")[2];
     snprintf(cy, sizeof cy, "%s%s%s", e2rest, EV("C"), "data: [DONE]\n");
     snprintf(szx, sizeof szx, "%zx", strlen(cx));
     snprintf(szy, sizeof szy, "%zx", strlen(cy));
