@@ -559,6 +559,647 @@ static size_t tlog_blank_bodies(char *line, size_t len)
     return (size_t)(end - line);
 }
 
+/* ---- fast exchange parser ------------------------------------------------------------
+ *
+ * Exchange lines are most of a log and cJSON spends most of its time building ~300 nodes per
+ * record (one per event number). This parser fills struct tlog_exchange straight from the
+ * text. It only ever accepts what the cJSON path would read the same way; anything else —
+ * a wrong type, a duplicate key, an exotic number or escape, another record type — makes it
+ * answer TLOG_FP_FALLBACK and the line goes through cJSON, which also words the errors. */
+
+#define TLOG_FP_OK 0
+#define TLOG_FP_FALLBACK 1
+
+struct tlog_fp {
+    const char *p;
+    const char *end;
+};
+
+static void tlog_fp_ws(struct tlog_fp *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n'))
+        c->p++;
+}
+
+/* Consumes ch (after whitespace); 0 when it is not there. */
+static int tlog_fp_eat(struct tlog_fp *c, char ch)
+{
+    tlog_fp_ws(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return 1;
+    }
+    return 0;
+}
+
+static int tlog_fp_lit(struct tlog_fp *c, const char *lit, size_t n)
+{
+    if (n > (size_t)(c->end - c->p) || memcmp(c->p, lit, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+/* After whitespace: 1 and consumed when the next value is null. */
+static int tlog_fp_null(struct tlog_fp *c)
+{
+    tlog_fp_ws(c);
+    return tlog_fp_lit(c, "null", 4);
+}
+
+static int tlog_fp_hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char h = p[i];
+        v <<= 4;
+        if (h >= '0' && h <= '9')
+            v |= (unsigned)(h - '0');
+        else if (h >= 'a' && h <= 'f')
+            v |= (unsigned)(h - 'a' + 10);
+        else if (h >= 'A' && h <= 'F')
+            v |= (unsigned)(h - 'A' + 10);
+        else
+            return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+/* A string value, decoded into a new allocation. FALLBACK for anything unusual (not a
+ * string, \u0000, lone surrogates), TLOG_ERR_NOMEM. */
+static int tlog_fp_str(struct tlog_fp *c, char **out)
+{
+    tlog_fp_ws(c);
+    if (c->p >= c->end || *c->p != '"')
+        return TLOG_FP_FALLBACK;
+    const char *s = ++c->p;
+    const char *q = s;
+    int escaped = 0;
+    for (;;) {
+        if (q >= c->end)
+            return TLOG_FP_FALLBACK;
+        const char *hit = memchr(q, '"', (size_t)(c->end - q));
+        if (!hit)
+            return TLOG_FP_FALLBACK;
+        const char *bs = memchr(q, '\\', (size_t)(hit - q));
+        if (!bs) {
+            q = hit;
+            break;
+        }
+        escaped = 1;
+        if (bs + 1 >= c->end)
+            return TLOG_FP_FALLBACK;
+        q = bs + 2; /* skip the escaped byte, whatever it is */
+    }
+    size_t n = (size_t)(q - s);
+    char *d = malloc(n + 1);
+    if (!d)
+        return TLOG_ERR_NOMEM;
+    if (!escaped) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    } else {
+        char *o = d;
+        const char *p = s;
+        while (p < q) {
+            if (*p != '\\') {
+                *o++ = *p++;
+                continue;
+            }
+            p++;
+            char e = *p++;
+            unsigned cp;
+            switch (e) {
+            case '"': *o++ = '"'; break;
+            case '\\': *o++ = '\\'; break;
+            case '/': *o++ = '/'; break;
+            case 'b': *o++ = '\b'; break;
+            case 'f': *o++ = '\f'; break;
+            case 'n': *o++ = '\n'; break;
+            case 'r': *o++ = '\r'; break;
+            case 't': *o++ = '\t'; break;
+            case 'u':
+                if ((size_t)(q - p) < 4 || !tlog_fp_hex4(p, &cp))
+                    goto fallback;
+                p += 4;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    unsigned lo;
+                    if ((size_t)(q - p) < 6 || p[0] != '\\' || p[1] != 'u' ||
+                        !tlog_fp_hex4(p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                        goto fallback;
+                    p += 6;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    goto fallback;
+                }
+                if (cp == 0)
+                    goto fallback; /* cJSON would cut the string there */
+                /* \uXXXX is 6 bytes of input for at most 3 of output, a pair 12 for 4 */
+                if (cp < 0x80) {
+                    *o++ = (char)cp;
+                } else if (cp < 0x800) {
+                    *o++ = (char)(0xC0 | (cp >> 6));
+                    *o++ = (char)(0x80 | (cp & 0x3F));
+                } else if (cp < 0x10000) {
+                    *o++ = (char)(0xE0 | (cp >> 12));
+                    *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                    *o++ = (char)(0x80 | (cp & 0x3F));
+                } else {
+                    *o++ = (char)(0xF0 | (cp >> 18));
+                    *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+                    *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                    *o++ = (char)(0x80 | (cp & 0x3F));
+                }
+                break;
+            default:
+                goto fallback;
+            }
+        }
+        *o = '\0';
+    }
+    c->p = q + 1;
+    *out = d;
+    return TLOG_FP_OK;
+fallback:
+    free(d);
+    return TLOG_FP_FALLBACK;
+}
+
+/* Optional string: null → NULL. */
+static int tlog_fp_opt_str(struct tlog_fp *c, char **out)
+{
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    return tlog_fp_str(c, out);
+}
+
+/* A plain integer (no fraction or exponent, at most 18 digits). */
+static int tlog_fp_int(struct tlog_fp *c, int64_t *out)
+{
+    tlog_fp_ws(c);
+    const char *p = c->p;
+    int neg = 0;
+    if (p < c->end && *p == '-') {
+        neg = 1;
+        p++;
+    }
+    const char *d0 = p;
+    int64_t v = 0;
+    while (p < c->end && *p >= '0' && *p <= '9' && p - d0 < 18) {
+        v = v * 10 + (*p - '0');
+        p++;
+    }
+    if (p == d0 || (p < c->end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' ||
+                                   *p == 'E')))
+        return TLOG_FP_FALLBACK;
+    c->p = p;
+    *out = neg ? -v : v;
+    return TLOG_FP_OK;
+}
+
+/* Optional integer: null → dflt. */
+static int tlog_fp_opt_int(struct tlog_fp *c, int64_t dflt, int64_t *out)
+{
+    if (tlog_fp_null(c)) {
+        *out = dflt;
+        return TLOG_FP_OK;
+    }
+    return tlog_fp_int(c, out);
+}
+
+/* Reads the next key of an object into [*k, *k + *kn) (raw, must have no escapes). Returns
+ * 1 with a key, 0 at the closing brace, FALLBACK on anything else. first: no comma before. */
+static int tlog_fp_key(struct tlog_fp *c, int first, const char **k, size_t *kn)
+{
+    tlog_fp_ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return 0;
+    }
+    if (!first && !tlog_fp_eat(c, ','))
+        return -1;
+    tlog_fp_ws(c);
+    if (c->p >= c->end || *c->p != '"')
+        return -1;
+    const char *s = c->p + 1;
+    const char *q = memchr(s, '"', (size_t)(c->end - s));
+    if (!q || memchr(s, '\\', (size_t)(q - s)))
+        return -1;
+    c->p = q + 1;
+    if (!tlog_fp_eat(c, ':'))
+        return -1;
+    *k = s;
+    *kn = (size_t)(q - s);
+    return 1;
+}
+
+#define TLOG_FP_KEY(k, kn, lit) ((kn) == sizeof(lit) - 1 && memcmp((k), (lit), (kn)) == 0)
+
+/* Marks key bit b as seen; a second sighting (duplicate key) means fallback. */
+#define TLOG_FP_ONCE(seen, b)                                                                  \
+    do {                                                                                       \
+        if ((seen) & (1u << (b)))                                                              \
+            return TLOG_FP_FALLBACK;                                                           \
+        (seen) |= 1u << (b);                                                                   \
+    } while (0)
+
+#define TLOG_FP_TRY(expr)                                                                      \
+    do {                                                                                       \
+        int tlog_fp_rc_ = (expr);                                                              \
+        if (tlog_fp_rc_)                                                                       \
+            return tlog_fp_rc_;                                                                \
+    } while (0)
+
+static int tlog_fp_skip(struct tlog_fp *c)
+{
+    const char *e = tlog_skip_value(c->p, c->end);
+    if (!e)
+        return TLOG_FP_FALLBACK;
+    c->p = e;
+    return TLOG_FP_OK;
+}
+
+static int tlog_fp_headers(struct tlog_fp *c, struct tlog_exchange *x, int which)
+{
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    if (!tlog_fp_eat(c, '['))
+        return TLOG_FP_FALLBACK;
+    if (tlog_fp_eat(c, ']'))
+        return TLOG_FP_OK;
+    do {
+        char *n = NULL, *v = NULL;
+        int rc;
+        if (!tlog_fp_eat(c, '['))
+            return TLOG_FP_FALLBACK;
+        rc = tlog_fp_str(c, &n);
+        if (!rc && !tlog_fp_eat(c, ','))
+            rc = TLOG_FP_FALLBACK;
+        if (!rc)
+            rc = tlog_fp_str(c, &v);
+        if (!rc && !tlog_fp_eat(c, ']'))
+            rc = TLOG_FP_FALLBACK;
+        if (!rc && tlog_exchange_add_header(x, which, n, strlen(n), v, strlen(v)))
+            rc = TLOG_ERR_NOMEM;
+        free(n);
+        free(v);
+        if (rc)
+            return rc;
+    } while (tlog_fp_eat(c, ','));
+    return tlog_fp_eat(c, ']') ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+static int tlog_fp_events(struct tlog_fp *c, struct tlog_exchange *x)
+{
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    if (!tlog_fp_eat(c, '['))
+        return TLOG_FP_FALLBACK;
+    if (tlog_fp_eat(c, ']'))
+        return TLOG_FP_OK;
+    do {
+        int64_t off, tok;
+        int content;
+        if (!tlog_fp_eat(c, '['))
+            return TLOG_FP_FALLBACK;
+        TLOG_FP_TRY(tlog_fp_int(c, &off));
+        if (!tlog_fp_eat(c, ','))
+            return TLOG_FP_FALLBACK;
+        TLOG_FP_TRY(tlog_fp_int(c, &tok));
+        if (tok < 0 || tok > 2147483647 || !tlog_fp_eat(c, ','))
+            return TLOG_FP_FALLBACK;
+        tlog_fp_ws(c);
+        if (tlog_fp_lit(c, "1", 1) || tlog_fp_lit(c, "true", 4))
+            content = 1;
+        else if (tlog_fp_lit(c, "0", 1) || tlog_fp_lit(c, "false", 5))
+            content = 0;
+        else
+            return TLOG_FP_FALLBACK;
+        if (!tlog_fp_eat(c, ']'))
+            return TLOG_FP_FALLBACK;
+        if (tlog_exchange_add_event(x, off, (int32_t)tok, content))
+            return TLOG_ERR_NOMEM;
+    } while (tlog_fp_eat(c, ','));
+    return tlog_fp_eat(c, ']') ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+/* Reads a boolean (or 0/1 when nums) into *out; null leaves *out alone. */
+static int tlog_fp_bool(struct tlog_fp *c, int nums, int *out)
+{
+    tlog_fp_ws(c);
+    if (tlog_fp_lit(c, "null", 4))
+        return TLOG_FP_OK;
+    if (tlog_fp_lit(c, "true", 4) || (nums && tlog_fp_lit(c, "1", 1)))
+        *out = 1;
+    else if (tlog_fp_lit(c, "false", 5) || (nums && tlog_fp_lit(c, "0", 1)))
+        *out = 0;
+    else
+        return TLOG_FP_FALLBACK;
+    /* "10" must not read as 1 followed by junk */
+    if (c->p < c->end && ((*c->p >= '0' && *c->p <= '9') || *c->p == '.' || *c->p == 'e' ||
+                          *c->p == 'E'))
+        return TLOG_FP_FALLBACK;
+    return TLOG_FP_OK;
+}
+
+static int tlog_fp_request(struct tlog_fp *c, struct tlog_exchange *x, int skip_bodies)
+{
+    struct tlog_request *q = &x->req;
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    int r;
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    if (!tlog_fp_eat(c, '{'))
+        return TLOG_FP_FALLBACK;
+    for (int first = 1; (r = tlog_fp_key(c, first, &k, &kn)) == 1; first = 0) {
+        if (TLOG_FP_KEY(k, kn, "method")) {
+            TLOG_FP_ONCE(seen, 0);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &q->method));
+        } else if (TLOG_FP_KEY(k, kn, "path")) {
+            TLOG_FP_ONCE(seen, 1);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &q->path));
+        } else if (TLOG_FP_KEY(k, kn, "host")) {
+            TLOG_FP_ONCE(seen, 2);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &q->host));
+        } else if (TLOG_FP_KEY(k, kn, "headers")) {
+            TLOG_FP_ONCE(seen, 3);
+            TLOG_FP_TRY(tlog_fp_headers(c, x, 0));
+        } else if (TLOG_FP_KEY(k, kn, "body")) {
+            TLOG_FP_ONCE(seen, 4);
+            tlog_fp_ws(c);
+            const char *v = c->p;
+            TLOG_FP_TRY(tlog_fp_skip(c));
+            if (!skip_bodies && !(c->p - v == 4 && memcmp(v, "null", 4) == 0)) {
+                q->body = cJSON_ParseWithLength(v, (size_t)(c->p - v));
+                if (!q->body)
+                    return TLOG_FP_FALLBACK;
+            }
+        } else if (TLOG_FP_KEY(k, kn, "body_bytes")) {
+            TLOG_FP_ONCE(seen, 5);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &q->body_bytes));
+        } else if (TLOG_FP_KEY(k, kn, "body_sha256")) {
+            TLOG_FP_ONCE(seen, 6);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &q->body_sha256));
+        } else {
+            TLOG_FP_TRY(tlog_fp_skip(c));
+        }
+    }
+    return r == 0 ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+static int tlog_fp_response(struct tlog_fp *c, struct tlog_exchange *x, int skip_bodies)
+{
+    struct tlog_response *s = &x->resp;
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    int r;
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    if (!tlog_fp_eat(c, '{'))
+        return TLOG_FP_FALLBACK;
+    for (int first = 1; (r = tlog_fp_key(c, first, &k, &kn)) == 1; first = 0) {
+        if (TLOG_FP_KEY(k, kn, "status")) {
+            int64_t st;
+            TLOG_FP_ONCE(seen, 0);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, 0, &st));
+            if (st < 0 || st > 999)
+                return TLOG_FP_FALLBACK;
+            s->status = (int)st;
+        } else if (TLOG_FP_KEY(k, kn, "headers")) {
+            TLOG_FP_ONCE(seen, 1);
+            TLOG_FP_TRY(tlog_fp_headers(c, x, 1));
+        } else if (TLOG_FP_KEY(k, kn, "ttfb_us")) {
+            TLOG_FP_ONCE(seen, 2);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &s->ttfb_us));
+        } else if (TLOG_FP_KEY(k, kn, "end_us")) {
+            TLOG_FP_ONCE(seen, 3);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &s->end_us));
+        } else if (TLOG_FP_KEY(k, kn, "events")) {
+            TLOG_FP_ONCE(seen, 4);
+            TLOG_FP_TRY(tlog_fp_events(c, x));
+        } else if (TLOG_FP_KEY(k, kn, "text")) {
+            TLOG_FP_ONCE(seen, 5);
+            if (skip_bodies) {
+                TLOG_FP_TRY(tlog_fp_skip(c));
+            } else {
+                TLOG_FP_TRY(tlog_fp_opt_str(c, &s->text));
+                s->text_len = s->text ? strlen(s->text) : 0;
+            }
+        } else if (TLOG_FP_KEY(k, kn, "finish_reason")) {
+            TLOG_FP_ONCE(seen, 6);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &s->finish_reason));
+        } else if (TLOG_FP_KEY(k, kn, "body_bytes")) {
+            TLOG_FP_ONCE(seen, 7);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &s->body_bytes));
+        } else {
+            TLOG_FP_TRY(tlog_fp_skip(c));
+        }
+    }
+    return r == 0 ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+static int tlog_fp_usage(struct tlog_fp *c, struct tlog_exchange *x)
+{
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    int r;
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    if (!tlog_fp_eat(c, '{'))
+        return TLOG_FP_FALLBACK;
+    x->usage.present = 1;
+    for (int first = 1; (r = tlog_fp_key(c, first, &k, &kn)) == 1; first = 0) {
+        if (TLOG_FP_KEY(k, kn, "prompt_tokens")) {
+            TLOG_FP_ONCE(seen, 0);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &x->usage.prompt_tokens));
+        } else if (TLOG_FP_KEY(k, kn, "completion_tokens")) {
+            TLOG_FP_ONCE(seen, 1);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &x->usage.completion_tokens));
+        } else if (TLOG_FP_KEY(k, kn, "cached_tokens")) {
+            TLOG_FP_ONCE(seen, 2);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &x->usage.cached_tokens));
+        } else {
+            TLOG_FP_TRY(tlog_fp_skip(c));
+        }
+    }
+    return r == 0 ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+static int tlog_fp_error(struct tlog_fp *c, struct tlog_exchange *x)
+{
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    int r;
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    if (!tlog_fp_eat(c, '{'))
+        return TLOG_FP_FALLBACK;
+    x->error_kind = TLOG_ERROR_OTHER;
+    for (int first = 1; (r = tlog_fp_key(c, first, &k, &kn)) == 1; first = 0) {
+        if (TLOG_FP_KEY(k, kn, "kind")) {
+            char *kind = NULL;
+            TLOG_FP_ONCE(seen, 0);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &kind));
+            x->error_kind = tlog_error_kind_parse(kind);
+            if (x->error_kind == TLOG_ERROR_NONE)
+                x->error_kind = TLOG_ERROR_OTHER;
+            free(kind);
+        } else if (TLOG_FP_KEY(k, kn, "message")) {
+            TLOG_FP_ONCE(seen, 1);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->error_message));
+        } else {
+            TLOG_FP_TRY(tlog_fp_skip(c));
+        }
+    }
+    return r == 0 ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+static int tlog_fp_replay(struct tlog_fp *c, struct tlog_exchange *x)
+{
+    struct tlog_replay *p = &x->replay;
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    int r;
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    if (!tlog_fp_eat(c, '{'))
+        return TLOG_FP_FALLBACK;
+    p->present = 1;
+    for (int first = 1; (r = tlog_fp_key(c, first, &k, &kn)) == 1; first = 0) {
+        if (TLOG_FP_KEY(k, kn, "of")) {
+            TLOG_FP_ONCE(seen, 0);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &p->of));
+        } else if (TLOG_FP_KEY(k, kn, "sched_us")) {
+            TLOG_FP_ONCE(seen, 1);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &p->sched_us));
+        } else if (TLOG_FP_KEY(k, kn, "stage")) {
+            int64_t st;
+            TLOG_FP_ONCE(seen, 2);
+            if (!tlog_fp_null(c)) {
+                /* integral stages are the rule; fractional rates take the cJSON path */
+                TLOG_FP_TRY(tlog_fp_int(c, &st));
+                p->has_stage = 1;
+                p->stage = (double)st;
+            }
+        } else if (TLOG_FP_KEY(k, kn, "mode")) {
+            TLOG_FP_ONCE(seen, 3);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &p->mode));
+        } else if (TLOG_FP_KEY(k, kn, "target")) {
+            TLOG_FP_ONCE(seen, 4);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &p->target));
+        } else if (TLOG_FP_KEY(k, kn, "warmup")) {
+            TLOG_FP_ONCE(seen, 5);
+            TLOG_FP_TRY(tlog_fp_bool(c, 1, &p->warmup));
+        } else if (TLOG_FP_KEY(k, kn, "wait_us")) {
+            TLOG_FP_ONCE(seen, 6);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, 0, &p->wait_us));
+        } else if (TLOG_FP_KEY(k, kn, "worker")) {
+            int64_t wk;
+            TLOG_FP_ONCE(seen, 7);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, 0, &wk));
+            if (wk < -2147483647 || wk > 2147483647)
+                return TLOG_FP_FALLBACK;
+            p->worker = (int)wk;
+        } else {
+            TLOG_FP_TRY(tlog_fp_skip(c));
+        }
+    }
+    return r == 0 ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+static int tlog_fp_exchange(struct tlog_fp *c, struct tlog_exchange *x, int skip_bodies,
+                            int keep_extra)
+{
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    int r;
+    if (!tlog_fp_eat(c, '{'))
+        return TLOG_FP_FALLBACK;
+    for (int first = 1; (r = tlog_fp_key(c, first, &k, &kn)) == 1; first = 0) {
+        if (TLOG_FP_KEY(k, kn, "type")) {
+            TLOG_FP_ONCE(seen, 0);
+            tlog_fp_ws(c);
+            if (!tlog_fp_lit(c, "\"exchange\"", 10))
+                return TLOG_FP_FALLBACK; /* headers, trailers, bad types */
+        } else if (TLOG_FP_KEY(k, kn, "id")) {
+            TLOG_FP_ONCE(seen, 1);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->id));
+        } else if (TLOG_FP_KEY(k, kn, "start_us")) {
+            TLOG_FP_ONCE(seen, 2);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, 0, &x->start_us));
+        } else if (TLOG_FP_KEY(k, kn, "conn")) {
+            TLOG_FP_ONCE(seen, 3);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->conn));
+        } else if (TLOG_FP_KEY(k, kn, "dialect")) {
+            TLOG_FP_ONCE(seen, 4);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->dialect));
+        } else if (TLOG_FP_KEY(k, kn, "model")) {
+            TLOG_FP_ONCE(seen, 5);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->model));
+        } else if (TLOG_FP_KEY(k, kn, "stream")) {
+            TLOG_FP_ONCE(seen, 6);
+            TLOG_FP_TRY(tlog_fp_bool(c, 0, &x->stream));
+        } else if (TLOG_FP_KEY(k, kn, "request")) {
+            TLOG_FP_ONCE(seen, 7);
+            TLOG_FP_TRY(tlog_fp_request(c, x, skip_bodies));
+        } else if (TLOG_FP_KEY(k, kn, "response")) {
+            TLOG_FP_ONCE(seen, 8);
+            TLOG_FP_TRY(tlog_fp_response(c, x, skip_bodies));
+        } else if (TLOG_FP_KEY(k, kn, "usage")) {
+            TLOG_FP_ONCE(seen, 9);
+            TLOG_FP_TRY(tlog_fp_usage(c, x));
+        } else if (TLOG_FP_KEY(k, kn, "tokens_in")) {
+            TLOG_FP_ONCE(seen, 10);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &x->tokens_in));
+        } else if (TLOG_FP_KEY(k, kn, "tokens_out")) {
+            TLOG_FP_ONCE(seen, 11);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &x->tokens_out));
+        } else if (TLOG_FP_KEY(k, kn, "tokens_source")) {
+            char *src = NULL;
+            TLOG_FP_ONCE(seen, 12);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, &src));
+            if (src) {
+                x->tokens_source = strcmp(src, "usage") == 0    ? TLOG_TOKENS_USAGE
+                                   : strcmp(src, "events") == 0 ? TLOG_TOKENS_EVENTS
+                                                                : TLOG_TOKENS_NONE;
+                free(src);
+            }
+        } else if (TLOG_FP_KEY(k, kn, "error")) {
+            TLOG_FP_ONCE(seen, 13);
+            TLOG_FP_TRY(tlog_fp_error(c, x));
+        } else if (TLOG_FP_KEY(k, kn, "replay")) {
+            TLOG_FP_ONCE(seen, 14);
+            TLOG_FP_TRY(tlog_fp_replay(c, x));
+        } else {
+            if (keep_extra)
+                return TLOG_FP_FALLBACK; /* cJSON keeps unknown keys */
+            TLOG_FP_TRY(tlog_fp_skip(c));
+        }
+    }
+    return r == 0 ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+/* Fast path for one line: TLOG_FP_OK with x filled, TLOG_FP_FALLBACK with x reset, or
+ * TLOG_ERR_NOMEM. */
+static int tlog_fp_line(const char *line, size_t len, struct tlog_exchange *x, int skip_bodies,
+                        int keep_extra)
+{
+    struct tlog_fp c = {line, line + len};
+    tlog_exchange_init(x);
+    int rc = tlog_fp_exchange(&c, x, skip_bodies, keep_extra);
+    if (rc != TLOG_FP_OK)
+        tlog_exchange_free(x);
+    return rc;
+}
+
 /* ---- records ------------------------------------------------------------------------- */
 
 static int tlog_r_bad(struct tlog_reader *r, const char *detail)
@@ -649,6 +1290,16 @@ static int tlog_r_trailer(struct tlog_reader *r, const cJSON *j, struct tlog_rec
 static int tlog_r_parse_line(struct tlog_reader *r, char *line, size_t len,
                              struct tlog_record *rec)
 {
+    int fp = tlog_fp_line(line, len, &rec->x, r->o.skip_bodies, r->o.keep_extra);
+    if (fp == TLOG_FP_OK) {
+        rec->type = TLOG_REC_EXCHANGE;
+        r->st.records++;
+        return 1;
+    }
+    if (fp == TLOG_ERR_NOMEM) {
+        tlog_r_seterr(r, "record %" PRId64 ": out of memory", r->line_no);
+        return TLOG_ERR_NOMEM;
+    }
     if (r->o.skip_bodies)
         len = tlog_blank_bodies(line, len);
     const char *endp = NULL;

@@ -1199,6 +1199,67 @@ static void test_fixture_golden(void **state)
     free(text);
 }
 
+/* The reader's own exchange parser and the cJSON path (tlog_exchange_from_json) must agree on
+ * every line, including the ones where the fast path hands over to cJSON. */
+static void test_fast_path_matches_cjson(void **state)
+{
+    (void)state;
+    struct buf full;
+    buf_init(&full, 1 << 20);
+    struct tlog_exchange fx;
+    make_full(&fx, 9);
+    assert_int_equal(tlog_exchange_to_line(&fx, NULL, &full), 0);
+    tlog_exchange_free(&fx);
+    const char *lines[] = {
+        full.p,
+        " { \"response\" : { \"events\" : [ [ 1 , 2 , true ] , [3,0,false] ] , \"text\" : "
+        "\"\\u00e9\\ud83d\\ude00\\/\\b\\f\\r\\t\" , \"status\" : 0 } , \"id\" : \"z\" , "
+        "\"type\" : \"exchange\" , \"start_us\" : -5 } ",
+        "{\"id\":\"a\",\"start_us\":007,\"stream\":false,\"unknown\":{\"x\":[1,\"]\"]},"
+        "\"request\":{\"headers\":[[\"A\",\"b\\\"c\"]],\"body\":\"plain text\",\"x\":1}}",
+        "{\"id\":\"b\",\"replay\":{\"stage\":0.25,\"warmup\":1,\"worker\":2,\"of\":null},"
+        "\"usage\":{\"prompt_tokens\":1.0,\"x\":null},\"error\":{\"kind\":\"none\"}}",
+        "{\"id\":\"c\",\"response\":{\"events\":[[1,2,1.0]]},\"tokens_source\":\"later\"}",
+        "{\"id\":\"d\",\"id\":\"e\"}",
+        "{\"id\":\"\\u0041\\u00DF\",\"request\":null,\"response\":null,\"usage\":null,"
+        "\"error\":null,\"replay\":null,\"tokens_in\":null,\"stream\":null}",
+        "{\"id\":\"f\",\"start_us\":1234567890123456789}",
+        "{\"id\":\"g\",\"error\":{\"kind\":\"tls\",\"message\":\"x\"},\"replay\":{\"warmup\":true}}",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        for (int skip = 0; skip < 2; skip++) {
+            struct tlog_reader_opts ro = {0};
+            ro.skip_bodies = skip;
+            char err[128];
+            struct tlog_reader *r =
+                tlog_reader_open_mem(lines[i], strlen(lines[i]), &ro, err, sizeof err);
+            struct tlog_record rec;
+            tlog_record_init(&rec);
+            int rrc = tlog_read(r, &rec);
+            if (rrc != 1)
+                fail_msg("line %zu skip %d: %s", i, skip, tlog_reader_error(r));
+            assert_int_equal(rec.type, TLOG_REC_EXCHANGE);
+            cJSON *j = cJSON_Parse(lines[i]);
+            assert_non_null(j);
+            struct tlog_exchange want;
+            assert_int_equal(tlog_exchange_from_json(j, &want, err, sizeof err), 0);
+            if (skip) {
+                cJSON_Delete(want.req.body);
+                want.req.body = NULL;
+                free(want.resp.text);
+                want.resp.text = NULL;
+                want.resp.text_len = 0;
+            }
+            assert_exchange_equal(&want, &rec.x);
+            tlog_exchange_free(&want);
+            cJSON_Delete(j);
+            tlog_record_free(&rec);
+            tlog_reader_close(r);
+        }
+    }
+    buf_free(&full);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1222,6 +1283,7 @@ int main(void)
         cmocka_unit_test(test_newer_schema_and_limits),
         cmocka_unit_test(test_threads_and_python),
         cmocka_unit_test(test_fixture_golden),
+        cmocka_unit_test(test_fast_path_matches_cjson),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
