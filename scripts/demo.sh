@@ -48,8 +48,9 @@ start=$(date +%s)
 echo "demo: sweep done in $(( $(date +%s) - start )) s; analyzing"
 echo
 
+status=0
 "$bin/llmtrace-analyze" --by stage --plot "$out" --html "$out/report.html" \
-  default="$out/sweep.jsonl.gz" -o "$out/table.txt"
+  default="$out/sweep.jsonl.gz" -o "$out/table.txt" || status=$?
 # The table's header and one row per stage; the full table (distributions) is in table.txt.
 awk 'NF==0{exit} {print}' "$out/table.txt"
 echo
@@ -60,3 +61,7 @@ echo "  $out/throughput_latency.svg"
 echo "  $out/table.txt                 full table with every distribution"
 echo "  $out/sweep.jsonl.gz            replay results (trace log)"
 echo "  $out/sim-truth.jsonl.gz        simulator's ground truth"
+if [ "$status" -ne 0 ]; then
+  echo "demo: llmtrace-analyze exited with status $status (message above); the table is complete" >&2
+  exit "$status"
+fi
