@@ -2,8 +2,9 @@
  *
  * The first input byte picks the mode: bit 0 request/response, bit 1 gzip decoding, bit 2 a
  * small max_body, bit 3 a HEAD request queued first; the whole byte seeds the random split
- * points. Each input is parsed twice, whole and split, and both runs must report the same
- * callbacks (body bytes hashed as one stream), the same error and the same error position. */
+ * points. Each input is parsed whole and split at random, and both runs must report the same
+ * callbacks (body bytes hashed as one stream), the same error and the same error position; a
+ * third run also pauses in random callbacks and resumes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,7 +15,17 @@
 struct fz_state {
     uint64_t h;          /* FNV-1a over events and body bytes */
     uint64_t n_complete;
+    uint32_t pause;      /* non-zero: callbacks pause now and then (a PRNG state) */
 };
+
+/* In pausing runs, about one callback in three asks the parser to pause. */
+static int fz_ret(struct fz_state *s)
+{
+    if (!s->pause)
+        return 0;
+    s->pause = s->pause * 1103515245u + 12345u;
+    return (s->pause >> 16) % 3 == 0 ? HTTP1_E_PAUSED : 0;
+}
 
 static void fz_mix(struct fz_state *s, const void *d, size_t n)
 {
@@ -50,7 +61,7 @@ static int fz_on_head(void *u, const struct http1_head *h)
     fz_fields(s, h->headers, h->n_headers);
     if (h->n_headers > HTTP1_MAX_HEADERS)
         abort();
-    return 0;
+    return fz_ret(s);
 }
 
 static int fz_on_body(void *u, const char *d, size_t n)
@@ -58,14 +69,14 @@ static int fz_on_body(void *u, const char *d, size_t n)
     if (n == 0)
         abort(); /* empty on_body calls are never made */
     fz_mix(u, d, n);
-    return 0;
+    return fz_ret(u);
 }
 
 static int fz_on_trailers(void *u, const struct http1_header *h, size_t n)
 {
     fz_mix(u, "T", 1);
     fz_fields(u, h, n);
-    return 0;
+    return fz_ret(u);
 }
 
 static int fz_on_complete(void *u)
@@ -73,7 +84,7 @@ static int fz_on_complete(void *u)
     struct fz_state *s = u;
     fz_mix(s, "C", 1);
     s->n_complete++;
-    return 0;
+    return fz_ret(s);
 }
 
 static const struct http1_callbacks fz_cb = {fz_on_head, fz_on_body, fz_on_trailers,
@@ -92,10 +103,12 @@ static int fz_run(uint8_t mode, const uint8_t *data, size_t size, uint32_t split
         http1_expect_response_to(p, "HEAD", 4);
     http1_expect_response_to(p, "GET", 3);
     int rc = 0;
-    size_t off = 0;
+    size_t off = 0, rounds = 0;
     uint32_t x = split_seed;
     while (off < size) {
         size_t n = size - off;
+        if (++rounds > 4 * size + 100000)
+            abort(); /* a pause that makes no progress */
         if (split_seed) {
             x = x * 1664525u + 1013904223u;
             size_t pick = (x >> 24) % 64 + 1;
@@ -107,9 +120,9 @@ static int fz_run(uint8_t mode, const uint8_t *data, size_t size, uint32_t split
             rc = (int)got;
             break;
         }
-        if ((size_t)got != n)
+        if ((size_t)got != n && !s->pause)
             abort();
-        off += n;
+        off += (size_t)got; /* after a pause the rest is fed again */
     }
     if (rc == 0)
         rc = http1_finish(p);
@@ -125,11 +138,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     uint8_t mode = data[0];
-    struct fz_state a = {1469598103934665603ull, 0}, b = a;
-    size_t pa, pb;
+    struct fz_state a = {1469598103934665603ull, 0, 0}, b = a, c = a;
+    size_t pa, pb, pc;
+    c.pause = 0x85ebca6bu ^ mode;
     int ra = fz_run(mode, data + 1, size - 1, 0, &a, &pa);
     int rb = fz_run(mode, data + 1, size - 1, 0x9e3779b9u ^ mode, &b, &pb);
-    if (ra != rb)
+    int rc = fz_run(mode, data + 1, size - 1, 0x7f4a7c15u ^ mode, &c, &pc);
+    if (ra != rb || ra != rc)
         abort();
     /* zlib may read ahead a few bytes and emit a little more or less before it notices bad
      * data, so after a gzip failure only the code is compared */
@@ -138,6 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ra == HTTP1_E_BODY_TOO_LARGE && (mode & 2))
         return 0;
     if (a.h != b.h || a.n_complete != b.n_complete || pa != pb)
+        abort();
+    if (a.h != c.h || a.n_complete != c.n_complete || pa != pc)
         abort();
     return 0;
 }
