@@ -173,7 +173,7 @@ int main(int argc, char **argv)
     printf("reader plain skip_bodies  %.1f MB/s\n", mb / s_pskip);
     for (int i = 0; i < DISTINCT; i++)
         tlog_exchange_free(&xs[i]);
-    remove(gz);
+    if (!getenv("BENCH_KEEP")) remove(gz);
     remove(plain);
     return 0;
 }

@@ -9,10 +9,12 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -1260,6 +1262,55 @@ static void test_fast_path_matches_cjson(void **state)
     buf_free(&full);
 }
 
+/* kill -9 of a writer keeps every closed member: what was flushed is read back, the open
+ * member is lost, and the reader says the log was not closed. */
+static void test_kill9_keeps_closed_members(void **state)
+{
+    (void)state;
+    char path[300];
+    tmp_path(path, sizeof path, "kill9.jsonl.gz");
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20); /* never outlive a broken parent */
+        char err[256];
+        struct tlog_writer_opts o = {0};
+        o.member_interval_us = 3600LL * 1000000;
+        struct tlog_writer *w = tlog_writer_open(path, &o, err, sizeof err);
+        write_header(w);
+        for (int i = 0; i < 7; i++) {
+            struct tlog_exchange x;
+            make_full(&x, i);
+            tlog_writer_exchange(w, &x);
+            tlog_exchange_free(&x);
+            if (i == 4)
+                tlog_writer_flush(w);
+        }
+        if (write(fds[1], "k", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char c;
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    kill(pid, SIGKILL);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    close(fds[0]);
+    close(fds[1]);
+    char err[256];
+    struct tlog_reader *r = tlog_reader_open(path, NULL, err, sizeof err);
+    struct read_result res = read_all(r);
+    tlog_reader_close(r);
+    assert_int_equal(res.headers, 1);
+    assert_int_equal(res.exchanges, 5);
+    assert_int_equal(res.errors, 0);
+    assert_string_equal(res.describe, "not closed cleanly: 5 records recovered");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1284,6 +1335,7 @@ int main(void)
         cmocka_unit_test(test_threads_and_python),
         cmocka_unit_test(test_fixture_golden),
         cmocka_unit_test(test_fast_path_matches_cjson),
+        cmocka_unit_test(test_kill9_keeps_closed_members),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
