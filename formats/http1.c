@@ -6,11 +6,13 @@
  * its framing core: the head is copied into the fixed buffer of struct http1_parser, located
  * with memchr, and parsed in one pass once complete, so a message costs one copy of its head
  * and no per-byte indirect calls. Leniency, all of it deliberate:
- *   - a bare LF is accepted as a line end (RFC 9112 section 2.2) and counted (http1_bare_lf_count);
+ *   - a bare LF is accepted as a line end (RFC 9112 section 2.2);
  *   - empty lines before a start line are skipped (RFC 9112 section 2.2);
- * everything else that RFC 9112 lets a recipient reject is rejected: obs-fold, whitespace
- * before the colon, bare CR, Content-Length lists or disagreeing duplicates, chunked applied
- * twice or not last in a request. */
+ *   - a status line may lack the SP before an empty reason phrase;
+ * each is counted (http1_leniency_count, http1_bare_lf_count), never silent. Everything else
+ * that RFC 9112 lets a recipient reject is rejected: obs-fold, whitespace before the colon,
+ * bare CR, Content-Length lists or disagreeing duplicates, chunked applied twice or not last
+ * in a request. Not enforced (server policy, not framing): Host presence in 1.1 requests. */
 #define ZLIB_CONST
 #include "http1.h"
 
@@ -192,6 +194,11 @@ uint64_t http1_bare_lf_count(const struct http1_parser *p)
     return p->bare_lf;
 }
 
+uint64_t http1_leniency_count(const struct http1_parser *p)
+{
+    return p->bare_lf + p->lenient;
+}
+
 int http1_upgraded(const struct http1_parser *p)
 {
     return p->state == HTTP1_S_TUNNEL;
@@ -359,6 +366,7 @@ static int http1_collect(struct http1_parser *p, const char *d, size_t len, size
             if (skip_leading && p->line_start == 0) {
                 if (ll == 1)
                     p->bare_lf++;
+                p->lenient++;
                 p->head_len = 0;
                 continue;
             }
@@ -535,6 +543,8 @@ static int http1_parse_head(struct http1_parser *p)
             return http1_fail(p, HTTP1_E_BAD_START_LINE, http1_head_off(p, q));
         if (q < le)
             q++;
+        else
+            p->lenient++; /* "HTTP/1.1 200" without the SP before an empty reason */
         h.reason = q;
         while (q < le && HTTP1_IS(*q, HTTP1_V))
             q++;

@@ -94,6 +94,7 @@ struct http1_parser {
     uint64_t body_seen;
     uint64_t max_body;
     uint64_t bare_lf;             /* line ends accepted without CR */
+    uint64_t lenient;             /* other accepted deviations (see http1_leniency_count) */
     void *z;                      /* z_stream for gzip, allocated on demand */
     uint64_t head_pos;            /* stream offset of head[0] */
     uint64_t line_pos;            /* stream offset of line[0] */
@@ -132,6 +133,10 @@ const struct http1_header *http1_find_header(const struct http1_head *h, const c
 /* Added: number of line ends accepted as a bare LF instead of CRLF (RFC 9112 section 2.2 lets a
  * recipient accept them; the count keeps that leniency visible). */
 uint64_t http1_bare_lf_count(const struct http1_parser *p);
+/* Added: every deviation from RFC 9112 the parser accepted instead of failing: bare LF line
+ * ends, empty lines skipped before a start line, a status line without the SP before an
+ * empty reason phrase. 0 for a strictly conforming stream. */
+uint64_t http1_leniency_count(const struct http1_parser *p);
 /* Added: 1 after a 101 (Switching Protocols) response completed. Later bytes on the connection
  * are not HTTP/1.1: http1_feed consumes them without callbacks, so the caller should stop. */
 int http1_upgraded(const struct http1_parser *p);
