@@ -827,7 +827,7 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
         int64_t n_draw = rng_range(&rs, lo, max);
         int64_t n_out = p.ignore_eos ? max : n_draw;
         int64_t reset_pt = rng_range(&rs, 1, n_out);
-        int64_t stall_pt = rng_range(&rs, 1, n_out);
+        int64_t stall_pt = rng_range(&rs, 1, n_out > 1 ? n_out - 1 : 1); /* before the last */
         int64_t n_events = (n_out + o->tokens_per_event - 1) / o->tokens_per_event;
         int64_t malf_pt = rng_range(&rs, 1, n_events);
         const char *model = p.model ? p.model : o->model;
