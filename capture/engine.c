@@ -653,8 +653,22 @@ static void eng_on_close(void *user, struct tcpr_flow *f, enum tcpr_close why, i
     f->app = NULL;
 }
 
+/* The server's FIN ends a close-delimited body at the FIN's packet time. */
+static void eng_on_fin(void *user, struct tcpr_flow *f, int dir, int64_t ts)
+{
+    (void)user;
+    struct hx_conn *c = f->app;
+    if (!c || c->cdir < 0 || dir == c->cdir)
+        return;
+    struct hx_side *sv = &c->side[1];
+    c->now = ts;
+    if (sv->mode == HX_SYNCED && c->head && c->head->resp_started && http1_finish(&sv->p) < 0 &&
+        c->head && c->head->resp_started)
+        hx_emit(c, c->head, TLOG_ERROR_RESET, "connection closed before the response ended");
+}
+
 static const struct tcpr_callbacks eng_tcp_cb = {eng_on_open, eng_on_data, eng_on_gap,
-                                                 eng_on_close};
+                                                 eng_on_close, eng_on_fin};
 
 /* ---- public ------------------------------------------------------------------------------ */
 

@@ -396,8 +396,11 @@ void tcpr_segment(struct tcpr_table *t, const struct pkt_tcp *s, int64_t ts)
     }
     for (int i = 0; i < 2; i++) {
         struct tcpr_dir *x = &f->dir[i];
-        if (x->fin_seen && !x->ended && x->next_seq == x->fin_seq)
+        if (x->fin_seen && !x->ended && x->next_seq == x->fin_seq) {
             x->ended = 1;
+            if (t->cb.on_fin)
+                t->cb.on_fin(t->user, f, i, ts);
+        }
     }
     if (f->dir[0].ended && f->dir[1].ended)
         tcpr_close(t, f, TCPR_CLOSE_FIN, ts);

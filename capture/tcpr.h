@@ -62,6 +62,8 @@ struct tcpr_callbacks {
     void (*on_gap)(void *user, struct tcpr_flow *f, int dir, uint64_t bytes, int64_t ts_us);
     /* The flow is going away; app must be released here. */
     void (*on_close)(void *user, struct tcpr_flow *f, enum tcpr_close why, int64_t ts_us);
+    /* Optional (may be NULL): direction dir delivered its last byte before FIN at ts_us. */
+    void (*on_fin)(void *user, struct tcpr_flow *f, int dir, int64_t ts_us);
 };
 
 struct tcpr_opts {

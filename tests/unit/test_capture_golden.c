@@ -693,6 +693,30 @@ static void test_reset(void **state)
                   NULL);
 }
 
+/* A response framed by connection close (no Content-Length, not chunked): it ends with the
+ * server's FIN, whose packet time is the end of the response. */
+static void test_close_delimited(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024];
+    pw_open(&w, tpath("close"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40009);
+    tc_handshake(&t, T0);
+    tc_c(&t, T0 + 1000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    tc_s(&t, T0 + 2000, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n");
+    tc_s(&t, T0 + 3000, EV("c1"));
+    tc_s(&t, T0 + 4000, EV("c2") EV_DONE);
+    tc_close(&t, T0 + 6000);     /* server FIN at 6000, client FIN at 6050 */
+    pw_close(&w);
+    check_records("close", tpath("close"),
+                  "[{\"start_us\":1700000000001000,\"response\":{\"status\":200,\"ttfb_us\":1000,"
+                  "\"end_us\":5000,\"events\":[[2000,0,1],[3000,0,1],[3000,0,0]],"
+                  "\"text\":\"c1c2\"},\"tokens_out\":2,\"error\":null}]",
+                  NULL);
+}
+
 /* Malformed captures: garbage frames of every length and a frame with lying lengths are
  * counted, never crash, and do not disturb a good exchange around them. */
 static void test_malformed_frames(void **state)
@@ -755,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_sll2),
         cmocka_unit_test(test_midstream),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_close_delimited),
         cmocka_unit_test(test_malformed_frames),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
