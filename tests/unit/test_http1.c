@@ -1002,6 +1002,38 @@ static void test_callback_stop_and_pause(void **state)
     http1_free(&parser);
 }
 
+/* ---- golden files: tests/fixtures/http1/NAME.http + NAME.expected (see make.py there) ---- */
+
+static size_t read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        print_error("cannot open %s\n", path);
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap, f);
+    assert_true(n < cap);
+    fclose(f);
+    return n;
+}
+
+static void test_fixture_files(void **state)
+{
+    (void)state;
+    static const char *names[] = {"req_openai_chat", "res_vllm_sse", "res_ollama_ndjson",
+                                  "res_close_json"};
+    static char in[1 << 16], expect[1 << 16];
+    const char *dir = getenv("FIXTURE_DIR") ? getenv("FIXTURE_DIR") : FIXTURE_DIR;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/http1/%s.http", dir, names[i]);
+        size_t n = read_file(path, in, sizeof in);
+        snprintf(path, sizeof path, "%s/http1/%s.expected", dir, names[i]);
+        size_t en = read_file(path, expect, sizeof expect - 1);
+        expect[en] = '\0';
+        check_fixture(names[i][2] == 'q' ? &REQ : &RES, in, n, expect);
+    }
+}
+
 static void test_find_header_and_strerror(void **state)
 {
     (void)state;
@@ -1038,6 +1070,7 @@ int main(void)
         cmocka_unit_test(test_gzip_bodies),
         cmocka_unit_test(test_gzip_small_and_errors),
         cmocka_unit_test(test_callback_stop_and_pause),
+        cmocka_unit_test(test_fixture_files),
         cmocka_unit_test(test_find_header_and_strerror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
