@@ -171,6 +171,7 @@ static int input_load_batch(gzFile f, const char *path, const struct input_selec
                 last_ts = ts;
             }
             r.offset_us = last_ts >= 0 ? (last_ts - first_ts) * 1000 : 0;
+            r.untimed = ts < 0;
             if (!path_selected(sel, r.path)) {
                 req_free(&r);
             } else if (input_push(in, &r)) {
@@ -299,6 +300,7 @@ static int input_select_sorted(struct replay_input *in, const struct input_selec
             req_free(r);
             continue;
         }
+        in->untimed += r->untimed;
         r->offset_us = off;
         in->reqs[w++] = *r;
     }

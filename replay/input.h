@@ -25,6 +25,7 @@ struct replay_req {
     enum dialect_id dialect;
     int stream;                /* after rewriting: 1, 0, or -1 unknown */
     char *model;               /* after rewriting; NULL unknown */
+    int untimed;               /* Batch line without timestamp_ms */
 };
 
 enum input_kind { INPUT_TLOG = 0, INPUT_BATCH };
@@ -57,6 +58,7 @@ struct replay_input {
     int64_t bad_records;       /* unreadable records skipped */
     int64_t no_recorded_tokens;/* --max-tokens original without a recorded count */
     int truncated;             /* the input log had a torn tail (recovered) */
+    int64_t untimed;           /* Batch lines without timestamp_ms (selected ones) */
 };
 
 /* Loads and selects the requests of path ("-" = stdin), trace log or Batch file (sniffed from

@@ -390,6 +390,10 @@ static int opts_parse(int argc, char **argv, struct opts *o)
         return usage_error("--speed applies to original timing only%s", "");
     if ((o->stage_requests || o->stage_duration_us || o->stage_pause_us) && !o->n_sweep)
         return usage_error("--stage-* options need --sweep%s", "");
+    if (o->duration_us && o->n_sweep)
+        return usage_error("--duration does not apply to --sweep; use --stage-duration%s", "");
+    if (o->n_sweep && o->stage_requests && o->stage_duration_us)
+        return usage_error("give --stage-requests or --stage-duration, not both%s", "");
     if (o->max_inflight && (o->concurrency || o->n_sweep))
         return usage_error("--max-inflight caps open-loop timing; with -c/--sweep the "
                            "concurrency is the cap%s", "");
@@ -753,6 +757,9 @@ int main(int argc, char **argv)
         if (in.truncated)
             fprintf(stderr, PROG ": warning: %s was not closed cleanly; replaying the "
                             "records recovered\n", o.input);
+        if (in.untimed == (int64_t)in.n && o.rate <= 0 && !o.concurrency && !o.n_sweep)
+            fprintf(stderr, PROG ": warning: %s has no timestamps: original timing sends every "
+                            "request at once (use --rate or -c)\n", o.input);
         if (in.no_recorded_tokens)
             fprintf(stderr, PROG ": warning: --max-tokens original: %lld requests have no "
                             "recorded output count and keep their own limit\n",

@@ -101,6 +101,8 @@ static void test_batch_file(void **state)
     assert_string_equal(in.reqs[2].of, "c");
     assert_int_equal(in.reqs[2].offset_us, 250000);
     assert_int_equal(in.reqs[3].offset_us, 2000000);
+    assert_int_equal(in.untimed, 1);
+    assert_int_equal(in.reqs[2].untimed, 1);
     input_free(&in);
 
     /* --filter-path prefix, then --skip 1 --limit 1 over what is left (a, c, d). */
