@@ -443,11 +443,12 @@ static int http1_parse_fields(struct http1_parser *p, const char **cur, struct h
 static int http1_parse_version(struct http1_parser *p, const char *s, const char *le, int *minor)
 {
     static const char want[] = "HTTP/1.";
+    size_t n = (size_t)(le - s);
     for (size_t i = 0; i < 7; i++)
-        if (s + i >= le || s[i] != want[i])
-            return http1_fail(p, HTTP1_E_BAD_VERSION, http1_head_off(p, s + i));
-    if (s + 7 >= le || s[7] < '0' || s[7] > '9')
-        return http1_fail(p, HTTP1_E_BAD_VERSION, http1_head_off(p, s + 7));
+        if (i >= n || s[i] != want[i])
+            return http1_fail(p, HTTP1_E_BAD_VERSION, http1_head_off(p, s + (i < n ? i : n)));
+    if (n < 8 || s[7] < '0' || s[7] > '9')
+        return http1_fail(p, HTTP1_E_BAD_VERSION, http1_head_off(p, s + (n < 8 ? n : 7)));
     *minor = s[7] - '0';
     return 0;
 }
@@ -521,7 +522,7 @@ static int http1_parse_head(struct http1_parser *p)
         q++;
         if ((rc = http1_parse_version(p, q, le, &h.version_minor)) < 0)
             return rc;
-        if (q + 8 != le)
+        if (le - q != 8)
             return http1_fail(p, HTTP1_E_BAD_VERSION, http1_head_off(p, q + 8));
     } else {
         /* status-line = HTTP-version SP status-code SP [ reason-phrase ]; the SP before an
