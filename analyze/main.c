@@ -384,6 +384,7 @@ int main(int argc, char **argv)
     struct an_ctx c;
     an_init(&c, o.compare && o.by == AN_BY_LABEL ? AN_BY_LABEL : o.by, o.window_us, o.from,
             o.include_warmup);
+    c.compat = o.compat != NULL;
     char err[512];
     if (o.slo && an_parse_slo(o.slo, &c.slo, err, sizeof err)) {
         fprintf(stderr, PROG ": %s\n", err);

@@ -41,6 +41,7 @@ void an_free(struct an_ctx *c)
     for (size_t i = 0; i < c->n_labels; i++)
         free(c->labels[i]);
     free(c->labels);
+    free(c->goff);
     free(c->groups);
     free(c->reqs);
     memset(c, 0, sizeof *c);
@@ -227,7 +228,7 @@ static long an_find_group(struct an_ctx *c, int label_idx, const char *key, int 
     return (long)c->n_groups++;
 }
 
-static int an_record_itl(struct an_group *g, const struct tlog_exchange *x)
+static int an_record_itl(struct an_group *g, const struct tlog_exchange *x, int compat)
 {
     const struct tlog_response *rs = &x->resp;
     int64_t prev = -1, prev_any = -1;
@@ -242,10 +243,15 @@ static int an_record_itl(struct an_group *g, const struct tlog_exchange *x)
         if (prev >= 0) {
             double gap = (double)(e->offset_us - prev);
             uint64_t k = e->tokens > 1 ? (uint64_t)e->tokens : 1;
-            rc |= hist_record(&g->itl, gap, 1);
-            rc |= hist_record(&g->itl_tok, gap / (double)k, k);
-            rc |= hist_record(&g->itl_vllm, gap, 1);
-        } else if (prev_any >= 0) {
+            int slot = hist_slot(gap);
+            rc |= hist_record_slot(&g->itl, slot, gap, 1);
+            if (k == 1)
+                rc |= hist_record_slot(&g->itl_tok, slot, gap, 1);
+            else
+                rc |= hist_record(&g->itl_tok, gap / (double)k, k);
+            if (compat)
+                rc |= hist_record_slot(&g->itl_vllm, slot, gap, 1);
+        } else if (prev_any >= 0 && compat) {
             /* vLLM times its TTFT at the first chunk with choices (often role-only), so the
              * first content chunk after it is already an inter-token gap there. */
             rc |= hist_record(&g->itl_vllm, (double)(e->offset_us - prev_any), 1);
@@ -285,6 +291,8 @@ int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_
     }
     r.group = (uint32_t)g;
     c->reqs[c->n_reqs++] = r;
+    free(c->goff); /* a request added after sorting: back to scanning */
+    c->goff = NULL;
     enum tlog_tokens_source src = x->tokens_out >= 0 ? x->tokens_source
                                   : (x->usage.present && x->usage.completion_tokens >= 0)
                                       ? TLOG_TOKENS_USAGE
@@ -292,7 +300,7 @@ int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_
     if ((int)src >= 0 && (int)src < 3)
         grp->tokens_src[src]++;
     if (r.flags & AN_REQ_OK)
-        return an_record_itl(grp, x) ? -1 : 1;
+        return an_record_itl(grp, x, c->compat) ? -1 : 1;
     return 1;
 }
 
@@ -316,11 +324,46 @@ static int an_group_cmp(const struct an_group *a, const struct an_group *b, enum
     return strcmp(a->key, b->key);
 }
 
+/* Counting sort of reqs by group (stable), recording each group's range in goff. Without
+ * memory for it the summaries fall back to scanning every request. */
+static void an_index_groups(struct an_ctx *c)
+{
+    free(c->goff);
+    c->goff = calloc(c->n_groups + 1, sizeof *c->goff);
+    struct an_req *sorted = malloc((c->n_reqs ? c->n_reqs : 1) * sizeof *sorted);
+    if (!c->goff || !sorted) {
+        free(c->goff);
+        c->goff = NULL;
+        free(sorted);
+        return;
+    }
+    for (size_t i = 0; i < c->n_reqs; i++)
+        c->goff[c->reqs[i].group + 1]++;
+    for (size_t g = 0; g < c->n_groups; g++)
+        c->goff[g + 1] += c->goff[g];
+    size_t *next = malloc((c->n_groups ? c->n_groups : 1) * sizeof *next);
+    if (!next) {
+        free(c->goff);
+        c->goff = NULL;
+        free(sorted);
+        return;
+    }
+    memcpy(next, c->goff, c->n_groups * sizeof *next);
+    for (size_t i = 0; i < c->n_reqs; i++)
+        sorted[next[c->reqs[i].group]++] = c->reqs[i];
+    free(next);
+    free(c->reqs);
+    c->reqs = sorted;
+    c->cap_reqs = c->n_reqs ? c->n_reqs : 1;
+}
+
 void an_sort_groups(struct an_ctx *c)
 {
     size_t n = c->n_groups;
-    if (n < 2)
+    if (n < 2) {
+        an_index_groups(c);
         return;
+    }
     /* Insertion sort over an index (group counts are small), then permute. */
     size_t *ord = malloc(n * sizeof *ord), *inv = malloc(n * sizeof *inv);
     struct an_group *ng = malloc(n * sizeof *ng);
@@ -365,6 +408,7 @@ void an_sort_groups(struct an_ctx *c)
     free(ord);
     free(inv);
     free(ng);
+    an_index_groups(c);
 }
 
 /* ---- summaries ------------------------------------------------------------------------------ */
@@ -403,10 +447,18 @@ static double an_value(const struct an_req *r, enum an_metric m)
     return NAN;
 }
 
+/* The slice of reqs to visit for group g (all of them before an_sort_groups). */
+static void an_range(const struct an_ctx *c, size_t g, size_t *lo, size_t *hi)
+{
+    *lo = c->goff ? c->goff[g] : 0;
+    *hi = c->goff ? c->goff[g + 1] : c->n_reqs;
+}
+
 static size_t an_gather(const struct an_ctx *c, size_t g, enum an_metric m, double *out)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < c->n_reqs; i++) {
+    size_t n = 0, lo, hi;
+    an_range(c, g, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) {
         const struct an_req *r = &c->reqs[i];
         if (r->group != g)
             continue;
@@ -462,7 +514,9 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
     if (!v)
         return -1;
     int64_t min_t0 = INT64_MAX, max_end = INT64_MIN;
-    for (size_t i = 0; i < c->n_reqs; i++) {
+    size_t lo, hi;
+    an_range(c, g, &lo, &hi);
+    for (size_t i = lo; i < hi; i++) {
         const struct an_req *r = &c->reqs[i];
         if (r->group != g)
             continue;

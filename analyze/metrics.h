@@ -67,6 +67,8 @@ struct an_ctx {
     size_t n_groups, cap_groups;
     char **labels;           /* input labels in order */
     size_t n_labels;
+    int compat;              /* 1: also fill the --compat histograms (itl_vllm) */
+    size_t *goff;            /* after an_sort_groups: reqs of group g are [goff[g], goff[g+1]) */
 };
 
 /* Initialises an empty context. */
@@ -80,7 +82,8 @@ int an_add_label(struct an_ctx *c, const char *label);
 int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_t *group_out);
 /* Computes one exchange's metrics without storing them (also used for --per-request). */
 void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struct an_req *r);
-/* Orders groups: by label, then stage / window / key. Rewrites reqs[].group. */
+/* Orders groups: by label, then stage / window / key; rewrites reqs[].group and orders reqs
+ * by group (stable) so summaries visit only their own requests. */
 void an_sort_groups(struct an_ctx *c);
 
 /* Everything reported for one group. Distributions are in milliseconds. */

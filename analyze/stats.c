@@ -84,13 +84,13 @@ double hist_bucket_value(int i)
 
 static int hist_index(double v)
 {
-    double x = log(v / HIST_MIN) / hist_log_gamma();
-    int i = (int)x;
-    /* exp/log rounding can put a value one bucket off its true bounds; fix it. */
-    if (i > 0 && v < hist_bucket_low(i))
-        i--;
-    else if (i + 1 < HIST_BUCKETS && v >= hist_bucket_low(i + 1))
-        i++;
+    /* No fix-up against exp() of the bounds: a value that rounding puts one bucket off lies
+     * within 1e-12 (relative) of the shared boundary, so the 0.1 % bound still holds — and
+     * this is the analyzer's hottest line (one call per token gap). */
+    static double inv_lg; /* constant; benign if computed twice */
+    if (inv_lg == 0)
+        inv_lg = 1.0 / hist_log_gamma();
+    int i = (int)(log(v * (1.0 / HIST_MIN)) * inv_lg);
     if (i < 0)
         i = 0;
     if (i >= HIST_BUCKETS)
@@ -111,13 +111,18 @@ void hist_free(struct hist *h)
     hist_init(h);
 }
 
-int hist_record(struct hist *h, double v, uint64_t count)
+int hist_slot(double v)
+{
+    return (v > 0 && v >= HIST_MIN) ? hist_index(v) : -1;
+}
+
+int hist_record_slot(struct hist *h, int slot, double v, uint64_t count)
 {
     if (count == 0)
         return 0;
     if (!(v > 0))
         v = 0;
-    if (v < HIST_MIN) {
+    if (slot < 0) {
         h->zero += count;
     } else {
         if (!h->b) {
@@ -125,10 +130,9 @@ int hist_record(struct hist *h, double v, uint64_t count)
             if (!h->b)
                 return -1;
         }
-        int i = hist_index(v);
         /* Counters are 32-bit to keep per-group histograms small; saturate rather than wrap. */
-        uint64_t c = (uint64_t)h->b[i] + count;
-        h->b[i] = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+        uint64_t c = (uint64_t)h->b[slot] + count;
+        h->b[slot] = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
     }
     h->n += count;
     h->sum += v * (double)count;
@@ -138,6 +142,11 @@ int hist_record(struct hist *h, double v, uint64_t count)
     if (v > h->max)
         h->max = v;
     return 0;
+}
+
+int hist_record(struct hist *h, double v, uint64_t count)
+{
+    return hist_record_slot(h, hist_slot(v), v, count);
 }
 
 int hist_merge(struct hist *dst, const struct hist *src)

@@ -42,6 +42,10 @@ void hist_init(struct hist *h);
 void hist_free(struct hist *h);
 /* Records value v (>= 0; negative counts as 0) count times. 0 or -1 on allocation failure. */
 int hist_record(struct hist *h, double v, uint64_t count);
+/* The bucket of v (-1: the zero bucket), so one value recorded into several histograms costs
+ * one logarithm; hist_record_slot(h, hist_slot(v), v, n) == hist_record(h, v, n). */
+int hist_slot(double v);
+int hist_record_slot(struct hist *h, int slot, double v, uint64_t count);
 /* Adds every count of src into dst. 0 or -1. */
 int hist_merge(struct hist *dst, const struct hist *src);
 /* Fills d: mean/stddev/min/max exact, percentiles interpolated as stats_percentile_sorted

@@ -182,6 +182,7 @@ static void test_multi_token_and_n_out(void **state)
     (void)state;
     struct an_ctx c;
     an_init(&c, AN_BY_LABEL, 0, AN_FROM_AUTO, 0);
+    c.compat = 1;
     assert_int_equal(an_add_label(&c, "x"), 0);
     struct tlog_exchange x;
     /* usage says 10 tokens over 3 content events: tpot = (700 - 100) / 9 µs */
