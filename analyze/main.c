@@ -436,7 +436,7 @@ int main(int argc, char **argv)
                 return 1;
             }
         struct an_report r = {.ctx = &c, .sums = sums, .inputs = ins, .n_inputs = (size_t)n_in,
-                              .compat = o.compat != NULL, .compat_name = o.compat,
+                              .compat = report_compat_family(o.compat),
                               .command = cmdline};
         /* Nothing readable at all: the errors above say why; print no empty table. */
         int empty = c.n_groups == 0 && status;

@@ -75,7 +75,7 @@ struct report_metric {
     const char *name;        /* table label */
     const char *json;        /* JSON key */
     size_t off;              /* offset of the stats_dist in an_summary */
-    int compat;
+    int compat;              /* 0: ours; else the --compat family (report_compat_family) */
 };
 
 #define RM(n, j, f, c) { n, j, offsetof(struct an_summary, f), c }
@@ -93,14 +93,29 @@ static const struct report_metric report_metrics[] = {
     RM("vllm TTFT ms", "vllm_ttft_ms", vllm_ttft, 1),
     RM("vllm TPOT ms", "vllm_tpot_ms", vllm_tpot, 1),
     RM("vllm ITL ms", "vllm_itl_ms", vllm_itl, 1),
-    RM("gperf TTFT ms", "genai_perf_ttft_ms", gp_ttft, 1),
-    RM("gperf ITL ms", "genai_perf_itl_ms", gp_itl, 1),
-    RM("guidellm TPOT", "guidellm_tpot_ms", gl_tpot, 1),
-    RM("guidellm ITL", "guidellm_itl_ms", gl_itl, 1),
-    RM("llmperf ITL", "llmperf_itl_ms", lp_itl, 1),
-    RM("llmperf tok/s", "llmperf_req_out_tok_s", lp_out_tok_s, 1),
+    RM("gperf TTFT ms", "genai_perf_ttft_ms", gp_ttft, 2),
+    RM("gperf ITL ms", "genai_perf_itl_ms", gp_itl, 2),
+    RM("guidellm TPOT", "guidellm_tpot_ms", gl_tpot, 3),
+    RM("guidellm ITL", "guidellm_itl_ms", gl_itl, 3),
+    RM("llmperf ITL", "llmperf_itl_ms", lp_itl, 4),
+    RM("llmperf tok/s", "llmperf_req_out_tok_s", lp_out_tok_s, 4),
 };
 #define REPORT_N_METRICS (sizeof report_metrics / sizeof report_metrics[0])
+
+int report_compat_family(const char *name)
+{
+    static const char *const fam[] = {"vllm", "genai-perf", "guidellm", "llmperf"};
+    for (int i = 0; name && i < 4; i++)
+        if (!strcmp(name, fam[i]))
+            return i + 1;
+    return 0;
+}
+
+/* Our metrics always; another tool's only when --compat named that tool. */
+static int report_show(const struct an_report *r, const struct report_metric *m)
+{
+    return m->compat == 0 || m->compat == r->compat;
+}
 
 static const struct stats_dist *report_dist(const struct an_summary *s,
                                             const struct report_metric *m)
@@ -154,7 +169,7 @@ void report_table(FILE *f, const struct an_report *r)
         for (size_t k = 0; k < REPORT_N_METRICS; k++) {
             const struct report_metric *m = &report_metrics[k];
             const struct stats_dist *dd = report_dist(s, m);
-            if (m->compat && !r->compat)
+            if (!report_show(r, m))
                 continue;
             if (dd->n == 0)
                 continue;
@@ -283,7 +298,7 @@ void report_json(FILE *f, const struct an_report *r)
             int fc = 1;
             for (size_t k = 0; k < REPORT_N_METRICS; k++) {
                 const struct report_metric *m = &report_metrics[k];
-                if (!m->compat)
+                if (!m->compat || !report_show(r, m))
                     continue;
                 buf_printf(&b, "%s\"%s\":", fc ? "" : ",", m->json);
                 fc = 0;
@@ -344,7 +359,7 @@ void report_csv(FILE *f, const struct an_report *r)
     fputs("label,key,stage,requests,ok,errors,warmup_excluded,span_s,output_tok_s,total_tok_s,"
           "req_s,goodput_req_s", f);
     for (size_t k = 0; k < REPORT_N_METRICS; k++) {
-        if (report_metrics[k].compat && !r->compat)
+        if (!report_show(r, &report_metrics[k]))
             continue;
         for (int i = 0; i < 9; i++)
             fprintf(f, ",%s_%s", report_metrics[k].json, report_stat_names[i]);
@@ -372,7 +387,7 @@ void report_csv(FILE *f, const struct an_report *r)
         fputc(',', f);
         csv_num(f, s->goodput_req_s);
         for (size_t k = 0; k < REPORT_N_METRICS; k++) {
-            if (report_metrics[k].compat && !r->compat)
+            if (!report_show(r, &report_metrics[k]))
                 continue;
             const struct stats_dist *d = report_dist(s, &report_metrics[k]);
             double v[9] = {d->mean, d->stddev, d->min, d->p50, d->p90, d->p95, d->p99,
@@ -420,7 +435,7 @@ void report_markdown(FILE *f, const struct an_report *r)
         for (size_t k = 0; k < REPORT_N_METRICS; k++) {
             const struct report_metric *m = &report_metrics[k];
             const struct stats_dist *dd = report_dist(s, m);
-            if ((m->compat && !r->compat) || dd->n == 0)
+            if (!report_show(r, m) || dd->n == 0)
                 continue;
             double v[9] = {dd->mean, dd->stddev, dd->min, dd->p50, dd->p90, dd->p95, dd->p99,
                            dd->p999, dd->max};

@@ -24,8 +24,7 @@ struct an_report {
     struct an_summary *sums;   /* one per group, in group order */
     const struct an_input *inputs;
     size_t n_inputs;
-    int compat;                /* 1: --compat given (all four tools' definitions) */
-    const char *compat_name;   /* the tool named on --compat */
+    int compat;                /* 0, or the --compat tool: report_compat_family(name) */
     const char *command;       /* analyze's own command line */
 };
 
@@ -40,6 +39,9 @@ void report_markdown(FILE *f, const struct an_report *r);
 void report_per_request_header(FILE *f);
 void report_per_request_row(FILE *f, const char *label, const char *key,
                             const struct tlog_exchange *x, const struct an_req *q);
+/* --compat tool name → family number (1 vllm, 2 genai-perf, 3 guidellm, 4 llmperf), 0 for
+ * NULL or unknown. */
+int report_compat_family(const char *name);
 /* Human name of a --by mode ("label", "stage", …). */
 const char *report_by_name(enum an_by by);
 

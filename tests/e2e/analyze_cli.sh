@@ -35,7 +35,16 @@ assert_eq "csv ttft_ms_p50 column" 100 "$(python3 -c "import csv; r=list(csv.Dic
 grep -q '^| basic |  | 5 | 2 |' basic.md || fail "markdown summary row"
 pass "markdown summary row"
 "$A" --compat vllm "$FX/basic.jsonl" | grep -q '^vllm TTFT ms' || fail "--compat rows"
+"$A" --compat vllm "$FX/basic.jsonl" | grep -q '^llmperf' && fail "--compat vllm shows only vLLM's rows"
 pass "--compat rows"
+# compat values by hand: vLLM TTFT = first event of any kind (a 50, b 80, c 150 ms);
+# GenAI-Perf "ITL" = (E2E - TTFT) / (n_out - 1) (a 350/2, b 170/5); guidellm TPOT = last
+# content / n_out (a 300/3, b 200/6, c 150/1); llmperf tok/s = n_out / E2E (7.5, 24, 6.25).
+cj() { "$A" --json --compat "$1" "$FX/basic.jsonl" | python3 -c "import json,sys; c=json.load(sys.stdin)['groups'][0]['compat']; print('%g' % c['$2']['$3'])"; }
+assert_eq "vllm ttft p50" 80 "$(cj vllm vllm_ttft_ms p50)"
+assert_eq "genai-perf itl p50" 104.5 "$(cj genai-perf genai_perf_itl_ms p50)"
+assert_eq "guidellm tpot p50" 100 "$(cj guidellm guidellm_tpot_ms p50)"
+assert_eq "llmperf tok/s p50" 7.5 "$(cj llmperf llmperf_req_out_tok_s p50)"
 "$A" "$FX/basic.jsonl" | head -1 | grep -q 'out tok/s' || fail "table header"
 width=$("$A" --by status "$FX/basic.jsonl" "$FX/basic.jsonl" | awk '{ if (length($0) > m) m = length($0) } END { print m }')
 assert_le "table width" "$width" 100
