@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -724,6 +725,13 @@ int main(int argc, char **argv)
         return rc;
     g_quiet = o.quiet;
     signal(SIGPIPE, SIG_IGN);
+    /* One descriptor per connection: thousands of concurrent streams need more than the usual
+     * soft limit of 1024, and the hard limit is ours to take. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 
     /* Input. */
     struct replay_input in;

@@ -2,7 +2,9 @@
 # completes (exit 0, one record per request, trailer written): --fail-rate/--fail-status →
 # http_status with the body's message, --reset-rate and --drop-connection-rate → reset,
 # --malformed-rate → malformed, --stall-rate with --idle-timeout → idle_timeout and with
-# --timeout → timeout; a closed port → connect. Half-rate runs keep the good requests good.
+# --timeout → timeout; a closed port → connect; https to a plain-HTTP listener → tls; https to
+# the simulator (no TLS answer) with --connect-timeout → connect_timeout. Half-rate runs keep
+# the good requests good.
 source "$SRC_DIR/tests/e2e/lib.sh"
 source "$SRC_DIR/tests/e2e/replay_lib.sh"
 T=$TEST_TMP
@@ -52,3 +54,34 @@ rc=0
 assert_eq "refused: exit 1" 1 "$rc"
 assert_eq "refused: kinds" '{"connect": 8}' "$(rq "$T/refused.jsonl.gz" '
 dict(collections.Counter(x["error"]["kind"] for x in ex))')"
+
+# TLS failure: https to a plain-HTTP listener that answers at once → the handshake fails (tls).
+python3 - "$T/plain.port" <<'PY' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1])
+s.settimeout(60)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    c.close()
+PY
+_pids+=("$!")
+for _ in $(seq 50); do [ -s "$T/plain.port" ] && break; sleep 0.1; done
+rc=0
+"$RP" "$T/t8.jsonl.gz" --url "https://127.0.0.1:$(cat "$T/plain.port")" --limit 2 -q \
+  -o "$T/tls.jsonl.gz" || rc=$?
+assert_eq "tls: exit 0 (it connected)" 0 "$rc"
+assert_eq "tls: kinds" '{"tls": 2}' "$(rq "$T/tls.jsonl.gz" '
+dict(collections.Counter(x["error"]["kind"] for x in ex))')"
+
+# Connect timeout: https to the simulator, which waits for a request line and never answers
+# the TLS hello, with --connect-timeout 300ms.
+start_sim --profile zero
+rc=0
+"$RP" "$T/t8.jsonl.gz" --url "https://127.0.0.1:$SIM_PORT" --connect-timeout 300ms --limit 2 -q \
+  -o "$T/ct.jsonl.gz" || rc=$?
+assert_eq "connect timeout: exit 1 (nothing connected)" 1 "$rc"
+assert_eq "connect timeout: kinds" '{"connect_timeout": 2}' "$(rq "$T/ct.jsonl.gz" '
+dict(collections.Counter(x["error"]["kind"] for x in ex))')"
+assert_le "connect timeout: ended near 300 ms (us)" "$(rq "$T/ct.jsonl.gz" 'max(x["response"]["end_us"] for x in ex)')" 1000000
