@@ -501,7 +501,10 @@ static int cap_run_live(struct cap_run *r, pcap_t *p, struct pcap_stat *ps)
             struct pollfd pfd = {fd, POLLIN, 0};
             poll(&pfd, 1, 100);
         }
-        int n = pcap_dispatch(p, -1, cap_live_cb, (u_char *)&ctx);
+        int want = -1;           /* -c: never read past the count */
+        if (r->a->count)
+            want = (int)(r->a->count - (int64_t)r->npkts < 1000000 ? r->a->count - (int64_t)r->npkts : 1000000);
+        int n = pcap_dispatch(p, want, cap_live_cb, (u_char *)&ctx);
         if (n == PCAP_ERROR) {
             fprintf(stderr, "llmtrace-capture: %s\n", pcap_geterr(p));
             rc = 1;

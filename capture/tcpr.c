@@ -51,20 +51,21 @@ int tcpr_init(struct tcpr_table *t, const struct tcpr_opts *o, const struct tcpr
     return t->buckets ? 0 : -1;
 }
 
-static uint32_t tcpr_hash_ep(const uint8_t *a, uint16_t port)
+static uint64_t tcpr_hash_ep(const uint8_t *a, uint16_t port)
 {
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ a[i]) * 16777619u;
-    h = (h ^ port) * 16777619u;
-    return h ^ (h >> 15);
+    /* word-wise multiply-xorshift over the 16 address bytes and the port */
+    uint64_t w[2];
+    memcpy(w, a, 16);
+    uint64_t h = (w[0] ^ (w[1] * 0x9e3779b97f4a7c15ULL) ^ port) * 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 29);
 }
 
 /* Symmetric in the two endpoints, so both directions land in one bucket. */
 static size_t tcpr_bucket(const struct tcpr_table *t, const struct pkt_tcp *s)
 {
-    uint32_t h = tcpr_hash_ep(s->src, s->sport) + tcpr_hash_ep(s->dst, s->dport);
-    return (h * 2654435761u) & (t->nbuckets - 1);
+    uint64_t h = tcpr_hash_ep(s->src, s->sport) + tcpr_hash_ep(s->dst, s->dport);
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return (size_t)(h >> 32) & (t->nbuckets - 1);
 }
 
 static void tcpr_lru_unlink(struct tcpr_table *t, struct tcpr_flow *f)
