@@ -126,7 +126,13 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
         html_esc(f, in->describe && in->describe[0] ? in->describe : "ok");
         fputs("</td></tr>\n", f);
     }
-    fputs("</table>\n<h2>Summary</h2>\n<table><tr><th class=l>label</th>", f);
+    fputs("</table>\n", f);
+    if (r->preface) {
+        fputs("<h2>Comparison</h2>\n<pre>", f);
+        html_esc(f, r->preface);
+        fputs("</pre>\n", f);
+    }
+    fputs("<h2>Summary</h2>\n<table><tr><th class=l>label</th>", f);
     if (c->by != AN_BY_LABEL)
         fprintf(f, "<th class=l>%s</th>", report_by_name(c->by));
     fputs("<th>requests</th><th>ok</th><th>errors</th><th>output tok/s</th><th>total tok/s</th>"

@@ -415,6 +415,17 @@ int main(int argc, char **argv)
             status = 1;
     }
     an_sort_groups(&c);
+    struct an_summary *sums = calloc(c.n_groups ? c.n_groups : 1, sizeof *sums);
+    if (!sums)
+        return 1;
+    for (size_t g = 0; g < c.n_groups; g++)
+        if (an_summarize(&c, g, o.compat != NULL, &sums[g])) {
+            fprintf(stderr, PROG ": out of memory\n");
+            return 1;
+        }
+    struct an_report r = {.ctx = &c, .sums = sums, .inputs = ins, .n_inputs = (size_t)n_in,
+                          .compat = report_compat_family(o.compat), .command = cmdline};
+    char *cmp_text = NULL;
     if (o.compare) {
         if (status) {
             fprintf(stderr, PROG ": compare needs both logs\n");
@@ -424,20 +435,20 @@ int main(int argc, char **argv)
             if (cmp_run(out, &c, &co, err, sizeof err)) {
                 fprintf(stderr, PROG ": %s\n", err);
                 status = 1;
+            } else if (o.html) {
+                /* The page shows the comparison table too; re-running with the same seed
+                 * reproduces it exactly. */
+                size_t len = 0;
+                FILE *m = open_memstream(&cmp_text, &len);
+                co.json = 0;
+                if (m) {
+                    cmp_run(m, &c, &co, err, sizeof err);
+                    fclose(m);
+                }
+                r.preface = cmp_text;
             }
         }
     } else {
-        struct an_summary *sums = calloc(c.n_groups ? c.n_groups : 1, sizeof *sums);
-        if (!sums)
-            return 1;
-        for (size_t g = 0; g < c.n_groups; g++)
-            if (an_summarize(&c, g, o.compat != NULL, &sums[g])) {
-                fprintf(stderr, PROG ": out of memory\n");
-                return 1;
-            }
-        struct an_report r = {.ctx = &c, .sums = sums, .inputs = ins, .n_inputs = (size_t)n_in,
-                              .compat = report_compat_family(o.compat),
-                              .command = cmdline};
         /* Nothing readable at all: the errors above say why; print no empty table. */
         int empty = c.n_groups == 0 && status;
         switch (empty ? OUT_PER_REQ : o.out) {
@@ -447,47 +458,51 @@ int main(int argc, char **argv)
         case OUT_MD: report_markdown(out, &r); break;
         case OUT_PER_REQ: break;
         }
-        fflush(out);
-        struct plot_opts po = {.latency = o.plot_latency, .png = 1, .svg = 1};
-        const char *svg_dir = NULL;
-        char tmpdir[] = "/tmp/llmtrace-analyze.XXXXXX";
-        int made_tmp = 0;
-        if (o.plot_dir) {
-            if (mkdir(o.plot_dir, 0777) && errno != EEXIST) {
-                fprintf(stderr, PROG ": %s: %s\n", o.plot_dir, strerror(errno));
-                status = 1;
-            } else if (plot_all(&c, sums, o.plot_dir, &po, err, sizeof err) < 0) {
-                fprintf(stderr, PROG ": --plot: %s\n", err);
-                status = 1;
-            } else {
-                svg_dir = o.plot_dir;
-            }
-        } else if (o.html && plot_find_gnuplot() && mkdtemp(tmpdir)) {
-            /* The HTML page embeds SVG text: have gnuplot draw into a private directory that
-             * is removed once the page is written. */
-            made_tmp = 1;
-            po.png = 0;
-            if (plot_all(&c, sums, tmpdir, &po, err, sizeof err) >= 0)
-                svg_dir = tmpdir;
-            else
-                fprintf(stderr, PROG ": --html charts: %s\n", err);
-        } else if (o.html) {
-            fprintf(stderr, PROG ": gnuplot not found: the HTML report has tables only\n");
-        }
-        if (o.html && html_write(o.html, &r, svg_dir, err, sizeof err)) {
-            fprintf(stderr, PROG ": %s\n", err);
-            status = 1;
-        }
-        if (made_tmp) {
-            for (const char *const *n = plot_chart_names; *n; n++) {
-                char p[4200];
-                snprintf(p, sizeof p, "%s/%s.svg", tmpdir, *n);
-                unlink(p);
-            }
-            rmdir(tmpdir);
-        }
-        free(sums);
     }
+    fflush(out);
+    struct plot_opts po = {.latency = o.plot_latency, .png = 1, .svg = 1};
+    const char *svg_dir = NULL;
+    char tmpdir[] = "/tmp/llmtrace-analyze.XXXXXX";
+    int made_tmp = 0;
+    if (o.plot_dir && c.n_reqs == 0) {
+        fprintf(stderr, PROG ": --plot: no exchanges to chart\n");
+        status = 1;
+    } else if (o.plot_dir) {
+        if (mkdir(o.plot_dir, 0777) && errno != EEXIST) {
+            fprintf(stderr, PROG ": %s: %s\n", o.plot_dir, strerror(errno));
+            status = 1;
+        } else if (plot_all(&c, sums, o.plot_dir, &po, err, sizeof err) < 0) {
+            fprintf(stderr, PROG ": --plot: %s\n", err);
+            status = 1;
+        } else {
+            svg_dir = o.plot_dir;
+        }
+    } else if (o.html && plot_find_gnuplot() && mkdtemp(tmpdir)) {
+        /* The HTML page embeds SVG text: have gnuplot draw into a private directory that
+         * is removed once the page is written. */
+        made_tmp = 1;
+        po.png = 0;
+        if (plot_all(&c, sums, tmpdir, &po, err, sizeof err) >= 0)
+            svg_dir = tmpdir;
+        else
+            fprintf(stderr, PROG ": --html charts: %s\n", err);
+    } else if (o.html) {
+        fprintf(stderr, PROG ": gnuplot not found: the HTML report has tables only\n");
+    }
+    if (o.html && html_write(o.html, &r, svg_dir, err, sizeof err)) {
+        fprintf(stderr, PROG ": %s\n", err);
+        status = 1;
+    }
+    if (made_tmp) {
+        for (const char *const *n = plot_chart_names; *n; n++) {
+            char p[4200];
+            snprintf(p, sizeof p, "%s/%s.svg", tmpdir, *n);
+            unlink(p);
+        }
+        rmdir(tmpdir);
+    }
+    free(sums);
+    free(cmp_text);
     if (out != stdout && fclose(out)) {
         fprintf(stderr, PROG ": %s: %s\n", o.out_path, strerror(errno));
         status = 1;

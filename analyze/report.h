@@ -26,6 +26,7 @@ struct an_report {
     size_t n_inputs;
     int compat;                /* 0, or the --compat tool: report_compat_family(name) */
     const char *command;       /* analyze's own command line */
+    const char *preface;       /* text shown before the summary (compare's table); may be NULL */
 };
 
 /* Group name for display: "label", "label key" when grouped by something else. */

@@ -109,6 +109,11 @@ pass "bootstrap reproducible with --seed"
 "$A" compare --json base="$S" new="$S" > self.json
 assert_eq "self-compare verdicts" "no significant difference" \
   "$(py self.json "' '.join(sorted(set(m['verdict'] for m in d['compare']['groups'][0]['metrics'])))")"
+if command -v gnuplot >/dev/null; then
+  "$A" compare --html cmp.html base="$S" new=torn.jsonl.gz > /dev/null 2>&1
+  grep -q '<h2>Comparison</h2>' cmp.html || fail "compare --html shows the comparison"
+  assert_eq "compare --html charts" 6 "$(grep -c '<svg' cmp.html)"
+fi
 set +e
 "$A" compare base="$S" > /dev/null 2>&1; rc=$?
 set -e
