@@ -21,6 +21,13 @@
 
 #include "jscan.h"
 
+/* Key test against a literal: length first, then an inlined fixed-size compare; escaped keys
+ * (rare) go through the unescaping jscan_key_is. */
+#define D_KEY(k, lit)                                                                  \
+    ((k)->type == JSCAN_STRING &&                                                      \
+     ((!(k)->escaped && (k)->len == sizeof(lit) - 1 && memcmp((k)->p, lit, sizeof(lit) - 1) == 0) || \
+      ((k)->escaped && jscan_key_is((k), lit))))
+
 static const char *const dialect_names[DIALECT_COUNT] = {
     [DIALECT_UNKNOWN] = "unknown",
     [DIALECT_OPENAI_CHAT] = "openai-chat",
@@ -315,11 +322,11 @@ static int oa_usage(struct dctx *c, const struct jscan_val *u)
     c->out->has_usage = 1;
     jscan_iter_init(&it, u);
     while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (jscan_key_is(&k, "prompt_tokens"))
+        if (D_KEY(&k, "prompt_tokens"))
             rc = d_int(c, &v, &c->out->prompt_tokens, "usage.prompt_tokens is not a count");
-        else if (jscan_key_is(&k, "completion_tokens"))
+        else if (D_KEY(&k, "completion_tokens"))
             rc = d_int(c, &v, &c->out->completion_tokens, "usage.completion_tokens is not a count");
-        else if (jscan_key_is(&k, "prompt_tokens_details") && jscan_get(&v, "cached_tokens", &ct))
+        else if (D_KEY(&k, "prompt_tokens_details") && jscan_get(&v, "cached_tokens", &ct))
             rc = d_int(c, &ct, &c->out->cached_tokens, "usage.cached_tokens is not a count");
     }
     return rc;
@@ -386,22 +393,22 @@ static int oa_delta(struct dctx *c, const struct jscan_val *d, int *saw_role)
     int rc = 0;
     jscan_iter_init(&it, d);
     while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (jscan_key_is(&k, "content")) {
+        if (D_KEY(&k, "content")) {
             if (v.type == JSCAN_ARRAY)
                 rc = oa_content_parts(c, &v);
             else
                 rc = d_opt_string(c, &v, "delta.content is not a string");
-        } else if (jscan_key_is(&k, "reasoning_content") || jscan_key_is(&k, "reasoning")) {
+        } else if (D_KEY(&k, "reasoning_content") || D_KEY(&k, "reasoning")) {
             rc = d_opt_string(c, &v, "delta.reasoning_content is not a string");
-        } else if (jscan_key_is(&k, "refusal")) {
+        } else if (D_KEY(&k, "refusal")) {
             rc = d_opt_string(c, &v, "delta.refusal is not a string");
-        } else if (jscan_key_is(&k, "tool_calls")) {
+        } else if (D_KEY(&k, "tool_calls")) {
             rc = oa_tool_calls(c, &v);
-        } else if (jscan_key_is(&k, "function_call") && v.type == JSCAN_OBJECT) {
+        } else if (D_KEY(&k, "function_call") && v.type == JSCAN_OBJECT) {
             struct jscan_val args;
             if (jscan_get(&v, "arguments", &args))
                 rc = d_opt_string(c, &args, "function_call.arguments is not a string");
-        } else if (jscan_key_is(&k, "role")) {
+        } else if (D_KEY(&k, "role")) {
             *saw_role = 1;
         }
     }
@@ -417,14 +424,14 @@ static int oa_choice(struct dctx *c, const struct jscan_val *ch, int *saw_role, 
     int rc = 0;
     jscan_iter_init(&it, ch);
     while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (jscan_key_is(&k, "delta")) {
+        if (D_KEY(&k, "delta")) {
             *saw_delta = 1;
             rc = oa_delta(c, &v, saw_role);
-        } else if (jscan_key_is(&k, "message")) {
+        } else if (D_KEY(&k, "message")) {
             rc = oa_delta(c, &v, saw_role);
-        } else if (jscan_key_is(&k, "text")) {
+        } else if (D_KEY(&k, "text")) {
             rc = d_opt_string(c, &v, "choices.text is not a string");
-        } else if (jscan_key_is(&k, "finish_reason")) {
+        } else if (D_KEY(&k, "finish_reason")) {
             rc = d_finish(c, &v, "finish_reason is not a string");
         }
     }
@@ -439,7 +446,7 @@ static int oa_decode(struct dctx *c, const struct jscan_val *root)
     struct jscan_val msg;
     jscan_iter_init(&it, root);
     while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (jscan_key_is(&k, "choices")) {
+        if (D_KEY(&k, "choices")) {
             if (v.type == JSCAN_NULL)
                 continue;
             if (v.type != JSCAN_ARRAY)
@@ -449,16 +456,16 @@ static int oa_decode(struct dctx *c, const struct jscan_val *root)
             jscan_iter_init(&ci, &v);
             while (rc == 0 && jscan_iter_next(&ci, NULL, &ch) == 1)
                 rc = oa_choice(c, &ch, &saw_role, &saw_delta);
-        } else if (jscan_key_is(&k, "usage")) {
+        } else if (D_KEY(&k, "usage")) {
             rc = oa_usage(c, &v);
-        } else if (jscan_key_is(&k, "error")) {
+        } else if (D_KEY(&k, "error")) {
             if (v.type != JSCAN_NULL)
                 d_error_from(c, &v);
-        } else if (jscan_key_is(&k, "object")) {
+        } else if (D_KEY(&k, "object")) {
             /* vLLM's ErrorResponse: {"object":"error","message":…,"type":…,"code":…} */
-            if (v.type == JSCAN_STRING && jscan_key_is(&v, "error"))
+            if (v.type == JSCAN_STRING && D_KEY(&v, "error"))
                 object_error = 1;
-        } else if (jscan_key_is(&k, "message") && v.type == JSCAN_STRING) {
+        } else if (D_KEY(&k, "message") && v.type == JSCAN_STRING) {
             has_msg = 1;
             msg = v;
         }
@@ -491,13 +498,13 @@ static int an_usage(struct dctx *c, const struct jscan_val *u)
     int rc = 0;
     jscan_iter_init(&it, u);
     while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (jscan_key_is(&k, "input_tokens"))
+        if (D_KEY(&k, "input_tokens"))
             rc = d_int(c, &v, &in, "usage.input_tokens is not a count");
-        else if (jscan_key_is(&k, "output_tokens"))
+        else if (D_KEY(&k, "output_tokens"))
             rc = d_int(c, &v, &out, "usage.output_tokens is not a count");
-        else if (jscan_key_is(&k, "cache_creation_input_tokens"))
+        else if (D_KEY(&k, "cache_creation_input_tokens"))
             rc = d_int(c, &v, &cc, "usage.cache_creation_input_tokens is not a count");
-        else if (jscan_key_is(&k, "cache_read_input_tokens"))
+        else if (D_KEY(&k, "cache_read_input_tokens"))
             rc = d_int(c, &v, &cr, "usage.cache_read_input_tokens is not a count");
     }
     if (rc)
@@ -520,12 +527,12 @@ static int an_block(struct dctx *c, const struct jscan_val *b, int whole)
     struct jscan_val t, v;
     if (!jscan_get(b, "type", &t) || t.type != JSCAN_STRING)
         return D_MALFORMED(c, "content block without a type");
-    if (jscan_key_is(&t, "text") && jscan_get(b, "text", &v))
+    if (D_KEY(&t, "text") && jscan_get(b, "text", &v))
         return d_opt_string(c, &v, "content block text is not a string");
-    if (jscan_key_is(&t, "thinking") && jscan_get(b, "thinking", &v))
+    if (D_KEY(&t, "thinking") && jscan_get(b, "thinking", &v))
         return d_opt_string(c, &v, "content block thinking is not a string");
     /* streamed tool input arrives as input_json_delta; a whole message carries it here */
-    if (whole && jscan_key_is(&t, "tool_use") && jscan_get(b, "input", &v))
+    if (whole && D_KEY(&t, "tool_use") && jscan_get(b, "input", &v))
         return d_text_raw(c, &v);
     return 0;
 }
@@ -542,50 +549,52 @@ static int an_decode(struct dctx *c, const char *etype, size_t etype_len,
         typ.p = etype;
         typ.len = etype_len;
         typ.escaped = 0;
+        typ.tape = NULL;
+        typ.tok = 0;
     } else {
         return D_MALFORMED(c, "anthropic event without a type");
     }
-    if (jscan_key_is(&typ, "error")) {
+    if (D_KEY(&typ, "error")) {
         if (jscan_get(root, "error", &v))
             d_error_from(c, &v);
         c->out->is_error = 1;
         return 0;
     }
-    if (jscan_key_is(&typ, "message_start")) {
+    if (D_KEY(&typ, "message_start")) {
         if (!jscan_get(root, "message", &v) || v.type != JSCAN_OBJECT)
             return D_MALFORMED(c, "message_start without a message object");
         if (jscan_get(&v, "usage", &w))
             return an_usage(c, &w);
         return 0;
     }
-    if (jscan_key_is(&typ, "content_block_start")) {
+    if (D_KEY(&typ, "content_block_start")) {
         if (!jscan_get(root, "content_block", &v))
             return D_MALFORMED(c, "content_block_start without content_block");
         return an_block(c, &v, 0);
     }
-    if (jscan_key_is(&typ, "content_block_delta")) {
+    if (D_KEY(&typ, "content_block_delta")) {
         if (!jscan_get(root, "delta", &v) || v.type != JSCAN_OBJECT)
             return D_MALFORMED(c, "content_block_delta without a delta object");
         if (!jscan_get(&v, "type", &t) || t.type != JSCAN_STRING)
             return D_MALFORMED(c, "content_block_delta delta without a type");
-        if (jscan_key_is(&t, "text_delta")) {
+        if (D_KEY(&t, "text_delta")) {
             if (!jscan_get(&v, "text", &w))
                 return D_MALFORMED(c, "text_delta without text");
             return d_opt_string(c, &w, "text_delta text is not a string");
         }
-        if (jscan_key_is(&t, "input_json_delta")) {
+        if (D_KEY(&t, "input_json_delta")) {
             if (!jscan_get(&v, "partial_json", &w))
                 return D_MALFORMED(c, "input_json_delta without partial_json");
             return d_opt_string(c, &w, "partial_json is not a string");
         }
-        if (jscan_key_is(&t, "thinking_delta")) {
+        if (D_KEY(&t, "thinking_delta")) {
             if (!jscan_get(&v, "thinking", &w))
                 return D_MALFORMED(c, "thinking_delta without thinking");
             return d_opt_string(c, &w, "thinking is not a string");
         }
         return 0; /* signature_delta, citations_delta: no output tokens */
     }
-    if (jscan_key_is(&typ, "message_delta")) {
+    if (D_KEY(&typ, "message_delta")) {
         int rc = 0;
         if (jscan_get(root, "delta", &v) && v.type == JSCAN_OBJECT && jscan_get(&v, "stop_reason", &w))
             rc = d_finish(c, &w, "stop_reason is not a string");
@@ -593,11 +602,11 @@ static int an_decode(struct dctx *c, const char *etype, size_t etype_len,
             rc = an_usage(c, &w);
         return rc;
     }
-    if (jscan_key_is(&typ, "message_stop")) {
+    if (D_KEY(&typ, "message_stop")) {
         c->out->is_done = 1;
         return 0;
     }
-    if (jscan_key_is(&typ, "message")) { /* non-streaming body */
+    if (D_KEY(&typ, "message")) { /* non-streaming body */
         int rc = 0;
         if (jscan_get(root, "content", &v)) {
             if (v.type != JSCAN_ARRAY)
@@ -625,11 +634,11 @@ static int ol_decode(struct dctx *c, const struct jscan_val *root)
     int rc = 0;
     jscan_iter_init(&it, root);
     while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (jscan_key_is(&k, "response")) {
+        if (D_KEY(&k, "response")) {
             rc = d_opt_string(c, &v, "response is not a string");
-        } else if (jscan_key_is(&k, "thinking")) {
+        } else if (D_KEY(&k, "thinking")) {
             rc = d_opt_string(c, &v, "thinking is not a string");
-        } else if (jscan_key_is(&k, "message")) {
+        } else if (D_KEY(&k, "message")) {
             int saw_role = 0;
             if (v.type != JSCAN_OBJECT && v.type != JSCAN_NULL)
                 return D_MALFORMED(c, "message is not an object");
@@ -638,20 +647,20 @@ static int ol_decode(struct dctx *c, const struct jscan_val *root)
                 rc = d_opt_string(c, &t, "message.thinking is not a string");
             if (rc == 0)
                 rc = oa_delta(c, &v, &saw_role);
-        } else if (jscan_key_is(&k, "done")) {
+        } else if (D_KEY(&k, "done")) {
             if (v.type == JSCAN_TRUE)
                 c->out->is_done = 1;
             else if (v.type != JSCAN_FALSE)
                 return D_MALFORMED(c, "done is not a boolean");
-        } else if (jscan_key_is(&k, "done_reason")) {
+        } else if (D_KEY(&k, "done_reason")) {
             rc = d_finish(c, &v, "done_reason is not a string");
-        } else if (jscan_key_is(&k, "prompt_eval_count")) {
+        } else if (D_KEY(&k, "prompt_eval_count")) {
             c->out->has_usage = 1;
             rc = d_int(c, &v, &c->out->prompt_tokens, "prompt_eval_count is not a count");
-        } else if (jscan_key_is(&k, "eval_count")) {
+        } else if (D_KEY(&k, "eval_count")) {
             c->out->has_usage = 1;
             rc = d_int(c, &v, &c->out->completion_tokens, "eval_count is not a count");
-        } else if (jscan_key_is(&k, "error")) {
+        } else if (D_KEY(&k, "error")) {
             if (v.type != JSCAN_NULL)
                 d_error_from(c, &v);
         }
@@ -666,7 +675,7 @@ static int tgi_decode(struct dctx *c, const struct jscan_val *root)
     int rc = 0, has_token = 0, has_gen = 0;
     jscan_iter_init(&it, root);
     while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (jscan_key_is(&k, "token")) {
+        if (D_KEY(&k, "token")) {
             if (v.type == JSCAN_NULL)
                 continue;
             if (v.type != JSCAN_OBJECT)
@@ -688,14 +697,14 @@ static int tgi_decode(struct dctx *c, const struct jscan_val *root)
             /* special tokens (</s>, <|eot_id|>) are generated but are not output text */
             if (!special)
                 rc = d_text(c, &t);
-        } else if (jscan_key_is(&k, "generated_text")) {
+        } else if (D_KEY(&k, "generated_text")) {
             if (v.type == JSCAN_NULL)
                 continue;
             if (v.type != JSCAN_STRING)
                 return D_MALFORMED(c, "generated_text is not a string");
             has_gen = 1;
             gen = v;
-        } else if (jscan_key_is(&k, "details")) {
+        } else if (D_KEY(&k, "details")) {
             if (v.type == JSCAN_NULL)
                 continue;
             if (v.type != JSCAN_OBJECT)
@@ -708,7 +717,7 @@ static int tgi_decode(struct dctx *c, const struct jscan_val *root)
                 rc = d_int(c, &n, &c->out->completion_tokens,
                            "details.generated_tokens is not a count");
             }
-        } else if (jscan_key_is(&k, "error")) {
+        } else if (D_KEY(&k, "error")) {
             if (v.type != JSCAN_NULL)
                 d_error_from(c, &v);
         }
@@ -732,14 +741,14 @@ static enum dialect_id d_guess(const struct jscan_val *root)
     enum dialect_id guess = DIALECT_UNKNOWN;
     jscan_iter_init(&it, root);
     while (jscan_iter_next(&it, &k, &v) == 1) {
-        if (jscan_key_is(&k, "choices"))
+        if (D_KEY(&k, "choices"))
             return DIALECT_OPENAI_CHAT;
-        if (jscan_key_is(&k, "type"))
+        if (D_KEY(&k, "type"))
             guess = DIALECT_ANTHROPIC;
-        else if (jscan_key_is(&k, "token") || jscan_key_is(&k, "generated_text") ||
-                 jscan_key_is(&k, "error_type"))
+        else if (D_KEY(&k, "token") || D_KEY(&k, "generated_text") ||
+                 D_KEY(&k, "error_type"))
             return DIALECT_TGI;
-        else if (jscan_key_is(&k, "done") || jscan_key_is(&k, "response"))
+        else if (D_KEY(&k, "done") || D_KEY(&k, "response"))
             return DIALECT_OLLAMA_CHAT;
     }
     return guess == DIALECT_UNKNOWN ? DIALECT_OPENAI_CHAT : guess;
@@ -787,7 +796,11 @@ int dialect_decode_event(enum dialect_id d, const char *event_type, size_t type_
     }
     int is_error_event = d_type_is(event_type, type_len, "error");
     struct jscan_val root;
-    int rc = jscan_parse(data + b, e - b, &root, NULL);
+    struct jscan_tape tape;
+    /* a chunk has a few dozen values; bigger bodies fall back to walking the bytes */
+    struct jscan_tok toks[256];
+    int rc = jscan_parse_tape(data + b, e - b, &tape, toks, sizeof toks / sizeof toks[0], &root,
+                              NULL);
     if (rc) {
         if (is_error_event) { /* an error event whose data is plain text */
             out->is_error = 1;

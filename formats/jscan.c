@@ -15,13 +15,76 @@ static inline int str_class(unsigned char c)
     return c < 0x20 ? CL_CTRL : CL_HIGH;
 }
 
+/* SWAR: eight bytes at a time, to skip the plain ASCII that makes up most of a chunk. The
+ * "has a zero byte" test is exact about existence, which is all the loops need. */
+#define JS_ONES 0x0101010101010101ull
+#define JS_HIGHS 0x8080808080808080ull
+
+static inline uint64_t js_load8(const unsigned char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static inline uint64_t js_has_zero(uint64_t x)
+{
+    return (x - JS_ONES) & ~x & JS_HIGHS;
+}
+
+static inline uint64_t js_has_byte(uint64_t x, unsigned char c)
+{
+    return js_has_zero(x ^ (JS_ONES * c));
+}
+
+/* Any byte < 0x20, '"', '\\' or >= 0x80 among the eight. */
+static inline uint64_t js_string_special(uint64_t x)
+{
+    return ((x - JS_ONES * 0x20) & ~x & JS_HIGHS) | js_has_byte(x, '"') | js_has_byte(x, '\\') |
+           (x & JS_HIGHS);
+}
+
+/* Any of '"' '{' '}' '[' ']' among the eight. */
+static inline uint64_t js_struct_special(uint64_t x)
+{
+    return js_has_byte(x, '"') | js_has_byte(x, '{') | js_has_byte(x, '}') |
+           js_has_byte(x, '[') | js_has_byte(x, ']');
+}
+
 struct jparser {
     const char *start;
     const char *p;
     const char *end;
     const char *err_at;
     int depth;
+    struct jscan_tape *tape; /* NULL, or recording */
 };
+
+/* Reserves the next tape slot; (size_t)-1 when not recording or full. */
+static size_t jp_tape_reserve(struct jparser *s)
+{
+    struct jscan_tape *t = s->tape;
+    if (!t || t->overflow)
+        return (size_t)-1;
+    if (t->n == t->cap) {
+        t->overflow = 1;
+        return (size_t)-1;
+    }
+    return t->n++;
+}
+
+static void jp_tape_fill(struct jparser *s, size_t i, const struct jscan_val *v)
+{
+    struct jscan_tape *t = s->tape;
+    if (i == (size_t)-1 || t->overflow)
+        return;
+    struct jscan_tok *k = &t->tok[i];
+    k->p = v->p;
+    k->len = v->len;
+    k->type = (unsigned char)v->type;
+    k->escaped = (unsigned char)v->escaped;
+    k->next = t->n;
+}
 
 static int jp_fail(struct jparser *s, const char *at, int rc)
 {
@@ -81,6 +144,8 @@ static int jp_string(struct jparser *s, struct jscan_val *v)
     const unsigned char *end = (const unsigned char *)s->end;
     int escaped = 0;
     for (;;) {
+        while (end - p >= 8 && !js_string_special(js_load8(p)))
+            p += 8;
         while (p < end && str_class(*p) == CL_PLAIN)
             p++;
         if (p >= end)
@@ -217,9 +282,11 @@ static int jp_container(struct jparser *s, struct jscan_val *v)
             if (is_obj) {
                 if (*s->p != '"')
                     return jp_fail(s, s->p, JSCAN_ERR_SYNTAX);
+                size_t kt = jp_tape_reserve(s);
                 rc = jp_string(s, &item);
                 if (rc)
                     return rc;
+                jp_tape_fill(s, kt, &item);
                 s->p = skip_ws(s->p, s->end);
                 if (s->p >= s->end)
                     return jp_fail(s, s->p, JSCAN_ERR_TRUNCATED);
@@ -251,7 +318,18 @@ static int jp_container(struct jparser *s, struct jscan_val *v)
     return 0;
 }
 
+static int jp_value_raw(struct jparser *s, struct jscan_val *v);
+
 static int jp_value(struct jparser *s, struct jscan_val *v)
+{
+    size_t t = jp_tape_reserve(s);
+    int rc = jp_value_raw(s, v);
+    if (rc == 0)
+        jp_tape_fill(s, t, v);
+    return rc;
+}
+
+static int jp_value_raw(struct jparser *s, struct jscan_val *v)
 {
     if (s->p >= s->end)
         return jp_fail(s, s->p, JSCAN_ERR_TRUNCATED);
@@ -274,13 +352,16 @@ static int jp_value(struct jparser *s, struct jscan_val *v)
     }
 }
 
-int jscan_parse(const char *p, size_t len, struct jscan_val *root, size_t *err_off)
+static int jscan_parse_common(const char *p, size_t len, struct jscan_tape *tape,
+                              struct jscan_val *root, size_t *err_off)
 {
-    struct jparser s = { p, p, p + len, NULL, 0 };
+    struct jparser s = { p, p, p + len, NULL, 0, tape };
     root->type = JSCAN_INVALID;
     root->p = p;
     root->len = 0;
     root->escaped = 0;
+    root->tape = NULL;
+    root->tok = 0;
     s.p = skip_ws(s.p, s.end);
     int rc = jp_value(&s, root);
     if (rc == 0) {
@@ -294,6 +375,26 @@ int jscan_parse(const char *p, size_t len, struct jscan_val *root, size_t *err_o
             *err_off = (size_t)(s.err_at - p);
     } else if (err_off) {
         *err_off = 0;
+    }
+    return rc;
+}
+
+int jscan_parse(const char *p, size_t len, struct jscan_val *root, size_t *err_off)
+{
+    return jscan_parse_common(p, len, NULL, root, err_off);
+}
+
+int jscan_parse_tape(const char *p, size_t len, struct jscan_tape *tape, struct jscan_tok *toks,
+                     size_t cap, struct jscan_val *root, size_t *err_off)
+{
+    tape->tok = toks;
+    tape->cap = cap;
+    tape->n = 0;
+    tape->overflow = 0;
+    int rc = jscan_parse_common(p, len, cap ? tape : NULL, root, err_off);
+    if (rc == 0 && cap && !tape->overflow) {
+        root->tape = tape;
+        root->tok = 0;
     }
     return rc;
 }
@@ -314,28 +415,30 @@ const char *jscan_strerror(int rc)
 
 /* ---- walking validated values ------------------------------------------------------------ */
 
-/* p at an opening quote: returns the byte after the closing quote, or NULL. */
+/* p at an opening quote: returns the byte after the closing quote, or NULL. memchr finds the
+ * candidate quote; a quote preceded by an odd run of backslashes is escaped and skipped. */
 static const char *skip_string(const char *p, const char *end, struct jscan_val *v)
 {
     const char *q = p + 1;
-    int escaped = 0;
-    while (q < end) {
-        if (*q == '"') {
+    for (;;) {
+        const char *quote = memchr(q, '"', (size_t)(end - q));
+        if (!quote)
+            return NULL;
+        const char *b = quote;
+        while (b > p + 1 && b[-1] == '\\')
+            b--;
+        if (((quote - b) & 1) == 0) {
             if (v) {
                 v->type = JSCAN_STRING;
                 v->p = p + 1;
-                v->len = (size_t)(q - (p + 1));
-                v->escaped = escaped;
+                v->len = (size_t)(quote - (p + 1));
+                v->escaped = memchr(p + 1, '\\', v->len) != NULL;
+                v->tape = NULL;
             }
-            return q + 1;
+            return quote + 1;
         }
-        if (*q == '\\') {
-            escaped = 1;
-            q++;
-        }
-        q++;
+        q = quote + 1;
     }
-    return NULL;
 }
 
 /* Skips one validated value starting at p; fills v. NULL when the bytes do not fit. */
@@ -350,6 +453,10 @@ static const char *skip_value(const char *p, const char *end, struct jscan_val *
         int depth = 0;
         const char *q = p;
         while (q < end) {
+            while (end - q >= 8 && !js_struct_special(js_load8((const unsigned char *)q)))
+                q += 8;
+            if (q >= end)
+                break;
             char k = *q;
             if (k == '"') {
                 q = skip_string(q, end, NULL);
@@ -366,6 +473,7 @@ static const char *skip_value(const char *p, const char *end, struct jscan_val *
                     v->p = p;
                     v->len = (size_t)(q - p);
                     v->escaped = 0;
+                    v->tape = NULL;
                     return q;
                 }
             }
@@ -382,6 +490,7 @@ static const char *skip_value(const char *p, const char *end, struct jscan_val *
     v->p = p;
     v->len = (size_t)(q - p);
     v->escaped = 0;
+    v->tape = NULL;
     if (c == 't')
         v->type = JSCAN_TRUE;
     else if (c == 'f')
@@ -397,6 +506,11 @@ void jscan_iter_init(struct jscan_iter *it, const struct jscan_val *container)
 {
     it->type = container->type;
     it->first = 1;
+    it->tape = container->tape;
+    if (it->tape) {
+        it->cur = container->tok + 1;
+        it->stop = it->tape->tok[container->tok].next;
+    }
     if ((container->type == JSCAN_OBJECT || container->type == JSCAN_ARRAY) && container->len >= 2) {
         it->p = container->p + 1;
         it->end = container->p + container->len - 1;
@@ -406,10 +520,34 @@ void jscan_iter_init(struct jscan_iter *it, const struct jscan_val *container)
     }
 }
 
+static void tape_val(const struct jscan_tape *t, size_t i, struct jscan_val *v)
+{
+    const struct jscan_tok *k = &t->tok[i];
+    v->type = (enum jscan_type)k->type;
+    v->p = k->p;
+    v->len = k->len;
+    v->escaped = k->escaped;
+    v->tape = t;
+    v->tok = i;
+}
+
 int jscan_iter_next(struct jscan_iter *it, struct jscan_val *key, struct jscan_val *val)
 {
     if (it->type != JSCAN_OBJECT && it->type != JSCAN_ARRAY)
         return it->type == JSCAN_INVALID && it->p == it->end ? 0 : -1;
+    if (it->tape) {
+        const struct jscan_tape *t = it->tape;
+        if (it->cur >= it->stop)
+            return 0;
+        if (it->type == JSCAN_OBJECT) {
+            if (key)
+                tape_val(t, it->cur, key);
+            it->cur++;
+        }
+        tape_val(t, it->cur, val);
+        it->cur = t->tok[it->cur].next;
+        return 1;
+    }
     const char *p = skip_ws(it->p, it->end);
     if (p >= it->end)
         return 0;
@@ -540,9 +678,15 @@ int jscan_key_is(const struct jscan_val *key, const char *s)
 {
     if (key->type != JSCAN_STRING)
         return 0;
+    if (!key->escaped) {
+        /* no strlen: most keys differ in their first bytes (a raw JSON string holds no NUL) */
+        size_t i = 0;
+        for (; i < key->len; i++)
+            if (key->p[i] != s[i])
+                return 0;
+        return s[i] == '\0';
+    }
     size_t n = strlen(s);
-    if (!key->escaped)
-        return key->len == n && memcmp(key->p, s, n) == 0;
     char tmp[256];
     if (key->len > sizeof tmp)
         return 0;

@@ -2,7 +2,9 @@
  *
  * Validates a document in one pass and then hands out values as slices of the caller's bytes:
  * no tree, no allocation. Lookups (object members, array items, dotted key paths) re-walk the
- * validated text with a cheap skipper; strings are unescaped into a caller buffer only when
+ * validated text with a cheap skipper — or, when the caller lends a token tape (an array it
+ * owns, jsmn-style), jump from value to value without touching the bytes again, so a chunk is
+ * read once. Strings are unescaped into a caller buffer only when
  * asked (\uXXXX incl. surrogate pairs; a lone surrogate becomes U+FFFD). cJSON stays for the
  * rare paths that need a tree (request bodies). */
 #ifndef LLMTRACE_JSCAN_H
@@ -24,13 +26,34 @@ enum jscan_type {
     JSCAN_NULL,
 };
 
-/* A value inside the caller's bytes; valid as long as those bytes are. */
+struct jscan_tape;
+
+/* A value inside the caller's bytes; valid as long as those bytes are (and the tape, when
+ * it came from jscan_parse_tape). */
 struct jscan_val {
     enum jscan_type type;
     const char *p;      /* strings: first byte after the opening quote; else first byte */
     size_t len;         /* strings: raw (still escaped) bytes between the quotes; objects and
                            arrays: bytes from the opening to the closing bracket inclusive */
     int escaped;        /* strings: the raw bytes contain a backslash */
+    const struct jscan_tape *tape; /* NULL: walk the bytes */
+    size_t tok;         /* this value's token on the tape */
+};
+
+/* One value on a tape, in document order; an object's members are key, value, key, value. */
+struct jscan_tok {
+    const char *p;
+    size_t len;
+    size_t next;        /* index of the token after this value's subtree */
+    unsigned char type; /* enum jscan_type */
+    unsigned char escaped;
+};
+
+struct jscan_tape {
+    struct jscan_tok *tok; /* caller's array */
+    size_t cap;
+    size_t n;
+    int overflow;       /* the document had more than cap values */
 };
 
 #define JSCAN_MAX_DEPTH 64
@@ -46,6 +69,12 @@ struct jscan_val {
  * value in *root. Returns 0 or a JSCAN_ERR_* code; *err_off (may be NULL) gets the byte offset
  * of the problem. Never reads outside p[0..len); p need not be NUL-terminated. */
 int jscan_parse(const char *p, size_t len, struct jscan_val *root, size_t *err_off);
+/* Same validation as jscan_parse, recording every value on the caller's tape (toks[0..cap)),
+ * so that lookups on *root and everything reached from it skip nothing byte by byte. When the
+ * document has more than cap values the tape is abandoned (root->tape = NULL) and lookups fall
+ * back to walking the bytes: same answers, slower. */
+int jscan_parse_tape(const char *p, size_t len, struct jscan_tape *tape, struct jscan_tok *toks,
+                     size_t cap, struct jscan_val *root, size_t *err_off);
 /* A short static description of a JSCAN_ERR_* code. */
 const char *jscan_strerror(int rc);
 
@@ -57,6 +86,9 @@ struct jscan_iter {
     const char *end;    /* the closing bracket */
     enum jscan_type type;
     int first;
+    const struct jscan_tape *tape;
+    size_t cur;         /* tape: next child token */
+    size_t stop;        /* tape: the token after the container */
 };
 void jscan_iter_init(struct jscan_iter *it, const struct jscan_val *container);
 /* Returns 1 with the next member (key is filled for objects and may be NULL for arrays),

@@ -9,3 +9,9 @@ foreach(f sse dialect)
     llmtrace_fuzzer(${f} SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_${f}.c)
   endif()
 endforeach()
+# Throughput of llm_stream_feed vs a cJSON tree per event (bench/results/stream.md); ctest only
+# runs it small, as a check that both paths record the same events.
+add_executable(bench_llmstream ${LLMTRACE_TEST_DIR}/unit/test_llmstream_bench.c)
+target_link_libraries(bench_llmstream PRIVATE formats PkgConfig::CJSON)
+add_test(NAME unit.llmstream_bench COMMAND bench_llmstream 5000)
+set_tests_properties(unit.llmstream_bench PROPERTIES TIMEOUT 60)

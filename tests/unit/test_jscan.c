@@ -224,6 +224,69 @@ static void test_lookup(void **state)
     assert_int_equal(jscan_index(&root, 0, &v), 0);
 }
 
+/* A tape gives the same answers as walking the bytes; a tape too small is abandoned. */
+static void test_tape(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"a\":[1,{\"b\":\"x\\ny\"},[],{}],\"c\":{\"d\":null,\"e\":true},\"f\":\"\"}";
+    struct jscan_tape tape;
+    struct jscan_tok toks[32];
+    struct jscan_val root, v, w;
+    assert_int_equal(jscan_parse_tape(doc, sizeof doc - 1, &tape, toks, 32, &root, NULL), 0);
+    assert_ptr_equal(root.tape, &tape);
+    /* root, a, [ 1 {b "x"} [] {} ], c, {d null e true}, f "" */
+    assert_int_equal(tape.n, 1 + 2 + 1 + 1 + 2 + 1 + 1 + 2 + 4 + 2);
+    assert_int_equal(toks[0].next, tape.n);
+    assert_int_equal(jscan_path(&root, "a.1.b", &v), 1);
+    assert_ptr_equal(v.tape, &tape);
+    assert_int_equal(v.type, JSCAN_STRING);
+    assert_int_equal(v.escaped, 1);
+    assert_memory_equal(v.p, "x\\ny", 4);
+    assert_int_equal(jscan_path(&root, "c.e", &v), 1);
+    assert_int_equal(v.type, JSCAN_TRUE);
+    assert_int_equal(jscan_path(&root, "a.3", &v), 1);
+    assert_int_equal(v.type, JSCAN_OBJECT);
+    assert_int_equal(v.len, 2);
+    assert_int_equal(jscan_path(&root, "a.4", &v), 0);
+    assert_int_equal(jscan_get(&root, "f", &v), 1);
+    assert_int_equal(v.len, 0);
+    /* the same walk without a tape */
+    struct jscan_val plain;
+    assert_int_equal(jscan_parse(doc, sizeof doc - 1, &plain, NULL), 0);
+    assert_null(plain.tape);
+    struct jscan_iter i1, i2;
+    struct jscan_val k1, k2;
+    jscan_iter_init(&i1, &root);
+    jscan_iter_init(&i2, &plain);
+    int n = 0;
+    for (;;) {
+        int r1 = jscan_iter_next(&i1, &k1, &v);
+        int r2 = jscan_iter_next(&i2, &k2, &w);
+        assert_int_equal(r1, r2);
+        if (r1 != 1)
+            break;
+        assert_int_equal(k1.len, k2.len);
+        assert_ptr_equal(k1.p, k2.p);
+        assert_ptr_equal(v.p, w.p);
+        assert_int_equal(v.len, w.len);
+        assert_int_equal(v.type, w.type);
+        n++;
+    }
+    assert_int_equal(n, 3);
+    /* too small: parsed and validated, but lookups walk the bytes */
+    assert_int_equal(jscan_parse_tape(doc, sizeof doc - 1, &tape, toks, 5, &root, NULL), 0);
+    assert_null(root.tape);
+    assert_int_equal(tape.overflow, 1);
+    assert_int_equal(jscan_path(&root, "a.1.b", &v), 1);
+    assert_memory_equal(v.p, "x\\ny", 4);
+    /* errors are the same as jscan_parse's */
+    size_t off;
+    assert_int_equal(jscan_parse_tape("[1,", 3, &tape, toks, 32, &root, &off), JSCAN_ERR_TRUNCATED);
+    assert_int_equal(off, 3);
+    assert_null(root.tape);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_unescape),
         cmocka_unit_test(test_int64),
         cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_tape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
