@@ -127,12 +127,29 @@ void report_table(FILE *f, const struct an_report *r)
 {
     const struct an_ctx *c = r->ctx;
     int keyed = c->by != AN_BY_LABEL;
-    char a[32], b[32], d[32], e[32], g2[32], h[32], t1[32], t2[32], t3[32], lab[64];
-    fprintf(f, "%-14s %-8s %6s %5s %9s %9s %7s %7s %8s %8s %8s\n", "label",
-            keyed ? report_by_name(c->by) : "", "reqs", "err", "out tok/s", "tot tok/s", "req/s",
-            "good/s", "TTFT p50", "TPOT p50", "E2E p50");
-    fprintf(f, "%-14s %-8s %6s %5s %9s %9s %7s %7s %8s %8s %8s\n", "", "", "", "", "", "", "",
-            "", "ms", "ms", "ms");
+    char a[32], b[32], d[32], e[32], g2[32], h[32], t1[32], t2[64], t3[32], lab[64];
+    /* The numeric columns take 76 characters; label and key share the other 23 (key column
+     * only when grouped by something else), so a row never exceeds 100 columns. */
+    int lw = 5, kw = 0;
+    for (size_t g = 0; g < c->n_groups; g++) {
+        int ll = (int)strlen(c->groups[g].label), kl = (int)strlen(c->groups[g].key);
+        lw = ll > lw ? ll : lw;
+        kw = kl > kw ? kl : kw;
+    }
+    if (!keyed) {
+        lw = lw > 23 ? 23 : lw;
+    } else {
+        lw = lw > 12 ? 12 : lw;
+        kw = kw < 6 ? 6 : kw;
+        kw = kw > 22 - lw ? 22 - lw : kw;
+    }
+    char head[128];
+    snprintf(head, sizeof head, "%-*.*s%s%-*.*s", lw, lw, "label", keyed ? " " : "", kw, kw,
+             keyed ? report_by_name(c->by) : "");
+    fprintf(f, "%s %6s %5s %9s %9s %7s %7s %8s %8s %8s\n", head, "reqs", "err", "out tok/s",
+            "tot tok/s", "req/s", "good/s", "TTFT p50", "TPOT p50", "E2E p50");
+    fprintf(f, "%*s %6s %5s %9s %9s %7s %7s %8s %8s %8s\n", (int)strlen(head), "", "", "", "", "",
+            "", "", "ms", "ms", "ms");
     for (size_t g = 0; g < c->n_groups; g++) {
         const struct an_summary *s = &r->sums[g];
         if (s->requests == 0)
@@ -144,9 +161,10 @@ void report_table(FILE *f, const struct an_report *r)
         report_num(g2, sizeof g2, s->ttft.p50);
         report_num(h, sizeof h, s->tpot.p50);
         report_num(t1, sizeof t1, s->e2e.p50);
-        fprintf(f, "%-14s %-8s %6lld %5lld %9s %9s %7s %7s %8s %8s %8s\n",
-                report_trunc(c->groups[g].label, lab, 14),
-                keyed ? report_trunc(c->groups[g].key, t2, 8) : "", (long long)s->requests,
+        snprintf(head, sizeof head, "%-*.*s%s%-*.*s", lw, lw,
+                 report_trunc(c->groups[g].label, lab, (size_t)lw), keyed ? " " : "", kw, kw,
+                 keyed ? report_trunc(c->groups[g].key, t2, (size_t)kw) : "");
+        fprintf(f, "%s %6lld %5lld %9s %9s %7s %7s %8s %8s %8s\n", head, (long long)s->requests,
                 (long long)s->errors, a, b, d, e, g2, h, t1);
     }
     for (size_t g = 0; g < c->n_groups; g++) {
