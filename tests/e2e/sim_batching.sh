@@ -23,15 +23,15 @@ mapfile -t rows <$T/times
 first_end=
 for i in 0 1 2 3; do
   read -r s f l <<<"${rows[$i]}"
-  assert_le "arrival $((i+1)) TTFT (us)" $((f - s)) 30000
+  assert_le "arrival $((i+1)) TTFT (us)" $((f - s)) 60000
   if [ -z "$first_end" ] || [ "$l" -lt "$first_end" ]; then first_end=$l; fi
 done
 read -r s5 f5 l5 <<<"${rows[4]}"
 assert_le "5th arrival waits for a slot: TTFT (us) >= 200 ms" 200000 $((f5 - s5))
 gap=$((f5 - first_end))
-# the joining step: decode(4) 2.25 ms + prefill 1 token; timing noise allowed up to 6 ms
+# the joining step: decode(4) 2.25 ms + prefill 1 token; timing noise allowed up to 10 ms
 assert_le "5th first token >= 2 ms after the first finisher" 2000 "$gap"
-assert_le "5th first token <= 6 ms after the first finisher" "$gap" 6000
+assert_le "5th first token <= 10 ms after the first finisher" "$gap" 10000
 # inter-token gap while four run: decode(4) = 2.25 ms; median within 10 %
 med=$(zjq $T/b.jsonl.gz '(lambda ev: sorted(b - a for a, b in zip(ev, ev[1:]))[len(ev) // 2])([e[0] for e in sorted(ex, key=lambda x: x["start_us"])[0]["response"]["events"] if e[2]][100:180])')
 assert_le "median ITL >= 2025 us" 2025 "$med"
