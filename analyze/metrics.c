@@ -395,11 +395,10 @@ void an_sort_groups(struct an_ctx *c)
             while (first > 0 && c->groups[first - 1].label_idx == c->groups[i].label_idx)
                 first--;
             char d[64];
-            units_format_duration((c->groups[i].win - c->groups[first].win) * c->window_us, d,
-                                  sizeof d);
-            char *k = malloc(strlen(d) + 2);
+            snprintf(d, sizeof d, "+%gs",
+                     (double)((c->groups[i].win - c->groups[first].win) * c->window_us) / 1e6);
+            char *k = strdup(d);
             if (k) {
-                snprintf(k, strlen(d) + 2, "+%s", d);
                 free(c->groups[i].key);
                 c->groups[i].key = k;
             }

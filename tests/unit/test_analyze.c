@@ -426,6 +426,40 @@ static void test_fixture_basic(void **state)
     an_free(&c);
 }
 
+static void test_group_window_index(void **state)
+{
+    (void)state;
+    struct an_ctx c;
+    an_init(&c, AN_BY_WINDOW, 1000000, AN_FROM_AUTO, 0);
+    an_add_label(&c, "w");
+    struct tlog_exchange x;
+    int64_t starts[] = {T0 + 2200000, T0, T0 + 500000, T0 + 900000};
+    for (int i = 0; i < 4; i++) {
+        mk(&x, "r", starts[i], 200, 10, 100);
+        ev(&x, 50, 1, 1);
+        assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+        tlog_exchange_free(&x);
+    }
+    an_sort_groups(&c);
+    assert_int_equal(c.n_groups, 2);
+    assert_string_equal(c.groups[0].key, "+0s");
+    assert_string_equal(c.groups[1].key, "+2s");
+    assert_non_null(c.goff);
+    assert_int_equal(c.goff[0], 0);
+    assert_int_equal(c.goff[1], 3);
+    assert_int_equal(c.goff[2], 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(c.reqs[i].group, i < 3 ? 0 : 1);
+    struct an_summary s;
+    assert_int_equal(an_summarize(&c, 0, 0, &s), 0);
+    assert_int_equal(s.requests, 3);
+    /* span: T0 … T0 + 0.9 s + 100 µs */
+    assert_near(s.span_s, 0.9001, 1e-12);
+    assert_int_equal(an_summarize(&c, 1, 0, &s), 0);
+    assert_int_equal(s.requests, 1);
+    an_free(&c);
+}
+
 static void test_parse_slo(void **state)
 {
     (void)state;
@@ -450,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_multi_token_and_n_out),
         cmocka_unit_test(test_errors_warmup_schedule_slo),
         cmocka_unit_test(test_fixture_basic),
+        cmocka_unit_test(test_group_window_index),
         cmocka_unit_test(test_parse_slo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
