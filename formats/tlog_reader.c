@@ -635,11 +635,15 @@ static int tlog_fp_str(struct tlog_fp *c, char **out)
         return TLOG_FP_FALLBACK;
     const char *s = ++c->p;
     const char *q = s;
+    const char *hit = NULL;
     int escaped = 0;
     for (;;) {
         if (q >= c->end)
             return TLOG_FP_FALLBACK;
-        const char *hit = memchr(q, '"', (size_t)(c->end - q));
+        /* keep the quote found last time while it is still ahead: rescanning from every
+         * escape would make texts full of \n quadratic */
+        if (!hit || hit < q)
+            hit = memchr(q, '"', (size_t)(c->end - q));
         if (!hit)
             return TLOG_FP_FALLBACK;
         const char *bs = memchr(q, '\\', (size_t)(hit - q));

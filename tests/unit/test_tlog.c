@@ -1311,6 +1311,38 @@ static void test_kill9_keeps_closed_members(void **state)
     assert_string_equal(res.describe, "not closed cleanly: 5 records recovered");
 }
 
+/* A text made of escapes decodes exactly and in linear time (1,000,000 escapes; a rescan per
+ * escape costs ~1 TB of memchr and fails the 20 s bound). */
+static void test_many_escapes(void **state)
+{
+    (void)state;
+    struct tlog_exchange x;
+    tlog_exchange_init(&x);
+    x.id = strdup("esc");
+    /* no quote until the end, so finding the closing quote again per escape would cost */
+    char nl[1000];
+    memset(nl, '\n', sizeof nl);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(tlog_exchange_append_text(&x, nl, sizeof nl), 0);
+    assert_int_equal(tlog_exchange_append_text(&x, "\"\\", 2), 0);
+    struct buf b;
+    buf_init(&b, 1 << 24);
+    assert_int_equal(tlog_exchange_to_line(&x, NULL, &b), 0);
+    char err[128];
+    struct tlog_reader *r = tlog_reader_open_mem(b.p, b.len, NULL, err, sizeof err);
+    struct tlog_record rec;
+    tlog_record_init(&rec);
+    int64_t t0 = clock_mono_us();
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_true(clock_mono_us() - t0 < 20000000);
+    assert_int_equal(rec.x.resp.text_len, 1000002);
+    assert_memory_equal(rec.x.resp.text, x.resp.text, 1000002);
+    tlog_record_free(&rec);
+    tlog_reader_close(r);
+    buf_free(&b);
+    tlog_exchange_free(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1336,6 +1368,7 @@ int main(void)
         cmocka_unit_test(test_fixture_golden),
         cmocka_unit_test(test_fast_path_matches_cjson),
         cmocka_unit_test(test_kill9_keeps_closed_members),
+        cmocka_unit_test(test_many_escapes),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
