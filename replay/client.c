@@ -16,7 +16,7 @@
 #include "llmstream.h"
 
 #define CLIENT_STOP_POLL_NS (100 * 1000000LL)   /* how soon a worker notices Ctrl-C */
-#define CLIENT_MAX_SAMPLES  (50u * 1000 * 1000) /* cap on kept lag/ttft samples */
+#define CLIENT_MAX_SAMPLES  (10u * 1000 * 1000) /* cap on kept lag/ttft samples */
 #define CLIENT_LINE_MAX     (256u << 20)        /* cap on one serialized record */
 
 struct client_xfer {
@@ -156,7 +156,7 @@ static size_t xfer_on_header(char *data, size_t size, size_t nmemb, void *ud)
     size_t len = n;
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
         len--;
-    if (len >= 12 && !memcmp(data, "HTTP/", 5)) {
+    if (len >= 10 && !memcmp(data, "HTTP/", 5)) { /* "HTTP/2 200" is the shortest */
         /* Status line; a 1xx is followed by the real one, which replaces it. */
         const char *sp = memchr(data, ' ', len);
         if (sp && (size_t)(data + len - sp) >= 4 && sp[1] >= '1' && sp[1] <= '5' &&
@@ -560,6 +560,12 @@ static void worker_arm(struct client_worker *w, int64_t at_ns)
     w->armed_ns = at_ns;
 }
 
+static void worker_fail(struct client_worker *w, const char *why)
+{
+    snprintf(w->err, sizeof(w->err), "worker %d: %s", w->idx, why);
+    w->fatal = 1;
+}
+
 static int64_t share_of(int64_t total, int idx, int n)
 {
     return total / n + (idx < total % n ? 1 : 0);
@@ -587,8 +593,7 @@ void *client_worker_run(void *arg)
         sp.worker = w->idx;
         sp.n_workers = w->n_workers;
         if (!exhausted && sched_init(&w->sch, &sp, cfg->offsets, n_recs)) {
-            snprintf(w->err, sizeof(w->err), "invalid schedule parameters");
-            w->fatal = 1;
+            worker_fail(w, "invalid schedule parameters");
             return NULL;
         }
         w->has_pending = !exhausted && sched_next(&w->sch, &w->pending);
@@ -630,7 +635,11 @@ void *client_worker_run(void *arg)
                 int64_t waited = blocked ? now - due : 0;
                 blocked = 0;
                 uint64_t seq = w->pending.seq;
-                xfer_start(w, w->pending.rec, seq, due, waited, (int64_t)seq < ph->warmup);
+                if (xfer_start(w, w->pending.rec, seq, due, waited, (int64_t)seq < ph->warmup)) {
+                    worker_fail(w, "out of memory starting a request");
+                    exhausted = 1;
+                    break;
+                }
                 w->has_pending = sched_next(&w->sch, &w->pending);
                 now = clock_mono_ns();
             }
@@ -648,7 +657,11 @@ void *client_worker_run(void *arg)
                     exhausted = 1;
                     break;
                 }
-                xfer_start(w, (size_t)(g % n_recs), g, now, 0, (int64_t)j < ph->warmup);
+                if (xfer_start(w, (size_t)(g % n_recs), g, now, 0, (int64_t)j < ph->warmup)) {
+                    worker_fail(w, "out of memory starting a request");
+                    exhausted = 1;
+                    break;
+                }
             }
         }
         if (stopping && w->inflight > 0 && now >= grace_end)
@@ -688,8 +701,7 @@ void *client_worker_run(void *arg)
             worker_arm(w, wake);
         int n = epoll_wait(w->ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout_ms);
         if (n < 0 && errno != EINTR) {
-            snprintf(w->err, sizeof(w->err), "epoll_wait: %s", strerror(errno));
-            w->fatal = 1;
+            worker_fail(w, strerror(errno));
             worker_abort_all(w, TLOG_ERROR_OTHER, "event loop failure");
             break;
         }
