@@ -15,10 +15,12 @@
 
 #define TOKENS_PER_EXCHANGE 1000
 
+/* Thread CPU time: the machine is shared, and CPU seconds are what "events/s on one core"
+ * means; wall time would charge us for other processes' slices. */
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -155,6 +157,7 @@ int main(int argc, char **argv)
     build_body();
     long exchanges = (events + (long)n_ev - 1) / (long)n_ev;
     long total = exchanges * (long)n_ev;
+    printf("timing: thread CPU time, best of 3\n");
     printf("stream: %zu events per exchange (%zu bytes, %.0f bytes/event), %ld exchanges, %ld events\n",
            n_ev, body.len, (double)body.len / (double)n_ev, exchanges, total);
     static const struct { const char *name; int tree; size_t feed; } cases[] = {
