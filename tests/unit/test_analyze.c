@@ -63,6 +63,37 @@ static void test_percentiles_reference(void **state)
     assert_true(isnan(d.p50) && d.n == 0);
 }
 
+static void test_sort_patterns(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    double *v = malloc(N * sizeof *v);
+    assert_non_null(v);
+    uint64_t r = 99;
+    for (int pattern = 0; pattern < 5; pattern++) {
+        for (size_t n = 0; n <= N; n = n ? n * 3 + 1 : 1) {
+            double sum = 0, check = 0;
+            for (size_t i = 0; i < n; i++) {
+                r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+                v[i] = pattern == 0 ? (double)(r >> 61)          /* few distinct values */
+                       : pattern == 1 ? (double)i                /* sorted */
+                       : pattern == 2 ? (double)(n - i)          /* reversed */
+                       : pattern == 3 ? 4.0                      /* all equal */
+                                      : (double)(r >> 11) / 9007199254740992.0;
+                sum += v[i];
+            }
+            stats_sort(v, n);
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    assert_true(v[i - 1] <= v[i]);
+                check += v[i];
+            }
+            assert_near(check, sum, 1e-6 * (sum > 1 ? sum : 1)); /* a permutation */
+        }
+    }
+    free(v);
+}
+
 static void test_hist_relative_error(void **state)
 {
     (void)state;
@@ -478,6 +509,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percentiles_reference),
+        cmocka_unit_test(test_sort_patterns),
         cmocka_unit_test(test_hist_relative_error),
         cmocka_unit_test(test_mann_whitney),
         cmocka_unit_test(test_bootstrap_seeded),
