@@ -61,6 +61,8 @@ struct cap_out {                 /* the current output file and its rotation sta
     int64_t opened_us;           /* capture time the file was opened */
     int64_t now_us;              /* latest capture time */
     int failed;
+    struct buf line;             /* one serialized exchange */
+    uint64_t pending;            /* uncompressed bytes since the last member flush */
     char path[4096];
 };
 
@@ -94,7 +96,7 @@ static void cap_usage(FILE *f)
         "  (credential headers are always redacted)\n"
         "Output:\n"
         "  -w OUT             trace log (.jsonl.gz), '-' = stdout (default)\n"
-        "  -C MB              start a new file after MB (10^6 bytes) of output\n"
+        "  -C MB              start a new file after MB (10^6 bytes) of output (or 100k, 2MB)\n"
         "  -G SECONDS         start a new file every SECONDS; strftime %-escapes in OUT expand\n"
         "  --idle-timeout D   forget connections idle for D (default 300s)\n"
         "  -q, --quiet        no progress, no summary\n"
@@ -171,9 +173,15 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
             break;
         case 'Z': a->user = optarg; break;
         case 'C':
-            if (units_parse_int64(optarg, 1, 1000000, &v))
-                return cap_usage_error("bad -C size (MB)", optarg);
-            a->rotate_bytes = (uint64_t)v * 1000000u;
+            /* tcpdump's unit: a bare number is millions of bytes; "100k", "2MB" also work */
+            if (units_parse_int64(optarg, 1, 1000000, &v) == 0) {
+                a->rotate_bytes = (uint64_t)v * 1000000u;
+            } else {
+                uint64_t sz;
+                if (units_parse_size(optarg, &sz) || sz == 0)
+                    return cap_usage_error("bad -C size (MB, or 100k, 2MB…)", optarg);
+                a->rotate_bytes = sz;
+            }
             break;
         case 'G':
             if (units_parse_int64(optarg, 1, 86400 * 365, &v))
@@ -335,6 +343,7 @@ static void cap_out_maybe_rotate(struct cap_out *o)
         return;
     if (cap_out_close(o, NULL))
         o->failed = 1;
+    o->pending = 0;
     o->index++;
     if (cap_out_open(o, o->now_us))
         o->failed = 1;
@@ -345,10 +354,19 @@ static int cap_emit(void *user, const struct tlog_exchange *x)
     struct cap_out *o = user;
     if (!o->w || o->failed)
         return -1;
-    if (tlog_writer_exchange(o->w, x)) {
+    buf_reset(&o->line);
+    if (tlog_exchange_to_line(x, &o->wo.w, &o->line) ||
+        tlog_writer_line(o->w, o->line.p, o->line.len, 1, x->error_kind != TLOG_ERROR_NONE)) {
         fprintf(stderr, "llmtrace-capture: %s: %s\n", o->path, tlog_writer_error(o->w));
         o->failed = 1;
         return -1;
+    }
+    /* -C compares compressed bytes, which the writer only knows per closed member: close one
+     * whenever the limit's worth of text is pending, so a file overshoots by one member */
+    o->pending += o->line.len + 1;
+    if (o->a->rotate_bytes && o->pending >= o->a->rotate_bytes) {
+        tlog_writer_flush(o->w);
+        o->pending = 0;
     }
     cap_out_maybe_rotate(o);
     return 0;
@@ -475,6 +493,8 @@ static void cap_packet(struct cap_run *r, int dlt, const struct pcap_pkthdr *h,
     r->last_us = ts;
     r->npkts++;
     r->o->now_us = ts;
+    if (!r->o->w && !r->o->failed && cap_out_open(r->o, ts))
+        r->o->failed = 1;        /* files: opened at the first packet, so -G names use its time */
     capture_engine_packet(r->o->e, dlt, data, h->caplen, ts);
     if (r->a->rotate_us)
         cap_out_maybe_rotate(r->o);
@@ -641,12 +661,13 @@ int main(int argc, char **argv)
     out.a = &a;
     out.source = source;
     out.wo.w.no_bodies = a.eo.no_bodies;
+    buf_init(&out.line, 1u << 30);
     out.e = capture_engine_new(&a.eo, cap_emit, &out);
     if (!out.e) {
         fprintf(stderr, "llmtrace-capture: out of memory\n");
         return 1;
     }
-    if (cap_out_open(&out, clock_epoch_us()))
+    if (live && cap_out_open(&out, clock_epoch_us()))
         return 1;
 
     /* like tcpdump: once the device is open, root is no longer needed */
@@ -689,6 +710,8 @@ int main(int argc, char **argv)
         cap_progress(&out, 1);
     if (!a.quiet)
         cap_summary(&out, &ps, live != NULL);
+    if (!out.w && !out.failed && cap_out_open(&out, clock_epoch_us()))
+        out.failed = 1;          /* files without a packet still get a header and trailer */
     if (out.failed)
         runtime_rc = 1;
     if (out.w) {
@@ -703,6 +726,7 @@ int main(int argc, char **argv)
         out.w = NULL;
     }
     capture_engine_free(out.e);
+    buf_free(&out.line);
     cJSON_Delete(source);
     free(a.filter);
     if (live)
