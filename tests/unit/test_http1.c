@@ -409,7 +409,8 @@ static void test_keepalive_responses(void **state)
           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
           "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\nA"
           "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-          "HTTP/1.1 500 Oops\r\nConnection: foo, close\r\nContent-Length: 1\r\n\r\nB",
+          "HTTP/1.1 500 Oops\r\nConnection: foo, close\r\nContent-Length: 1\r\n\r\nB"
+          "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nC",
           "RES 1.1 200 OK cl=2 ch=0 gz=0 ka=1 nb=0\n"
           "  Content-Length: [2]\n"
           "BODY ok\n"
@@ -426,6 +427,10 @@ static void test_keepalive_responses(void **state)
           "  Connection: [foo, close]\n"
           "  Content-Length: [1]\n"
           "BODY B\n"
+          "DONE\n"
+          "RES 1.0 200 OK cl=1 ch=0 gz=0 ka=0 nb=0\n"
+          "  Content-Length: [1]\n"
+          "BODY C\n"
           "DONE\n"
           "FIN 0 idle=1\n"
           "LF 0\n");
@@ -504,6 +509,47 @@ static void test_upgrade(void **state)
           "DONE\n"
           "FIN 0 idle=0\n"
           "LF 0\n");
+    /* the bytes after 101 are consumed without callbacks and flagged */
+    static const char in[] = "HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\n\r\n";
+    http1_init(&parser, HTTP1_RESPONSE, &rec_cb, &rec_cur, 0, 0);
+    rec_cur.len = 0;
+    rec_cur.log[0] = '\0';
+    rec_cur.in_body = 0;
+    assert_int_equal(http1_upgraded(&parser), 0);
+    assert_int_equal(http1_feed(&parser, in, sizeof in - 1), (ssize_t)(sizeof in - 1));
+    assert_int_equal(http1_upgraded(&parser), 1);
+    assert_null(strstr(rec_cur.log, "200"));
+    assert_int_equal(http1_finish(&parser), 0);
+    http1_free(&parser);
+}
+
+static void test_head_queue(void **state)
+{
+    (void)state;
+    /* 64 queued HEADs are honoured; a 65th is forgotten (documented), so its response is
+     * read as a normal body */
+    static char in[65 * 64];
+    size_t n = 0;
+    http1_init(&parser, HTTP1_RESPONSE, &rec_cb, &rec_cur, 0, 0);
+    rec_cur.len = 0;
+    rec_cur.log[0] = '\0';
+    rec_cur.in_body = 0;
+    for (int i = 0; i < 65; i++) {
+        http1_expect_response_to(&parser, "HEAD", 4);
+        n += (size_t)sprintf(in + n, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n");
+    }
+    in[n++] = 'Z';
+    assert_int_equal(http1_feed(&parser, in, n), (ssize_t)n);
+    assert_int_equal(http1_finish(&parser), 0);
+    rec_end_body(&rec_cur);
+    const char *first_body = strstr(rec_cur.log, "BODY");
+    assert_non_null(first_body);
+    assert_string_equal(first_body, "BODY Z\nDONE\n");
+    size_t done = 0;
+    for (const char *q = rec_cur.log; (q = strstr(q, "DONE")); q++)
+        done++;
+    assert_int_equal(done, 65);
+    http1_free(&parser);
 }
 
 /* ---- truncation ------------------------------------------------------------------------- */
@@ -1063,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_no_body_responses),
         cmocka_unit_test(test_close_delimited),
         cmocka_unit_test(test_upgrade),
+        cmocka_unit_test(test_head_queue),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_error_positions),
         cmocka_unit_test(test_limits),
