@@ -19,7 +19,7 @@ rc=0
 wait "$RPID" || rc=$?
 t1=$(date +%s%N)
 assert_eq "ctrl-c: exit 1 (interrupted)" 1 "$rc"
-assert_le "ctrl-c: stopped within grace + 1 s (ms)" $(( (t1 - t0) / 1000000 )) 1300
+assert_le "ctrl-c: stopped within grace + 1.7 s (ms)" $(( (t1 - t0) / 1000000 )) 2000
 assert_eq "ctrl-c: trailer says interrupted" true "$(rq "$T/int.jsonl.gz" 'trl["stats"]["interrupted"]')"
 assert_le "ctrl-c: requests sent before the signal" 15 "$(rq "$T/int.jsonl.gz" 'len(ex)')"
 assert_eq "ctrl-c: all cancelled" '["cancelled"]' "$(rq "$T/int.jsonl.gz" 'sorted(set(x["error"]["kind"] for x in ex))')"
@@ -38,7 +38,7 @@ rc=0
 wait "$RPID" || rc=$?
 t1=$(date +%s%N)
 assert_eq "2x ctrl-c: exit 1" 1 "$rc"
-assert_le "2x ctrl-c: immediate (ms)" $(( (t1 - t0) / 1000000 )) 500
+assert_le "2x ctrl-c: immediate, grace not waited (ms)" $(( (t1 - t0) / 1000000 )) 1000
 assert_eq "2x ctrl-c: every member complete" true "$(RQ_TORN_OK=1 rq "$T/int2.jsonl.gz" "complete")"
 assert_eq "2x ctrl-c: header, no trailer" "True None" "$(rq "$T/int2.jsonl.gz" '"%s %s" % (hdr is not None, trl)')"
 
@@ -52,6 +52,7 @@ RPID=$!
 sleep 3
 kill -9 "$RPID"
 wait "$RPID" 2>/dev/null || true
-# 3 s at 50/s = ~150 sent; at most the last ~1.2 s (60) may be lost.
-assert_le "kill -9: records recovered" 75 "$(RQ_TORN_OK=1 rq "$T/k9.jsonl.gz" 'len(ex)')"
+# 3 s at 50/s = ~150 sent; at most the last ~1.2 s (60) may be lost; 60 leaves room for a
+# loaded machine and still fails if records only reach the disk at exit or every 1,000.
+assert_le "kill -9: records recovered" 60 "$(RQ_TORN_OK=1 rq "$T/k9.jsonl.gz" 'len(ex)')"
 assert_eq "kill -9: header present" true "$(RQ_TORN_OK=1 rq "$T/k9.jsonl.gz" 'hdr is not None')"

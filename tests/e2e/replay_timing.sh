@@ -8,14 +8,14 @@ start_sim --profile zero
 T=$TEST_TMP
 mk_trace "$T/t20.jsonl.gz" 20 50000
 
-# Original timing: sched offsets are the recorded ones to the µs; sends within 30 ms.
+# Original timing: sched offsets are the recorded ones to the µs; sends within 50 ms.
 "$RP" "$T/t20.jsonl.gz" --url "$SIM_URL" -q -o "$T/orig.jsonl.gz"
 assert_eq "original: records" 20 "$(rq "$T/orig.jsonl.gz" 'len(ex)')"
 assert_eq "original: all ok" 0 "$(rq "$T/orig.jsonl.gz" 'sum(1 for x in ex if x["error"])')"
 assert_eq "original: sched offsets exact" "[]" "$(rq "$T/orig.jsonl.gz" '
 s = {x["replay"]["of"]: x["replay"]["sched_us"] for x in ex}
 [k for k in s if s[k] - s["o0"] != int(k[1:]) * 50000]')"
-assert_le "original: max |send - sched| (us)" "$(rq "$T/orig.jsonl.gz" 'max(abs(x["start_us"] - x["replay"]["sched_us"]) for x in ex)')" 30000
+assert_le "original: max |send - sched| (us)" "$(rq "$T/orig.jsonl.gz" 'max(abs(x["start_us"] - x["replay"]["sched_us"]) for x in ex)')" 50000
 assert_eq "original: mode" original "$(rq "$T/orig.jsonl.gz" 'ex[0]["replay"]["mode"]')"
 assert_eq "original: stage null" None "$(rq "$T/orig.jsonl.gz" 'str(ex[0]["replay"]["stage"])')"
 
@@ -37,7 +37,7 @@ sorted(set(b - a for a, b in zip(s, s[1:])))')"
 assert_eq "rate: each record twice" "[2]" "$(rq "$T/rate.jsonl.gz" '
 sorted(set(collections.Counter(x["replay"]["of"] for x in ex).values()))')"
 assert_eq "rate: stage = rate" 40 "$(rq "$T/rate.jsonl.gz" 'int(ex[0]["replay"]["stage"])')"
-assert_le "rate: max lag (us)" "$(rq "$T/rate.jsonl.gz" 'max(x["start_us"] - x["replay"]["sched_us"] for x in ex)')" 30000
+assert_le "rate: max lag (us)" "$(rq "$T/rate.jsonl.gz" 'max(x["start_us"] - x["replay"]["sched_us"] for x in ex)')" 50000
 assert_eq "rate: trailer count" 40 "$(rq "$T/rate.jsonl.gz" 'trl["records"]')"
 
 # Poisson with a seed is reproducible: same schedule twice.
