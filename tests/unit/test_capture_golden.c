@@ -241,7 +241,7 @@ static void check_records(const char *name, const char *path, const char *expect
     const char *fx = getenv("CAPTURE_FIXTURE_OUT");
     if (fx && *fx) {
         char dst[512], cmd[1200];
-        snprintf(cmd, sizeof cmd, "cp '%s' '%s/%s.pcap'", path, fx, name);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s/%s.pcap'", path, fx, name); /* pcapng too */
         assert_int_equal(system(cmd), 0);
         snprintf(dst, sizeof dst, "%s/%s.expect.json", fx, name);
         FILE *f = fopen(dst, "w");
@@ -717,6 +717,59 @@ static void test_close_delimited(void **state)
                   NULL);
 }
 
+/* pcapng (SHB + IDB + EPBs, written by hand from the "one" capture): the same record. */
+static void put32(FILE *f, uint32_t v)
+{
+    fwrite(&v, 4, 1, f);
+}
+
+static void test_pcapng(void **state)
+{
+    (void)state;
+    write_one(tpath("pcapng_src"));
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t *in = pcap_open_offline(tpath("pcapng_src"), err);
+    assert_non_null(in);
+    char ng[512];
+    snprintf(ng, sizeof ng, "%s/one.pcapng", tmpdir);
+    FILE *f = fopen(ng, "wb");
+    assert_non_null(f);
+    put32(f, 0x0A0D0D0A);        /* section header block, host byte order */
+    put32(f, 28);
+    put32(f, 0x1A2B3C4D);
+    put32(f, 1);                 /* version 1.0 */
+    put32(f, 0xffffffff);        /* section length unknown (-1, 64 bits) */
+    put32(f, 0xffffffff);
+    put32(f, 28);
+    put32(f, 1);                 /* interface description block: Ethernet, µs timestamps */
+    put32(f, 20);
+    put32(f, PKT_DLT_EN10MB);
+    put32(f, 0);
+    put32(f, 20);
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int n = 0;
+    while (pcap_next_ex(in, &h, &data) == 1) {
+        uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+        uint32_t pad = (4 - h->caplen % 4) % 4, tot = 32 + h->caplen + pad;
+        put32(f, 6);             /* enhanced packet block */
+        put32(f, tot);
+        put32(f, 0);
+        put32(f, (uint32_t)(ts >> 32));
+        put32(f, (uint32_t)ts);
+        put32(f, h->caplen);
+        put32(f, h->len);
+        fwrite(data, 1, h->caplen, f);
+        fwrite("\0\0\0", 1, pad, f);
+        put32(f, tot);
+        n++;
+    }
+    fclose(f);
+    pcap_close(in);
+    assert_int_equal(n, 13);
+    check_records("pcapng", ng, one_expect, NULL);
+}
+
 /* Malformed captures: garbage frames of every length and a frame with lying lengths are
  * counted, never crash, and do not disturb a good exchange around them. */
 static void test_malformed_frames(void **state)
@@ -780,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_midstream),
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_close_delimited),
+        cmocka_unit_test(test_pcapng),
         cmocka_unit_test(test_malformed_frames),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
