@@ -349,6 +349,8 @@ int64_t import_clock_next(struct import_clock *c)
     if (gap_us > 3.6e12) /* an hour: only absurdly low rates get here */
         gap_us = 3.6e12;
     c->t_us += (int64_t)llround(gap_us);
+    if (c->t_us > IMPORT_MAX_TIME_US)
+        c->t_us = IMPORT_MAX_TIME_US;
     return c->t_us;
 }
 
@@ -376,8 +378,11 @@ static void import_finish(struct import_trace *t, const struct import_opts *o, s
     }
     double s = o->time_scale > 0 ? o->time_scale : 1.0;
     if (s != 1.0)
-        for (size_t i = first; i < t->n; i++)
-            t->rows[i].t_us = t0 + (int64_t)llround((double)(t->rows[i].t_us - t0) * s);
+        for (size_t i = first; i < t->n; i++) {
+            double v = (double)t0 + (double)(t->rows[i].t_us - t0) * s;
+            /* a huge scale must not overflow: times past ~year 2255 are pinned there */
+            t->rows[i].t_us = v < IMPORT_MAX_TIME_US ? (int64_t)llround(v) : IMPORT_MAX_TIME_US;
+        }
     qsort(t->rows, t->n, sizeof *t->rows, import_row_cmp);
 }
 

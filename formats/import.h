@@ -39,6 +39,9 @@
 #define IMPORT_MAX_TOKENS   2000000
 #define IMPORT_MAX_HASH_IDS 8192
 #define IMPORT_MAX_OFFSET_MS 1000000000000LL  /* ≈ 31.7 years */
+/* Arrival times are clamped here (≈ year 2255) so scaling and arrival processes cannot
+ * overflow int64 µs. */
+#define IMPORT_MAX_TIME_US 9000000000000000LL
 
 /* Default epoch for traces with relative times (Mooncake, BurstGPT, ShareGPT, Batch):
  * 2025-01-01T00:00:00Z. */

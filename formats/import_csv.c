@@ -125,7 +125,7 @@ static int csv_seconds_us(const struct csv_field *f, int64_t *out)
     if (f->n == 0)
         return -1;
     while (i < f->n && f->p[i] >= '0' && f->p[i] <= '9') {
-        if (s > 9000000000000LL / 10) /* ≈ 285,000 years: past any trace */
+        if (s > IMPORT_MAX_OFFSET_MS / 1000) /* the Mooncake cap, ≈ 31.7 years */
             return -2;
         s = s * 10 + (f->p[i] - '0');
         i++;
@@ -144,6 +144,8 @@ static int csv_seconds_us(const struct csv_field *f, int64_t *out)
     }
     if (i != f->n || (ni == 0 && i == 0))
         return -1;
+    if (s > IMPORT_MAX_OFFSET_MS / 1000)
+        return -2;
     *out = s * 1000000 + us;
     return 0;
 }

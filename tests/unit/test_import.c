@@ -155,6 +155,10 @@ static void test_azure_sample(void **state)
     import_trace_free(&t);
 
     /* --time-scale 0.5 halves every gap from the first arrival */
+    o.time_scale = 1e9; /* absurd scales clamp instead of overflowing */
+    assert_int_equal(import_parse(IMPORT_AZURE, data, len, &o, &t), 0);
+    assert_int_equal(t.rows[t.n - 1].t_us, IMPORT_MAX_TIME_US);
+    import_trace_free(&t);
     o.time_scale = 0.5;
     assert_int_equal(import_parse(IMPORT_AZURE, data, len, &o, &t), 0);
     assert_int_equal(t.rows[0].t_us, 1700158546680590LL);
@@ -413,6 +417,10 @@ static void test_burstgpt(void **state)
     assert_int_equal(t.rows[0].t_us, 250010);
     assert_int_equal(t.rows[1].t_us, 1000011);
     assert_null(t.rows[0].model);
+    import_trace_free(&t);
+    const char *huge = "Timestamp,Request tokens,Response tokens\n1000000001,1,2\n";
+    assert_int_equal(import_parse(IMPORT_BURSTGPT, huge, strlen(huge), &ox, &t), IMPORT_ERR_FORMAT);
+    assert_string_equal(t.err, "b: line 2: field \"Timestamp\": value \"1000000001\" too large");
     import_trace_free(&t);
     const char *bad = "Timestamp,Request tokens,Response tokens\n-3,1,2\n";
     assert_int_equal(import_parse(IMPORT_BURSTGPT, bad, strlen(bad), &ox, &t), IMPORT_ERR_FORMAT);
