@@ -1,15 +1,12 @@
 # stream module: SSE / NDJSON decoders, jscan, the LLM API dialects and llmstream
-foreach(t jscan sse ndjson dialect llmstream)
-  if(EXISTS ${LLMTRACE_TEST_DIR}/unit/test_${t}.c)
-    llmtrace_unit(${t})
-  endif()
-endforeach()
-foreach(f sse dialect)
-  if(EXISTS ${LLMTRACE_TEST_DIR}/fuzz/fuzz_${f}.c)
-    llmtrace_fuzzer(${f} SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_${f}.c)
-  endif()
-endforeach()
-# Throughput of llm_stream_feed vs a cJSON tree per event (bench/results/stream.md); ctest only
+llmtrace_unit(jscan)
+llmtrace_unit(sse)
+llmtrace_unit(ndjson)
+llmtrace_unit(dialect)
+llmtrace_unit(llmstream)
+llmtrace_fuzzer(sse SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_sse.c)
+llmtrace_fuzzer(dialect SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_dialect.c)
+# Throughput of llm_stream_feed vs a cJSON tree per event (bench/results/stream.md); ctest
 # runs it small, as a check that both paths record the same events.
 add_executable(bench_llmstream ${LLMTRACE_TEST_DIR}/unit/test_llmstream_bench.c)
 target_link_libraries(bench_llmstream PRIVATE formats PkgConfig::CJSON)
