@@ -927,6 +927,33 @@ static void test_gzip_bodies(void **state)
     assert_memory_equal(rec_cur.log, rec_ref.log, rec_ref.len);
 }
 
+static void test_gzip_pending_output(void **state)
+{
+    (void)state;
+    /* 100 kB of 'a' deflates to ~100 bytes: one small chunk leaves zlib holding output after
+     * its input is used up. Paused runs must still deliver it all before the trailers. */
+    static char plain[100000];
+    memset(plain, 'a', sizeof plain);
+    unsigned char z[1024];
+    size_t zn = gzip_member(plain, sizeof plain, z, sizeof z);
+    int hl = snprintf(gz_msg, sizeof gz_msg,
+                      "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+                      "\r\n%zx\r\n", zn);
+    memcpy(gz_msg + hl, z, zn);
+    size_t mn = (size_t)hl + zn;
+    mn += (size_t)sprintf(gz_msg + mn, "\r\n0\r\nX-T: 1\r\n\r\n");
+    int el = snprintf(gz_expect, sizeof gz_expect,
+                      "RES 1.1 200 OK cl=-1 ch=1 gz=1 ka=1 nb=0\n"
+                      "  Content-Encoding: [gzip]\n"
+                      "  Transfer-Encoding: [chunked]\n"
+                      "BODY ");
+    memcpy(gz_expect + el, plain, sizeof plain);
+    strcpy(gz_expect + el + sizeof plain, "\nTRAILERS\n  X-T: [1]\nDONE\nFIN 0 idle=1\nLF 0\n");
+    struct opts o = RES;
+    o.gzip = 1;
+    check_fixture(&o, gz_msg, mn, gz_expect);
+}
+
 static void test_gzip_small_and_errors(void **state)
 {
     (void)state;
@@ -1115,6 +1142,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_max_body),
         cmocka_unit_test(test_gzip_bodies),
+        cmocka_unit_test(test_gzip_pending_output),
         cmocka_unit_test(test_gzip_small_and_errors),
         cmocka_unit_test(test_callback_stop_and_pause),
         cmocka_unit_test(test_fixture_files),
