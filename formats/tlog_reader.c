@@ -53,6 +53,8 @@ struct tlog_reader {
     struct buf pend;              /* inflated text not yet returned */
     size_t pos;                   /* next unread byte of pend */
     size_t ready;                 /* pend[0..ready) may be returned */
+    size_t scanned;               /* pend[pos..scanned) holds no newline: long lines arrive
+                                     in many steps and must not be rescanned each time */
     int done;                     /* no more input will arrive in pend */
     int drop_partial;             /* the text after the last newline is torn */
     int fatal;
@@ -138,6 +140,8 @@ static void tlog_r_drop_unverified(struct tlog_reader *r)
     if (r->pend.p)
         r->pend.p[keep] = '\0';
     r->ready = keep;
+    if (r->scanned > keep)
+        r->scanned = keep;
 }
 
 /* Moves consumed text out of pend so it does not grow with the file. */
@@ -149,6 +153,7 @@ static void tlog_r_compact(struct tlog_reader *r)
         return;
     buf_consume(&r->pend, r->pos);
     r->ready -= r->pos;
+    r->scanned = r->scanned > r->pos ? r->scanned - r->pos : 0;
     r->pos = 0;
 }
 
@@ -1367,7 +1372,10 @@ int tlog_read(struct tlog_reader *r, struct tlog_record *rec)
     for (;;) {
         char *base = r->pend.p;
         if (r->ready > r->pos) {
-            char *nl = memchr(base + r->pos, '\n', r->ready - r->pos);
+            size_t from = r->scanned > r->pos ? r->scanned : r->pos;
+            char *nl = from < r->ready ? memchr(base + from, '\n', r->ready - from) : NULL;
+            if (!nl)
+                r->scanned = r->ready;
             char *line = NULL;
             size_t len = 0;
             if (nl) {
