@@ -186,19 +186,9 @@ static int ls_buffer(struct llm_stream *s, const char *data, size_t len)
     return 0;
 }
 
-int llm_stream_feed(struct llm_stream *s, const char *data, size_t len, int64_t offset_us)
+/* Bytes for the chosen framing. */
+static int ls_decode(struct llm_stream *s, const char *data, size_t len)
 {
-    if (s->sse.error || s->nd.error)
-        return -1;
-    if (len == 0)
-        return 0;
-    s->now_us = offset_us;
-    s->saw_first_byte = 1;
-    s->bytes += len;
-    if (s->status >= 400)
-        return ls_buffer(s, data, len);
-    if (s->framing == FRAMING_UNKNOWN && !ls_sniff(s, data, len))
-        return 0; /* blank so far: nothing to decide on, nothing to decode */
     int rc;
     switch (s->framing) {
     case FRAMING_JSON:
@@ -210,6 +200,33 @@ int llm_stream_feed(struct llm_stream *s, const char *data, size_t len, int64_t 
         rc = sse_feed(&s->sse, data, len, ls_sse_cb, s);
         return rc ? ls_framing_error(s, rc, 1) : 0;
     }
+}
+
+int llm_stream_feed(struct llm_stream *s, const char *data, size_t len, int64_t offset_us)
+{
+    if (s->sse.error || s->nd.error)
+        return -1;
+    if (len == 0)
+        return 0;
+    s->now_us = offset_us;
+    s->saw_first_byte = 1;
+    s->bytes += len;
+    if (s->status >= 400)
+        return ls_buffer(s, data, len);
+    if (s->framing == FRAMING_UNKNOWN) {
+        /* blank so far: keep the bytes (spaces matter to SSE) until a byte decides */
+        if (!ls_sniff(s, data, len))
+            return ls_buffer(s, data, len);
+        if (s->framing != FRAMING_JSON && s->body.len) {
+            struct buf held = s->body;
+            buf_init(&s->body, LLMSTREAM_MAX_BODY);
+            int rc = ls_decode(s, held.p, held.len);
+            buf_free(&held);
+            if (rc)
+                return rc;
+        }
+    }
+    return ls_decode(s, data, len);
 }
 
 int llm_stream_finish(struct llm_stream *s, int64_t offset_us)

@@ -259,6 +259,25 @@ static void test_sniffing(void **state)
     llm_stream_free(&s);
     tlog_exchange_free(&x);
 
+    /* blank bytes before the deciding one are kept: a leading space makes " data" an unknown
+     * SSE field, whether it arrives alone or with the rest */
+    for (int split = 0; split < 2; split++) {
+        tlog_exchange_init(&x);
+        llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, NULL, 1, 1);
+        if (split) {
+            assert_int_equal(FEED(&s, "\n ", 1), 0);
+            assert_int_equal(FEED(&s, "data: [DONE]\n\ndata: [DONE]\n\n", 2), 0);
+        } else {
+            assert_int_equal(FEED(&s, "\n data: [DONE]\n\ndata: [DONE]\n\n", 2), 0);
+        }
+        assert_int_equal(llm_stream_finish(&s, 3), 0);
+        assert_int_equal(x.resp.n_events, 1);
+        assert_int_equal(x.resp.events[0].offset_us, 2);
+        assert_int_equal(x.error_kind, TLOG_ERROR_NONE);
+        llm_stream_free(&s);
+        tlog_exchange_free(&x);
+    }
+
     /* empty body */
     tlog_exchange_init(&x);
     llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, NULL, 1, 1);
