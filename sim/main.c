@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "sim.h"
 #include "units.h"
@@ -283,6 +284,13 @@ int main(int argc, char **argv)
     if (profile_resolve(&o.prof, profile, err, sizeof(err)) < 0)
         return usage_error("--profile: %s%s", err, "");
     o.profile_spec = profile;
+    {   /* one descriptor per connection: take the whole hard limit (10,000+ connections) */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     rc = sim_run(&o, err, sizeof(err));
     if (rc != 0)
         fprintf(stderr, "llmtrace-sim: %s\n", err);
