@@ -30,7 +30,8 @@ void llm_stream_init(struct llm_stream *s, struct tlog_exchange *x, enum dialect
     s->status = status;
     s->keep_text = keep_text;
     s->x = x;
-    /* the Content-Type alone; the dialect/stream guess loses to sniffing the body */
+    /* The Content-Type alone: without it, the first body byte is a better witness than the
+     * request's stream flag (servers ignore flags they do not know), so that flag is unused. */
     s->framing = dialect_framing_for(DIALECT_UNKNOWN, -1, content_type);
     (void)stream_requested;
     sse_init(&s->sse, LLMSTREAM_MAX_EVENT);
@@ -253,7 +254,8 @@ int llm_stream_finish(struct llm_stream *s, int64_t offset_us)
                 if (ls_event(s, NULL, 0, s->body.p, s->body.len))
                     rc = -1;
             } else {
-                ls_fail(s, TLOG_ERROR_MALFORMED, "empty response body");
+                /* a 2xx with no body at all: the response was cut, not garbled */
+                ls_fail(s, TLOG_ERROR_TRUNCATED, "empty response body");
             }
         } else if (s->framing == FRAMING_NDJSON) {
             if (ndjson_finish(&s->nd, ls_nd_cb, s))

@@ -278,12 +278,27 @@ static void test_sniffing(void **state)
         tlog_exchange_free(&x);
     }
 
-    /* empty body */
+    /* empty body, with or without a Content-Type */
+    for (int json = 0; json < 2; json++) {
+        tlog_exchange_init(&x);
+        llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, json ? "application/json" : NULL, 1, 1);
+        assert_int_equal(llm_stream_finish(&s, 30), 0);
+        assert_int_equal(x.error_kind, TLOG_ERROR_TRUNCATED);
+        assert_string_equal(x.error_message, "empty response body");
+        assert_int_equal(x.resp.n_events, 0);
+        assert_int_equal(x.tokens_source, TLOG_TOKENS_NONE);
+        llm_stream_free(&s);
+        tlog_exchange_free(&x);
+    }
+    /* a truncated JSON body */
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, NULL, 1, 1);
+    llm_stream_init(&s, &x, DIALECT_ANTHROPIC, 200, "application/json", 0, 1);
+    assert_int_equal(FEED(&s, "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"te", 5), 0);
     assert_int_equal(llm_stream_finish(&s, 30), 0);
-    assert_int_equal(x.error_kind, TLOG_ERROR_TRUNCATED);
-    assert_string_equal(x.error_message, "empty response body");
+    assert_int_equal(x.error_kind, TLOG_ERROR_MALFORMED);
+    assert_string_equal(x.error_message, "event 1: event JSON is truncated");
+    assert_int_equal(x.resp.n_events, 1);
+    assert_int_equal(x.resp.events[0].is_content, 0);
     llm_stream_free(&s);
     tlog_exchange_free(&x);
 }
