@@ -333,6 +333,7 @@ static cJSON *convert_options_json(const struct convert_args *a, double tpw)
     cJSON_AddBoolToObject(o, "pin_output", !a->bo.no_pin_output);
     cJSON_AddNumberToObject(o, "tokens_per_word", tpw);
     cJSON_AddBoolToObject(o, "calibrated", a->calibrate != NULL);
+    cJSON_AddNumberToObject(o, "tokens_overhead", a->bo.tokens_overhead);
     cJSON_AddNumberToObject(o, "time_scale", a->io.time_scale > 0 ? a->io.time_scale : 1);
     cJSON_AddNumberToObject(o, "base_us", (double)(a->io.base_us ? a->io.base_us
                                                                  : IMPORT_DEFAULT_BASE_US));
@@ -404,6 +405,7 @@ static int convert_import(struct convert_args *a, char **inputs, int n_in, int a
             goto out;
         }
         tpw = f;
+        a->bo.tokens_overhead = icpt > 0 ? icpt : 0;
         if (!a->quiet)
             fprintf(stderr, "llmtrace-convert: calibrated: %.4f tokens per word (%+.1f tokens "
                     "per request) from 5 prompts\n", f, icpt);

@@ -156,6 +156,9 @@ struct import_build_opts {
     int no_pin_output;       /* 1: no max_tokens/ignore_eos from the trace's output length */
     double tokens_per_word;  /* synthesis estimate; 0 → SYNTH_DEFAULT_TOKENS_PER_WORD */
     const char *input_name;  /* written in the record's "trace" object; may be NULL */
+    double tokens_overhead;  /* tokens the endpoint adds per request (chat template), from
+                                --calibrate; subtracted from the prompt length before
+                                synthesis (at least 1 token is kept); 0 = none */
 };
 
 /* Default request path of a dialect: "/v1/chat/completions", "/v1/completions",

@@ -5,6 +5,7 @@
 #include "import.h"
 #include "synth.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,14 +42,21 @@ static uint64_t import_row_seed(const struct import_row *r)
     return ((uint64_t)(uint32_t)r->input_index << 40) ^ (uint64_t)r->line;
 }
 
-/* The synthesized prompt of a length-only row, appended to b. */
-static int import_synth_prompt(const struct import_row *r, double tpw, struct buf *b)
+/* The synthesized prompt of a length-only row, appended to b. The endpoint's own per-request
+ * tokens (template) are part of the trace's count, so the text makes up the rest. */
+static int import_synth_prompt(const struct import_row *r, const struct import_build_opts *o,
+                               struct buf *b)
 {
+    double tpw = import_tpw(o);
+    int64_t n = r->tokens_in;
+    int64_t over = o->tokens_overhead > 0 && o->tokens_overhead < IMPORT_MAX_TOKENS
+                       ? (int64_t)llround(o->tokens_overhead) : 0;
+    if (n > 0 && over > 0)
+        n = n - over >= 1 ? n - over : 1;
     if (r->n_hash)
-        return synth_append_blocks(b, r->hash_ids, r->n_hash, r->tokens_in, import_row_seed(r),
-                                   tpw);
+        return synth_append_blocks(b, r->hash_ids, r->n_hash, n, import_row_seed(r), tpw);
     return synth_append_words(b, SYNTH_DOMAIN_REQUEST, import_row_seed(r),
-                              synth_words_for_tokens(r->tokens_in, tpw));
+                              synth_words_for_tokens(n, tpw));
 }
 
 static cJSON *import_user_messages(const char *text)
@@ -130,7 +138,7 @@ cJSON *import_build_body(const struct import_row *r, const struct import_build_o
     else if (r->messages)
         rc = import_flatten(r->messages, &text);
     else
-        rc = import_synth_prompt(r, import_tpw(o), &text);
+        rc = import_synth_prompt(r, o, &text);
     if (!rc && chat && !msgs)
         msgs = import_user_messages(text.p ? text.p : "");
     cJSON *b = cJSON_CreateObject();

@@ -112,6 +112,20 @@ static void test_azure_chat(void **state)
     text = at(cJSON_GetArrayItem(at(body, "messages", NULL), 0), "content", NULL)->valuestring;
     assert_int_equal(synth_count_words(text, strlen(text)), 374);
     cJSON_Delete(j);
+    /* a calibrated per-request overhead (chat template) is left to the endpoint */
+    bo.tokens_overhead = 9.6;
+    j = line_of(&t, 0, &bo);
+    body = at(j, "request", "body");
+    text = at(cJSON_GetArrayItem(at(body, "messages", NULL), 0), "content", NULL)->valuestring;
+    assert_int_equal(synth_count_words(text, strlen(text)), 364);
+    assert_int_equal(at(j, "tokens_in", NULL)->valueint, 374);
+    cJSON_Delete(j);
+    bo.tokens_overhead = 1000; /* never below one token */
+    j = line_of(&t, 0, &bo);
+    body = at(j, "request", "body");
+    text = at(cJSON_GetArrayItem(at(body, "messages", NULL), 0), "content", NULL)->valuestring;
+    assert_int_equal(synth_count_words(text, strlen(text)), 1);
+    cJSON_Delete(j);
     import_trace_free(&t);
 }
 
