@@ -61,3 +61,15 @@ PY
 )"
 assert_eq "--model default name" served-x "$(curl -s "$SIM_URL/v1/models" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')"
 stop_pid $SIM_PID
+
+# --threads 2: two replicas share the port; every stream completes and /metrics adds both up
+start_sim --threads 2 --log $T/t.jsonl.gz
+pids=()
+for i in 1 2 3 4 5 6; do
+  curl -sN "$SIM_URL/v1/chat/completions" -d "{\"stream\":true,\"max_tokens\":20,\"ignore_eos\":true,$chat}" >$T/t$i.txt & pids+=($!)
+done
+wait "${pids[@]}"
+for i in 1 2 3 4 5 6; do assert_eq "threads: stream $i" 20 "$(grep -c '"delta":{"content"' $T/t$i.txt)"; done
+assert_eq "threads: metrics sum" 'llmtrace_sim_generation_tokens_total 120' "$(curl -s "$SIM_URL/metrics" | grep '^llmtrace_sim_generation_tokens_total')"
+stop_pid $SIM_PID
+assert_eq "threads: one log, 7 exchanges (+ /metrics), unique ids" "7 7" "$(zjq $T/t.jsonl.gz '"%d %d" % (len(ex), len(set(x["id"] for x in ex)))')"

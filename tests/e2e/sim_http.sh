@@ -83,6 +83,50 @@ s = conn()
 s.sendall(b'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
 check('still serving', read_all(s).startswith(b'HTTP/1.1 200'))
 PY
+# garbage: 400 mutated requests (seeded byte flips, truncations, insertions, split writes) on
+# fresh connections, at most 12 s; the server must answer or close each, and keep serving
+python3 - "$SIM_PORT" <<'PY' || fail "mutated requests"
+import random, socket, sys, time
+port = int(sys.argv[1])
+rnd = random.Random(1234)
+seeds = [
+    b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 88\r\n\r\n{"stream":true,"max_tokens":3,"ignore_eos":true,"messages":[{"role":"user","content":"x"}]}',
+    b'POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n{"max_tokens":2,"messages":\r\n14\r\n[{"role":"user"}]}   \r\n0\r\n\r\n',
+    b'POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 45\r\n\r\n{"prompt":"hi","options":{"num_predict":2}}  ',
+    b'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.0\r\n\r\n',
+]
+t_end = time.time() + 12
+n = 0
+while n < 400 and time.time() < t_end:
+    m = bytearray(rnd.choice(seeds))
+    for _ in range(rnd.randint(1, 6)):
+        if not m: break
+        op = rnd.randint(0, 3)
+        i = rnd.randrange(len(m))
+        if op == 0: m[i] = rnd.randrange(256)
+        elif op == 1: del m[i:i + rnd.randint(1, 20)]
+        elif op == 2: m[i:i] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 8)))
+        else: m = m[:i]
+    s = socket.create_connection(('127.0.0.1', port), timeout=5)
+    cut = rnd.randrange(len(m) + 1)
+    half = rnd.random() < 0.5
+    try:  # the server may answer 400 and close before everything is sent
+        s.sendall(bytes(m[:cut])); s.sendall(bytes(m[cut:]))
+        if half: s.shutdown(socket.SHUT_WR)
+        s.settimeout(0.05)
+        while s.recv(65536): pass
+    except (socket.timeout, OSError):
+        pass
+    s.close()
+    n += 1
+s = socket.create_connection(('127.0.0.1', port), timeout=5)
+s.sendall(b'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+r = s.recv(4096)
+if not r.startswith(b'HTTP/1.1 200'):
+    print('FAIL: not serving after garbage', r[:100]); sys.exit(1)
+print('ok: %d mutated requests survived' % n)
+PY
+kill -0 $SIM_PID || fail "llmtrace-sim died on mutated input"
 # keep-alive with curl: two requests, one connection
 n=$(curl -s -w '%{num_connects}\n' "$SIM_URL/health" "$SIM_URL/health" -o /dev/null -o /dev/null | paste -sd' ')
 assert_eq "curl reuses the connection" "1 0" "$n"
