@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -1311,6 +1312,13 @@ static int cb_head(void *user, const struct http1_head *h)
     }
     if (h->content_length > 0 && (uint64_t)h->content_length > w->sim->o->max_body)
         r->body_too_big = 1;
+    /* curl waits up to 1 s for this before sending a large body; only sent when no response
+     * is in progress, since interim bytes must not land inside another response */
+    xh = http1_find_header(h, "Expect");
+    if (xh && !r->http10 && !r->body_too_big && !c->qhead && xh->value_len == 12 &&
+        strncasecmp(xh->value, "100-continue", 12) == 0 &&
+        buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") == 0)
+        conn_mark_dirty(c);
     req_free(c->cur_in);
     c->cur_in = r;
     buf_reset(&c->body);
