@@ -581,6 +581,35 @@ static void test_missing_segment(void **state)
     check_records("missing", tpath("missing"), want, NULL);
 }
 
+/* The last 20 bytes of a request body never reached the capture (the server acknowledged
+ * them): the exchange keeps its response but is recorded incomplete with the gap size. */
+static void test_request_gap(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024], head[256];
+    pw_open(&w, tpath("reqgap"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40011);
+    tc_handshake(&t, T0);
+    chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY);
+    size_t rl = strlen(req);
+    pw_frame(&w, T0 + 1000, &t.c, &t.s, t.cseq, t.sseq, PKT_TCP_ACK, req, rl - 20);
+    t.cseq += (uint32_t)rl;
+    const char *b = EV("g") EV_DONE;
+    tc_s(&t, T0 + 2000, sse_cl_head(head, sizeof head, strlen(b)));  /* acks the whole request */
+    tc_s(&t, T0 + 3000, b);
+    tc_close(&t, T0 + 4000);
+    pw_close(&w);
+    check_records("reqgap", tpath("reqgap"),
+                  "[{\"start_us\":1700000000001000,\"request\":{\"path\":\"/v1/chat/completions\","
+                  "\"body_bytes\":52},\"response\":{\"status\":200,\"ttfb_us\":1000,"
+                  "\"end_us\":2000,\"events\":[[2000,0,1],[2000,0,0]],\"text\":\"g\"},"
+                  "\"error\":{\"kind\":\"incomplete\","
+                  "\"message\":\"request: gap of 20 bytes in the capture\"}}]",
+                  NULL);
+}
+
 /* A short exchange used by the link/IP variants. */
 static void write_simple(struct pw *w, const char *caddr, const char *saddr)
 {
@@ -827,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_chunked_split),
         cmocka_unit_test(test_reorder),
         cmocka_unit_test(test_missing_segment),
+        cmocka_unit_test(test_request_gap),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_vlan),
         cmocka_unit_test(test_sll2),
