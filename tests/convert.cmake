@@ -4,7 +4,7 @@ llmtrace_unit(import)
 llmtrace_unit(synth)
 llmtrace_unit(import_build)
 llmtrace_unit(export)
-# convert_azure converts both full samples (≈ 60 MB of synthesized Mooncake prompts) and
+# convert_azure converts both full samples (≈ 250 MB of synthesized Mooncake prompts) and
 # exports 19,366 records four ways: ~1 min, ~2.5 min under ASan on a loaded machine.
 if(EXISTS ${LLMTRACE_TEST_DIR}/e2e/convert_azure.sh)
   llmtrace_e2e(convert_azure TIMEOUT 480)
