@@ -675,6 +675,11 @@ int main(int argc, char **argv)
         const char *user = a.user;
         if (!user && !a.rotate_bytes && !a.rotate_us)
             user = "nobody";
+        if (!a.user && user && !getpwnam(user)) {
+            fprintf(stderr, "llmtrace-capture: warning: no user '%s' to drop privileges to; "
+                            "staying root (use -Z USER)\n", user);
+            user = NULL;
+        }
         if (user && strcmp(user, "root") != 0 && cap_drop_privileges(user))
             return 1;
     } else if (a.user && geteuid() == 0 && strcmp(a.user, "root") != 0 &&
