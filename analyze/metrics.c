@@ -59,6 +59,24 @@ int an_add_label(struct an_ctx *c, const char *label)
     return (int)c->n_labels++;
 }
 
+/* Saturating int64 arithmetic: every time in a log is untrusted, and start_us + end_us or
+ * start_us - sched_us of a hostile record must not overflow (UB) — it saturates instead. */
+static int64_t an_add64(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static int64_t an_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 static int32_t an_clamp32(int64_t v)
 {
     if (v > INT32_MAX)
@@ -114,7 +132,7 @@ void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struc
 
     int64_t shift = 0;
     if (x->replay.present && x->replay.sched_us > 0) {
-        r->lag_us = x->start_us - x->replay.sched_us;
+        r->lag_us = an_sub(x->start_us, x->replay.sched_us);
         r->flags |= AN_REQ_HAS_LAG;
         int open_loop = x->replay.mode &&
                         (!strcmp(x->replay.mode, "rate") || !strcmp(x->replay.mode, "original"));
@@ -123,22 +141,23 @@ void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struc
             r->flags |= AN_REQ_FROM_SCHED;
         }
     }
-    r->ttft_us = fc >= 0 ? an_clamp32(fc + shift) : -1;
-    r->ttfb_us = rs->ttfb_us >= 0 ? an_clamp32(rs->ttfb_us + shift) : -1;
-    r->e2e_us = rs->end_us >= 0 ? an_clamp32(rs->end_us + shift) : -1;
-    r->first_ev_us = first_ev >= 0 ? an_clamp32(first_ev + shift) : -1;
-    r->last_content_us = lc >= 0 ? an_clamp32(lc + shift) : -1;
+    r->ttft_us = fc >= 0 ? an_clamp32(an_add64(fc, shift)) : -1;
+    r->ttfb_us = rs->ttfb_us >= 0 ? an_clamp32(an_add64(rs->ttfb_us, shift)) : -1;
+    r->e2e_us = rs->end_us >= 0 ? an_clamp32(an_add64(rs->end_us, shift)) : -1;
+    r->first_ev_us = first_ev >= 0 ? an_clamp32(an_add64(first_ev, shift)) : -1;
+    r->last_content_us = lc >= 0 ? an_clamp32(an_add64(lc, shift)) : -1;
     r->n_out = n_out >= 0 ? an_clamp32(n_out) : -1;
     r->n_in = n_in >= 0 ? an_clamp32(n_in) : -1;
     /* tpot needs two content events: one event holding every token (a non-streamed body)
      * carries no decode timing, and the formula would report 0. */
-    r->tpot_us = (n_out >= 2 && nce >= 2) ? (double)(lc - fc) / (double)(n_out - 1) : -1.0;
+    r->tpot_us = (n_out >= 2 && nce >= 2) ? ((double)lc - (double)fc) / (double)(n_out - 1)
+                                          : -1.0;
     int64_t end = rs->end_us;
     if (end < 0)
         end = last_ev > rs->ttfb_us ? last_ev : rs->ttfb_us;
     if (end < 0)
         end = 0;
-    r->end_abs_us = x->start_us + end;
+    r->end_abs_us = an_add64(x->start_us, end);
     r->of_hash = (x->replay.present && x->replay.of) ? an_hash_str(x->replay.of) : 0;
 }
 
@@ -241,7 +260,7 @@ static int an_record_itl(struct an_group *g, const struct tlog_exchange *x, int 
             continue;
         }
         if (prev >= 0) {
-            double gap = (double)(e->offset_us - prev);
+            double gap = (double)e->offset_us - (double)prev;
             uint64_t k = e->tokens > 1 ? (uint64_t)e->tokens : 1;
             int slot = hist_slot(gap);
             rc |= hist_record_slot(&g->itl, slot, gap, 1);
@@ -254,7 +273,7 @@ static int an_record_itl(struct an_group *g, const struct tlog_exchange *x, int 
         } else if (prev_any >= 0 && compat) {
             /* vLLM times its TTFT at the first chunk with choices (often role-only), so the
              * first content chunk after it is already an inter-token gap there. */
-            rc |= hist_record(&g->itl_vllm, (double)(e->offset_us - prev_any), 1);
+            rc |= hist_record(&g->itl_vllm, (double)e->offset_us - (double)prev_any, 1);
         }
         prev = e->offset_us;
         prev_any = e->offset_us;
@@ -396,7 +415,8 @@ void an_sort_groups(struct an_ctx *c)
                 first--;
             char d[64];
             snprintf(d, sizeof d, "+%gs",
-                     (double)((c->groups[i].win - c->groups[first].win) * c->window_us) / 1e6);
+                     ((double)c->groups[i].win - (double)c->groups[first].win) *
+                         (double)c->window_us / 1e6);
             char *k = strdup(d);
             if (k) {
                 free(c->groups[i].key);
@@ -572,7 +592,7 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
         an_hist_ms(&grp->itl_vllm, &s->vllm_itl);
     else
         hist_summarize(&(struct hist){0}, &s->vllm_itl);
-    s->span_s = s->requests && max_end > min_t0 ? (double)(max_end - min_t0) / 1e6 : NAN;
+    s->span_s = s->requests && max_end > min_t0 ? ((double)max_end - (double)min_t0) / 1e6 : NAN;
     if (s->span_s > 0) {
         s->output_tok_s = (double)s->sum_out / s->span_s;
         s->total_tok_s = (double)(s->sum_out + s->sum_in) / s->span_s;

@@ -224,7 +224,24 @@ static double plot_nice_width(double span_s)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
         if (steps[i] >= want)
             return steps[i];
-    return 3600;
+    return want; /* longer than 80 hours: 80 bins, whatever their width */
+}
+
+/* Adds the overlap of [a, e) with each bin of width w to acc[] (weight per µs of overlap).
+ * Times are µs from the label's first start, in double: log times are untrusted, and double
+ * keeps every difference defined (exact below 2^53 µs, 285 years). */
+static void plot_spread(double *acc, size_t nb, double w, double a, double e, double weight)
+{
+    if (!(e > a) || a < 0)
+        return;
+    for (size_t b = (size_t)(a / w); b < nb; b++) {
+        double lo = (double)b * w, hi = lo + w;
+        if (lo >= e)
+            break;
+        double x = a > lo ? a : lo, y = e < hi ? e : hi;
+        if (y > x)
+            acc[b] += (y - x) * weight;
+    }
 }
 
 /* (3) time series per label: output tokens/s (tokens spread evenly between first content
@@ -244,10 +261,10 @@ static void plot_timeseries(struct buf *data, struct buf *body, const struct an_
                 t_max = r->end_abs_us;
         }
         buf_printf(data, "$TS%zu << EOD\n", l);
+        double span = (double)t_max - (double)t_min;
         if (t_min < t_max) {
-            double w = plot_nice_width((double)(t_max - t_min) / 1e6);
-            int64_t wu = (int64_t)(w * 1e6);
-            size_t nb = (size_t)((t_max - t_min) / wu) + 1;
+            double w = plot_nice_width(span / 1e6), wu = w * 1e6;
+            size_t nb = (size_t)(span / wu) + 1;
             double *tok = calloc(nb, sizeof *tok), *inf = calloc(nb, sizeof *inf);
             double *ttft = calloc(nb, sizeof *ttft), *cnt = calloc(nb, sizeof *cnt);
             if (tok && inf && ttft && cnt) {
@@ -255,37 +272,27 @@ static void plot_timeseries(struct buf *data, struct buf *body, const struct an_
                     const struct an_req *r = &c->reqs[i];
                     if (c->groups[r->group].label_idx != (int)l)
                         continue;
+                    double t0 = (double)r->t0_us - (double)t_min;
+                    double te = (double)r->end_abs_us - (double)t_min;
                     /* in-flight: overlap of [t0, end] with each bin, in bin widths */
-                    for (int64_t b = (r->t0_us - t_min) / wu;
-                         b < (int64_t)nb && t_min + b * wu < r->end_abs_us; b++) {
-                        int64_t lo = t_min + b * wu, hi = lo + wu;
-                        int64_t a = r->t0_us > lo ? r->t0_us : lo;
-                        int64_t e = r->end_abs_us < hi ? r->end_abs_us : hi;
-                        if (e > a)
-                            inf[b] += (double)(e - a) / (double)wu;
-                    }
+                    plot_spread(inf, nb, wu, t0, te, 1.0 / wu);
                     if (!(r->flags & AN_REQ_OK) || r->ttft_us < 0)
                         continue;
-                    size_t sb = (size_t)((r->t0_us - t_min) / wu);
+                    size_t sb = (size_t)(t0 / wu);
+                    if (sb >= nb)
+                        sb = nb - 1;
                     ttft[sb] += r->ttft_us / 1e3;
                     cnt[sb] += 1;
                     if (r->n_out <= 0)
                         continue;
-                    int64_t shift = (r->flags & AN_REQ_FROM_SCHED) ? r->lag_us : 0;
-                    int64_t ts = r->t0_us + r->ttft_us - shift, te = r->end_abs_us;
+                    double shift = (r->flags & AN_REQ_FROM_SCHED) ? (double)r->lag_us : 0;
+                    double ts = t0 + r->ttft_us - shift;
                     if (te <= ts) {
-                        size_t eb = (size_t)((te - t_min) / wu);
+                        size_t eb = te > 0 ? (size_t)(te / wu) : 0;
                         tok[eb < nb ? eb : nb - 1] += r->n_out;
                         continue;
                     }
-                    for (int64_t b = (ts - t_min) / wu; b < (int64_t)nb; b++) {
-                        int64_t lo = t_min + b * wu, hi = lo + wu;
-                        if (lo >= te)
-                            break;
-                        int64_t a = ts > lo ? ts : lo, e = te < hi ? te : hi;
-                        if (e > a)
-                            tok[b] += r->n_out * (double)(e - a) / (double)(te - ts);
-                    }
+                    plot_spread(tok, nb, wu, ts, te, r->n_out / (te - ts));
                 }
                 for (size_t b = 0; b < nb; b++) {
                     buf_printf(data, "%.6g %.6g %.6g ", (double)b * w + w / 2, tok[b] / w, inf[b]);

@@ -219,12 +219,24 @@ int hist_merge(struct hist *dst, const struct hist *src)
     return 0;
 }
 
+/* The bucket of the smallest recorded value: every bucket below it is empty (hist_slot is
+ * deterministic, so min was counted exactly there). */
+static int hist_first_slot(const struct hist *h)
+{
+    int s = h->min >= HIST_MIN ? hist_slot(h->min) : 0;
+    return s < 0 ? 0 : s;
+}
+
 /* Walks the buckets to the value of order statistic k (0-based), clamped to [min, max] so
  * the extremes are exact. cursor and cum carry the walk between increasing k. */
 static double hist_order_stat(const struct hist *h, uint64_t k, int *cursor, uint64_t *cum)
 {
+    if (k < *cum) { /* behind the walk: start over */
+        *cursor = hist_first_slot(h);
+        *cum = h->zero;
+    }
     if (k < h->zero)
-        return h->min < HIST_MIN ? (h->min > 0 ? h->min : 0) : 0;
+        return 0; /* values below HIST_MIN (0.01 µs) are reported as 0 */
     while (*cursor < HIST_BUCKETS) {
         uint32_t c = h->b ? h->b[*cursor] : 0;
         if (k < *cum + c) {
@@ -241,16 +253,15 @@ static double hist_order_stat(const struct hist *h, uint64_t k, int *cursor, uin
     return h->max;
 }
 
-static double hist_percentile(const struct hist *h, double p)
+/* cursor/cum: the bucket walk, shared by calls with increasing p (one pass for all). */
+static double hist_percentile(const struct hist *h, double p, int *cursor, uint64_t *cum)
 {
     double hh = (double)(h->n - 1) * p / 100.0;
     uint64_t lo = (uint64_t)floor(hh);
-    int cursor = 0;
-    uint64_t cum = h->zero;
-    double a = hist_order_stat(h, lo, &cursor, &cum);
+    double a = hist_order_stat(h, lo, cursor, cum);
     if (lo + 1 >= h->n)
         return a;
-    double b = hist_order_stat(h, lo + 1, &cursor, &cum);
+    double b = hist_order_stat(h, lo + 1, cursor, cum);
     return a + (hh - (double)lo) * (b - a);
 }
 
@@ -266,11 +277,13 @@ void hist_summarize(const struct hist *h, struct stats_dist *d)
     d->stddev = var > 0 ? sqrt(var) : 0;
     d->min = h->min;
     d->max = h->max;
-    d->p50 = hist_percentile(h, 50);
-    d->p90 = hist_percentile(h, 90);
-    d->p95 = hist_percentile(h, 95);
-    d->p99 = hist_percentile(h, 99);
-    d->p999 = hist_percentile(h, 99.9);
+    int cursor = hist_first_slot(h);
+    uint64_t cum = h->zero;
+    d->p50 = hist_percentile(h, 50, &cursor, &cum);
+    d->p90 = hist_percentile(h, 90, &cursor, &cum);
+    d->p95 = hist_percentile(h, 95, &cursor, &cum);
+    d->p99 = hist_percentile(h, 99, &cursor, &cum);
+    d->p999 = hist_percentile(h, 99.9, &cursor, &cum);
 }
 
 /* ---- bootstrap and rank test ------------------------------------------------------------- */
