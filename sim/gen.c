@@ -72,10 +72,13 @@ void gen_req_init(struct gen_req *r, enum dialect_id d, uint64_t n, const char *
     buf_init(&m, sizeof(r->model) - 1);
     if (model_len > 120)
         model_len = 120; /* escaped form fits the fixed field */
-    if (buf_append_json_str(&m, model, model_len) == 0 && m.p)
-        snprintf(r->model, sizeof(r->model), "%s", m.p);
-    else
+    /* copy by length: an empty append may leave m.p allocated but unterminated */
+    if (buf_append_json_str(&m, model, model_len) == 0 && m.p && m.len < sizeof(r->model)) {
+        memcpy(r->model, m.p, m.len);
+        r->model[m.len] = '\0';
+    } else {
         r->model[0] = '\0';
+    }
     buf_free(&m);
     switch (d) {
     case DIALECT_OPENAI_CHAT:

@@ -35,6 +35,7 @@
 #include "engine.h"
 #include "gen.h"
 #include "http1.h"
+#include "request.h"
 #include "rng.h"
 #include "tlog.h"
 
@@ -50,10 +51,7 @@
 #define TAG_TIMER 2u
 #define TAG_STOP 3u
 
-enum endpoint {
-    EP_NONE = 0, EP_CHAT, EP_COMPL, EP_MSG, EP_OGEN, EP_OCHAT, EP_TGI_STREAM, EP_TGI,
-    EP_MODELS, EP_HEALTH, EP_METRICS
-};
+
 
 enum req_state { R_PARSED = 0, R_DELAYED, R_ACTIVE, R_FLUSHING };
 
@@ -380,232 +378,6 @@ static void respond_error(struct conn *c, struct req *r, int status, const char 
     respond_simple(c, r, status, "application/json", s->p ? s->p : "", s->len, extra);
 }
 
-/* ---- request bodies: validation and prompt size ------------------------------------------- */
-
-struct prompt_acc {
-    size_t bytes, words;
-    int64_t exact_tokens;        /* completions prompt given as token ids */
-};
-
-static void acc_text(struct prompt_acc *a, const char *s)
-{
-    int in_word = 0;
-    for (; *s; s++) {
-        int sp = *s == ' ' || *s == '\n' || *s == '\t' || *s == '\r';
-        a->bytes++;
-        if (!sp && !in_word)
-            a->words++;
-        in_word = !sp;
-    }
-}
-
-/* A message content: a string, null, or an array of parts with "text". */
-static int acc_content(struct prompt_acc *a, const cJSON *content)
-{
-    const cJSON *part;
-    if (!content || cJSON_IsNull(content))
-        return 0;
-    if (cJSON_IsString(content)) {
-        acc_text(a, content->valuestring);
-        return 0;
-    }
-    if (!cJSON_IsArray(content))
-        return -1;
-    cJSON_ArrayForEach(part, content) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (cJSON_IsString(t))
-            acc_text(a, t->valuestring);
-    }
-    return 0;
-}
-
-static const char *acc_messages(struct prompt_acc *a, const cJSON *msgs)
-{
-    const cJSON *m;
-    if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
-        return "\"messages\" must be a non-empty array";
-    cJSON_ArrayForEach(m, msgs) {
-        if (!cJSON_IsObject(m))
-            return "each message must be an object";
-        if (acc_content(a, cJSON_GetObjectItemCaseSensitive(m, "content")) < 0)
-            return "message \"content\" must be a string or an array of parts";
-    }
-    return NULL;
-}
-
-struct req_params {
-    const char *model;
-    int stream;
-    int include_usage;
-    int ignore_eos;
-    int64_t max_tokens;          /* -1 absent */
-    struct prompt_acc pa;
-};
-
-/* Reads an optional non-negative integer field. -1 on a wrong type. */
-static int get_int(const cJSON *obj, const char *key, int64_t *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9e15 ||
-        v->valuedouble != (double)(int64_t)v->valuedouble)
-        return -1;
-    *out = (int64_t)v->valuedouble;
-    return 0;
-}
-
-static int get_bool(const cJSON *obj, const char *key, int *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    if (!cJSON_IsBool(v))
-        return -1;
-    *out = cJSON_IsTrue(v);
-    return 0;
-}
-
-/* Fills p from a request body of endpoint ep; returns NULL or a message for a 400. */
-static const char *validate(enum endpoint ep, const cJSON *b, struct req_params *p)
-{
-    const cJSON *v, *opts;
-    const char *why;
-    v = cJSON_GetObjectItemCaseSensitive(b, "model");
-    if (v && !cJSON_IsNull(v)) {
-        if (!cJSON_IsString(v))
-            return "\"model\" must be a string";
-        p->model = v->valuestring;
-    }
-    if (get_bool(b, "stream", &p->stream) < 0)
-        return "\"stream\" must be a boolean";
-    if (get_bool(b, "ignore_eos", &p->ignore_eos) < 0)
-        return "\"ignore_eos\" must be a boolean";
-    switch (ep) {
-    case EP_CHAT:
-    case EP_COMPL:
-        if (ep == EP_CHAT) {
-            if ((why = acc_messages(&p->pa, cJSON_GetObjectItemCaseSensitive(b, "messages"))))
-                return why;
-        } else {
-            v = cJSON_GetObjectItemCaseSensitive(b, "prompt");
-            if (cJSON_IsString(v)) {
-                acc_text(&p->pa, v->valuestring);
-            } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
-                const cJSON *it;
-                cJSON_ArrayForEach(it, v) {
-                    if (cJSON_IsString(it))
-                        acc_text(&p->pa, it->valuestring);
-                    else if (cJSON_IsNumber(it))
-                        p->pa.exact_tokens++;
-                    else
-                        return "\"prompt\" must be a string, an array of strings or of token ids";
-                }
-            } else {
-                return "\"prompt\" must be a string or a non-empty array";
-            }
-        }
-        if (get_int(b, "max_tokens", &p->max_tokens) < 0)
-            return "\"max_tokens\" must be a non-negative integer";
-        if (get_int(b, "max_completion_tokens", &p->max_tokens) < 0)
-            return "\"max_completion_tokens\" must be a non-negative integer";
-        v = cJSON_GetObjectItemCaseSensitive(b, "stream_options");
-        if (v && !cJSON_IsNull(v)) {
-            if (!cJSON_IsObject(v) || get_bool(v, "include_usage", &p->include_usage) < 0)
-                return "\"stream_options\" must be an object with a boolean \"include_usage\"";
-        }
-        return NULL;
-    case EP_MSG:
-        if ((why = acc_messages(&p->pa, cJSON_GetObjectItemCaseSensitive(b, "messages"))))
-            return why;
-        v = cJSON_GetObjectItemCaseSensitive(b, "system");
-        if (v && acc_content(&p->pa, v) < 0)
-            return "\"system\" must be a string or an array of text blocks";
-        if (!cJSON_GetObjectItemCaseSensitive(b, "max_tokens"))
-            return "max_tokens: Field required";
-        if (get_int(b, "max_tokens", &p->max_tokens) < 0 || p->max_tokens < 0)
-            return "max_tokens: Input should be a valid integer";
-        return NULL;
-    case EP_OGEN:
-    case EP_OCHAT:
-        p->stream = 1; /* Ollama streams unless told otherwise */
-        if (get_bool(b, "stream", &p->stream) < 0)
-            return "\"stream\" must be a boolean";
-        if (ep == EP_OCHAT) {
-            if ((why = acc_messages(&p->pa, cJSON_GetObjectItemCaseSensitive(b, "messages"))))
-                return why;
-        } else {
-            v = cJSON_GetObjectItemCaseSensitive(b, "prompt");
-            if (!cJSON_IsString(v))
-                return "\"prompt\" must be a string";
-            acc_text(&p->pa, v->valuestring);
-            v = cJSON_GetObjectItemCaseSensitive(b, "system");
-            if (cJSON_IsString(v))
-                acc_text(&p->pa, v->valuestring);
-        }
-        opts = cJSON_GetObjectItemCaseSensitive(b, "options");
-        if (opts && !cJSON_IsNull(opts)) {
-            if (!cJSON_IsObject(opts))
-                return "\"options\" must be an object";
-            if (get_int(opts, "num_predict", &p->max_tokens) < 0)
-                return "\"options.num_predict\" must be a non-negative integer";
-            if (get_bool(opts, "ignore_eos", &p->ignore_eos) < 0)
-                return "\"options.ignore_eos\" must be a boolean";
-        }
-        return NULL;
-    case EP_TGI:
-    case EP_TGI_STREAM:
-        v = cJSON_GetObjectItemCaseSensitive(b, "inputs");
-        if (!cJSON_IsString(v))
-            return "\"inputs\" must be a string";
-        acc_text(&p->pa, v->valuestring);
-        opts = cJSON_GetObjectItemCaseSensitive(b, "parameters");
-        if (opts && !cJSON_IsNull(opts)) {
-            if (!cJSON_IsObject(opts))
-                return "\"parameters\" must be an object";
-            if (get_int(opts, "max_new_tokens", &p->max_tokens) < 0)
-                return "\"parameters.max_new_tokens\" must be a non-negative integer";
-            if (get_bool(opts, "ignore_eos", &p->ignore_eos) < 0)
-                return "\"parameters.ignore_eos\" must be a boolean";
-        }
-        p->stream = ep == EP_TGI_STREAM;
-        return NULL;
-    default:
-        return "unsupported endpoint";
-    }
-}
-
-static enum endpoint route(const char *path, size_t len, const char **allow)
-{
-    static const struct { const char *p; enum endpoint ep; const char *allow; } tbl[] = {
-        {"/v1/chat/completions", EP_CHAT, "POST"},   {"/v1/completions", EP_COMPL, "POST"},
-        {"/v1/messages", EP_MSG, "POST"},            {"/api/generate", EP_OGEN, "POST"},
-        {"/api/chat", EP_OCHAT, "POST"},             {"/generate_stream", EP_TGI_STREAM, "POST"},
-        {"/generate", EP_TGI, "POST"},               {"/v1/models", EP_MODELS, "GET"},
-        {"/health", EP_HEALTH, "GET"},               {"/metrics", EP_METRICS, "GET"},
-    };
-    size_t i;
-    for (i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++) {
-        if (strlen(tbl[i].p) == len && memcmp(tbl[i].p, path, len) == 0) {
-            *allow = tbl[i].allow;
-            return tbl[i].ep;
-        }
-    }
-    return EP_NONE;
-}
-
-static enum dialect_id ep_dialect(enum endpoint ep)
-{
-    switch (ep) {
-    case EP_COMPL: return DIALECT_OPENAI_COMPLETIONS;
-    case EP_MSG: return DIALECT_ANTHROPIC;
-    case EP_OGEN: return DIALECT_OLLAMA_GENERATE;
-    case EP_OCHAT: return DIALECT_OLLAMA_CHAT;
-    case EP_TGI: case EP_TGI_STREAM: return DIALECT_TGI;
-    default: return DIALECT_OPENAI_CHAT;
-    }
-}
-
 /* ---- GET endpoints ----------------------------------------------------------------------- */
 
 static void late_quantiles(const struct worker *w, double q, int64_t *out)
@@ -706,15 +478,6 @@ static void begin_generation(struct worker *w, struct conn *c, struct req *r, in
     conn_mark_dirty(c);
 }
 
-static int64_t prompt_tokens(const struct sim_opts *o, const struct prompt_acc *a)
-{
-    int64_t n;
-    if (a->exact_tokens > 0 && a->bytes == 0)
-        return a->exact_tokens;
-    n = o->tokenizer_words ? (int64_t)a->words : (int64_t)((a->bytes + 3) / 4);
-    n += a->exact_tokens;
-    return n > 0 ? n : 1;
-}
 
 /* Decides what to answer to r (the connection's next request) and starts it. */
 static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t now)
@@ -722,9 +485,9 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
     const struct sim_opts *o = w->sim->o;
     const char *allow = NULL, *why, *q;
     size_t plen;
-    enum endpoint ep;
+    enum request_endpoint ep;
     cJSON *body = NULL;
-    struct req_params p = {0};
+    struct request_params p = {0};
     uint64_t rs;
     double u_drop, u_fail, u_reset, u_stall, u_malf;
 
@@ -736,8 +499,8 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
     }
     q = strchr(r->target, '?');
     plen = q ? (size_t)(q - r->target) : strlen(r->target);
-    ep = route(r->target, plen, &allow);
-    r->d = ep_dialect(ep);
+    ep = request_route(r->target, plen, &allow);
+    r->d = request_dialect(ep);
     if (r->logging)
         r->x.dialect = strdup(dialect_name(r->d));
     if (ep == EP_NONE) {
@@ -799,7 +562,7 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
         return;
     }
     p.max_tokens = -1;
-    if ((why = validate(ep, body, &p)) != NULL) {
+    if ((why = request_validate(ep, body, &p)) != NULL) {
         char msg[160];
         snprintf(msg, sizeof(msg), "%s", why);
         cJSON_Delete(body);
@@ -837,7 +600,7 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
                      epoch_us_of(w->sim, now) / 1000000);
         r->g.stream = p.stream;
         r->g.include_usage = p.include_usage;
-        r->g.n_in = prompt_tokens(o, &p.pa);
+        r->g.n_in = request_prompt_tokens(&p, o->tokenizer_words);
         r->g.n_out = n_out;
         r->g.finish_length = n_out == max;
         r->g.seed = rng_next(&rs);
@@ -1399,7 +1162,7 @@ static void conn_parse_error(struct worker *w, struct conn *c, int err)
     if (r->target) {
         const char *allow;
         const char *q = strchr(r->target, '?');
-        r->d = ep_dialect(route(r->target, q ? (size_t)(q - r->target) : strlen(r->target), &allow));
+        r->d = request_dialect(request_route(r->target, q ? (size_t)(q - r->target) : strlen(r->target), &allow));
     }
     r->preset_status = 400;
     conn_enqueue(c, r);

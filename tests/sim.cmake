@@ -1,6 +1,6 @@
 # sim area: unit tests of llmtrace-sim's model and response bytes, end-to-end tests of the binary.
 if(TARGET sim_core)
-  foreach(t sim_profile sim_engine sim_gen)
+  foreach(t sim_profile sim_engine sim_gen sim_request)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_${t}.c)
       llmtrace_unit(${t} LIBS sim_core)
     endif()
@@ -12,4 +12,15 @@ if(TARGET llmtrace-sim)
     get_filename_component(n ${f} NAME_WE)
     llmtrace_e2e(${n} TIMEOUT 120 LABELS sim)
   endforeach()
+endif()
+# libFuzzer harness of the request path (sanitizer/fuzz build only); seeds in sim/fuzz-corpus.
+if(LLMTRACE_FUZZ AND TARGET sim_core)
+  add_executable(fuzz_sim_request ${PROJECT_SOURCE_DIR}/sim/fuzz_request.c)
+  target_link_libraries(fuzz_sim_request PRIVATE sim_core formats)
+  target_compile_options(fuzz_sim_request PRIVATE -fsanitize=fuzzer)
+  target_link_options(fuzz_sim_request PRIVATE -fsanitize=fuzzer)
+  add_test(NAME fuzz.sim_request COMMAND bash ${LLMTRACE_TEST_DIR}/fuzz/run.sh
+    $<TARGET_FILE:fuzz_sim_request> ${PROJECT_SOURCE_DIR}/sim/fuzz-corpus
+    ${CMAKE_BINARY_DIR}/fuzz-corpus/sim_request ${FUZZ_TEST_SECONDS})
+  set_tests_properties(fuzz.sim_request PROPERTIES TIMEOUT 300)
 endif()

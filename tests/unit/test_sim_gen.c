@@ -133,6 +133,18 @@ static void test_openai_chat(void **state)
     }
 }
 
+/* Regression (found by fuzz.sim_request): an empty model name must give "", not a read past
+ * an unterminated buffer. */
+static void test_empty_model(void **state)
+{
+    struct gen_req r;
+    (void)state;
+    gen_req_init(&r, DIALECT_OPENAI_CHAT, 1, "", 0, 1);
+    assert_string_equal(r.model, "");
+    gen_req_init(&r, DIALECT_OPENAI_CHAT, 1, "a\tb", 3, 1);
+    assert_string_equal(r.model, "a\\tb");
+}
+
 static void test_malformed(void **state)
 {
     struct gen_req r;
@@ -257,6 +269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_words),
         cmocka_unit_test(test_openai_chat),
+        cmocka_unit_test(test_empty_model),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_anthropic),
         cmocka_unit_test(test_ollama_and_tgi),
