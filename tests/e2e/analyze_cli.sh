@@ -50,6 +50,18 @@ width=$("$A" --by status "$FX/basic.jsonl" "$FX/basic.jsonl" | awk '{ if (length
 assert_le "table width" "$width" 100
 assert_eq "--by status groups" "200 500" "$("$A" --json --by status "$FX/basic.jsonl" | python3 -c "import json,sys; print(' '.join(g['key'] for g in json.load(sys.stdin)['groups']))")"
 
+# --- open-loop replay: latency from the schedule by default, from the send on request ---
+"$A" --json --by stage "$FX/replay_rate.jsonl" > rate.json
+assert_eq "stages" "2 4" "$(py rate.json "' '.join('%g' % g['stage'] for g in d['groups'])")"
+assert_eq "latency from" "schedule" "$(py rate.json "d['groups'][0]['latency_from']")"
+# r1: first content 5 ms after a send 1 ms late → 6 ms; r2: 4 ms, on time
+assert_eq "ttft p50 from schedule" 5 "$(py rate.json "'%g' % d['groups'][0]['ttft_ms']['p50']")"
+assert_eq "e2e max from schedule" 9 "$(py rate.json "'%g' % d['groups'][0]['e2e_ms']['max']")"
+assert_eq "schedule lag max" 1 "$(py rate.json "'%g' % d['groups'][0]['schedule_lag_ms']['max']")"
+"$A" --json --by stage --latency-from send "$FX/replay_rate.jsonl" > send.json
+assert_eq "ttft p50 from send" 4.5 "$(py send.json "'%g' % d['groups'][0]['ttft_ms']['p50']")"
+assert_eq "latency from send" "send" "$(py send.json "d['groups'][0]['latency_from']")"
+
 # --- bad logs: file and record named; exit 1 only when a whole input is unusable ---
 set +e
 "$A" "$FX/bad_record.jsonl" > bad.out 2> bad.err; rc=$?
