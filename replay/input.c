@@ -426,6 +426,23 @@ int input_load(const char *path, const struct input_select *sel, struct replay_i
     return rc;
 }
 
+/* Serializes body_json into body, then replaces the tree by a cJSON raw item holding the same
+ * bytes: the results log prints it verbatim, so each record costs a copy instead of a tree
+ * walk, and request.body is byte for byte what was sent. */
+static int input_body_to_raw(struct replay_req *r)
+{
+    r->body = cJSON_PrintUnformatted(r->body_json);
+    if (!r->body)
+        return -1;
+    r->body_len = strlen(r->body);
+    cJSON *raw = cJSON_CreateRaw(r->body);
+    if (!raw)
+        return -1;
+    cJSON_Delete(r->body_json);
+    r->body_json = raw;
+    return 0;
+}
+
 int input_rewrite_req(struct replay_req *r, const struct input_rewrite *rw)
 {
     cJSON *b = r->body_json;
@@ -460,17 +477,18 @@ int input_rewrite_req(struct replay_req *r, const struct input_rewrite *rw)
             if (ri.model && !(r->model = strdup(ri.model)))
                 return -1;
         }
-        r->body = cJSON_PrintUnformatted(b);
-        if (!r->body)
+        if (input_body_to_raw(r))
             return -1;
-        r->body_len = strlen(r->body);
     } else if (cJSON_IsString(b)) {
         r->body = strdup(b->valuestring);
         if (!r->body)
             return -1;
         r->body_len = strlen(r->body);
+    } else if (b && !cJSON_IsRaw(b)) {
+        if (input_body_to_raw(r))
+            return -1;
     } else if (b) {
-        r->body = cJSON_PrintUnformatted(b);
+        r->body = strdup(b->valuestring);
         if (!r->body)
             return -1;
         r->body_len = strlen(r->body);

@@ -17,7 +17,8 @@ struct replay_req {
     char *of;                  /* original record id (Batch: custom_id) */
     char *method;
     char *path;                /* recorded request target, e.g. "/v1/chat/completions" */
-    cJSON *body_json;          /* rewritten body for the results log; NULL when absent */
+    cJSON *body_json;          /* the body; after rewriting, a cJSON raw item holding exactly
+                                  `body` (a string item for non-JSON bodies); NULL when absent */
     char *body;                /* bytes to send (serialized body_json, or the raw string) */
     size_t body_len;
     int64_t offset_us;         /* recorded start - first selected start; -1 unknown */
@@ -68,7 +69,8 @@ int input_load(const char *path, const struct input_select *sel, struct replay_i
                char *err, size_t errlen);
 /* Applies the rewrite to every request and serializes its body. 0 or -1 (out of memory). */
 int input_rewrite_all(struct replay_input *in, const struct input_rewrite *rw);
-/* Rewrites one request (body_json in place) and re-serializes body. 0 or -1. Exposed for tests. */
+/* Rewrites one request's body_json, serializes it into body and turns body_json into a raw
+ * item of the same bytes (so it cannot be rewritten twice). 0 or -1. Exposed for tests. */
 int input_rewrite_req(struct replay_req *r, const struct input_rewrite *rw);
 void input_free(struct replay_input *in);
 /* Parses one Batch API line into r (initialised by the callee). 0, or -1 with err set. */

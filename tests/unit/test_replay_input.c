@@ -214,6 +214,9 @@ static void test_rewrite(void **state)
                         "\"max_tokens\":11,\"ignore_eos\":true,\"stream\":true,"
                         "\"stream_options\":{\"include_usage\":true}}");
     assert_int_equal(r->body_len, strlen(r->body));
+    /* The record prints exactly the bytes sent. */
+    assert_true(cJSON_IsRaw(r->body_json));
+    assert_string_equal(r->body_json->valuestring, r->body);
     assert_non_null(strstr(in.reqs[1].body, "\"max_tokens\":13"));
     input_free(&in);
 
