@@ -78,7 +78,8 @@ void an_free(struct an_ctx *c);
 /* Registers an input label; returns its index or -1 on allocation failure. */
 int an_add_label(struct an_ctx *c, const char *label);
 /* Adds one exchange of input label_idx. Returns 1 when counted, 0 when excluded (warm-up),
- * -1 on allocation failure. If req_out is non-NULL it receives the request's group index. */
+ * -1 on allocation failure. If group_out is non-NULL it receives the group index (also for
+ * a warm-up record). */
 int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_t *group_out);
 /* Computes one exchange's metrics without storing them (also used for --per-request). */
 void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struct an_req *r);

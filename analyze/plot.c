@@ -332,7 +332,8 @@ static void plot_itl(struct buf *data, struct buf *body, const struct an_ctx *c)
 {
     size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS;
     buf_append_str(body, "set title 'Inter-token latency (one sample per gap between content "
-                         "events)'\nset xlabel 'ITL (ms, log scale)'\nset ylabel 'fraction of gaps'\n"
+                         "events)'\nset xlabel 'ITL (ms, log scale)'\n"
+                         "set ylabel 'fraction of gaps'\n"
                          "set logscale x\nset grid\nset key top right box\nplot ");
     for (size_t l = 0; l < nl; l++) {
         struct hist h;

@@ -299,7 +299,9 @@ void report_json(FILE *f, const struct an_report *r)
         }
         buf_printf(&b, "},\"warmup_excluded\":%lld,\"latency_from\":\"%s\"",
                    (long long)s->warmup_excluded,
-                   s->from_sched == 0 ? "send" : s->from_sched == s->requests ? "schedule" : "mixed");
+                   s->from_sched == 0                 ? "send"
+                   : s->from_sched == s->requests     ? "schedule"
+                                                      : "mixed");
         buf_printf(&b, ",\"tokens_source\":{\"usage\":%lld,\"events\":%lld,\"none\":%lld}",
                    (long long)s->tokens_src[TLOG_TOKENS_USAGE],
                    (long long)s->tokens_src[TLOG_TOKENS_EVENTS],
