@@ -3,7 +3,9 @@
 #  1. streamed token events per CPU-second of the replay client (one worker thread),
 #  2. schedule lag at 1,000 requests/s open loop,
 #  3. timestamp error against the simulator's ground-truth log (tserr.py),
-#  4. many concurrent streams (default 5,000).
+#  4. many concurrent streams (default 5,000),
+#  5. the same streams through a Python aiohttp client (py_client.py; needs python3-aiohttp)
+#     next to llmtrace-replay recording bodies and text, events per CPU-second of each.
 # usage: bench/replay/run.sh [BIN_DIR]   (default build/bin); results go to stdout.
 # Numbers from a shared 2-core machine are noisy; run it once on a quiet machine to quote them.
 set -euo pipefail
@@ -96,4 +98,22 @@ for _, d in ev:
 u, s, e, m = open(sys.argv[2]).read().split()
 print("requests %d, errors %d, max in flight %d, tokens %d, wall %ss, replay cpu %.2fs, max rss %s kB"
       % (len(ex), sum(1 for r in ex if r["error"]), best, sum(r["tokens_out"] or 0 for r in ex), e, float(u) + float(s), m))
+PY
+
+echo "== 5. Python aiohttp client vs llmtrace-replay (-c 64, 128 requests x 2000 tokens, 1 token/event)"
+start_sim --profile zero --max-batch 100000 --tokens-per-event 1
+PY=${PYTHON_AIOHTTP:-/usr/bin/python3}
+if "$PY" -c 'import aiohttp' 2>/dev/null; then
+  "$PY" "$HERE/py_client.py" "$URL" 64 128 2000
+else
+  echo "python aiohttp: not installed (apt-get install python3-aiohttp), skipped"
+fi
+/usr/bin/time -f "%U %S %e" -o "$W/time5" "$BIN/llmtrace-replay" "$W/t64.jsonl.gz" --url "$URL" \
+  --sweep 64 --stage-requests 128 --max-tokens 2000 --ignore-eos -q -o "$W/cmp.jsonl.gz"
+python3 - "$W/cmp.jsonl.gz" "$W/time5" <<'PY'
+import gzip, json, sys
+ev = sum(len(json.loads(l)["response"]["events"]) for l in gzip.open(sys.argv[1], "rt") if '"exchange"' in l)
+u, s, e = map(float, open(sys.argv[2]).read().split())
+print("llmtrace-replay: events %d, cpu %.2fs, wall %.2fs -> %.0f events per cpu-second (%.2f us/event), %.0f events/s wall"
+      % (ev, u + s, e, ev / (u + s), 1e6 * (u + s) / ev, ev / e))
 PY
