@@ -929,6 +929,15 @@ int main(int argc, char **argv)
     if (!ws)
         fatal = 1;
 
+    /* Closed loop has no schedule to anchor: --start-at simply delays the first stage. */
+    if (!open && o.has_start_at) {
+        int64_t at = (int64_t)llround(o.start_at * 1e6);
+        while (clock_epoch_us() < at && !atomic_load(&g_stop)) {
+            int64_t left = at - clock_epoch_us();
+            struct timespec ts = {0, (long)(left > 50000 ? 50000000 : left * 1000)};
+            nanosleep(&ts, NULL);
+        }
+    }
     int progress = !o.quiet && isatty(2);
     struct stage_result stages[MAX_STAGES];
     size_t n_stages = 0;

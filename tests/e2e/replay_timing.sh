@@ -1,7 +1,7 @@
 # replay_timing.sh — each timing mode's actual send times against its schedule, on loopback
 # against llmtrace-sim: original offsets, --speed, constant --rate with --loop/--duration,
-# -c closed loop, --max-inflight, --shard and --start-at. Tolerances are generous (shared CI
-# machine); the scheduled times themselves are exact.
+# -c closed loop, --max-inflight, --shard and --start-at (open and closed loop). Tolerances are
+# generous (shared CI machine); the scheduled times themselves are exact.
 source "$SRC_DIR/tests/e2e/lib.sh"
 source "$SRC_DIR/tests/e2e/replay_lib.sh"
 start_sim --profile zero
@@ -76,3 +76,10 @@ assert_eq "shard 2/3: records" '["o1", "o10", "o13", "o16", "o19", "o4", "o7"]' 
 AT_US=$(python3 -c "print(round($AT * 1e6))")
 assert_eq "start-at: first sched = start-at + 50 ms" "$((AT_US + 50000))" "$(rq "$T/shard.jsonl.gz" 'min(x["replay"]["sched_us"] for x in ex)')"
 assert_le "start-at: nothing sent early" "$AT_US" "$(rq "$T/shard.jsonl.gz" 'min(x["start_us"] for x in ex)')"
+
+# Closed loop with --start-at: nothing starts before it, the first request soon after.
+AT=$(python3 -c 'import time; print("%.6f" % (time.time() + 1.0))')
+AT_US=$(python3 -c "print(round($AT * 1e6))")
+"$RP" "$T/t20.jsonl.gz" --url "$SIM_URL" -c 2 --limit 4 --start-at "$AT" -q -o "$T/c-at.jsonl.gz"
+assert_le "closed start-at: nothing sent early" "$AT_US" "$(rq "$T/c-at.jsonl.gz" 'min(x["start_us"] for x in ex)')"
+assert_le "closed start-at: first within 300 ms (us)" "$(rq "$T/c-at.jsonl.gz" 'min(x["start_us"] for x in ex) - '"$AT_US")" 300000
