@@ -34,6 +34,19 @@ for c in 1 10 100 1000; do
   per=$(awk -v e="$ev" -v s="$s" 'BEGIN{printf "%.0f", (s > 0 ? e / s : 0)}')
   echo "| zero profile, 1000-token streams | $c | $rate | $s | $per | errors $(field errors "$out") |"
 done
+if command -v wrk >/dev/null; then
+  for c in 100 1000; do
+    start --profile zero --max-batch 100000
+    a=$(cpu)
+    out=$(wrk -t1 -c"$c" -d6s -s "$(dirname "$0")/post.lua" "http://127.0.0.1:$port" 2>&1)
+    b=$(cpu)
+    stop
+    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
+    n=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$out")
+    s=$(awk -v t=$((b - a)) -v hz="$hz" 'BEGIN{printf "%.2f", t / hz}')
+    echo "| zero profile, wrk -t1 + post.lua (1000-token streams) | $c | $(awk -v r="$rps" 'BEGIN{printf "%.0f", r * 1000}') | $s | $(awk -v n="$n" -v s="$s" 'BEGIN{printf "%.0f", (s > 0 ? n * 1000 / s : 0)}') | $rps req/s × 1000 events |"
+  done
+fi
 start --profile zero --max-batch 100000
 a=$(cpu)
 out=$("$bin/llmtrace-simload" --port "$port" -c 10000 --duration 10 --warmup 4 --max-tokens 100 \
