@@ -1136,6 +1136,12 @@ int main(int argc, char **argv)
                 secs > 0 ? (double)done / secs : 0, (unsigned long long)(done - errors),
                 (unsigned long long)errors, kinds, (unsigned long long)tokens,
                 secs > 0 ? (double)tokens / secs : 0);
+        if (n_stages == 1 && !isnan(stages[0].ttft_p50)) {
+            char a[24], b[24];
+            fmt_us(stages[0].ttft_p50, a, sizeof(a));
+            fmt_us(stages[0].ttft_p99, b, sizeof(b));
+            fprintf(stderr, "; TTFT p50 %s, p99 %s", a, b);
+        }
         if (!isnan(lag_p99)) {
             char a[24], b[24], c[24];
             fmt_us(lag_p50, a, sizeof(a));
