@@ -1,6 +1,6 @@
 # replay_headers.sh — header and API-key handling: -H headers reach the server, the key given by
-# --api-key-env is sent but never appears in the results log, stderr, or the process's command
-# line of any process (/proc/*/cmdline, what ps shows); a secret passed with -H is redacted in the header
+# --api-key-env is sent but never appears in the results log, stderr, or the command line of any
+# process (/proc/*/cmdline, what ps shows); a secret passed with -H is redacted in the header
 # record's command line; a missing variable is a usage error naming it.
 source "$SRC_DIR/tests/e2e/lib.sh"
 source "$SRC_DIR/tests/e2e/replay_lib.sh"
