@@ -610,6 +610,73 @@ static void test_request_gap(void **state)
                   NULL);
 }
 
+/* One connection, four HTTP situations in a row: a HEAD request (its response declares a
+ * length but has no body), an Ollama NDJSON stream, a POST with Expect: 100-continue (the
+ * interim response is skipped), and a response with a broken chunk size (recorded malformed;
+ * the next exchange is picked up at its status line). */
+static void test_http_variants(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024], ck[256];
+    pw_open(&w, tpath("variants"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40012);
+    tc_handshake(&t, T0);
+    tc_c(&t, T0 + 1000, "HEAD /v1/chat/completions HTTP/1.1\r\nHost: api\r\n\r\n");
+    tc_s(&t, T0 + 2000, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 100\r\n\r\n");
+    /* 2: Ollama */
+    tc_c(&t, T0 + 10000, chat_request(req, sizeof req, "/api/generate",
+                                      "{\"model\":\"llama3\",\"prompt\":\"hi\"}"));
+    tc_s(&t, T0 + 11000, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n");
+    tc_s(&t, T0 + 12000, chunk(ck, sizeof ck, "{\"model\":\"llama3\",\"response\":\"Hi\",\"done\":false}\n"));
+    tc_s(&t, T0 + 13000, chunk(ck, sizeof ck, "{\"model\":\"llama3\",\"response\":\"!\",\"done\":false}\n"));
+    tc_s(&t, T0 + 14000, chunk(ck, sizeof ck, "{\"model\":\"llama3\",\"response\":\"\",\"done\":true,"
+                                              "\"prompt_eval_count\":5,\"eval_count\":2}\n"));
+    tc_s(&t, T0 + 14000, "0\r\n\r\n");
+    /* 3: Expect: 100-continue */
+    snprintf(req, sizeof req,
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+             "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n", strlen(CHAT_BODY));
+    tc_c(&t, T0 + 20000, req);
+    tc_s(&t, T0 + 20500, "HTTP/1.1 100 Continue\r\n\r\n");
+    tc_c(&t, T0 + 21000, CHAT_BODY);
+    tc_s(&t, T0 + 23000, SSE_HEAD_CHUNKED);
+    tc_s(&t, T0 + 24000, chunk(ck, sizeof ck, EV("k") EV_DONE));
+    tc_s(&t, T0 + 24000, "0\r\n\r\n");
+    /* 4: broken chunk framing, then a good exchange */
+    tc_c(&t, T0 + 30000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    tc_s(&t, T0 + 31000, SSE_HEAD_CHUNKED);
+    tc_s(&t, T0 + 32000, chunk(ck, sizeof ck, EV("m")));
+    tc_s(&t, T0 + 33000, "zz\r\ndata: x\n\n\r\n");
+    tc_c(&t, T0 + 40000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    tc_s(&t, T0 + 41000, SSE_HEAD_CHUNKED);
+    tc_s(&t, T0 + 42000, chunk(ck, sizeof ck, EV("n") EV_DONE));
+    tc_s(&t, T0 + 42000, "0\r\n\r\n");
+    tc_close(&t, T0 + 50000);
+    pw_close(&w);
+    check_records(
+        "variants", tpath("variants"),
+        "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"request\":{\"method\":\"HEAD\"},"
+        "\"response\":{\"status\":405,\"ttfb_us\":1000,\"end_us\":1000}},"
+        "{\"id\":\"1.2\",\"start_us\":1700000000010000,\"dialect\":\"ollama-generate\","
+        "\"model\":\"llama3\",\"response\":{\"status\":200,\"ttfb_us\":1000,\"end_us\":4000,"
+        "\"events\":[[2000,0,1],[3000,0,1],[4000,0,0]],\"text\":\"Hi!\"},"
+        "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2},\"tokens_out\":2,"
+        "\"tokens_source\":\"usage\",\"error\":null},"
+        "{\"id\":\"1.3\",\"start_us\":1700000000020000,\"request\":{\"body_bytes\":72},"
+        "\"response\":{\"status\":200,\"ttfb_us\":3000,\"end_us\":4000,"
+        "\"events\":[[4000,0,1],[4000,0,0]],\"text\":\"k\"},\"error\":null},"
+        "{\"id\":\"1.4\",\"start_us\":1700000000030000,\"response\":{\"status\":200,"
+        "\"ttfb_us\":1000,\"end_us\":2000,\"events\":[[2000,0,1]],\"text\":\"m\"},"
+        "\"error\":{\"kind\":\"malformed\",\"message\":\"response: malformed chunked encoding\"}},"
+        "{\"id\":\"1.5\",\"start_us\":1700000000040000,\"response\":{\"status\":200,"
+        "\"ttfb_us\":1000,\"end_us\":2000,\"events\":[[2000,0,1],[2000,0,0]],\"text\":\"n\"},"
+        "\"error\":null}]",
+        NULL);
+}
+
 /* A short exchange used by the link/IP variants. */
 static void write_simple(struct pw *w, const char *caddr, const char *saddr)
 {
@@ -857,6 +924,7 @@ int main(void)
         cmocka_unit_test(test_reorder),
         cmocka_unit_test(test_missing_segment),
         cmocka_unit_test(test_request_gap),
+        cmocka_unit_test(test_http_variants),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_vlan),
         cmocka_unit_test(test_sll2),
