@@ -360,9 +360,7 @@ static void respond_simple(struct conn *c, struct req *r, int status, const char
         conn_kill(c, TLOG_ERROR_OTHER, "output buffer over its cap");
         return;
     }
-    if (r->logging && len)
-        mark_push(c, r, MK_EVENT, 0, 0);
-    req_end(c, r);
+    req_end(c, r); /* error and GET bodies are not stream events: no MK_EVENT */
 }
 
 static void respond_error(struct conn *c, struct req *r, int status, const char *msg,
@@ -478,7 +476,6 @@ static void begin_generation(struct worker *w, struct conn *c, struct req *r, in
     conn_mark_dirty(c);
 }
 
-
 /* Decides what to answer to r (the connection's next request) and starts it. */
 static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t now)
 {
@@ -501,7 +498,7 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
     plen = q ? (size_t)(q - r->target) : strlen(r->target);
     ep = request_route(r->target, plen, &allow);
     r->d = request_dialect(ep);
-    if (r->logging)
+    if (r->logging && ep != EP_NONE && strcmp(allow, "POST") == 0)
         r->x.dialect = strdup(dialect_name(r->d));
     if (ep == EP_NONE) {
         char msg[160];

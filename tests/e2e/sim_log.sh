@@ -35,7 +35,7 @@ import json,sys
 t="".join(json.loads(b[6:])["choices"][0]["delta"].get("content","") for b in open(sys.argv[1]).read().split("\n\n")[:-1] if b.startswith("data: {") and json.loads(b[6:])["choices"]); print(t)' $T/a.txt)" "$(zjq $L 'ex[0]["response"]["text"]')"
 assert_eq "usage prompt tokens (bytes/4)" 5 "$(zjq $L 'ex[0]["usage"]["prompt_tokens"]')"
 assert_eq "non-streaming: one event with all tokens" "[[7, 1]]" "$(zjq $L '[[e[1], e[2]] for e in ex[2]["response"]["events"]]')"
-assert_eq "404 recorded" "404 http_status" "$(zjq $L '"%d %s" % (ex[4]["response"]["status"], ex[4]["error"]["kind"])')"
+assert_eq "404 recorded, no stream events, no dialect" "404 http_status [] none None" "$(zjq $L '"%d %s %s %s %s" % (ex[4]["response"]["status"], ex[4]["error"]["kind"], ex[4]["response"]["events"], ex[4]["tokens_source"], ex[4]["dialect"])')"
 assert_eq "first-event offsets match the client (role chunk + first token)" true "$(zjq $L 'ex[0]["response"]["events"][0][0] == ex[0]["response"]["events"][1][0]')"
 if [ -x "$BIN/llmtrace-analyze" ]; then
   "$BIN/llmtrace-analyze" --json "$L" >$T/an.json || fail "llmtrace-analyze rejected the log"
