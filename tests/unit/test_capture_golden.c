@@ -677,6 +677,91 @@ static void test_http_variants(void **state)
         NULL);
 }
 
+/* Writes one TCP segment as IPv4 fragments of at most fragsize payload bytes (a multiple of
+ * 8), last fragment first, on Ethernet. */
+static void pw_frame_fragmented(struct pw *w, int64_t ts, const struct gen_ep *src,
+                                const struct gen_ep *dst, uint32_t seq, uint32_t ack,
+                                const void *p, size_t len, size_t fragsize)
+{
+    static uint8_t whole[70000], fr[70000];
+    size_t n = gen_frame(&w->fo, src, dst, seq, ack, PKT_TCP_ACK | PKT_TCP_PSH, p, len, whole,
+                         sizeof whole);
+    assert_true(n > 0 && w->fo.dlt == PKT_DLT_EN10MB);
+    size_t ipl = n - 14 - 20;    /* IP payload: TCP header + data */
+    size_t nfrag = (ipl + fragsize - 1) / fragsize;
+    for (size_t k = nfrag; k-- > 0;) {
+        size_t off = k * fragsize, fl = ipl - off < fragsize ? ipl - off : fragsize;
+        memcpy(fr, whole, 14 + 20);
+        memcpy(fr + 34, whole + 34 + off, fl);
+        fr[14 + 2] = (uint8_t)((20 + fl) >> 8);
+        fr[14 + 3] = (uint8_t)(20 + fl);
+        fr[14 + 4] = 0x42;       /* identification */
+        uint16_t fw = (uint16_t)((off / 8) | (k + 1 < nfrag ? 0x2000 : 0));
+        fr[14 + 6] = (uint8_t)(fw >> 8);
+        fr[14 + 7] = (uint8_t)fw;
+        struct pcap_pkthdr h;
+        h.ts.tv_sec = (time_t)(ts / 1000000);
+        h.ts.tv_usec = (suseconds_t)(ts % 1000000);
+        h.caplen = h.len = (bpf_u_int32)(34 + fl);
+        pcap_dump((u_char *)w->d, &h, fr);
+        ts += 100;
+    }
+}
+
+/* A request carried in IPv4 fragments (arriving last first) is reassembled: t0 is the packet
+ * that completed the datagram. */
+static void test_ipv4_fragments(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t;
+    char req[1024], head[256];
+    pw_open(&w, tpath("frag"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40013);
+    tc_handshake(&t, T0);
+    chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY);
+    pw_frame_fragmented(&w, T0 + 1000, &t.c, &t.s, t.cseq, t.sseq, req, strlen(req), 64);
+    t.cseq += (uint32_t)strlen(req);
+    /* IP payload = 20 + 217 bytes → 4 fragments (64, 64, 64, 45) at 1000, 1100, 1200, 1300 */
+    assert_int_equal(strlen(req), 217);
+    const char *b = EV("f") EV_DONE;
+    tc_s(&t, T0 + 2000, sse_cl_head(head, sizeof head, strlen(b)));
+    tc_s(&t, T0 + 3000, b);
+    tc_close(&t, T0 + 4000);
+    pw_close(&w);
+    check_records("frag", tpath("frag"),
+                  "[{\"start_us\":1700000000001300,\"request\":{\"body_bytes\":72},"
+                  "\"response\":{\"status\":200,\"ttfb_us\":700,\"end_us\":1700,"
+                  "\"events\":[[1700,0,1],[1700,0,0]],\"text\":\"f\"},\"error\":null}]",
+                  NULL);
+}
+
+/* --idle-timeout 1s: a connection silent mid-stream is expired when capture time moves on
+ * (here: another connection's SYN 3 s later) and its exchange recorded incomplete. */
+static void test_idle_expiry(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc t, u;
+    char req[1024], ck[256];
+    pw_open(&w, tpath("idle"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&t, &w, "10.0.0.1", "10.0.0.2", 40014);
+    tc_handshake(&t, T0);
+    tc_c(&t, T0 + 1000, chat_request(req, sizeof req, "/v1/chat/completions", CHAT_BODY));
+    tc_s(&t, T0 + 2000, SSE_HEAD_CHUNKED);
+    tc_s(&t, T0 + 3000, chunk(ck, sizeof ck, EV("i")));
+    tc_init(&u, &w, "10.0.0.3", "10.0.0.2", 40015);
+    tc_handshake(&u, T0 + 3000000);
+    pw_close(&w);
+    struct capture_opts o = {0};
+    o.tcp.idle_us = 1000000;
+    check_records("idle", tpath("idle"),
+                  "[{\"start_us\":1700000000001000,\"response\":{\"status\":200,\"ttfb_us\":1000,"
+                  "\"end_us\":2000,\"events\":[[2000,0,1]],\"text\":\"i\"},"
+                  "\"error\":{\"kind\":\"incomplete\",\"message\":\"flow expired idle mid-exchange\"}}]",
+                  &o);
+}
+
 /* A short exchange used by the link/IP variants. */
 static void write_simple(struct pw *w, const char *caddr, const char *saddr)
 {
@@ -925,6 +1010,8 @@ int main(void)
         cmocka_unit_test(test_missing_segment),
         cmocka_unit_test(test_request_gap),
         cmocka_unit_test(test_http_variants),
+        cmocka_unit_test(test_ipv4_fragments),
+        cmocka_unit_test(test_idle_expiry),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_vlan),
         cmocka_unit_test(test_sll2),
