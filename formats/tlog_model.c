@@ -3,6 +3,7 @@
  * ("Metric definitions": n_out from usage, else content events, else unknown). */
 #include "tlog.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -143,14 +144,17 @@ int tlog_exchange_append_text(struct tlog_exchange *x, const char *s, size_t n)
     struct tlog_response *r = &x->resp;
     if (n > SIZE_MAX - r->text_len - 1)
         return TLOG_ERR_NOMEM;
-    /* the struct keeps no capacity (the reader may hand over an exact-size string), so
-     * always ask realloc for the next power of two: glibc returns the same block cheaply
-     * while it fits, which keeps appends of many small deltas linear */
+    /* the struct keeps no capacity (callers may hand over any malloc'd string), so the
+     * allocation itself is asked how big it is; growing to powers of two keeps appends of
+     * many small deltas linear, and realloc is only called when the block is full (some
+     * allocators, ASan's among them, copy on every realloc) */
     size_t need = r->text_len + n + 1;
-    char *nt = realloc(r->text, tlog_round_pow2(need));
-    if (!nt)
-        return TLOG_ERR_NOMEM;
-    r->text = nt;
+    if (!r->text || malloc_usable_size(r->text) < need) {
+        char *nt = realloc(r->text, tlog_round_pow2(need));
+        if (!nt)
+            return TLOG_ERR_NOMEM;
+        r->text = nt;
+    }
     if (n)
         memcpy(r->text + r->text_len, s, n);
     r->text_len += n;
@@ -165,10 +169,12 @@ int tlog_exchange_add_header(struct tlog_exchange *x, int which, const char *nam
     size_t *n = which ? &x->resp.n_headers : &x->req.n_headers;
     if (*n >= SIZE_MAX / (2 * sizeof **arr))
         return TLOG_ERR_NOMEM;
-    struct tlog_hdr *nh = realloc(*arr, tlog_round_pow2(*n + 1) * sizeof *nh);
-    if (!nh)
-        return TLOG_ERR_NOMEM;
-    *arr = nh;
+    if (!*arr || malloc_usable_size(*arr) < (*n + 1) * sizeof **arr) {
+        struct tlog_hdr *nh = realloc(*arr, tlog_round_pow2(*n + 1) * sizeof *nh);
+        if (!nh)
+            return TLOG_ERR_NOMEM;
+        *arr = nh;
+    }
     char *nm = tlog_strndup(name, nlen);
     char *vl = tlog_strndup(value ? value : "", value ? vlen : 0);
     if (!nm || !vl) {
