@@ -487,6 +487,7 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
     struct request_params p = {0};
     uint64_t rs;
     double u_drop, u_fail, u_reset, u_stall, u_malf;
+    int body_in_log = 0;
 
     r->state = R_ACTIVE;
     if (r->preset_status) {
@@ -546,14 +547,16 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
     }
     body = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
     if (r->logging) {
-        r->x.req.body = body ? cJSON_Duplicate(body, 1)
-                             : (r->body_len ? cJSON_CreateString(r->body) : NULL);
+        /* the log record takes the parsed tree (validation only reads it) */
+        r->x.req.body = body ? body : (r->body_len ? cJSON_CreateString(r->body) : NULL);
+        body_in_log = body != NULL;
     }
     if (!body) {
         respond_error(c, r, 400, r->body_len ? "invalid JSON body" : "empty request body", NULL);
         return;
     }
     if (!cJSON_IsObject(body)) {
+        if (!body_in_log)
         cJSON_Delete(body);
         respond_error(c, r, 400, "request body must be a JSON object", NULL);
         return;
@@ -562,11 +565,13 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
     if ((why = request_validate(ep, body, &p)) != NULL) {
         char msg[160];
         snprintf(msg, sizeof(msg), "%s", why);
+        if (!body_in_log)
         cJSON_Delete(body);
         respond_error(c, r, 400, msg, NULL);
         return;
     }
     if (p.max_tokens > SIM_MAX_TOKENS_LIMIT || p.max_tokens == 0) {
+        if (!body_in_log)
         cJSON_Delete(body);
         respond_error(c, r, 400,
                       p.max_tokens ? "max_tokens larger than 1000000" : "max_tokens must be at least 1",
@@ -622,7 +627,8 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
         if (u_malf < o->malformed_rate && p.stream)
             r->malformed_at = malf_pt;
     }
-    cJSON_Delete(body);
+    if (!body_in_log)
+        cJSON_Delete(body);
 
     if (u_drop < o->drop_rate) {
         ST_ADD(w, drops, 1);
