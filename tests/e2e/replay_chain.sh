@@ -1,6 +1,7 @@
 # replay_chain.sh — a replay's output is itself a valid input: replaying it sends the same
 # requests (bodies as rewritten the first time), replay.of points at the first run's ids, and
-# the --filter-path / --limit / --skip selection applies to it.
+# the --skip / --limit selection and stdin input work on it; the simulator's ground-truth log
+# replays the same way.
 source "$SRC_DIR/tests/e2e/lib.sh"
 source "$SRC_DIR/tests/e2e/replay_lib.sh"
 T=$TEST_TMP
@@ -38,3 +39,13 @@ assert_eq "chain: skip/limit" 2 "$(rq "$T/r3.jsonl.gz" 'len(ex)')"
 # Input from stdin.
 zcat "$T/r1.jsonl.gz" | "$RP" - --url "$SIM_URL" -c 2 -q -o "$T/r4.jsonl.gz"
 assert_eq "chain: stdin input" 6 "$(rq "$T/r4.jsonl.gz" 'len(ex)')"
+
+# The simulator's ground-truth log is an input too: its ids are our first run's ids.
+stop_pid "$SIM_PID"
+start_sim --profile zero --log "$T/truth.jsonl.gz"
+"$RP" "$T/t6.jsonl.gz" --url "$SIM_URL" --max-tokens original --ignore-eos -q -o "$T/r5.jsonl.gz"
+stop_pid "$SIM_PID" INT
+start_sim --profile zero
+"$RP" "$T/truth.jsonl.gz" --url "$SIM_URL" -c 3 -q -o "$T/r6.jsonl.gz"
+assert_eq "chain: sim truth replayed" "$(rq "$T/r5.jsonl.gz" 'sorted(x["id"] for x in ex)')" "$(rq "$T/r6.jsonl.gz" 'sorted(x["replay"]["of"] for x in ex)')"
+assert_eq "chain: sim truth, same lengths" "[]" "$(rq "$T/r6.jsonl.gz" '[x["id"] for x in ex if x["error"] or x["tokens_out"] != x["request"]["body"]["max_tokens"]]')"
