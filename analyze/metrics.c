@@ -316,7 +316,7 @@ int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_
                                   : (x->usage.present && x->usage.completion_tokens >= 0)
                                       ? TLOG_TOKENS_USAGE
                                   : r.n_out >= 0 ? TLOG_TOKENS_EVENTS : TLOG_TOKENS_NONE;
-    if ((int)src >= 0 && (int)src < 3)
+    if ((int)src >= 0 && (int)src < 4)
         grp->tokens_src[src]++;
     if (r.flags & AN_REQ_OK)
         return an_record_itl(grp, x, c->compat) ? -1 : 1;

@@ -52,7 +52,7 @@ struct an_group {
     struct hist itl_tok;     /* per token: a gap ending in a k-token event → k samples gap/k */
     struct hist itl_vllm;    /* compat: gaps between all consecutive events */
     int64_t warmup_excluded;
-    int64_t tokens_src[3];   /* requests by tokens_source (none, usage, events) */
+    int64_t tokens_src[4];   /* requests by tokens_source (none, usage, events, trace) */
 };
 
 struct an_ctx {
@@ -102,7 +102,7 @@ struct an_summary {
     int64_t sum_in, sum_out, n_in_known;
     double output_tok_s, total_tok_s, req_s, goodput_req_s;
     int64_t slo_met;
-    int64_t tokens_src[3];
+    int64_t tokens_src[4];
     int from_sched;          /* requests whose latency was measured from the schedule */
 };
 

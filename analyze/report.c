@@ -302,9 +302,12 @@ void report_json(FILE *f, const struct an_report *r)
                    s->from_sched == 0                 ? "send"
                    : s->from_sched == s->requests     ? "schedule"
                                                       : "mixed");
-        buf_printf(&b, ",\"tokens_source\":{\"usage\":%lld,\"events\":%lld,\"none\":%lld}",
+        buf_printf(&b,
+                   ",\"tokens_source\":{\"usage\":%lld,\"events\":%lld,\"trace\":%lld,"
+                   "\"none\":%lld}",
                    (long long)s->tokens_src[TLOG_TOKENS_USAGE],
                    (long long)s->tokens_src[TLOG_TOKENS_EVENTS],
+                   (long long)s->tokens_src[TLOG_TOKENS_TRACE],
                    (long long)s->tokens_src[TLOG_TOKENS_NONE]);
         for (size_t k = 0; k < REPORT_N_METRICS; k++) {
             const struct report_metric *m = &report_metrics[k];

@@ -68,21 +68,16 @@ static int export_csv_i64(struct buf *b, int64_t v, int known)
 
 static const char *export_source_name(const struct tlog_exchange *x)
 {
-    if (import_lengths_are_trace(x))
-        return IMPORT_TOKENS_SOURCE_TRACE;
     return x->tokens_source == TLOG_TOKENS_USAGE    ? "usage"
            : x->tokens_source == TLOG_TOKENS_EVENTS ? "events"
+           : x->tokens_source == TLOG_TOKENS_TRACE  ? "trace"
                                                     : "none";
 }
 
 int export_jsonl_line(const struct tlog_exchange *x, const struct tlog_write_opts *o,
                       struct buf *out)
 {
-    size_t start = out->len;
-    int rc = tlog_exchange_to_line(x, o, out);
-    if (!rc && import_lengths_are_trace(x))
-        rc = import_patch_tokens_source(out, start);
-    return rc;
+    return tlog_exchange_to_line(x, o, out);
 }
 
 int export_csv_row(const struct tlog_exchange *x, struct buf *out)

@@ -251,11 +251,8 @@ struct import_clock {
 void import_clock_init(struct import_clock *c, const struct import_opts *o);
 int64_t import_clock_next(struct import_clock *c);
 
-/* Rewrites the last "tokens_source":"none" of the line that starts at out->p[start] to
- * "trace". 0 or IMPORT_ERR_NOMEM. */
-int import_patch_tokens_source(struct buf *out, size_t start);
-/* True when a record read back from a log has tokens_in/tokens_out recorded by a length-only
- * trace (its "trace" object names azure/mooncake/burstgpt and tlog read the source as none). */
+/* True when a record's tokens_in/tokens_out are the lengths a length-only trace recorded
+ * (tokens_source "trace"). */
 int import_lengths_are_trace(const struct tlog_exchange *x);
 
 int import_parse_azure(const char *data, size_t len, const struct import_opts *o,

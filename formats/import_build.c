@@ -212,6 +212,13 @@ static char *import_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/* Length-only formats record token counts as facts of the original exchange. */
+static int import_lengths_from_trace(const struct import_row *r)
+{
+    return (r->format == IMPORT_AZURE || r->format == IMPORT_MOONCAKE ||
+            r->format == IMPORT_BURSTGPT) && (r->tokens_in >= 0 || r->tokens_out >= 0);
+}
+
 int import_build_exchange(const struct import_row *r, const struct import_build_opts *o,
                           struct tlog_exchange *x)
 {
@@ -233,6 +240,8 @@ int import_build_exchange(const struct import_row *r, const struct import_build_
     x->req.body = import_build_body(r, o);
     x->tokens_in = r->tokens_in;
     x->tokens_out = r->tokens_out;
+    if (import_lengths_from_trace(r))
+        x->tokens_source = TLOG_TOKENS_TRACE;
     if (!x->id || !x->dialect || (!x->model && !(d == DIALECT_TGI && !r->body)) ||
         !x->req.method || !x->req.path || !x->req.body)
         goto nomem;
@@ -271,13 +280,6 @@ nomem:
     return IMPORT_ERR_NOMEM;
 }
 
-/* Length-only formats record token counts as facts of the original exchange. */
-static int import_lengths_from_trace(const struct import_row *r)
-{
-    return (r->format == IMPORT_AZURE || r->format == IMPORT_MOONCAKE ||
-            r->format == IMPORT_BURSTGPT) && (r->tokens_in >= 0 || r->tokens_out >= 0);
-}
-
 int import_row_to_line(const struct import_row *r, const struct import_build_opts *o,
                        struct buf *out)
 {
@@ -285,48 +287,16 @@ int import_row_to_line(const struct import_row *r, const struct import_build_opt
     if (import_build_exchange(r, o, &x))
         return IMPORT_ERR_NOMEM;
     struct tlog_write_opts wo = {0};
-    size_t start = out->len;
     int rc = tlog_exchange_to_line(&x, &wo, out);
     tlog_exchange_free(&x);
     if (rc)
         return IMPORT_ERR_NOMEM;
-    if (!import_lengths_from_trace(r))
-        return 0;
-    return import_patch_tokens_source(out, start);
-}
-
-int import_patch_tokens_source(struct buf *out, size_t start)
-{
-    /* tlog's enum has no "trace" source: rewrite the serialized value. The last occurrence is
-     * the top-level key (the body comes before it, our "trace" object after it has no such key);
-     * a bare ":" between quotes cannot occur inside a JSON string. */
-    static const char pat[] = "\"tokens_source\":\"none\"";
-    const size_t pl = sizeof pat - 1;
-    char *hit = NULL;
-    for (char *p = out->p + start; (p = memmem(p, out->len - (size_t)(p - out->p), pat, pl));
-         p += pl)
-        hit = p;
-    if (!hit)
-        return 0;
-    size_t at = (size_t)(hit - out->p) + pl - 5; /* where "none" starts */
-    if (buf_reserve(out, 1))
-        return IMPORT_ERR_NOMEM;
-    memmove(out->p + at + 5, out->p + at + 4, out->len - (at + 4) + 1); /* with the NUL */
-    memcpy(out->p + at, IMPORT_TOKENS_SOURCE_TRACE, 5);
-    out->len++;
     return 0;
 }
 
 int import_lengths_are_trace(const struct tlog_exchange *x)
 {
-    if (x->tokens_source != TLOG_TOKENS_NONE || (x->tokens_in < 0 && x->tokens_out < 0))
-        return 0;
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(x->extra, "trace"), "format");
-    if (!cJSON_IsString(f))
-        return 0;
-    enum import_format fm = import_format_parse(f->valuestring);
-    return fm == IMPORT_AZURE || fm == IMPORT_MOONCAKE || fm == IMPORT_BURSTGPT;
+    return x->tokens_source == TLOG_TOKENS_TRACE;
 }
 
 cJSON *import_source_json(const char *const *names, const enum import_format *formats, size_t n)

@@ -124,6 +124,7 @@ static const char *tlog_source_name(enum tlog_tokens_source s)
     switch (s) {
     case TLOG_TOKENS_USAGE: return "usage";
     case TLOG_TOKENS_EVENTS: return "events";
+    case TLOG_TOKENS_TRACE: return "trace";
     default: return "none";
     }
 }
@@ -517,12 +518,7 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
     if (v && !cJSON_IsNull(v)) {
         if (!cJSON_IsString(v))
             return tlog_bad(err, errlen, "tokens_source", "string");
-        if (strcmp(v->valuestring, "usage") == 0)
-            x->tokens_source = TLOG_TOKENS_USAGE;
-        else if (strcmp(v->valuestring, "events") == 0)
-            x->tokens_source = TLOG_TOKENS_EVENTS;
-        else
-            x->tokens_source = TLOG_TOKENS_NONE; /* unknown future sources read as none */
+        x->tokens_source = tlog_tokens_source_parse(v->valuestring);
     }
 
     const cJSON *e;

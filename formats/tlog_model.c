@@ -276,3 +276,14 @@ void tlog_record_free(struct tlog_record *r)
     cJSON_Delete(r->trailer.stats);
     tlog_record_init(r);
 }
+
+enum tlog_tokens_source tlog_tokens_source_parse(const char *s)
+{
+    if (!strcmp(s, "usage"))
+        return TLOG_TOKENS_USAGE;
+    if (!strcmp(s, "events"))
+        return TLOG_TOKENS_EVENTS;
+    if (!strcmp(s, "trace"))
+        return TLOG_TOKENS_TRACE;
+    return TLOG_TOKENS_NONE; /* unknown future sources read as none */
+}

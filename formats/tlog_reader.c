@@ -1176,9 +1176,7 @@ static int tlog_fp_exchange(struct tlog_fp *c, struct tlog_exchange *x, int skip
             TLOG_FP_ONCE(seen, 12);
             TLOG_FP_TRY(tlog_fp_opt_str(c, &src));
             if (src) {
-                x->tokens_source = strcmp(src, "usage") == 0    ? TLOG_TOKENS_USAGE
-                                   : strcmp(src, "events") == 0 ? TLOG_TOKENS_EVENTS
-                                                                : TLOG_TOKENS_NONE;
+                x->tokens_source = tlog_tokens_source_parse(src);
                 free(src);
             }
         } else if (TLOG_FP_KEY(k, kn, "error")) {
