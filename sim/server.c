@@ -1278,7 +1278,6 @@ static void worker_start_drain(struct worker *w, int64_t now)
         return;
     w->draining = 1;
     w->drain_deadline = now + w->sim->o->drain_us * 1000;
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->sim->stopfd, NULL);
     if (w->lfd >= 0) {
         epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->lfd, NULL);
         close(w->lfd);
@@ -1354,7 +1353,11 @@ static void *worker_main(void *arg)
                 }
                 w->timer_armed = -1;
             } else if (tag == TAG_STOP) {
-                worker_start_drain(w, clock_mono_ns());
+                /* edge-triggered, never read: one wake-up per signal; a second one cuts now */
+                if (w->draining)
+                    w->drain_deadline = clock_mono_ns();
+                else
+                    worker_start_drain(w, clock_mono_ns());
             } else {
                 struct conn *c = evs[i].data.ptr;
                 if (c->dead)
@@ -1595,6 +1598,7 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &e);
         e.data.u64 = TAG_TIMER;
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tfd, &e);
+        e.events = EPOLLIN | EPOLLET;
         e.data.u64 = TAG_STOP;
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, s.stopfd, &e);
     }

@@ -77,3 +77,16 @@ set +e; curl -s -o /dev/null "$SIM_URL/health"; rc=$?; set -e
 assert_eq "refused while draining" 7 "$rc"
 wait $cp
 stop_pid $SIM_PID
+# a second SIGTERM during the drain cuts at once (Ctrl-C twice)
+L4=$T/twice.jsonl.gz
+start_sim --log $L4 --drain-seconds 60
+curl -sN "$SIM_URL/v1/chat/completions" -d "{\"stream\":true,\"max_tokens\":5000,\"ignore_eos\":true,$chat}" >/dev/null & cp=$!
+sleep 0.2
+kill -TERM $SIM_PID
+sleep 0.3
+kill -0 $SIM_PID || fail "first SIGTERM must drain, not exit"
+kill -TERM $SIM_PID
+for i in $(seq 1 30); do kill -0 $SIM_PID 2>/dev/null || break; sleep 0.1; done
+kill -0 $SIM_PID 2>/dev/null && fail "second SIGTERM did not stop the drain"
+wait $cp || true
+assert_eq "second signal: cancelled + trailer" "cancelled True" "$(zjq $L4 '"%s %s" % (ex[0]["error"]["kind"], trl is not None)')"
