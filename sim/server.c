@@ -725,7 +725,8 @@ static int on_emit(void *ctx, struct eng_seq *s, int tokens, int first, int last
                      r->content_events);
         }
     }
-    c->late_due = due;
+    if (r->g.stream || last)
+        c->late_due = due; /* a write is due now: its lateness is measured */
     conn_mark_dirty(c);
     if (r->reset_at >= 0 && s->emitted >= r->reset_at) {
         ST_ADD(w, resets, 1);
