@@ -255,6 +255,31 @@ int profile_resolve(struct profile *p, const char *spec, char *err, size_t errle
         profile_init_default(p);
         return 0;
     }
+    if (strncmp(spec, "linear:", 7) == 0) {
+        double v[3];
+        const char *q = spec + 7;
+        char *e;
+        int i;
+        for (i = 0; i < 3; i++) {
+            errno = 0;
+            v[i] = strtod(q, &e);
+            if (e == q || errno || !isfinite(v[i]) || v[i] < 0 || *e != (i < 2 ? ',' : '\0')) {
+                snprintf(err, errlen, "profile \"%s\": expected linear:A,C,P (ms, >= 0)", spec);
+                return -1;
+            }
+            q = e + 1;
+        }
+        if (v[0] + v[1] <= 0) {
+            snprintf(err, errlen, "profile \"%s\": a decode step must take some time", spec);
+            return -1;
+        }
+        profile_init_default(p);
+        snprintf(p->name, sizeof(p->name), "%.120s", spec);
+        p->a_ms = v[0];
+        p->c_ms = v[1];
+        p->prefill_ms_per_token = v[2];
+        return 0;
+    }
     colon = strrchr(spec, ':');
     slash = strrchr(colon ? colon : spec, '/');
     if (!slash || slash == (colon ? colon + 1 : spec) || slash[1] == '\0') {

@@ -43,8 +43,9 @@ void profile_init_default(struct profile *p);
 int profile_parse_csv(struct profile *p, const char *text, size_t len, const char *model,
                       const char *hardware, char *err, size_t errlen);
 
-/* Resolves a --profile argument: "zero", "default", "MODEL/HW" (from the CSV built into the
- * binary, sim/profiles/perf_model.csv) or "FILE.csv:MODEL/HW". 0 or -1 with err. */
+/* Resolves a --profile argument: "zero", "default", "linear:A,C,P" (decode = A + C·b ms,
+ * prefill P ms per prompt token), "MODEL/HW" (from the CSV built into the binary,
+ * sim/profiles/perf_model.csv) or "FILE.csv:MODEL/HW". 0 or -1 with err. */
 int profile_resolve(struct profile *p, const char *spec, char *err, size_t errlen);
 
 /* Decode step time for batch size b (b >= 1), in ms. TABLE: linear interpolation between the

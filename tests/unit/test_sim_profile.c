@@ -114,6 +114,15 @@ static void test_resolve(void **state)
     assert_float_equal(profile_prefill_ms(&p, 512), 66.98528381616428, 1e-9);
     assert_float_equal(profile_prefill_ms(&p, 768), (66.98528381616428 + 114.14116093656048) / 2,
                        1e-9);
+    /* linear:A,C,P — capacity 16 / (1 + 16 * 0.5) ms = 1,777.8 tokens/s at b = 16 */
+    assert_int_equal(profile_resolve(&p, "linear:1,0.5,0.01", err, sizeof(err)), 0);
+    assert_int_equal(p.kind, PROFILE_LINEAR);
+    assert_string_equal(p.name, "linear:1,0.5,0.01");
+    assert_int_equal(profile_step_ns(&p, 16, 1, 100), 10000000); /* 1 + 8 + 1 ms */
+    assert_int_equal(profile_resolve(&p, "linear:1,0.5", err, sizeof(err)), -1);
+    assert_int_equal(profile_resolve(&p, "linear:1,-0.5,0", err, sizeof(err)), -1);
+    assert_int_equal(profile_resolve(&p, "linear:0,0,1", err, sizeof(err)), -1);
+    assert_int_equal(profile_resolve(&p, "linear:1,2,3x", err, sizeof(err)), -1);
     assert_int_equal(profile_resolve(&p, "bloom-176b/a100-80gb", err, sizeof(err)), 0);
     assert_int_equal(profile_resolve(&p, "nosuch/h100-80gb", err, sizeof(err)), -1);
     assert_int_equal(profile_resolve(&p, "fast", err, sizeof(err)), -1);
