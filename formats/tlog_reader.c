@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,6 +29,17 @@
 #define TLOG_DEFAULT_MAX_LINE ((size_t)64 << 20)
 
 enum tlog_mode { TLOG_MODE_UNKNOWN = 0, TLOG_MODE_GZIP, TLOG_MODE_PLAIN };
+
+/* Allocations taken back from the record passed to tlog_read, one slot per string field, so
+ * the next line's strings and event array reuse them instead of a malloc/free pair per field
+ * per line (the records of a log have the same shape line after line). */
+enum {
+    TLOG_SLOT_ID, TLOG_SLOT_CONN, TLOG_SLOT_DIALECT, TLOG_SLOT_MODEL, TLOG_SLOT_METHOD,
+    TLOG_SLOT_PATH, TLOG_SLOT_HOST, TLOG_SLOT_SHA, TLOG_SLOT_TEXT, TLOG_SLOT_FINISH,
+    TLOG_SLOT_ERRMSG, TLOG_SLOT_OF, TLOG_SLOT_MODE, TLOG_SLOT_TARGET,
+    TLOG_SLOT_TMP1, TLOG_SLOT_TMP2, /* header name/value, error kind, tokens_source */
+    TLOG_SLOTS
+};
 
 struct tlog_reader {
     struct tlog_reader_opts o;
@@ -64,6 +76,9 @@ struct tlog_reader {
     int64_t trailer_records;
     char warn[160];               /* e.g. newer schema; reported by describe */
     char err[512];
+    char *pool[TLOG_SLOTS];       /* see TLOG_SLOT_*; owned by the reader */
+    struct tlog_event *spare_events;
+    size_t spare_cap;
 };
 
 static void tlog_r_seterr(struct tlog_reader *r, const char *fmt, ...)
@@ -578,7 +593,34 @@ static size_t tlog_blank_bodies(char *line, size_t len)
 struct tlog_fp {
     const char *p;
     const char *end;
+    struct tlog_reader *r;    /* allocation pool; NULL: plain malloc */
 };
+
+/* n + 1 bytes for the string of a field, reusing the block kept in slot when it is big
+ * enough. */
+static char *tlog_fp_alloc(struct tlog_fp *c, int slot, size_t n)
+{
+    if (c->r && slot >= 0) {
+        char *p = c->r->pool[slot];
+        if (p) {
+            c->r->pool[slot] = NULL;
+            if (malloc_usable_size(p) >= n + 1)
+                return p;
+            free(p);
+        }
+    }
+    return malloc(n + 1);
+}
+
+/* Gives a block back to its slot (or frees it when the slot is taken). */
+static void tlog_fp_release(struct tlog_fp *c, int slot, char *p)
+{
+    if (p && c->r && !c->r->pool[slot]) {
+        c->r->pool[slot] = p;
+        return;
+    }
+    free(p);
+}
 
 static void tlog_fp_ws(struct tlog_fp *c)
 {
@@ -633,7 +675,7 @@ static int tlog_fp_hex4(const char *p, unsigned *out)
 
 /* A string value, decoded into a new allocation. FALLBACK for anything unusual (not a
  * string, \u0000, lone surrogates), TLOG_ERR_NOMEM. */
-static int tlog_fp_str(struct tlog_fp *c, char **out)
+static int tlog_fp_str(struct tlog_fp *c, int slot, char **out)
 {
     tlog_fp_ws(c);
     if (c->p >= c->end || *c->p != '"')
@@ -662,7 +704,7 @@ static int tlog_fp_str(struct tlog_fp *c, char **out)
         q = bs + 2; /* skip the escaped byte, whatever it is */
     }
     size_t n = (size_t)(q - s);
-    char *d = malloc(n + 1);
+    char *d = tlog_fp_alloc(c, slot, n);
     if (!d)
         return TLOG_ERR_NOMEM;
     if (!escaped) {
@@ -731,16 +773,16 @@ static int tlog_fp_str(struct tlog_fp *c, char **out)
     *out = d;
     return TLOG_FP_OK;
 fallback:
-    free(d);
+    tlog_fp_release(c, slot, d);
     return TLOG_FP_FALLBACK;
 }
 
 /* Optional string: null → NULL. */
-static int tlog_fp_opt_str(struct tlog_fp *c, char **out)
+static int tlog_fp_opt_str(struct tlog_fp *c, int slot, char **out)
 {
     if (tlog_fp_null(c))
         return TLOG_FP_OK;
-    return tlog_fp_str(c, out);
+    return tlog_fp_str(c, slot, out);
 }
 
 /* A plain integer (no fraction or exponent, at most 18 digits). */
@@ -792,8 +834,11 @@ static int tlog_fp_key(struct tlog_fp *c, int first, const char **k, size_t *kn)
     if (c->p >= c->end || *c->p != '"')
         return -1;
     const char *s = c->p + 1;
-    const char *q = memchr(s, '"', (size_t)(c->end - s));
-    if (!q || memchr(s, '\\', (size_t)(q - s)))
+    const char *q = s;
+    /* keys are short: a byte loop beats two memchr calls */
+    while (q < c->end && *q != '"' && *q != '\\')
+        q++;
+    if (q >= c->end || *q != '"')
         return -1;
     c->p = q + 1;
     if (!tlog_fp_eat(c, ':'))
@@ -842,21 +887,58 @@ static int tlog_fp_headers(struct tlog_fp *c, struct tlog_exchange *x, int which
         int rc;
         if (!tlog_fp_eat(c, '['))
             return TLOG_FP_FALLBACK;
-        rc = tlog_fp_str(c, &n);
+        rc = tlog_fp_str(c, TLOG_SLOT_TMP1, &n);
         if (!rc && !tlog_fp_eat(c, ','))
             rc = TLOG_FP_FALLBACK;
         if (!rc)
-            rc = tlog_fp_str(c, &v);
+            rc = tlog_fp_str(c, TLOG_SLOT_TMP2, &v);
         if (!rc && !tlog_fp_eat(c, ']'))
             rc = TLOG_FP_FALLBACK;
         if (!rc && tlog_exchange_add_header(x, which, n, strlen(n), v, strlen(v)))
             rc = TLOG_ERR_NOMEM;
-        free(n);
-        free(v);
+        tlog_fp_release(c, TLOG_SLOT_TMP1, n);
+        tlog_fp_release(c, TLOG_SLOT_TMP2, v);
         if (rc)
             return rc;
     } while (tlog_fp_eat(c, ','));
     return tlog_fp_eat(c, ']') ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+/* The writer's own shape of one event, "[off,tok,0|1]" with no whitespace, at c->p: 1 with
+ * the values and c->p past it, 0 (c->p unchanged) for anything else, which the general
+ * parser then reads — so this accepts only what that parser would read the same way. */
+static int tlog_fp_event_compact(struct tlog_fp *c, int64_t *off, int64_t *tok, int *content)
+{
+    const char *p = c->p;
+    const char *end = c->end;
+    /* shortest: [0,0,0] */
+    if (end - p < 7 || *p != '[')
+        return 0;
+    p++;
+    int neg = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    const char *d0 = p;
+    int64_t v = 0;
+    while (p < end && (unsigned)(*p - '0') < 10 && p - d0 < 18)
+        v = v * 10 + (*p++ - '0');
+    if (p == d0 || p >= end || *p != ',')
+        return 0;
+    p++;
+    d0 = p;
+    int64_t t = 0;
+    while (p < end && (unsigned)(*p - '0') < 10 && p - d0 < 10)
+        t = t * 10 + (*p++ - '0');
+    if (p == d0 || t > 2147483647 || end - p < 4 || p[0] != ',' ||
+        (p[1] != '0' && p[1] != '1') || p[2] != ']')
+        return 0;
+    *off = neg ? -v : v;
+    *tok = t;
+    *content = p[1] == '1';
+    c->p = p + 3;
+    return 1;
 }
 
 static int tlog_fp_events(struct tlog_fp *c, struct tlog_exchange *x)
@@ -867,9 +949,28 @@ static int tlog_fp_events(struct tlog_fp *c, struct tlog_exchange *x)
         return TLOG_FP_FALLBACK;
     if (tlog_fp_eat(c, ']'))
         return TLOG_FP_OK;
+    struct tlog_response *rs = &x->resp;
+    if (!rs->events && c->r && c->r->spare_events) {
+        rs->events = c->r->spare_events;
+        rs->cap_events = c->r->spare_cap;
+        c->r->spare_events = NULL;
+        c->r->spare_cap = 0;
+    }
     do {
         int64_t off, tok;
         int content;
+        tlog_fp_ws(c);
+        if (tlog_fp_event_compact(c, &off, &tok, &content)) {
+            if (rs->n_events < rs->cap_events) {
+                struct tlog_event *e = &rs->events[rs->n_events++];
+                e->offset_us = off;
+                e->tokens = (int32_t)tok;
+                e->is_content = (uint8_t)content;
+            } else if (tlog_exchange_add_event(x, off, (int32_t)tok, content)) {
+                return TLOG_ERR_NOMEM;
+            }
+            continue; /* the loop condition eats the comma */
+        }
         if (!tlog_fp_eat(c, '['))
             return TLOG_FP_FALLBACK;
         TLOG_FP_TRY(tlog_fp_int(c, &off));
@@ -926,13 +1027,13 @@ static int tlog_fp_request(struct tlog_fp *c, struct tlog_exchange *x, int skip_
     for (int first = 1; (r = tlog_fp_key(c, first, &k, &kn)) == 1; first = 0) {
         if (TLOG_FP_KEY(k, kn, "method")) {
             TLOG_FP_ONCE(seen, 0);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &q->method));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_METHOD, &q->method));
         } else if (TLOG_FP_KEY(k, kn, "path")) {
             TLOG_FP_ONCE(seen, 1);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &q->path));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_PATH, &q->path));
         } else if (TLOG_FP_KEY(k, kn, "host")) {
             TLOG_FP_ONCE(seen, 2);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &q->host));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_HOST, &q->host));
         } else if (TLOG_FP_KEY(k, kn, "headers")) {
             TLOG_FP_ONCE(seen, 3);
             TLOG_FP_TRY(tlog_fp_headers(c, x, 0));
@@ -951,7 +1052,7 @@ static int tlog_fp_request(struct tlog_fp *c, struct tlog_exchange *x, int skip_
             TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &q->body_bytes));
         } else if (TLOG_FP_KEY(k, kn, "body_sha256")) {
             TLOG_FP_ONCE(seen, 6);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &q->body_sha256));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_SHA, &q->body_sha256));
         } else {
             TLOG_FP_TRY(tlog_fp_skip(c));
         }
@@ -995,12 +1096,12 @@ static int tlog_fp_response(struct tlog_fp *c, struct tlog_exchange *x, int skip
             if (skip_bodies) {
                 TLOG_FP_TRY(tlog_fp_skip(c));
             } else {
-                TLOG_FP_TRY(tlog_fp_opt_str(c, &s->text));
+                TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_TEXT, &s->text));
                 s->text_len = s->text ? strlen(s->text) : 0;
             }
         } else if (TLOG_FP_KEY(k, kn, "finish_reason")) {
             TLOG_FP_ONCE(seen, 6);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &s->finish_reason));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_FINISH, &s->finish_reason));
         } else if (TLOG_FP_KEY(k, kn, "body_bytes")) {
             TLOG_FP_ONCE(seen, 7);
             TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &s->body_bytes));
@@ -1054,14 +1155,14 @@ static int tlog_fp_error(struct tlog_fp *c, struct tlog_exchange *x)
         if (TLOG_FP_KEY(k, kn, "kind")) {
             char *kind = NULL;
             TLOG_FP_ONCE(seen, 0);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &kind));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_TMP1, &kind));
             x->error_kind = tlog_error_kind_parse(kind);
             if (x->error_kind == TLOG_ERROR_NONE)
                 x->error_kind = TLOG_ERROR_OTHER;
-            free(kind);
+            tlog_fp_release(c, TLOG_SLOT_TMP1, kind);
         } else if (TLOG_FP_KEY(k, kn, "message")) {
             TLOG_FP_ONCE(seen, 1);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->error_message));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_ERRMSG, &x->error_message));
         } else {
             TLOG_FP_TRY(tlog_fp_skip(c));
         }
@@ -1084,7 +1185,7 @@ static int tlog_fp_replay(struct tlog_fp *c, struct tlog_exchange *x)
     for (int first = 1; (r = tlog_fp_key(c, first, &k, &kn)) == 1; first = 0) {
         if (TLOG_FP_KEY(k, kn, "of")) {
             TLOG_FP_ONCE(seen, 0);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &p->of));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_OF, &p->of));
         } else if (TLOG_FP_KEY(k, kn, "sched_us")) {
             TLOG_FP_ONCE(seen, 1);
             TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &p->sched_us));
@@ -1099,10 +1200,10 @@ static int tlog_fp_replay(struct tlog_fp *c, struct tlog_exchange *x)
             }
         } else if (TLOG_FP_KEY(k, kn, "mode")) {
             TLOG_FP_ONCE(seen, 3);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &p->mode));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_MODE, &p->mode));
         } else if (TLOG_FP_KEY(k, kn, "target")) {
             TLOG_FP_ONCE(seen, 4);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &p->target));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_TARGET, &p->target));
         } else if (TLOG_FP_KEY(k, kn, "warmup")) {
             TLOG_FP_ONCE(seen, 5);
             TLOG_FP_TRY(tlog_fp_bool(c, 1, &p->warmup));
@@ -1140,19 +1241,19 @@ static int tlog_fp_exchange(struct tlog_fp *c, struct tlog_exchange *x, int skip
                 return TLOG_FP_FALLBACK; /* headers, trailers, bad types */
         } else if (TLOG_FP_KEY(k, kn, "id")) {
             TLOG_FP_ONCE(seen, 1);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->id));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_ID, &x->id));
         } else if (TLOG_FP_KEY(k, kn, "start_us")) {
             TLOG_FP_ONCE(seen, 2);
             TLOG_FP_TRY(tlog_fp_opt_int(c, 0, &x->start_us));
         } else if (TLOG_FP_KEY(k, kn, "conn")) {
             TLOG_FP_ONCE(seen, 3);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->conn));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_CONN, &x->conn));
         } else if (TLOG_FP_KEY(k, kn, "dialect")) {
             TLOG_FP_ONCE(seen, 4);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->dialect));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_DIALECT, &x->dialect));
         } else if (TLOG_FP_KEY(k, kn, "model")) {
             TLOG_FP_ONCE(seen, 5);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &x->model));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_MODEL, &x->model));
         } else if (TLOG_FP_KEY(k, kn, "stream")) {
             TLOG_FP_ONCE(seen, 6);
             TLOG_FP_TRY(tlog_fp_bool(c, 0, &x->stream));
@@ -1174,10 +1275,10 @@ static int tlog_fp_exchange(struct tlog_fp *c, struct tlog_exchange *x, int skip
         } else if (TLOG_FP_KEY(k, kn, "tokens_source")) {
             char *src = NULL;
             TLOG_FP_ONCE(seen, 12);
-            TLOG_FP_TRY(tlog_fp_opt_str(c, &src));
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_TMP1, &src));
             if (src) {
                 x->tokens_source = tlog_tokens_source_parse(src);
-                free(src);
+                tlog_fp_release(c, TLOG_SLOT_TMP1, src);
             }
         } else if (TLOG_FP_KEY(k, kn, "error")) {
             TLOG_FP_ONCE(seen, 13);
@@ -1196,10 +1297,10 @@ static int tlog_fp_exchange(struct tlog_fp *c, struct tlog_exchange *x, int skip
 
 /* Fast path for one line: TLOG_FP_OK with x filled, TLOG_FP_FALLBACK with x reset, or
  * TLOG_ERR_NOMEM. */
-static int tlog_fp_line(const char *line, size_t len, struct tlog_exchange *x, int skip_bodies,
-                        int keep_extra)
+static int tlog_fp_line(struct tlog_reader *r, const char *line, size_t len,
+                        struct tlog_exchange *x, int skip_bodies, int keep_extra)
 {
-    struct tlog_fp c = {line, line + len};
+    struct tlog_fp c = {line, line + len, r};
     tlog_exchange_init(x);
     int rc = tlog_fp_exchange(&c, x, skip_bodies, keep_extra);
     if (rc != TLOG_FP_OK)
@@ -1297,7 +1398,7 @@ static int tlog_r_trailer(struct tlog_reader *r, const cJSON *j, struct tlog_rec
 static int tlog_r_parse_line(struct tlog_reader *r, char *line, size_t len,
                              struct tlog_record *rec)
 {
-    int fp = tlog_fp_line(line, len, &rec->x, r->o.skip_bodies, r->o.keep_extra);
+    int fp = tlog_fp_line(r, line, len, &rec->x, r->o.skip_bodies, r->o.keep_extra);
     if (fp == TLOG_FP_OK) {
         rec->type = TLOG_REC_EXCHANGE;
         r->st.records++;
@@ -1362,8 +1463,37 @@ out:
     return rc;
 }
 
+/* Takes the previous record's strings and event array into the reader's pool before the
+ * record is freed; a slot already holding a block leaves the field to be freed. */
+static void tlog_r_harvest(struct tlog_reader *r, struct tlog_exchange *x)
+{
+    char **f[TLOG_SLOT_TMP1] = {
+        [TLOG_SLOT_ID] = &x->id, [TLOG_SLOT_CONN] = &x->conn,
+        [TLOG_SLOT_DIALECT] = &x->dialect, [TLOG_SLOT_MODEL] = &x->model,
+        [TLOG_SLOT_METHOD] = &x->req.method, [TLOG_SLOT_PATH] = &x->req.path,
+        [TLOG_SLOT_HOST] = &x->req.host, [TLOG_SLOT_SHA] = &x->req.body_sha256,
+        [TLOG_SLOT_TEXT] = &x->resp.text, [TLOG_SLOT_FINISH] = &x->resp.finish_reason,
+        [TLOG_SLOT_ERRMSG] = &x->error_message, [TLOG_SLOT_OF] = &x->replay.of,
+        [TLOG_SLOT_MODE] = &x->replay.mode, [TLOG_SLOT_TARGET] = &x->replay.target,
+    };
+    for (int i = 0; i < TLOG_SLOT_TMP1; i++) {
+        if (*f[i] && !r->pool[i]) {
+            r->pool[i] = *f[i];
+            *f[i] = NULL;
+        }
+    }
+    if (x->resp.events && !r->spare_events) {
+        r->spare_events = x->resp.events;
+        r->spare_cap = x->resp.cap_events;
+        x->resp.events = NULL;
+        x->resp.n_events = x->resp.cap_events = 0;
+    }
+}
+
 int tlog_read(struct tlog_reader *r, struct tlog_record *rec)
 {
+    if (rec)
+        tlog_r_harvest(r, &rec->x);
     tlog_record_free(rec);
     if (r->fatal)
         return r->fatal;
@@ -1475,6 +1605,9 @@ void tlog_reader_close(struct tlog_reader *r)
     if (r->z_ready)
         inflateEnd(&r->z);
     buf_free(&r->pend);
+    for (int i = 0; i < TLOG_SLOTS; i++)
+        free(r->pool[i]);
+    free(r->spare_events);
     free(r->inbuf);
     free(r->path);
     free(r);
