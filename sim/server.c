@@ -357,6 +357,8 @@ static void respond_simple(struct conn *c, struct req *r, int status, const char
     send_head(c, r, status, ctype, (int64_t)len, extra);
     if (c->dead)
         return;
+    if (strcmp(r->method, "HEAD") == 0)
+        len = 0; /* RFC 9110 9.3.2: same headers, no content */
     if (len && buf_append(&c->out, body, len) != 0) {
         conn_kill(c, TLOG_ERROR_OTHER, "output buffer over its cap");
         return;

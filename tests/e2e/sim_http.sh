@@ -127,6 +127,8 @@ if not r.startswith(b'HTTP/1.1 200'):
 print('ok: %d mutated requests survived' % n)
 PY
 kill -0 $SIM_PID || fail "llmtrace-sim died on mutated input"
+# HEAD: 405 headers without content, and the connection stays usable
+assert_eq "HEAD twice on one connection" "405 1 405 0" "$(curl -sI -o /dev/null -o /dev/null -w '%{http_code} %{num_connects}\n' "$SIM_URL/health" "$SIM_URL/health" | paste -sd' ')"
 # keep-alive with curl: two requests, one connection
 n=$(curl -s -w '%{num_connects}\n' "$SIM_URL/health" "$SIM_URL/health" -o /dev/null -o /dev/null | paste -sd' ')
 assert_eq "curl reuses the connection" "1 0" "$n"
