@@ -622,14 +622,17 @@ static void tlog_fp_release(struct tlog_fp *c, int slot, char *p)
     free(p);
 }
 
-static void tlog_fp_ws(struct tlog_fp *c)
+static inline void tlog_fp_ws(struct tlog_fp *c)
 {
+    /* the writer emits no whitespace: one compare settles the common case */
+    if (c->p < c->end && (unsigned char)*c->p > ' ')
+        return;
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n'))
         c->p++;
 }
 
 /* Consumes ch (after whitespace); 0 when it is not there. */
-static int tlog_fp_eat(struct tlog_fp *c, char ch)
+static inline int tlog_fp_eat(struct tlog_fp *c, char ch)
 {
     tlog_fp_ws(c);
     if (c->p < c->end && *c->p == ch) {
