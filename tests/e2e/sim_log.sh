@@ -22,9 +22,9 @@ assert_eq "header" "llmtrace-sim sim default 127.0.0.1:$SIM_PORT" "$(zjq $L 'hdr
 assert_eq "header options" "11 32" "$(zjq $L '"%d %d" % (hdr["source"]["options"]["seed"], hdr["source"]["options"]["max_batch"])')"
 assert_eq "one exchange per request" 5 "$(zjq $L 'len(ex)')"
 assert_eq "trailer" "5 1" "$(zjq $L '"%d %d" % (trl["records"], trl["errors"])')"
-# the trailer's emission lateness (write − model time): samples for the 58 streamed tokens and a
+# the trailer's emission lateness (write − model time): a sample per step write (>= 46 here) and a
 # median well inside one default step (2 ms) even on a loaded machine
-assert_eq "trailer lateness stats" "true true" "$(zjq $L '"%s %s" % (str(trl["stats"]["emission_lateness_samples"] >= 50).lower(), str(trl["stats"]["emission_lateness_p50_us"] < 2000).lower())')"
+assert_eq "trailer lateness stats" "true true" "$(zjq $L '"%s %s" % (str(trl["stats"]["emission_lateness_samples"] >= 30).lower(), str(trl["stats"]["emission_lateness_p50_us"] < 2000).lower())')"
 assert_eq "ids" "req-a sim-2 sim-3 sim-4 sim-5" "$(zjq $L '" ".join(x["id"] for x in ex)')"
 assert_eq "secret header redacted" "<redacted>" "$(zjq $L 'dict(ex[0]["request"]["headers"])["Authorization"]')"
 assert_eq "request logged" "POST /v1/chat/completions m1 openai-chat True" "$(zjq $L '" ".join(str(v) for v in (ex[0]["request"]["method"], ex[0]["request"]["path"], ex[0]["request"]["body"]["model"], ex[0]["dialect"], ex[0]["stream"]))')"
