@@ -29,7 +29,8 @@ static volatile sig_atomic_t cap_stop;
 static void cap_on_signal(int sig)
 {
     (void)sig;
-    cap_stop = 1;
+    if (cap_stop < 2)
+        cap_stop++;              /* 1: stop capturing; 2: stop draining too */
 }
 
 struct cap_args {
@@ -164,8 +165,8 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
             a->snaplen = v ? (int)v : 262144;
             break;
         case 'B':
-            if (units_parse_int64(optarg, 1, 4096, &a->buffer_mb))
-                return cap_usage_error("bad -B buffer size (MiB)", optarg);
+            if (units_parse_int64(optarg, 1, 2047, &a->buffer_mb))
+                return cap_usage_error("bad -B buffer size (1-2047 MiB)", optarg);
             break;
         case 'c':
             if (units_parse_int64(optarg, 1, INT64_MAX, &a->count))
@@ -451,6 +452,7 @@ struct cap_run {
     int64_t first_us, last_us;
     uint64_t npkts;
     int64_t last_tick_mono;
+    int64_t start_mono_us;
     int tty;
 };
 
@@ -459,8 +461,10 @@ static int cap_limits_hit(struct cap_run *r, int64_t ts_us, int live)
     if (r->a->count && (int64_t)r->npkts >= r->a->count)
         return 1;
     if (r->a->duration_us) {
-        int64_t now = live ? clock_epoch_us() : ts_us;
-        if (r->first_us && now - r->first_us >= r->a->duration_us)
+        /* live: wall time since the device opened; files: capture time since the first packet */
+        int64_t now = live ? clock_mono_us() : ts_us;
+        int64_t from = live ? r->start_mono_us : r->first_us;
+        if ((live || r->first_us) && now - from >= r->a->duration_us)
             return 1;
     }
     return 0;
@@ -536,6 +540,15 @@ static int cap_run_live(struct cap_run *r, pcap_t *p, struct pcap_stat *ps)
         if (cap_limits_hit(r, 0, 1))
             break;
     }
+    /* Packets the kernel already holds were on the wire before the stop: process them (a
+     * busy capture can be seconds behind with a large -B), unless a second signal arrives. */
+    int64_t drain_until = clock_mono_us() + 10 * 1000000;
+    while (rc == 0 && cap_stop == 1 && !r->o->failed && clock_mono_us() < drain_until &&
+           !cap_limits_hit(r, 0, 1)) {
+        int n = pcap_dispatch(p, r->a->count ? 1 : -1, cap_live_cb, (u_char *)&ctx);
+        if (n <= 0)
+            break;
+    }
     if (pcap_stats(p, ps) != 0)
         memset(ps, 0, sizeof *ps);
     return rc;
@@ -595,6 +608,15 @@ int main(int argc, char **argv)
     int rc = cap_parse_args(argc, argv, &a);
     if (rc)
         return rc;
+
+    /* before opening anything: a stop requested while a large -B ring is being set up must
+     * not be lost (background jobs start with SIGINT ignored) */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cap_on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     char errbuf[PCAP_ERRBUF_SIZE];
     pcap_t *live = NULL;
@@ -695,17 +717,11 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = cap_on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     struct cap_run run = {0};
     run.o = &out;
     run.a = &a;
-    run.last_tick_mono = clock_mono_us();
+    run.last_tick_mono = run.start_mono_us = clock_mono_us();
     run.tty = !a.quiet && isatty(STDERR_FILENO);
     struct pcap_stat ps;
     memset(&ps, 0, sizeof ps);
