@@ -106,7 +106,8 @@ static void hx_unlink(struct hx_conn *c, struct hx_ex *q)
         c->req = NULL;
 }
 
-/* Records q (unless filtered) and frees it. why/msg: error to set when none is set yet. */
+/* Records q (unless filtered) and frees it. why/msg (unless TLOG_ERROR_NONE): the capture's
+ * verdict, which replaces any error the stream decoder recorded. */
 static void hx_emit(struct hx_conn *c, struct hx_ex *q, enum tlog_error_kind why, const char *msg)
 {
     struct capture_engine *e = c->e;
