@@ -43,8 +43,8 @@ assert_eq "-c 1000 packets" 1000 "$(zjq "$TEST_TMP/c.jsonl.gz" "trl['stats']['pa
 assert_le "--duration 2s: starts within 2 s" \
   "$(zjq "$TEST_TMP/d.jsonl.gz" "max(r['start_us'] for r in ex) - min(r['start_us'] for r in ex)")" 2000000
 
-if [ "$(id -u)" != 0 ]; then
-  echo "SKIP (part): SIGTERM during a live capture needs root"
+if [ "$(id -u)" != 0 ] || [ ! -x "$BIN/llmtrace-sim" ] || ! command -v curl >/dev/null; then
+  echo "SKIP (part): SIGTERM during a live capture needs root, curl and llmtrace-sim"
   exit 0
 fi
 start_sim

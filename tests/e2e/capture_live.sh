@@ -11,6 +11,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 77
 fi
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
+[ -x "$BIN/llmtrace-sim" ] || { echo "SKIP: llmtrace-sim not built"; exit 77; }
 TOL_US=2000
 
 start_sim --log "$TEST_TMP/truth.jsonl.gz"
