@@ -267,6 +267,8 @@ static const char *tpath(const char *name)
 
 /* One streamed chat exchange, chunked, one event per packet. Also the base of the truncated
  * and privacy cases. Returns the file offset after the "Hel" packet. */
+static long write_one_end_offset;  /* file offset after the packet ending the response */
+
 static long write_one(const char *path)
 {
     struct pw w;
@@ -283,6 +285,7 @@ static long write_one(const char *path)
     tc_s(&t, T0 + 8500, chunk(ck, sizeof ck, EV("lo")));
     tc_s(&t, T0 + 9000, chunk(ck, sizeof ck, EV_DONE));
     tc_s(&t, T0 + 9000, "0\r\n\r\n");
+    write_one_end_offset = w.offsets[w.n - 1];
     tc_close(&t, T0 + 9100);
     pw_close(&w);
     return cut;
@@ -331,6 +334,54 @@ static void test_truncated_file(void **state)
                   "\"tokens_out\":1,\"error\":{\"kind\":\"incomplete\","
                   "\"message\":\"capture ended mid-exchange\"}}]",
                   NULL);
+}
+
+/* The "one" capture cut at every byte: never a crash; at most the one exchange, complete only
+ * when the cut is past its last response packet, otherwise recorded incomplete (or not at all
+ * when the cut falls before the request is whole). */
+static void test_truncated_every_offset(void **state)
+{
+    (void)state;
+    write_one(tpath("cuts"));
+    FILE *f = fopen(tpath("cuts"), "rb");
+    assert_non_null(f);
+    static char img[1 << 16];
+    size_t n = fread(img, 1, sizeof img, f);
+    fclose(f);
+    int complete = 0, incomplete = 0;
+    for (size_t cut = 24; cut <= n; cut++) {
+        FILE *m = fmemopen(img, cut, "rb");
+        assert_non_null(m);
+        char err[PCAP_ERRBUF_SIZE];
+        pcap_t *p = pcap_fopen_offline(m, err);
+        assert_non_null(p);
+        struct sink s = {cJSON_CreateArray(), 0};
+        struct capture_engine *e = capture_engine_new(NULL, sink_emit, &s);
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int64_t last = 0;
+        while (pcap_next_ex(p, &h, &data) == 1) {
+            last = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+            capture_engine_packet(e, pcap_datalink(p), data, h->caplen, last);
+        }
+        capture_engine_finish(e, last);
+        capture_engine_free(e);
+        pcap_close(p);
+        assert_true(cJSON_GetArraySize(s.recs) <= 1);
+        if (cJSON_GetArraySize(s.recs) == 1) {
+            const cJSON *er = cJSON_GetObjectItem(cJSON_GetArrayItem(s.recs, 0), "error");
+            if (cJSON_IsNull(er)) {
+                complete++;
+            } else {
+                assert_string_equal(cJSON_GetObjectItem(er, "kind")->valuestring, "incomplete");
+                incomplete++;
+            }
+        }
+        cJSON_Delete(s.recs);
+    }
+    /* complete from the packet carrying "0\r\n\r\n" on: it and the 3 closing frames follow */
+    assert_true(complete >= 1 && incomplete >= 1);
+    assert_int_equal(complete, (int)(n - (size_t)write_one_end_offset) + 1);
 }
 
 static void test_privacy(void **state)
@@ -1002,6 +1053,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_exchange),
         cmocka_unit_test(test_truncated_file),
+        cmocka_unit_test(test_truncated_every_offset),
         cmocka_unit_test(test_privacy),
         cmocka_unit_test(test_keepalive_three),
         cmocka_unit_test(test_pipelining),
