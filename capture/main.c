@@ -202,6 +202,8 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
             break;
         case OPT_PORT: {
             char *dup = strdup(optarg), *save = NULL;
+            if (!dup)
+                return cap_usage_error("out of memory", NULL);
             for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 if (units_parse_int64(t, 1, 65535, &v) || a->eo.n_ports == CAPTURE_MAX_FILTERS) {
                     free(dup);
@@ -236,6 +238,8 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
         flen += strlen(argv[i]) + 1;
     if (flen) {
         a->filter = calloc(1, flen);
+        if (!a->filter)
+            return cap_usage_error("out of memory", NULL);
         for (int i = optind; i < argc; i++) {
             if (i > optind)
                 strcat(a->filter, " ");
