@@ -44,6 +44,7 @@ int buf_reserve(struct buf *b, size_t n)
         return BUF_ERR_NOMEM;
     b->p = np;
     b->cap = ncap;
+    b->p[b->len] = '\0'; /* a fresh allocation must satisfy the terminator promise too */
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +200,15 @@ static cJSON *tlog_w_dup(const cJSON *v)
     return v ? cJSON_Duplicate(v, 1) : NULL;
 }
 
+/* Epoch-µs values exceed 2^53 soon enough and cJSON prints doubles in %g form
+ * (1.79568748514093e+15): write integers as integers. */
+static void tlog_w_add_i64(cJSON *obj, const char *key, int64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%" PRId64, v);
+    cJSON_AddRawToObject(obj, key, num);
+}
+
 int tlog_writer_header(struct tlog_writer *w, const struct tlog_header *h)
 {
     pthread_mutex_lock(&w->mu);
@@ -222,7 +232,7 @@ int tlog_writer_header(struct tlog_writer *w, const struct tlog_header *h)
         cJSON_AddStringToObject(j, "version", h->version);
     else
         cJSON_AddNullToObject(j, "version");
-    cJSON_AddNumberToObject(j, "start_us", (double)h->start_us);
+    tlog_w_add_i64(j, "start_us", h->start_us);
     cJSON *c = tlog_w_dup(h->command), *s = tlog_w_dup(h->source), *op = tlog_w_dup(h->options);
     cJSON_AddItemToObject(j, "command", c ? c : cJSON_CreateArray());
     cJSON_AddItemToObject(j, "source", s ? s : cJSON_CreateObject());
@@ -327,9 +337,9 @@ int tlog_writer_close(struct tlog_writer *w, const cJSON *stats)
         char *line = NULL;
         if (j) {
             cJSON_AddStringToObject(j, "type", "trailer");
-            cJSON_AddNumberToObject(j, "end_us", (double)clock_epoch_us());
-            cJSON_AddNumberToObject(j, "records", (double)w->records);
-            cJSON_AddNumberToObject(j, "errors", (double)w->errors);
+            tlog_w_add_i64(j, "end_us", clock_epoch_us());
+            tlog_w_add_i64(j, "records", w->records);
+            tlog_w_add_i64(j, "errors", w->errors);
             cJSON *st = tlog_w_dup(stats);
             cJSON_AddItemToObject(j, "stats", st ? st : cJSON_CreateObject());
             line = cJSON_PrintUnformatted(j);
