@@ -484,6 +484,145 @@ static int oa_decode(struct dctx *c, const struct jscan_val *root)
     return 0;
 }
 
+/* ---- OpenAI chunk fast path ---------------------------------------------------------------
+ *
+ * A streamed chat / completions chunk is read in one validating forward pass (jscan's pull
+ * reader checks the same grammar as jscan_parse) that picks out choices[].delta.content /
+ * .reasoning_content / .refusal / .role, choices[].text and choices[].finish_reason on the
+ * way, with no token tape and no second walk. Everything less common — usage objects, tool
+ * calls, content parts, whole-body messages, error objects, escaped keys, any malformed byte —
+ * answers OA_FAST_BAIL and the event goes through jscan_parse_tape + oa_decode, which stays
+ * the reference (tests/fuzz/fuzz_dialect_diff.c checks that both paths agree). */
+
+#define OA_FAST_BAIL 1
+
+/* An unescaped key equal to lit. Escaped keys never match: they make the caller bail. */
+#define OA_KEY(k, lit) ((k)->len == sizeof(lit) - 1 && memcmp((k)->p, lit, sizeof(lit) - 1) == 0)
+
+/* A string (text delta) or null; anything else bails. */
+static int oa_fast_text(struct dctx *c, struct jscan_reader *r)
+{
+    struct jscan_val v;
+    if (jscan_reader_value(r, &v))
+        return OA_FAST_BAIL;
+    if (v.type == JSCAN_NULL)
+        return 0;
+    if (v.type != JSCAN_STRING)
+        return OA_FAST_BAIL;
+    return d_text(c, &v);
+}
+
+static int oa_fast_delta(struct dctx *c, struct jscan_reader *r, int *saw_role)
+{
+    struct jscan_val k, v;
+    int rc, m;
+    if (jscan_reader_peek(r) != '{') {
+        if (jscan_reader_value(r, &v) || v.type != JSCAN_NULL)
+            return OA_FAST_BAIL;
+        return 0;
+    }
+    if (jscan_reader_open(r))
+        return OA_FAST_BAIL;
+    for (int first = 1; (m = jscan_reader_next(r, first, 1, &k)) == 1; first = 0) {
+        if (k.escaped)
+            return OA_FAST_BAIL;
+        if (OA_KEY(&k, "content") || OA_KEY(&k, "reasoning_content") ||
+            OA_KEY(&k, "reasoning") || OA_KEY(&k, "refusal")) {
+            rc = oa_fast_text(c, r);
+        } else if (OA_KEY(&k, "tool_calls") || OA_KEY(&k, "function_call")) {
+            return OA_FAST_BAIL;
+        } else {
+            if (OA_KEY(&k, "role"))
+                *saw_role = 1;
+            rc = jscan_reader_value(r, &v) ? OA_FAST_BAIL : 0;
+        }
+        if (rc)
+            return rc;
+    }
+    return m == 0 ? 0 : OA_FAST_BAIL;
+}
+
+static int oa_fast_choice(struct dctx *c, struct jscan_reader *r, int *saw_role, int *saw_delta)
+{
+    struct jscan_val k, v;
+    int rc, m;
+    if (jscan_reader_peek(r) != '{' || jscan_reader_open(r))
+        return OA_FAST_BAIL;
+    for (int first = 1; (m = jscan_reader_next(r, first, 1, &k)) == 1; first = 0) {
+        if (k.escaped || OA_KEY(&k, "message"))
+            return OA_FAST_BAIL;
+        if (OA_KEY(&k, "delta")) {
+            *saw_delta = 1;
+            rc = oa_fast_delta(c, r, saw_role);
+        } else if (OA_KEY(&k, "text")) {
+            rc = oa_fast_text(c, r);
+        } else if (OA_KEY(&k, "finish_reason")) {
+            if (jscan_reader_value(r, &v))
+                return OA_FAST_BAIL;
+            if (v.type == JSCAN_STRING) {
+                c->has_finish = 1;
+                c->finish = v;
+            } else if (v.type != JSCAN_NULL) {
+                return OA_FAST_BAIL;
+            }
+            rc = 0;
+        } else {
+            rc = jscan_reader_value(r, &v) ? OA_FAST_BAIL : 0;
+        }
+        if (rc)
+            return rc;
+    }
+    return m == 0 ? 0 : OA_FAST_BAIL;
+}
+
+/* 0 with the event decoded into c (not yet finalized), OA_FAST_BAIL, or DIALECT_ERR_NOMEM. */
+static int oa_fast(struct dctx *c, const char *p, size_t len)
+{
+    struct jscan_reader r;
+    struct jscan_val k, v;
+    int rc, m, saw_role = 0, saw_delta = 0;
+    jscan_reader_init(&r, p, len);
+    if (jscan_reader_peek(&r) != '{' || jscan_reader_open(&r))
+        return OA_FAST_BAIL;
+    for (int first = 1; (m = jscan_reader_next(&r, first, 1, &k)) == 1; first = 0) {
+        if (k.escaped)
+            return OA_FAST_BAIL;
+        if (OA_KEY(&k, "choices")) {
+            int c0 = jscan_reader_peek(&r);
+            if (c0 == '[') {
+                if (jscan_reader_open(&r))
+                    return OA_FAST_BAIL;
+                int mi;
+                for (int fi = 1; (mi = jscan_reader_next(&r, fi, 0, NULL)) == 1; fi = 0) {
+                    rc = oa_fast_choice(c, &r, &saw_role, &saw_delta);
+                    if (rc)
+                        return rc;
+                }
+                if (mi != 0)
+                    return OA_FAST_BAIL;
+            } else if (jscan_reader_value(&r, &v) || v.type != JSCAN_NULL) {
+                return OA_FAST_BAIL;
+            }
+        } else if (OA_KEY(&k, "usage") || OA_KEY(&k, "error")) {
+            /* null is the usual value on every chunk; an object takes the full path */
+            if (jscan_reader_value(&r, &v) || v.type != JSCAN_NULL)
+                return OA_FAST_BAIL;
+        } else if (OA_KEY(&k, "object")) {
+            if (jscan_reader_value(&r, &v))
+                return OA_FAST_BAIL;
+            if (v.type == JSCAN_STRING && (v.escaped || OA_KEY(&v, "error")))
+                return OA_FAST_BAIL;
+        } else if (jscan_reader_value(&r, &v)) {
+            return OA_FAST_BAIL;
+        }
+    }
+    if (m != 0 || jscan_reader_end(&r))
+        return OA_FAST_BAIL;
+    if (saw_delta && saw_role && c->pieces == 0)
+        c->out->is_role_only = 1;
+    return 0;
+}
+
 /* Anthropic usage: prompt = input + cache creation + cache read tokens (all processed input);
  * cached = cache read tokens. */
 static int an_usage(struct dctx *c, const struct jscan_val *u)
@@ -795,6 +934,25 @@ int dialect_decode_event(enum dialect_id d, const char *event_type, size_t type_
         return 0;
     }
     int is_error_event = d_type_is(event_type, type_len, "error");
+    if ((d == DIALECT_OPENAI_CHAT || d == DIALECT_OPENAI_COMPLETIONS) && scratch &&
+        !is_error_event) {
+        int frc = oa_fast(&c, data + b, e - b);
+        if (frc == 0)
+            frc = d_finalize(&c);
+        if (frc == 0)
+            return 0;
+        if (frc == DIALECT_ERR_NOMEM) {
+            if (why)
+                *why = "out of memory";
+            d_event_clear(out);
+            return frc;
+        }
+        /* bail: start over on the full path */
+        memset(&c, 0, sizeof c);
+        c.out = out;
+        c.scratch = scratch;
+        d_event_clear(out);
+    }
     struct jscan_val root;
     struct jscan_tape tape;
     /* a chunk has a few dozen values; bigger bodies fall back to walking the bytes */

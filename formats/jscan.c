@@ -44,6 +44,19 @@ static inline uint64_t js_string_special(uint64_t x)
            (x & JS_HIGHS);
 }
 
+/* Index of the lowest flagged byte of a non-zero mask from the tests above. That byte is
+ * always a real hit: a false positive only ever sits above a real one (the borrow that
+ * causes it comes from a lower flagged byte). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JS_LITTLE_ENDIAN 1
+static inline unsigned js_first_flag(uint64_t m)
+{
+    return (unsigned)__builtin_ctzll(m) >> 3;
+}
+#else
+#define JS_LITTLE_ENDIAN 0
+#endif
+
 /* Any of '"' '{' '}' '[' ']' among the eight. */
 static inline uint64_t js_struct_special(uint64_t x)
 {
@@ -51,17 +64,8 @@ static inline uint64_t js_struct_special(uint64_t x)
            js_has_byte(x, '[') | js_has_byte(x, ']');
 }
 
-struct jparser {
-    const char *start;
-    const char *p;
-    const char *end;
-    const char *err_at;
-    int depth;
-    struct jscan_tape *tape; /* NULL, or recording */
-};
-
 /* Reserves the next tape slot; (size_t)-1 when not recording or full. */
-static size_t jp_tape_reserve(struct jparser *s)
+static size_t jp_tape_reserve(struct jscan_reader *s)
 {
     struct jscan_tape *t = s->tape;
     if (!t || t->overflow)
@@ -73,7 +77,7 @@ static size_t jp_tape_reserve(struct jparser *s)
     return t->n++;
 }
 
-static void jp_tape_fill(struct jparser *s, size_t i, const struct jscan_val *v)
+static void jp_tape_fill(struct jscan_reader *s, size_t i, const struct jscan_val *v)
 {
     struct jscan_tape *t = s->tape;
     if (i == (size_t)-1 || t->overflow)
@@ -86,14 +90,17 @@ static void jp_tape_fill(struct jparser *s, size_t i, const struct jscan_val *v)
     k->next = t->n;
 }
 
-static int jp_fail(struct jparser *s, const char *at, int rc)
+static int jp_fail(struct jscan_reader *s, const char *at, int rc)
 {
     s->err_at = at;
     return rc;
 }
 
-static const char *skip_ws(const char *p, const char *end)
+static inline const char *skip_ws(const char *p, const char *end)
 {
+    /* compact JSON: usually no whitespace at all, settled by one compare */
+    if (p < end && (unsigned char)*p > ' ')
+        return p;
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
     return p;
@@ -138,18 +145,32 @@ static int utf8_len(const unsigned char *p, const unsigned char *end)
 }
 
 /* s->p at the opening quote. */
-static int jp_string(struct jparser *s, struct jscan_val *v)
+static int jp_string(struct jscan_reader *s, struct jscan_val *v)
 {
     const unsigned char *p = (const unsigned char *)s->p + 1;
     const unsigned char *end = (const unsigned char *)s->end;
     int escaped = 0;
     for (;;) {
+#if JS_LITTLE_ENDIAN
+        while (end - p >= 8) {
+            uint64_t m = js_string_special(js_load8(p));
+            if (m) {
+                p += js_first_flag(m);
+                goto special;
+            }
+            p += 8;
+        }
+#else
         while (end - p >= 8 && !js_string_special(js_load8(p)))
             p += 8;
+#endif
         while (p < end && str_class(*p) == CL_PLAIN)
             p++;
         if (p >= end)
             return jp_fail(s, (const char *)p, JSCAN_ERR_TRUNCATED);
+#if JS_LITTLE_ENDIAN
+    special:
+#endif
         switch (str_class(*p)) {
         case CL_QUOTE:
             v->type = JSCAN_STRING;
@@ -203,7 +224,7 @@ static int jp_digits(const char **pp, const char *end)
     return n;
 }
 
-static int jp_number(struct jparser *s, struct jscan_val *v)
+static int jp_number(struct jscan_reader *s, struct jscan_val *v)
 {
     const char *p = s->p;
     const char *end = s->end;
@@ -242,7 +263,7 @@ static int jp_number(struct jparser *s, struct jscan_val *v)
     return 0;
 }
 
-static int jp_literal(struct jparser *s, struct jscan_val *v, const char *word, enum jscan_type t)
+static int jp_literal(struct jscan_reader *s, struct jscan_val *v, const char *word, enum jscan_type t)
 {
     size_t n = strlen(word);
     size_t have = (size_t)(s->end - s->p);
@@ -263,9 +284,9 @@ static int jp_literal(struct jparser *s, struct jscan_val *v, const char *word, 
     return 0;
 }
 
-static int jp_value(struct jparser *s, struct jscan_val *v);
+static int jp_value(struct jscan_reader *s, struct jscan_val *v);
 
-static int jp_container(struct jparser *s, struct jscan_val *v)
+static int jp_container(struct jscan_reader *s, struct jscan_val *v)
 {
     const char *open = s->p;
     int is_obj = *open == '{';
@@ -318,9 +339,9 @@ static int jp_container(struct jparser *s, struct jscan_val *v)
     return 0;
 }
 
-static int jp_value_raw(struct jparser *s, struct jscan_val *v);
+static int jp_value_raw(struct jscan_reader *s, struct jscan_val *v);
 
-static int jp_value(struct jparser *s, struct jscan_val *v)
+static int jp_value(struct jscan_reader *s, struct jscan_val *v)
 {
     size_t t = jp_tape_reserve(s);
     int rc = jp_value_raw(s, v);
@@ -329,7 +350,7 @@ static int jp_value(struct jparser *s, struct jscan_val *v)
     return rc;
 }
 
-static int jp_value_raw(struct jparser *s, struct jscan_val *v)
+static int jp_value_raw(struct jscan_reader *s, struct jscan_val *v)
 {
     if (s->p >= s->end)
         return jp_fail(s, s->p, JSCAN_ERR_TRUNCATED);
@@ -355,7 +376,7 @@ static int jp_value_raw(struct jparser *s, struct jscan_val *v)
 static int jscan_parse_common(const char *p, size_t len, struct jscan_tape *tape,
                               struct jscan_val *root, size_t *err_off)
 {
-    struct jparser s = { p, p, p + len, NULL, 0, tape };
+    struct jscan_reader s = { p, p, p + len, NULL, 0, tape };
     root->type = JSCAN_INVALID;
     root->p = p;
     root->len = 0;
@@ -397,6 +418,95 @@ int jscan_parse_tape(const char *p, size_t len, struct jscan_tape *tape, struct 
         root->tok = 0;
     }
     return rc;
+}
+
+/* ---- pull reader ------------------------------------------------------------------------- */
+
+void jscan_reader_init(struct jscan_reader *r, const char *p, size_t len)
+{
+    r->start = p;
+    r->p = p;
+    r->end = p + len;
+    r->err_at = NULL;
+    r->depth = 0;
+    r->tape = NULL;
+}
+
+int jscan_reader_peek(struct jscan_reader *r)
+{
+    r->p = skip_ws(r->p, r->end);
+    return r->p < r->end ? (unsigned char)*r->p : -1;
+}
+
+int jscan_reader_open(struct jscan_reader *r)
+{
+    r->p = skip_ws(r->p, r->end);
+    if (r->p >= r->end)
+        return jp_fail(r, r->p, JSCAN_ERR_TRUNCATED);
+    if (*r->p != '{' && *r->p != '[')
+        return jp_fail(r, r->p, JSCAN_ERR_SYNTAX);
+    if (++r->depth > JSCAN_MAX_DEPTH)
+        return jp_fail(r, r->p, JSCAN_ERR_DEPTH);
+    r->p++;
+    return 0;
+}
+
+/* Same member grammar as jp_container, one step at a time. */
+int jscan_reader_next(struct jscan_reader *r, int first, int is_obj, struct jscan_val *key)
+{
+    char close = is_obj ? '}' : ']';
+    r->p = skip_ws(r->p, r->end);
+    if (r->p >= r->end)
+        return jp_fail(r, r->p, JSCAN_ERR_TRUNCATED);
+    if (*r->p == close) {
+        r->p++;
+        r->depth--;
+        return 0;
+    }
+    if (!first) {
+        if (*r->p != ',')
+            return jp_fail(r, r->p, JSCAN_ERR_SYNTAX);
+        r->p = skip_ws(r->p + 1, r->end);
+        if (r->p >= r->end)
+            return jp_fail(r, r->p, JSCAN_ERR_TRUNCATED);
+    }
+    if (is_obj) {
+        if (*r->p != '"')
+            return jp_fail(r, r->p, JSCAN_ERR_SYNTAX);
+        int rc = jp_string(r, key);
+        if (rc)
+            return rc;
+        key->tape = NULL;
+        key->tok = 0;
+        r->p = skip_ws(r->p, r->end);
+        if (r->p >= r->end)
+            return jp_fail(r, r->p, JSCAN_ERR_TRUNCATED);
+        if (*r->p != ':')
+            return jp_fail(r, r->p, JSCAN_ERR_SYNTAX);
+        r->p = skip_ws(r->p + 1, r->end);
+    }
+    return 1;
+}
+
+int jscan_reader_value(struct jscan_reader *r, struct jscan_val *v)
+{
+    r->p = skip_ws(r->p, r->end);
+    int rc = jp_value_raw(r, v);
+    if (rc == 0) {
+        v->tape = NULL;
+        v->tok = 0;
+    }
+    return rc;
+}
+
+int jscan_reader_end(struct jscan_reader *r)
+{
+    r->p = skip_ws(r->p, r->end);
+    if (r->depth != 0)
+        return jp_fail(r, r->p, JSCAN_ERR_TRUNCATED);
+    if (r->p != r->end)
+        return jp_fail(r, r->p, JSCAN_ERR_TRAILING);
+    return 0;
 }
 
 const char *jscan_strerror(int rc)

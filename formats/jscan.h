@@ -75,6 +75,34 @@ int jscan_parse(const char *p, size_t len, struct jscan_val *root, size_t *err_o
  * back to walking the bytes: same answers, slower. */
 int jscan_parse_tape(const char *p, size_t len, struct jscan_tape *tape, struct jscan_tok *toks,
                      size_t cap, struct jscan_val *root, size_t *err_off);
+/* Pull reader: the caller walks one document value by value (e.g. straight to the few fields
+ * of an OpenAI chunk it needs) while the reader checks exactly the grammar jscan_parse
+ * checks, so a document walked to jscan_reader_end without an error is one jscan_parse
+ * accepts. Fields are private. Values read this way carry no tape. */
+struct jscan_reader {
+    const char *start;
+    const char *p;
+    const char *end;
+    const char *err_at;
+    int depth;
+    struct jscan_tape *tape;
+};
+void jscan_reader_init(struct jscan_reader *r, const char *p, size_t len);
+/* Skips whitespace; the next byte, or -1 at the end of the input. */
+int jscan_reader_peek(struct jscan_reader *r);
+/* Opens the object or array at the cursor. 0, or JSCAN_ERR_*. */
+int jscan_reader_open(struct jscan_reader *r);
+/* Steps to the next member of the innermost open container (is_obj: it is an object; first:
+ * no member read yet): 1 with the cursor at the member's value and, for objects, its key in
+ * *key; 0 when the container closed (cursor after the bracket); or JSCAN_ERR_*. The caller
+ * must consume each member's value (jscan_reader_value, or open and walk it) before the next
+ * step. */
+int jscan_reader_next(struct jscan_reader *r, int first, int is_obj, struct jscan_val *key);
+/* Reads (validates) the whole value at the cursor. 0, or JSCAN_ERR_*. */
+int jscan_reader_value(struct jscan_reader *r, struct jscan_val *v);
+/* 0 when every container is closed and only whitespace remains, else JSCAN_ERR_*. */
+int jscan_reader_end(struct jscan_reader *r);
+
 /* A short static description of a JSCAN_ERR_* code. */
 const char *jscan_strerror(int rc);
 
