@@ -78,7 +78,9 @@ kill -TERM $SIM_PID
 sleep 0.2
 set +e; curl -s -o /dev/null "$SIM_URL/health"; rc=$?; set -e
 assert_eq "refused while draining" 7 "$rc"
-wait $cp
+# the stream itself may be cut by the 2 s deadline on a slow (sanitized, loaded) run: this
+# check is about refusing new connections, not about the stream's fate
+wait $cp || true
 stop_pid $SIM_PID
 # a second SIGTERM during the drain cuts at once (Ctrl-C twice)
 L4=$T/twice.jsonl.gz
