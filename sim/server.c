@@ -866,14 +866,18 @@ static void conn_free(struct worker *w, struct conn *c)
     free(c);
 }
 
-/* Writes what it can; records write times of completed marks. */
+/* Writes what it can; records write times of completed marks. The time is taken just
+ * before the write() that handed the bytes to the kernel: a reader can see them from then on,
+ * and a stamp taken after write() returns would run late whenever the call is preempted. */
 static void conn_flush(struct worker *w, struct conn *c)
 {
-    int64_t now;
+    int64_t now = -1;
     while (c->out_off < c->out.len) {
+        int64_t t = clock_mono_ns();
         ssize_t n = write(c->fd, c->out.p + c->out_off, c->out.len - c->out_off);
         if (n > 0) {
             c->out_off += (size_t)n;
+            now = t;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -883,7 +887,8 @@ static void conn_flush(struct worker *w, struct conn *c)
         conn_kill(c, TLOG_ERROR_RESET, "client closed the connection");
         return;
     }
-    now = clock_mono_ns();
+    if (now < 0)
+        now = clock_mono_ns();
     while (c->n_marks) {
         struct mark *m = &c->marks[c->mark_head];
         struct req *r = m->r;
