@@ -5,5 +5,7 @@
 set -eu
 fuzzer=$1 seeds=$2 scratch=$3 secs=$4
 mkdir -p "$scratch"
+dirs=("$scratch")
+[ -d "$seeds" ] && dirs+=("$seeds")
 exec "$fuzzer" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    "$scratch" "$seeds"
+    "${dirs[@]}"

@@ -1,4 +1,4 @@
-/* test_analyze_fuzz.c — libFuzzer harness for llmtrace-analyze's engine: arbitrary bytes as a
+/* fuzz_analyze.c — libFuzzer harness for llmtrace-analyze's engine: arbitrary bytes as a
  * trace-log image (formats/tlog_reader.c), every exchange fed to the metric engine under one
  * of the --by modes, then every renderer that does not spawn a process (table, JSON, CSV,
  * Markdown, per-request rows, compare). Log times are hostile here: no overflow, no
