@@ -4,6 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Byte classes for the string fast path: 0 = plain ASCII that needs no attention. */
 enum { CL_PLAIN = 0, CL_QUOTE, CL_BSLASH, CL_CTRL, CL_HIGH };
@@ -151,6 +154,23 @@ static int jp_string(struct jscan_reader *s, struct jscan_val *v)
     const unsigned char *end = (const unsigned char *)s->end;
     int escaped = 0;
     for (;;) {
+#if defined(__SSE2__)
+        /* sixteen at a time: a signed compare with 0x20 flags both control bytes and bytes
+         * >= 0x80 (negative as signed chars) */
+        while (end - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+            unsigned m = (unsigned)_mm_movemask_epi8(hit);
+            if (m) {
+                p += (unsigned)__builtin_ctz(m);
+                goto special;
+            }
+            p += 16;
+        }
+#endif
 #if JS_LITTLE_ENDIAN
         while (end - p >= 8) {
             uint64_t m = js_string_special(js_load8(p));
@@ -168,7 +188,7 @@ static int jp_string(struct jscan_reader *s, struct jscan_val *v)
             p++;
         if (p >= end)
             return jp_fail(s, (const char *)p, JSCAN_ERR_TRUNCATED);
-#if JS_LITTLE_ENDIAN
+#if JS_LITTLE_ENDIAN || defined(__SSE2__)
     special:
 #endif
         switch (str_class(*p)) {
@@ -263,9 +283,9 @@ static int jp_number(struct jscan_reader *s, struct jscan_val *v)
     return 0;
 }
 
-static int jp_literal(struct jscan_reader *s, struct jscan_val *v, const char *word, enum jscan_type t)
+static int jp_literal(struct jscan_reader *s, struct jscan_val *v, const char *word, size_t n,
+                      enum jscan_type t)
 {
-    size_t n = strlen(word);
     size_t have = (size_t)(s->end - s->p);
     size_t cmp = have < n ? have : n;
     if (memcmp(s->p, word, cmp) != 0) {
@@ -361,11 +381,11 @@ static int jp_value_raw(struct jscan_reader *s, struct jscan_val *v)
     case '"':
         return jp_string(s, v);
     case 't':
-        return jp_literal(s, v, "true", JSCAN_TRUE);
+        return jp_literal(s, v, "true", 4, JSCAN_TRUE);
     case 'f':
-        return jp_literal(s, v, "false", JSCAN_FALSE);
+        return jp_literal(s, v, "false", 5, JSCAN_FALSE);
     case 'n':
-        return jp_literal(s, v, "null", JSCAN_NULL);
+        return jp_literal(s, v, "null", 4, JSCAN_NULL);
     default:
         if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
             return jp_number(s, v);
