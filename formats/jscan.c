@@ -442,6 +442,38 @@ int jscan_parse_tape(const char *p, size_t len, struct jscan_tape *tape, struct 
 
 /* ---- pull reader ------------------------------------------------------------------------- */
 
+/* Short plain string at p (the opening quote): when the closing quote comes within the next 16
+ * bytes and every byte before it is printable ASCII other than a backslash, fills v and returns
+ * the byte after the quote — exactly what jp_string would do. Else NULL: take jp_string. */
+static inline const char *js_quick_string(const char *p, const char *end, struct jscan_val *v)
+{
+#if defined(__SSE2__)
+    const char *q = p + 1;
+    if (end - q < 16)
+        return NULL;
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                               _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+    unsigned m = (unsigned)_mm_movemask_epi8(hit);
+    if (!m)
+        return NULL;
+    unsigned i = (unsigned)__builtin_ctz(m);
+    if (q[i] != '"')
+        return NULL;
+    v->type = JSCAN_STRING;
+    v->p = q;
+    v->len = i;
+    v->escaped = 0;
+    return q + i + 1;
+#else
+    (void)p;
+    (void)end;
+    (void)v;
+    return NULL;
+#endif
+}
+
 void jscan_reader_init(struct jscan_reader *r, const char *p, size_t len)
 {
     r->start = p;
@@ -493,9 +525,14 @@ int jscan_reader_next(struct jscan_reader *r, int first, int is_obj, struct jsca
     if (is_obj) {
         if (*r->p != '"')
             return jp_fail(r, r->p, JSCAN_ERR_SYNTAX);
-        int rc = jp_string(r, key);
-        if (rc)
-            return rc;
+        const char *after = js_quick_string(r->p, r->end, key);
+        if (after) {
+            r->p = after;
+        } else {
+            int rc = jp_string(r, key);
+            if (rc)
+                return rc;
+        }
         key->tape = NULL;
         key->tok = 0;
         r->p = skip_ws(r->p, r->end);
@@ -511,6 +548,15 @@ int jscan_reader_next(struct jscan_reader *r, int first, int is_obj, struct jsca
 int jscan_reader_value(struct jscan_reader *r, struct jscan_val *v)
 {
     r->p = skip_ws(r->p, r->end);
+    if (r->p < r->end && *r->p == '"') {
+        const char *after = js_quick_string(r->p, r->end, v);
+        if (after) {
+            r->p = after;
+            v->tape = NULL;
+            v->tok = 0;
+            return 0;
+        }
+    }
     int rc = jp_value_raw(r, v);
     if (rc == 0) {
         v->tape = NULL;
