@@ -11,8 +11,11 @@
  *    and prompt_eval_count; {"error": "..."}).
  *  - Hugging Face TGI /generate_stream (token.text, token.special, final generated_text and
  *    details.generated_tokens) and /generate.
- * Events are read with jscan (one validating pass, then slices): no tree per chunk. Strings
- * without escapes are returned in place; only escaped ones are unescaped into the scratch. */
+ * Events are read with jscan (one validating pass, then slices): no tree per chunk. OpenAI
+ * chunks of the common shape take a fast path that validates and extracts in the same pass
+ * (see "OpenAI chunk fast path" below); everything else is parsed onto a token tape first.
+ * Strings without escapes are returned in place; only escaped ones are unescaped into the
+ * scratch. */
 #include "dialect.h"
 
 #include <stdlib.h>
