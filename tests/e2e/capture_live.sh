@@ -10,8 +10,8 @@ if [ "$(id -u)" != 0 ]; then
   echo "SKIP: live capture on lo needs root (CI runs as root)"
   exit 77
 fi
-command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
-[ -x "$BIN/llmtrace-sim" ] || { echo "SKIP: llmtrace-sim not built"; exit 77; }
+command -v curl >/dev/null || fail "curl not installed (scripts/deps.sh installs it)"
+[ -x "$BIN/llmtrace-sim" ] || fail "llmtrace-sim not built"
 TOL_US=2000
 
 start_sim --log "$TEST_TMP/truth.jsonl.gz"
@@ -90,12 +90,12 @@ if [ -x "$BIN/llmtrace-replay" ] && [ -x "$BIN/llmtrace-analyze" ]; then
   timeout 60 "$BIN/llmtrace-replay" "$TEST_TMP/cap.jsonl.gz" --url "$SIM_URL" \
     -o "$TEST_TMP/replay.jsonl.gz" 2>"$TEST_TMP/replay.err" || fail "replay: $(tail -3 "$TEST_TMP/replay.err")"
   assert_eq "replayed the captured requests" \
-    "$(zjq "$TEST_TMP/cap.jsonl.gz" "[(r['id'], r['request']['path'], len(r['response']['events'])) for r in ex]")" \
-    "$(zjq "$TEST_TMP/replay.jsonl.gz" "[(r['replay']['of'], r['request']['path'], len(r['response']['events'])) for r in ex]")"
+    "$(zjq "$TEST_TMP/cap.jsonl.gz" "sorted((r['id'], r['request']['path'], len(r['response']['events'])) for r in ex)")" \
+    "$(zjq "$TEST_TMP/replay.jsonl.gz" "sorted((r['replay']['of'], r['request']['path'], len(r['response']['events'])) for r in ex)")"
   timeout 60 "$BIN/llmtrace-analyze" --json "$TEST_TMP/cap.jsonl.gz" >"$TEST_TMP/analyze.json" \
     || fail "analyze failed"
   assert_eq "analyze read every record" 4 \
     "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['inputs'][0]['records'])" "$TEST_TMP/analyze.json")"
 else
-  echo "SKIP (part): llmtrace-replay / llmtrace-analyze not built"
+  fail "llmtrace-replay / llmtrace-analyze not built"
 fi

@@ -6,10 +6,7 @@ source "$SRC_DIR/tests/e2e/lib.sh"
 CONV=$BIN/llmtrace-convert
 FX=$SRC_DIR/tests/fixtures/convert
 cd "$TEST_TMP"
-if [ ! -x "$BIN/llmtrace-sim" ]; then
-  echo "SKIP: llmtrace-sim is not built; calibration not tested"
-  exit 0
-fi
+[ -x "$BIN/llmtrace-sim" ] || fail "llmtrace-sim is not built"
 
 start_sim --profile zero --tokenizer words
 "$CONV" --calibrate "$SIM_URL" "$FX/azure_quirks.csv" -o w.jsonl.gz 2>err.txt
