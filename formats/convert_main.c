@@ -169,6 +169,70 @@ static int convert_read_all(const char *path, struct buf *b, char *err, size_t e
     return rc;
 }
 
+/* ---- URL redaction ---------------------------------------------------------------------- */
+
+/* Query parameters whose values are credentials (Azure's api-key, signed URLs' sig, …). The
+ * same list as llmtrace-replay's (replay/main.c): the two tools share no private code. */
+static int convert_param_is_secret(const char *name, size_t len)
+{
+    static const char *const secret[] = {"key",  "api-key", "api_key", "apikey",    "token",
+                                         "access_token", "auth", "sig",     "signature",
+                                         "password",     "secret"};
+    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+        if (strlen(secret[i]) == len && !strncasecmp(name, secret[i], len))
+            return 1;
+    return 0;
+}
+
+/* The URL as messages and the header show it (requests use the real one): the userinfo of
+ * "scheme://user:pass@host" goes and every credential query (or fragment) parameter's value
+ * becomes <redacted>. Text before "://" (as in "--calibrate=…") is kept. malloc'd, or NULL. */
+static char *convert_url_redact(const char *url)
+{
+    static const char mask[] = "<redacted>";
+    size_t n = strlen(url), seps = 1;
+    for (const char *c = url; *c; c++)
+        seps += *c == '&' || *c == '?' || *c == '#';
+    char *out = malloc(n + seps * (sizeof(mask) - 1) + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    size_t alen = strcspn(host, "/?#");
+    const char *p = host;
+    for (const char *c = host; c < host + alen; c++)
+        if (*c == '@') /* the last '@' ends the userinfo (passwords hold unescaped '@') */
+            p = c + 1;
+    memcpy(o, url, (size_t)(host - url));
+    o += host - url;
+    size_t plen = strcspn(p, "?#");
+    memcpy(o, p, plen);
+    o += plen;
+    p += plen;
+    while (*p) {
+        if (*p == '?' || *p == '&' || *p == '#') {
+            *o++ = *p++;
+            continue;
+        }
+        size_t len = strcspn(p, "&#");
+        const char *eq = memchr(p, '=', len);
+        if (eq && convert_param_is_secret(p, (size_t)(eq - p))) {
+            size_t keep = (size_t)(eq - p) + 1;
+            memcpy(o, p, keep);
+            o += keep;
+            memcpy(o, mask, sizeof(mask) - 1);
+            o += sizeof(mask) - 1;
+        } else {
+            memcpy(o, p, len);
+            o += len;
+        }
+        p += len;
+    }
+    *o = 0;
+    return out;
+}
+
 /* ---- calibration ------------------------------------------------------------------------ */
 
 #ifdef CONVERT_HAVE_CURL
@@ -178,17 +242,22 @@ static size_t convert_curl_write(char *p, size_t size, size_t n, void *ud)
     return buf_append(b, p, size * n) ? 0 : size * n;
 }
 
-/* The endpoint URL: a base URL ("http://h:8000" or ".../") gets the dialect's path. */
+/* The endpoint URL: a base URL ("http://h:8000" or ".../", with or without a query such as
+ * "?api-key=…") gets the dialect's path before its query; a URL with a path is used as is. */
 static void convert_endpoint(const char *url, const struct import_build_opts *bo, struct buf *out)
 {
     const char *s = strstr(url, "://");
-    const char *path = strchr(s ? s + 3 : url, '/');
-    if (path && strcmp(path, "/")) {
+    s = s ? s + 3 : url;
+    const char *path = s + strcspn(s, "/?#");
+    size_t plen = strcspn(path, "?#");
+    if (plen > 1) {
         buf_append_str(out, url);
         return;
     }
-    buf_append(out, url, path ? (size_t)(path - url) : strlen(url));
+    buf_append(out, url, (size_t)(path - url));
     buf_append_str(out, bo->path ? bo->path : import_dialect_path(bo->dialect));
+    if (path[plen] == '?')
+        buf_append(out, path + plen, strcspn(path + plen, "#"));
 }
 
 /* prompt tokens the endpoint reports: OpenAI usage.prompt_tokens, Anthropic input_tokens,
@@ -214,6 +283,7 @@ static int convert_calibrate(const struct convert_args *a, double *f, double *ic
     buf_init(&resp, 1 << 20);
     buf_init(&text, 1 << 20);
     convert_endpoint(a->calibrate, &a->bo, &url);
+    char *shown = url.p ? convert_url_redact(url.p) : NULL; /* for messages */
     int rc = -1;
     CURL *c = curl_easy_init();
     struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
@@ -263,7 +333,8 @@ static int convert_calibrate(const struct convert_args *a, double *f, double *ic
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (cc != CURLE_OK) {
-            snprintf(err, errlen, "calibrate: %s: %s", url.p, curl_easy_strerror(cc));
+            snprintf(err, errlen, "calibrate: %s: %s", shown ? shown : "?",
+                     curl_easy_strerror(cc));
             goto out;
         }
         cJSON *j = cJSON_ParseWithLength(resp.p ? resp.p : "", resp.len);
@@ -272,7 +343,7 @@ static int convert_calibrate(const struct convert_args *a, double *f, double *ic
         if (status >= 400 || pt < 0) {
             char msg[200];
             dialect_error_message(resp.p ? resp.p : "", resp.len, msg, sizeof msg);
-            snprintf(err, errlen, "calibrate: %s: HTTP %ld%s%s", url.p, status,
+            snprintf(err, errlen, "calibrate: %s: HTTP %ld%s%s", shown ? shown : "?", status,
                      pt < 0 ? ", no usage.prompt_tokens: " : ": ", msg);
             goto out;
         }
@@ -288,6 +359,7 @@ out:
     curl_slist_free_all(hl);
     if (c)
         curl_easy_cleanup(c);
+    free(shown);
     buf_free(&url);
     buf_free(&resp);
     buf_free(&text);
@@ -307,17 +379,21 @@ static int convert_calibrate(const struct convert_args *a, double *f, double *ic
 
 /* ---- import ----------------------------------------------------------------------------- */
 
-/* argv for the header with -H values removed (they may carry credentials). */
+/* argv for the header with -H values removed and URLs redacted (they may carry credentials). */
 static cJSON *convert_command(int argc, char **argv)
 {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; arr && i < argc; i++) {
         const char *s = argv[i];
+        char *tmp = NULL;
         if (i > 0 && (!strcmp(argv[i - 1], "-H") || !strcmp(argv[i - 1], "--header")))
             s = "<redacted>";
         else if (!strncmp(s, "--header=", 9) || (!strncmp(s, "-H", 2) && s[2]))
             s = "-H <redacted>";
-        cJSON_AddItemToArray(arr, cJSON_CreateString(s));
+        else if (strstr(s, "://") && !(tmp = convert_url_redact(s)))
+            s = "<redacted>"; /* out of memory: drop it rather than leak it */
+        cJSON_AddItemToArray(arr, cJSON_CreateString(tmp ? tmp : s));
+        free(tmp);
     }
     return arr;
 }
@@ -337,7 +413,6 @@ static cJSON *convert_options_json(const struct convert_args *a, double tpw)
     cJSON_AddNumberToObject(o, "time_scale", a->io.time_scale > 0 ? a->io.time_scale : 1);
     cJSON_AddNumberToObject(o, "base_us", (double)(a->io.base_us ? a->io.base_us
                                                                  : IMPORT_DEFAULT_BASE_US));
-    cJSON_AddStringToObject(o, "tokens_source", IMPORT_TOKENS_SOURCE_TRACE);
     return o;
 }
 

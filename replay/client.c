@@ -379,7 +379,9 @@ static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t
     buf_reset(&t->url);
     const char *path = cfg->path ? cfg->path : r->path;
     if (buf_append_str(&t->url, cfg->base_url) ||
-        (path[0] != '/' && buf_append_char(&t->url, '/')) || buf_append_str(&t->url, path)) {
+        (path[0] != '/' && buf_append_char(&t->url, '/')) || buf_append_str(&t->url, path) ||
+        (cfg->base_query && (buf_append_char(&t->url, strchr(path, '?') ? '&' : '?') ||
+                             buf_append_str(&t->url, cfg->base_query)))) {
         list_push(&w->pool, t);
         return -1;
     }

@@ -29,7 +29,8 @@ struct client_out {
 /* Read-only run configuration shared by every worker. */
 struct client_cfg {
     const struct replay_input *in;
-    char *base_url;            /* --url without a trailing slash (may carry credentials) */
+    char *base_url;            /* --url up to '?', no trailing slash (may carry credentials) */
+    char *base_query;          /* --url's query without '?' (appended to every request) or NULL */
     const char *path;          /* --path override or NULL */
     const char *target;        /* base URL with credentials removed (records) */
     const char *host;          /* host[:port] of the target (request.host) */

@@ -356,14 +356,29 @@ static int input_sniff_batch(const char *path, char *err, size_t errlen)
     buf_init(&line, INPUT_MAX_LINE);
     char chunk[4096];
     int got, batch = 0;
+    /* start: first byte of the first non-blank line once found; scan: bytes already searched
+     * for its newline. Each chunk is looked at once, so a long first line costs linear time. */
+    size_t start = 0, scan = 0;
+    int in_line = 0;
     while ((got = gzread(f, chunk, sizeof(chunk))) > 0) {
         if (buf_append(&line, chunk, (size_t)got))
             break;
-        char *p = line.p;
-        while (p < line.p + line.len && (*p == '\n' || *p == '\r' || *p == ' '))
-            p++;
-        char *nl = memchr(p, '\n', line.len - (size_t)(p - line.p));
+        if (!in_line) {
+            while (start < line.len &&
+                   (line.p[start] == '\n' || line.p[start] == '\r' || line.p[start] == ' '))
+                start++;
+            if (start == line.len) { /* all blank so far: keep nothing */
+                buf_reset(&line);
+                start = 0;
+                continue;
+            }
+            in_line = 1;
+            scan = start;
+        }
+        char *nl = memchr(line.p + scan, '\n', line.len - scan);
+        scan = line.len;
         if (nl) {
+            char *p = line.p + start;
             cJSON *o = cJSON_ParseWithLength(p, (size_t)(nl - p));
             batch = o && !cJSON_GetObjectItemCaseSensitive(o, "type") &&
                     (cJSON_GetObjectItemCaseSensitive(o, "custom_id") ||
@@ -496,6 +511,12 @@ int input_rewrite_req(struct replay_req *r, const struct input_rewrite *rw)
     return 0;
 }
 
+int input_dialect_cannot_pin(enum dialect_id d)
+{
+    return d == DIALECT_ANTHROPIC || d == DIALECT_OLLAMA_GENERATE || d == DIALECT_OLLAMA_CHAT ||
+           d == DIALECT_TGI;
+}
+
 int input_rewrite_all(struct replay_input *in, const struct input_rewrite *rw)
 {
     for (size_t i = 0; i < in->n; i++) {
@@ -504,6 +525,9 @@ int input_rewrite_all(struct replay_input *in, const struct input_rewrite *rw)
             in->no_recorded_tokens++;
         if (input_rewrite_req(r, rw))
             return -1;
+        if ((rw->max_tokens == REWRITE_MAX_TOKENS_ORIGINAL || rw->ignore_eos) &&
+            input_dialect_cannot_pin(r->dialect))
+            in->unpinned[r->dialect]++;
     }
     return 0;
 }

@@ -60,7 +60,14 @@ struct replay_input {
     int64_t no_recorded_tokens;/* --max-tokens original without a recorded count */
     int truncated;             /* the input log had a torn tail (recovered) */
     int64_t untimed;           /* Batch lines without timestamp_ms (selected ones) */
+    /* Per dialect: requests whose output length --max-tokens original / --ignore-eos asked to
+     * pin but whose API has no ignore_eos (Anthropic, Ollama, TGI): only a cap was set. */
+    int64_t unpinned[DIALECT_COUNT];
 };
+
+/* 1 when dialect d has no way to ignore the end-of-sequence token (so a max-tokens value is
+ * only a cap, never a forced length): Anthropic, Ollama and TGI. */
+int input_dialect_cannot_pin(enum dialect_id d);
 
 /* Loads and selects the requests of path ("-" = stdin), trace log or Batch file (sniffed from
  * the first line), sorted by recorded start. Returns 0, or -1 with a one-line reason in err

@@ -125,6 +125,68 @@ struct opts {
     int no_bodies, quiet;
 };
 
+/* Query parameters whose values are credentials (Azure's api-key, signed URLs' sig, …). */
+static int url_param_is_secret(const char *name, size_t len)
+{
+    static const char *const secret[] = {"key",  "api-key", "api_key", "apikey",    "token",
+                                         "access_token", "auth", "sig",     "signature",
+                                         "password",     "secret"};
+    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
+        if (strlen(secret[i]) == len && !strncasecmp(name, secret[i], len))
+            return 1;
+    return 0;
+}
+
+/* The URL as records and messages show it; the request itself uses the real one.
+ * "scheme://user:pass@host/p?api-key=S&x=1" → "scheme://host/p?api-key=<redacted>&x=1": the
+ * userinfo goes, and so does the value of every credential query (or fragment) parameter.
+ * Text before "://" (as in "--url=…") is kept. malloc'd; NULL when out of memory. */
+static char *url_redact(const char *url)
+{
+    static const char mask[] = "<redacted>";
+    size_t n = strlen(url), seps = 1;
+    for (const char *c = url; *c; c++)
+        seps += *c == '&' || *c == '?' || *c == '#';
+    char *out = malloc(n + seps * (sizeof(mask) - 1) + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    size_t alen = strcspn(host, "/?#");
+    const char *p = host;
+    for (const char *c = host; c < host + alen; c++)
+        if (*c == '@') /* the last '@' ends the userinfo (passwords hold unescaped '@') */
+            p = c + 1;
+    memcpy(o, url, (size_t)(host - url));
+    o += host - url;
+    size_t plen = strcspn(p, "?#");
+    memcpy(o, p, plen);
+    o += plen;
+    p += plen;
+    while (*p) {
+        if (*p == '?' || *p == '&' || *p == '#') {
+            *o++ = *p++;
+            continue;
+        }
+        size_t len = strcspn(p, "&#");
+        const char *eq = memchr(p, '=', len);
+        if (eq && url_param_is_secret(p, (size_t)(eq - p))) {
+            size_t keep = (size_t)(eq - p) + 1;
+            memcpy(o, p, keep);
+            o += keep;
+            memcpy(o, mask, sizeof(mask) - 1);
+            o += sizeof(mask) - 1;
+        } else {
+            memcpy(o, p, len);
+            o += len;
+        }
+        p += len;
+    }
+    *o = 0;
+    return out;
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, PROG ": ");
@@ -380,8 +442,13 @@ static int opts_parse(int argc, char **argv, struct opts *o)
     o->input = argv[optind];
     if (!o->url)
         return usage_error("missing --url%s", "");
-    if (strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8))
-        return usage_error("--url must start with http:// or https://, got '%s'", o->url);
+    if (strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8)) {
+        char *shown = url_redact(o->url);
+        int rc = usage_error("--url must start with http:// or https://, got '%s'",
+                             shown ? shown : "?");
+        free(shown);
+        return rc;
+    }
     if (!o->output)
         return usage_error("missing -o OUTPUT (the results trace log)%s", "");
     int modes = (o->rate > 0) + (o->concurrency > 0) + (o->n_sweep > 0);
@@ -405,33 +472,13 @@ static int opts_parse(int argc, char **argv, struct opts *o)
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
-/* "scheme://user:pass@host/…" → "scheme://host/…" (credentials never reach a record). */
-static char *url_strip_userinfo(const char *url)
-{
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    const char *slash = strchr(host, '/');
-    const char *at = strchr(host, '@');
-    char *out = malloc(strlen(url) + 1);
-    if (!out)
-        return NULL;
-    if (at && (!slash || at < slash)) {
-        size_t pre = (size_t)(host - url);
-        memcpy(out, url, pre);
-        strcpy(out + pre, at + 1);
-    } else {
-        strcpy(out, url);
-    }
-    return out;
-}
-
 static int header_is_named(const char *h, const char *name)
 {
     size_t n = strlen(name);
     return !strncasecmp(h, name, n) && (h[n] == ':' || h[n] == ' ');
 }
 
-/* argv for the header record: -H values of credential headers and URL credentials removed.
+/* argv for the header record: -H values of credential headers and URL credentials redacted.
  * (The API key itself is never in argv: it comes from the environment.) */
 static cJSON *command_json(int argc, char **argv)
 {
@@ -458,8 +505,8 @@ static cJSON *command_json(int argc, char **argv)
                     strcpy(tmp + pre, " <redacted>");
                 }
             }
-        } else if (strstr(s, "://") && strchr(s, '@')) {
-            tmp = url_strip_userinfo(s);
+        } else if (strstr(s, "://")) {
+            tmp = url_redact(s);
         }
         cJSON_AddItemToArray(a, cJSON_CreateString(tmp ? tmp : s));
         free(tmp);
@@ -772,6 +819,13 @@ int main(int argc, char **argv)
             fprintf(stderr, PROG ": warning: --max-tokens original: %lld requests have no "
                             "recorded output count and keep their own limit\n",
                     (long long)in.no_recorded_tokens);
+        /* Once per dialect: --max-tokens original / --ignore-eos promise recorded lengths. */
+        for (int d = 0; d < DIALECT_COUNT; d++)
+            if (in.unpinned[d])
+                fprintf(stderr, PROG ": warning: %s has no ignore_eos: cannot force the output "
+                                "length of %lld requests (max tokens is only a cap); output "
+                                "lengths may differ from the recording\n",
+                        dialect_name((enum dialect_id)d), (long long)in.unpinned[d]);
     }
 
     const char *mode = o.rate > 0 ? "rate" : (o.concurrency || o.n_sweep) ? "concurrency"
@@ -793,11 +847,33 @@ int main(int argc, char **argv)
     struct client_cfg cfg = {0};
     cfg.in = &in;
     cfg.offsets = offsets;
-    cfg.base_url = strdup(o.url);
-    size_t bl = strlen(cfg.base_url);
+    /* "http://h/base/?api-version=1#f": requests go to "http://h/base" + path + "?api-version=1"
+     * (the fragment never goes on the wire); records and messages name the redacted form. */
+    size_t bl = strcspn(o.url, "?#");
+    cfg.base_url = strndup(o.url, bl);
+    if (o.url[bl] == '?')
+        cfg.base_query = strndup(o.url + bl + 1, strcspn(o.url + bl + 1, "#"));
+    if (!cfg.base_url || (o.url[bl] == '?' && !cfg.base_query)) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
     while (bl > 0 && cfg.base_url[bl - 1] == '/')
         cfg.base_url[--bl] = 0;
-    char *target = url_strip_userinfo(cfg.base_url);
+    char *target = NULL;
+    {
+        size_t ql = cfg.base_query ? strlen(cfg.base_query) : 0;
+        char *full = malloc(bl + ql + 2);
+        if (full) {
+            snprintf(full, bl + ql + 2, "%s%s%s", cfg.base_url, cfg.base_query ? "?" : "",
+                     cfg.base_query ? cfg.base_query : "");
+            target = url_redact(full);
+            free(full);
+        }
+    }
+    if (!target) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
     cfg.target = target;
     char host[256] = "";
     {
@@ -1176,6 +1252,7 @@ int main(int argc, char **argv)
     }
     curl_slist_free_all(cfg.headers);
     free(cfg.base_url);
+    free(cfg.base_query);
     free(target);
     free(offsets);
     input_free(&in);
