@@ -70,7 +70,6 @@ static const char *export_source_name(const struct tlog_exchange *x)
 {
     return x->tokens_source == TLOG_TOKENS_USAGE    ? "usage"
            : x->tokens_source == TLOG_TOKENS_EVENTS ? "events"
-           : x->tokens_source == TLOG_TOKENS_TRACE  ? "trace"
                                                     : "none";
 }
 

@@ -47,10 +47,6 @@
  * 2025-01-01T00:00:00Z. */
 #define IMPORT_DEFAULT_BASE_US 1735689600000000LL
 
-/* The tokens_source value written on converted records whose tokens_in/tokens_out are the
- * trace's recorded lengths (facts about the original exchange, not measured by llmtrace). */
-#define IMPORT_TOKENS_SOURCE_TRACE "trace"
-
 enum import_format {
     IMPORT_UNKNOWN = 0,
     IMPORT_AZURE,
@@ -175,7 +171,7 @@ int import_build_exchange(const struct import_row *r, const struct import_build_
                           struct tlog_exchange *x);
 
 /* Appends the row's exchange record as one JSON line (no newline) to out: the tlog record plus
- * tokens_source "trace" when the trace recorded lengths, and a "trace" object
+ * usage (tokens_source "usage") from the lengths a length-only trace recorded, and a "trace" object
  * {"format","input","line"[,"failed":true]}. 0, IMPORT_ERR_NOMEM. */
 int import_row_to_line(const struct import_row *r, const struct import_build_opts *o,
                        struct buf *out);
@@ -212,8 +208,8 @@ int export_batch_line(const struct tlog_exchange *x, struct buf *out);
 /* Plain JSONL export: the header and trailer records as JSON lines (with "\n"), so the output
  * is itself a readable (uncompressed) trace log. */
 int export_header_line(const struct tlog_header *h, struct buf *out);
-/* One exchange as a plain JSON line (no newline), keeping tokens_source "trace" of converted
- * records (read with keep_extra so their "trace" object survives). */
+/* One exchange as a plain JSON line (no newline); converted records keep their "trace" object
+ * when read with keep_extra. */
 int export_jsonl_line(const struct tlog_exchange *x, const struct tlog_write_opts *o,
                       struct buf *out);
 int export_trailer_line(const struct tlog_trailer *t, struct buf *out);
@@ -252,7 +248,8 @@ void import_clock_init(struct import_clock *c, const struct import_opts *o);
 int64_t import_clock_next(struct import_clock *c);
 
 /* True when a record's tokens_in/tokens_out are the lengths a length-only trace recorded
- * (tokens_source "trace"). */
+ * (usage taken from the trace: tokens_source "usage" and a "trace" object naming azure,
+ * mooncake or burstgpt). */
 int import_lengths_are_trace(const struct tlog_exchange *x);
 
 int import_parse_azure(const char *data, size_t len, const struct import_opts *o,

@@ -240,8 +240,14 @@ int import_build_exchange(const struct import_row *r, const struct import_build_
     x->req.body = import_build_body(r, o);
     x->tokens_in = r->tokens_in;
     x->tokens_out = r->tokens_out;
-    if (import_lengths_from_trace(r))
-        x->tokens_source = TLOG_TOKENS_TRACE;
+    if (import_lengths_from_trace(r)) {
+        /* A length-only trace records what the original service reported: its usage. The
+         * record's "trace" object says where the numbers came from. */
+        x->usage.present = 1;
+        x->usage.prompt_tokens = r->tokens_in;
+        x->usage.completion_tokens = r->tokens_out;
+        x->tokens_source = TLOG_TOKENS_USAGE;
+    }
     if (!x->id || !x->dialect || (!x->model && !(d == DIALECT_TGI && !r->body)) ||
         !x->req.method || !x->req.path || !x->req.body)
         goto nomem;
@@ -296,7 +302,14 @@ int import_row_to_line(const struct import_row *r, const struct import_build_opt
 
 int import_lengths_are_trace(const struct tlog_exchange *x)
 {
-    return x->tokens_source == TLOG_TOKENS_TRACE;
+    if (x->tokens_source != TLOG_TOKENS_USAGE)
+        return 0;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(x->extra, "trace"), "format");
+    if (!cJSON_IsString(f))
+        return 0;
+    enum import_format fm = import_format_parse(f->valuestring);
+    return fm == IMPORT_AZURE || fm == IMPORT_MOONCAKE || fm == IMPORT_BURSTGPT;
 }
 
 cJSON *import_source_json(const char *const *names, const enum import_format *formats, size_t n)

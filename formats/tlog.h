@@ -42,13 +42,10 @@ struct tlog_event {          /* one streamed event (SSE event / NDJSON line / wh
     uint8_t is_content;      /* 1 when it carries output (BRIEF.md "content event") */
 };
 
-/* Where tokens_in/tokens_out come from: the response's usage, counted content events, or
- * (converted length-only traces) the lengths the original trace recorded. */
-enum tlog_tokens_source {
-    TLOG_TOKENS_NONE = 0, TLOG_TOKENS_USAGE, TLOG_TOKENS_EVENTS, TLOG_TOKENS_TRACE
-};
+/* Where tokens_in/tokens_out come from (BRIEF.md fixes these three values). */
+enum tlog_tokens_source { TLOG_TOKENS_NONE = 0, TLOG_TOKENS_USAGE, TLOG_TOKENS_EVENTS };
 
-/* "usage" / "events" / "trace" → the source; anything else (incl. "none") → TLOG_TOKENS_NONE. */
+/* "usage" / "events" → the source; anything else (incl. "none") → TLOG_TOKENS_NONE. */
 enum tlog_tokens_source tlog_tokens_source_parse(const char *s);
 
 /* Error kinds. The string forms ("connect", "reset", …) are the `error.kind` values. */

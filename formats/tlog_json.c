@@ -124,7 +124,6 @@ static const char *tlog_source_name(enum tlog_tokens_source s)
     switch (s) {
     case TLOG_TOKENS_USAGE: return "usage";
     case TLOG_TOKENS_EVENTS: return "events";
-    case TLOG_TOKENS_TRACE: return "trace";
     default: return "none";
     }
 }

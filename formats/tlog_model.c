@@ -283,7 +283,5 @@ enum tlog_tokens_source tlog_tokens_source_parse(const char *s)
         return TLOG_TOKENS_USAGE;
     if (!strcmp(s, "events"))
         return TLOG_TOKENS_EVENTS;
-    if (!strcmp(s, "trace"))
-        return TLOG_TOKENS_TRACE;
     return TLOG_TOKENS_NONE; /* unknown future sources read as none */
 }

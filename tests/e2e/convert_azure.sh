@@ -28,7 +28,9 @@ assert sum(x['tokens_out'] for x in ex) == sum(int(r['GeneratedTokens']) for r i
 assert hdr['source'] == {'kind': 'convert', 'format': 'azure', 'input': sys.argv[1]}, hdr['source']
 for x, r in zip(ex, rows):
     b = x['request']['body']
-    assert x['type'] == 'exchange' and x['tokens_source'] == 'trace'
+    assert x['type'] == 'exchange' and x['tokens_source'] == 'usage'
+    assert x['usage'] == {'prompt_tokens': int(r['ContextTokens']),
+                          'completion_tokens': int(r['GeneratedTokens']), 'cached_tokens': None}, x['usage']
     assert x['request']['method'] == 'POST' and x['request']['path'] == '/v1/chat/completions'
     assert b['stream'] is True and b['ignore_eos'] is True
     assert b['max_tokens'] == x['tokens_out'] == int(r['GeneratedTokens'])
@@ -83,7 +85,7 @@ rows = list(csv.DictReader(open(sys.argv[1], newline='')))
 src = list(csv.DictReader(open(sys.argv[2], newline='')))
 assert len(rows) == 19366
 assert sum(int(r['n_in']) for r in rows) == sum(int(r['ContextTokens']) for r in src)
-assert rows[0]['id'] == 'azure-2' and rows[0]['tokens_source'] == 'trace'
+assert rows[0]['id'] == 'azure-2' and rows[0]['tokens_source'] == 'usage'
 assert rows[0]['ttft_us'] == '' and rows[0]['error_kind'] == ''
 print('ok: csv export')
 PY
@@ -93,7 +95,7 @@ import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 assert len(recs) == 19368 and recs[0]['type'] == 'header' and recs[-1]['type'] == 'trailer'
 ex = recs[1:-1]
-assert all(x['type'] == 'exchange' and x['tokens_source'] == 'trace' for x in ex)
+assert all(x['type'] == 'exchange' and x['tokens_source'] == 'usage' and x['trace']['format'] == 'azure' for x in ex)
 assert recs[-1]['records'] == 19366 and ex[0]['id'] == 'azure-2' and ex[0]['trace']['line'] == 2
 print('ok: jsonl export')
 PY

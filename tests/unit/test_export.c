@@ -1,6 +1,6 @@
 /* test_export.c — exports of trace-log exchanges (formats/import.h): BRIEF.md metrics computed
  * by hand, exact CSV bytes (RFC 4180 quoting, empty = unknown), Batch lines, HAR entries and
- * plain JSONL keeping tokens_source "trace". */
+ * plain JSONL keeping a converted record's usage and "trace" object. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -116,11 +116,12 @@ static void test_batch_har(void **state)
 static void test_jsonl_trace_source(void **state)
 {
     (void)state;
-    /* a converted record read back: tlog maps "trace" to none; the export restores it */
+    /* a converted record read back keeps its trace-recorded usage and its "trace" object */
     const char *line = "{\"type\":\"exchange\",\"id\":\"azure-2\",\"start_us\":5,\"request\":"
                        "{\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"body\":"
-                       "{\"tokens_source\":\"none\"}},\"tokens_in\":374,\"tokens_out\":44,"
-                       "\"tokens_source\":\"trace\",\"trace\":{\"format\":\"azure\",\"line\":2}}";
+                       "{\"tokens_source\":\"none\"}},\"usage\":{\"prompt_tokens\":374,"
+                       "\"completion_tokens\":44},\"tokens_in\":374,\"tokens_out\":44,"
+                       "\"tokens_source\":\"usage\",\"trace\":{\"format\":\"azure\",\"line\":2}}";
     cJSON *j = cJSON_Parse(line);
     struct tlog_exchange x;
     char err[128];
@@ -133,14 +134,16 @@ static void test_jsonl_trace_source(void **state)
     struct tlog_write_opts wo = {0};
     assert_int_equal(export_jsonl_line(&x, &wo, &b), 0);
     cJSON *back = cJSON_Parse(b.p);
-    assert_string_equal(cJSON_GetObjectItem(back, "tokens_source")->valuestring, "trace");
+    assert_string_equal(cJSON_GetObjectItem(back, "tokens_source")->valuestring, "usage");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(back, "trace"), "format")->valuestring, "azure");
     /* the body's own key of the same name is left alone */
     const cJSON *body = cJSON_GetObjectItem(cJSON_GetObjectItem(back, "request"), "body");
     assert_string_equal(cJSON_GetObjectItem(body, "tokens_source")->valuestring, "none");
     cJSON_Delete(back);
     buf_reset(&b);
     assert_int_equal(export_csv_row(&x, &b), 0);
-    assert_string_equal(b.p, "azure-2,,5,,,374,44,trace,,,,,,\n");
+    assert_string_equal(b.p, "azure-2,,5,,,374,44,usage,,,,,,\n");
     tlog_exchange_free(&x);
     buf_free(&b);
     assert_int_equal(export_format_parse("CSV"), EXPORT_CSV);

@@ -1,5 +1,5 @@
 /* test_import_build.c — exchange records built from imported rows (formats/import.h): request
- * bodies per dialect, pinning, tokens_source "trace", the "trace" object, Mooncake prefix sharing
+ * bodies per dialect, pinning, the trace's lengths as usage, the "trace" object, Mooncake prefix sharing
  * on the shared sample, and that tlog's reader accepts every record. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,7 +96,9 @@ static void test_azure_chat(void **state)
     assert_int_equal(synth_estimate_tokens(text, strlen(text), 1.3), 374);
     assert_int_equal(at(j, "tokens_in", NULL)->valueint, 374);
     assert_int_equal(at(j, "tokens_out", NULL)->valueint, 44);
-    assert_string_equal(at(j, "tokens_source", NULL)->valuestring, "trace");
+    assert_string_equal(at(j, "tokens_source", NULL)->valuestring, "usage");
+    assert_int_equal(at(j, "usage", "prompt_tokens")->valueint, 374);
+    assert_int_equal(at(j, "usage", "completion_tokens")->valueint, 44);
     assert_string_equal(at(j, "trace", "format")->valuestring, "azure");
     assert_string_equal(at(j, "trace", "input")->valuestring, "in");
     assert_int_equal(at(j, "trace", "line")->valueint, 2);
@@ -322,7 +324,7 @@ static void test_real_bodies(void **state)
     assert_null(at(at(j, "request", "body"), "max_tokens", NULL));
     assert_string_equal(at(at(j, "request", "body"), "model", NULL)->valuestring, "ChatGPT");
     assert_int_equal(at(j, "tokens_out", NULL)->valueint, 0);
-    assert_string_equal(at(j, "tokens_source", NULL)->valuestring, "trace");
+    assert_string_equal(at(j, "tokens_source", NULL)->valuestring, "usage");
     cJSON_Delete(j);
     import_trace_free(&t);
 }
