@@ -245,6 +245,132 @@ static void test_rewrite(void **state)
     free(raw.model);
 }
 
+/* Writes prefix, then a Batch line whose one message holds n bytes of 'a', then suffix. */
+static const char *write_long_line(const char *name, const char *prefix, size_t n,
+                                   const char *suffix)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    char *fill = malloc(n);
+    assert_non_null(fill);
+    memset(fill, 'a', n);
+    fputs(prefix, f);
+    fputs("{\"custom_id\":\"big\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":"
+          "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"", f);
+    assert_int_equal(fwrite(fill, 1, n, f), n);
+    fputs("\"}]}}", f);
+    fputs(suffix, f);
+    free(fill);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static size_t first_content_len(const struct replay_req *r)
+{
+    const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(r->body_json, "messages"), 0);
+    const cJSON *c = cJSON_GetObjectItem(m, "content");
+    return cJSON_IsString(c) ? strlen(c->valuestring) : 0;
+}
+
+/* A 16 MiB first line: the format sniffer must search each read chunk for the newline once
+ * (it used to rescan the whole line per 4 KiB, quadratic: minutes at 100 MiB). The behaviour
+ * is asserted; the old code passes too, only far slower, which ctest's timeout catches. */
+static void test_long_first_line(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)16 << 20;
+    struct input_select sel = {0};
+    struct replay_input in;
+    char err[256];
+
+    /* Blank lines first, then the long line, then a short one. */
+    const char *p = write_long_line("long.jsonl", "\n \r\n\n", n,
+                                    "\n{\"custom_id\":\"s\",\"url\":\"/v1/completions\","
+                                    "\"body\":{\"model\":\"m\",\"prompt\":\"y\"}}\n");
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.kind, INPUT_BATCH);
+    assert_int_equal(in.n, 2);
+    assert_string_equal(in.reqs[0].of, "big");
+    assert_int_equal(first_content_len(&in.reqs[0]), n);
+    assert_string_equal(in.reqs[1].of, "s");
+    input_free(&in);
+
+    /* The same line alone, no final newline: sniffed at end of file. */
+    p = write_long_line("long1.jsonl", "", n, "");
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.kind, INPUT_BATCH);
+    assert_int_equal(in.n, 1);
+    assert_int_equal(first_content_len(&in.reqs[0]), n);
+    input_free(&in);
+
+    /* 16 MiB of a line that is neither format (cut off mid-string): read as a trace log whose
+     * one record is unreadable, so nothing is replayed. */
+    p = write_long_line("cut.jsonl", "", n, "\n");
+    FILE *f = fopen(p, "r+");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), (off_t)n), 0);
+    fclose(f);
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.kind, INPUT_TLOG);
+    assert_int_equal(in.n, 0); /* the tool then exits 1: "no request to replay" */
+    assert_int_equal(in.bad_records, 1);
+    input_free(&in);
+}
+
+/* --ignore-eos / --max-tokens original on APIs without ignore_eos: counted per dialect (the
+ * tool warns once per dialect) and the body gets no ignore_eos key. */
+static void test_unpinned(void **state)
+{
+    (void)state;
+    const char *p = write_file(
+        "d.jsonl",
+        "{\"custom_id\":\"o\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\","
+        "\"messages\":[]}}\n"
+        "{\"custom_id\":\"a\",\"url\":\"/v1/messages\",\"body\":{\"model\":\"m\",\"max_tokens\":9,"
+        "\"messages\":[]}}\n"
+        "{\"custom_id\":\"a2\",\"url\":\"/v1/messages\",\"body\":{\"model\":\"m\",\"max_tokens\":9,"
+        "\"messages\":[]}}\n"
+        "{\"custom_id\":\"l\",\"url\":\"/api/chat\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n"
+        "{\"custom_id\":\"t\",\"url\":\"/generate\",\"body\":{\"inputs\":\"x\"}}\n");
+    struct input_select sel = {0};
+    struct replay_input in;
+    char err[256];
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    struct input_rewrite rw = {.max_tokens = 20, .ignore_eos = 1};
+    assert_int_equal(input_rewrite_all(&in, &rw), 0);
+    assert_int_equal(in.unpinned[DIALECT_OPENAI_CHAT], 0);
+    assert_int_equal(in.unpinned[DIALECT_ANTHROPIC], 2);
+    assert_int_equal(in.unpinned[DIALECT_OLLAMA_CHAT], 1);
+    assert_int_equal(in.unpinned[DIALECT_TGI], 1);
+    assert_int_equal(in.unpinned[DIALECT_OLLAMA_GENERATE], 0);
+    assert_string_equal(in.reqs[1].body,
+                        "{\"model\":\"m\",\"max_tokens\":20,\"messages\":[]}");
+    assert_non_null(strstr(in.reqs[0].body, "\"ignore_eos\":true"));
+    input_free(&in);
+
+    /* A fixed cap alone promises no length: nothing counted. */
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    struct input_rewrite cap = {.max_tokens = 20};
+    assert_int_equal(input_rewrite_all(&in, &cap), 0);
+    for (int d = 0; d < DIALECT_COUNT; d++)
+        assert_int_equal(in.unpinned[d], 0);
+    input_free(&in);
+
+    /* --max-tokens original alone counts too. */
+    assert_int_equal(input_load(p, &sel, &in, err, sizeof(err)), 0);
+    struct input_rewrite orig = {.max_tokens = REWRITE_MAX_TOKENS_ORIGINAL};
+    assert_int_equal(input_rewrite_all(&in, &orig), 0);
+    assert_int_equal(in.unpinned[DIALECT_ANTHROPIC], 2);
+    assert_int_equal(in.unpinned[DIALECT_OPENAI_CHAT], 0);
+    input_free(&in);
+
+    assert_int_equal(input_dialect_cannot_pin(DIALECT_OLLAMA_GENERATE), 1);
+    assert_int_equal(input_dialect_cannot_pin(DIALECT_OPENAI_COMPLETIONS), 0);
+    assert_int_equal(input_dialect_cannot_pin(DIALECT_UNKNOWN), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +378,8 @@ int main(void)
         cmocka_unit_test(test_batch_file),
         cmocka_unit_test(test_tlog_sorted_selected),
         cmocka_unit_test(test_rewrite),
+        cmocka_unit_test(test_long_first_line),
+        cmocka_unit_test(test_unpinned),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
