@@ -38,6 +38,19 @@ static double cmp_value(const struct an_req *r, int m)
     return NAN;
 }
 
+const char *cmp_label_origin(const struct an_ctx *c, int label_idx)
+{
+    size_t n = 0, sched = 0;
+    for (size_t i = 0; i < c->n_reqs; i++) {
+        const struct an_req *r = &c->reqs[i];
+        if (c->groups[r->group].label_idx != label_idx)
+            continue;
+        n++;
+        sched += (r->flags & AN_REQ_FROM_SCHED) != 0;
+    }
+    return n == 0 ? "none" : sched == 0 ? "send" : sched == n ? "schedule" : "mixed";
+}
+
 struct cmp_row {
     size_t na, nb;
     double a50, b50, a99, b99, lo50, hi50, lo99, hi99, p, u;
@@ -130,8 +143,33 @@ int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err
     buf_append_json_str(&j, c->labels[0], strlen(c->labels[0]));
     buf_append_str(&j, "\",\"new\":\"");
     buf_append_json_str(&j, c->labels[1], strlen(c->labels[1]));
-    buf_printf(&j, "\",\"seed\":%llu,\"bootstrap\":%d,\"alpha\":%g,\"rule\":\"%s\",\"groups\":[",
+    buf_printf(&j, "\",\"seed\":%llu,\"bootstrap\":%d,\"alpha\":%g,\"rule\":\"%s\",",
                (unsigned long long)o->seed, o->rounds, o->alpha, cmp_rule());
+    /* A latency from the schedule includes the client's queueing (coordinated omission
+     * corrected), one from the send does not: a difference between them is no regression. */
+    const char *oa = cmp_label_origin(c, 0), *ob = cmp_label_origin(c, 1);
+    int origin_differs = strcmp(oa, ob) != 0 || !strcmp(oa, "mixed");
+    buf_append_str(&j, "\"latency_from\":{\"base\":");
+    buf_printf(&j, "\"%s\",\"new\":\"%s\"},\"latency_origin_note\":", oa, ob);
+    if (o->origin_note || origin_differs) {
+        const char *t = o->origin_note ? o->origin_note
+                                       : "latency origins differ: TTFT/TTFB/E2E are not comparable";
+        buf_append_char(&j, '"');
+        buf_append_json_str(&j, t, strlen(t));
+        buf_append_char(&j, '"');
+    } else {
+        buf_append_str(&j, "null");
+    }
+    buf_append_char(&j, ',');
+    if (!o->json) {
+        fprintf(f, "latency from: base %s, new %s\n", oa, ob);
+        if (origin_differs)
+            fputs("WARNING: latency origins differ: TTFT/TTFB/E2E are not comparable "
+                  "(use --latency-from send)\n", f);
+        if (o->origin_note)
+            fprintf(f, "note: %s\n", o->origin_note);
+    }
+    buf_append_str(&j, "\"groups\":[");
     int matched = 0;
     for (size_t ga = 0; ga < c->n_groups; ga++) {
         if (c->groups[ga].label_idx != 0)

@@ -16,10 +16,19 @@ struct cmp_opts {
     double alpha;            /* significance level (0.05) */
     int json;                /* 1: JSON instead of the table */
     const char *command;     /* analyze's command line (JSON) */
+    /* Why both sides' latency origin was chosen (e.g. "base open loop, new closed loop: both
+     * measured from the send"); NULL when nothing was overridden. Shown in the report. */
+    const char *origin_note;
 };
 
+/* Latency origin of every counted request of label_idx: "send", "schedule", "mixed" (some of
+ * each), or "none" when the label has no request. */
+const char *cmp_label_origin(const struct an_ctx *c, int label_idx);
+
 /* Compares label 0 (base) with label 1 (new) of c, group by group (groups matched by key).
- * Returns 0, or -1 when there is nothing to compare (message in err). */
+ * The report names each side's latency origin and carries a warning when they differ (the
+ * caller should make them equal first: README.md "compare"). Returns 0, or -1 when there is
+ * nothing to compare (message in err). */
 int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err,
             size_t errlen);
 

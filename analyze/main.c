@@ -179,7 +179,7 @@ static void report_read_error(const char *path, long long nrec, const char *msg)
 /* Reads one input into c. Returns 0 when usable (some records or a clean empty log), -1 when
  * the whole input is unusable; every problem is reported on stderr with file and record. */
 static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, const struct opts *o,
-                      FILE *per_req)
+                      FILE *per_req, int silent)
 {
     char err[512];
     struct tlog_reader_opts ro = {.skip_bodies = 1};
@@ -187,7 +187,8 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
     if (!rd) {
         size_t pl = strlen(in->path);
         /* the reader may already start its message with the path */
-        fprintf(stderr, PROG ": %s: %s\n", in->path,
+        if (!silent)
+            fprintf(stderr, PROG ": %s: %s\n", in->path,
                 !strncmp(err, in->path, pl) && err[pl] == ':' ? err + pl + 1 + (err[pl + 1] == ' ')
                                                                : err);
         return -1;
@@ -200,12 +201,13 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
         nrec++;
         if (rc < 0) {
             if (rc != TLOG_ERR_FORMAT) {
-                report_read_error(in->path, nrec, tlog_reader_error(rd));
+                if (!silent)
+                    report_read_error(in->path, nrec, tlog_reader_error(rd));
                 fatal = 1;
                 break;
             }
             /* Bad lines are skipped; report the first few so a broken log is not silent. */
-            if (reported++ < 10)
+            if (!silent && reported++ < 10)
                 report_read_error(in->path, nrec, tlog_reader_error(rd));
             in->bad_lines++;
             continue;
@@ -226,7 +228,8 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
             size_t g;
             int r = an_add(c, label_idx, &rec.x, &g);
             if (r < 0) {
-                fprintf(stderr, PROG ": %s: out of memory\n", in->path);
+                if (!silent)
+                    fprintf(stderr, PROG ": %s: out of memory\n", in->path);
                 fatal = 1;
                 break;
             }
@@ -243,13 +246,14 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
     char desc[512];
     tlog_reader_describe(rd, desc, sizeof desc);
     in->describe = strdup(desc);
-    if (desc[0] && !o->quiet)
+    if (desc[0] && !o->quiet && !silent)
         fprintf(stderr, PROG ": %s: %s\n", in->path, desc);
     struct tlog_reader_status st;
     tlog_reader_get_status(rd, &st);
     tlog_reader_close(rd);
     if (in->records == 0 && (fatal || in->bad_lines || !st.saw_header)) {
-        fprintf(stderr, PROG ": %s: no usable exchange records\n", in->path);
+        if (!silent)
+            fprintf(stderr, PROG ": %s: no usable exchange records\n", in->path);
         return -1;
     }
     return 0;
@@ -405,14 +409,57 @@ int main(int argc, char **argv)
     int status = 0;
     if (o.out == OUT_PER_REQ)
         report_per_request_header(out);
+    /* compare with the default origin: the rows wait for the origin decision below. */
+    int defer_rows = o.compare && o.from == AN_FROM_AUTO;
+    FILE *rows = o.out == OUT_PER_REQ && !defer_rows ? out : NULL;
     for (int i = 0; i < n_in; i++) {
         split_input(argv[first + i], &ins[i].label, &ins[i].path);
         if (!ins[i].label || !ins[i].path || an_add_label(&c, ins[i].label) != i) {
             fprintf(stderr, PROG ": out of memory\n");
             return 1;
         }
-        if (read_input(&c, i, &ins[i], &o, o.out == OUT_PER_REQ ? out : NULL))
+        if (read_input(&c, i, &ins[i], &o, rows, 0))
             status = 1;
+    }
+    const char *origin_note = NULL;
+    if (o.compare && !status) {
+        const char *oa = cmp_label_origin(&c, 0), *ob = cmp_label_origin(&c, 1);
+        int differ = strcmp(oa, ob) != 0 || !strcmp(oa, "mixed");
+        enum an_latency_from from = o.from;
+        if (differ && o.from == AN_FROM_AUTO) {
+            /* An open-loop run measured from its schedule against a closed-loop one measured
+             * from the send would call the client's queueing a server regression: measure
+             * both from the send (exact: the logs are read again with that origin). */
+            origin_note = "default origins differed: both sides measured from the send "
+                          "(--latency-from to choose)";
+            from = AN_FROM_SEND;
+            if (!o.quiet)
+                fprintf(stderr, PROG ": compare: base latency from %s, new from %s by default: "
+                                "both measured from the send (--latency-from to choose)\n",
+                        oa, ob);
+        } else if (differ) {
+            fprintf(stderr, PROG ": compare: warning: base latency from %s, new from %s: TTFT, "
+                            "TTFB and E2E are not comparable\n", oa, ob);
+        }
+        /* Read again when the origin changed, or for the per-request rows held back above. */
+        if (from != o.from || (defer_rows && o.out == OUT_PER_REQ)) {
+            an_free(&c);
+            an_init(&c, o.by, o.window_us, from, o.include_warmup);
+            c.compat = o.compat != NULL;
+            if (o.slo)
+                an_parse_slo(o.slo, &c.slo, err, sizeof err);
+            for (int i = 0; i < n_in; i++) {
+                free(ins[i].tool);
+                free(ins[i].command);
+                free(ins[i].started);
+                free(ins[i].describe);
+                ins[i].tool = ins[i].command = ins[i].started = ins[i].describe = NULL;
+                ins[i].records = ins[i].bad_lines = 0;
+                if (an_add_label(&c, ins[i].label) != i ||
+                    read_input(&c, i, &ins[i], &o, o.out == OUT_PER_REQ ? out : NULL, 1))
+                    status = 1;
+            }
+        }
     }
     an_sort_groups(&c);
     struct an_summary *sums = calloc(c.n_groups ? c.n_groups : 1, sizeof *sums);
@@ -431,7 +478,8 @@ int main(int argc, char **argv)
             fprintf(stderr, PROG ": compare needs both logs\n");
         } else {
             struct cmp_opts co = {.rounds = o.rounds, .seed = o.seed, .alpha = o.alpha,
-                                  .json = o.out == OUT_JSON, .command = cmdline};
+                                  .json = o.out == OUT_JSON, .command = cmdline,
+                                  .origin_note = origin_note};
             if (cmp_run(out, &c, &co, err, sizeof err)) {
                 fprintf(stderr, PROG ": %s\n", err);
                 status = 1;

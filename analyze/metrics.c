@@ -546,18 +546,22 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
             max_end = r->end_abs_us;
         if (r->flags & AN_REQ_FROM_SCHED)
             s->from_sched++;
+        /* Throughput counts every request of the group (BRIEF.md: "over the group"): tokens
+         * streamed before a reset or a timeout were produced and delivered all the same. */
+        if (r->n_out >= 0) {
+            s->sum_out += r->n_out;
+            s->n_out_known++;
+        }
+        if (r->n_in >= 0) {
+            s->sum_in += r->n_in;
+            s->n_in_known++;
+        }
         if (!(r->flags & AN_REQ_OK)) {
             s->errors++;
             s->err_by_kind[r->err_kind < TLOG_ERROR_KIND_COUNT ? r->err_kind : TLOG_ERROR_OTHER]++;
             continue;
         }
         s->ok++;
-        if (r->n_out > 0)
-            s->sum_out += r->n_out;
-        if (r->n_in >= 0) {
-            s->sum_in += r->n_in;
-            s->n_in_known++;
-        }
         int met = 1;
         if (c->slo.ttft_us && !(r->ttft_us >= 0 && r->ttft_us <= c->slo.ttft_us))
             met = 0;
@@ -595,11 +599,16 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
     s->span_s = s->requests && max_end > min_t0 ? ((double)max_end - (double)min_t0) / 1e6 : NAN;
     if (s->span_s > 0) {
         s->output_tok_s = (double)s->sum_out / s->span_s;
-        s->total_tok_s = (double)(s->sum_out + s->sum_in) / s->span_s;
-        s->req_s = (double)s->ok / s->span_s;
+        /* n_in is never guessed: with one request's prompt size unknown the group's in+out
+         * total is unknown too, and a partial sum would pass for the whole. */
+        s->total_tok_s = s->n_in_known == s->requests
+                             ? (double)(s->sum_out + s->sum_in) / s->span_s
+                             : NAN;
+        s->req_s = (double)s->requests / s->span_s;
+        s->ok_req_s = (double)s->ok / s->span_s;
         s->goodput_req_s = (double)s->slo_met / s->span_s;
     } else {
-        s->output_tok_s = s->total_tok_s = s->req_s = s->goodput_req_s = NAN;
+        s->output_tok_s = s->total_tok_s = s->req_s = s->ok_req_s = s->goodput_req_s = NAN;
     }
     return 0;
 }

@@ -99,8 +99,13 @@ struct an_summary {
     struct stats_dist gl_tpot, gl_itl;          /* guidellm: TPOT includes TTFT */
     struct stats_dist lp_itl, lp_out_tok_s;     /* llmperf */
     double span_s;
-    int64_t sum_in, sum_out, n_in_known;
-    double output_tok_s, total_tok_s, req_s, goodput_req_s;
+    /* Token sums over every request of the group whose count is known (errors included);
+     * n_*_known = how many requests contributed. */
+    int64_t sum_in, sum_out, n_in_known, n_out_known;
+    /* Per second of span, over every request (BRIEF.md "Group throughput"): output_tok_s =
+     * sum_out; total_tok_s = sum_in + sum_out, NAN unless every request's n_in is known;
+     * req_s = requests; ok_req_s = successful requests; goodput_req_s = slo_met. */
+    double output_tok_s, total_tok_s, req_s, ok_req_s, goodput_req_s;
     int64_t slo_met;
     int64_t tokens_src[4];
     int from_sched;          /* requests whose latency was measured from the schedule */

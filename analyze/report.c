@@ -302,12 +302,9 @@ void report_json(FILE *f, const struct an_report *r)
                    s->from_sched == 0                 ? "send"
                    : s->from_sched == s->requests     ? "schedule"
                                                       : "mixed");
-        buf_printf(&b,
-                   ",\"tokens_source\":{\"usage\":%lld,\"events\":%lld,\"trace\":%lld,"
-                   "\"none\":%lld}",
+        buf_printf(&b, ",\"tokens_source\":{\"usage\":%lld,\"events\":%lld,\"none\":%lld}",
                    (long long)s->tokens_src[TLOG_TOKENS_USAGE],
                    (long long)s->tokens_src[TLOG_TOKENS_EVENTS],
-                   (long long)s->tokens_src[TLOG_TOKENS_TRACE],
                    (long long)s->tokens_src[TLOG_TOKENS_NONE]);
         for (size_t k = 0; k < REPORT_N_METRICS; k++) {
             const struct report_metric *m = &report_metrics[k];
@@ -329,8 +326,11 @@ void report_json(FILE *f, const struct an_report *r)
             }
             buf_append_char(&b, '}');
         }
-        buf_printf(&b, ",\"input_tokens\":%lld,\"output_tokens\":%lld,\"span_s\":",
-                   (long long)s->sum_in, (long long)s->sum_out);
+        buf_printf(&b,
+                   ",\"input_tokens\":%lld,\"output_tokens\":%lld,\"tokens_in_known\":%lld,"
+                   "\"tokens_out_known\":%lld,\"span_s\":",
+                   (long long)s->sum_in, (long long)s->sum_out, (long long)s->n_in_known,
+                   (long long)s->n_out_known);
         json_num(&b, s->span_s);
         buf_append_str(&b, ",\"output_tok_s\":");
         json_num(&b, s->output_tok_s);
@@ -338,6 +338,8 @@ void report_json(FILE *f, const struct an_report *r)
         json_num(&b, s->total_tok_s);
         buf_append_str(&b, ",\"req_s\":");
         json_num(&b, s->req_s);
+        buf_append_str(&b, ",\"ok_req_s\":");
+        json_num(&b, s->ok_req_s);
         buf_append_str(&b, ",\"goodput_req_s\":");
         json_num(&b, s->goodput_req_s);
         buf_printf(&b, ",\"slo_met\":%lld}", (long long)s->slo_met);
@@ -380,7 +382,7 @@ void report_csv(FILE *f, const struct an_report *r)
 {
     const struct an_ctx *c = r->ctx;
     fputs("label,key,stage,requests,ok,errors,warmup_excluded,span_s,output_tok_s,total_tok_s,"
-          "req_s,goodput_req_s", f);
+          "req_s,goodput_req_s,ok_req_s,tokens_in_known", f);
     for (size_t k = 0; k < REPORT_N_METRICS; k++) {
         if (!report_show(r, &report_metrics[k]))
             continue;
@@ -409,6 +411,9 @@ void report_csv(FILE *f, const struct an_report *r)
         csv_num(f, s->req_s);
         fputc(',', f);
         csv_num(f, s->goodput_req_s);
+        fputc(',', f);
+        csv_num(f, s->ok_req_s);
+        fprintf(f, ",%lld", (long long)s->n_in_known);
         for (size_t k = 0; k < REPORT_N_METRICS; k++) {
             if (!report_show(r, &report_metrics[k]))
                 continue;

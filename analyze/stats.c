@@ -178,9 +178,13 @@ int hist_record_slot(struct hist *h, int slot, double v, uint64_t count)
         uint64_t c = (uint64_t)h->b[slot] + count;
         h->b[slot] = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
     }
+    /* Welford, batched: count copies of v join n values with mean `mean`; the copies have
+     * no spread of their own, so m2 grows by delta² · n · count / (n + count). */
+    double na = (double)h->n, nb = (double)count, nt = na + nb, delta = v - h->mean;
+    h->mean += delta * (nb / nt);
+    h->m2 += delta * delta * (na * nb / nt);
     h->n += count;
     h->sum += v * (double)count;
-    h->sumsq += v * v * (double)count;
     if (v < h->min)
         h->min = v;
     if (v > h->max)
@@ -208,10 +212,13 @@ int hist_merge(struct hist *dst, const struct hist *src)
             dst->b[i] = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
         }
     }
+    /* Chan et al.'s pairwise combination of two (n, mean, m2) summaries. */
+    double na = (double)dst->n, nb = (double)src->n, nt = na + nb, delta = src->mean - dst->mean;
+    dst->mean += delta * (nb / nt);
+    dst->m2 += src->m2 + delta * delta * (na * nb / nt);
     dst->zero += src->zero;
     dst->n += src->n;
     dst->sum += src->sum;
-    dst->sumsq += src->sumsq;
     if (src->min < dst->min)
         dst->min = src->min;
     if (src->max > dst->max)
@@ -273,7 +280,7 @@ void hist_summarize(const struct hist *h, struct stats_dist *d)
     double n = (double)h->n;
     d->n = (size_t)h->n;
     d->mean = h->sum / n;
-    double var = h->n > 1 ? (h->sumsq - h->sum * h->sum / n) / (n - 1) : 0;
+    double var = h->n > 1 ? h->m2 / (n - 1) : 0;
     d->stddev = var > 0 ? sqrt(var) : 0;
     d->min = h->min;
     d->max = h->max;

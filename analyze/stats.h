@@ -27,7 +27,8 @@ void stats_sort(double *v, size_t n);
  * Buckets grow by HIST_GAMMA: bucket i holds [HIST_MIN * g^i, HIST_MIN * g^(i+1)) and reports
  * the point 2*lo*hi/(lo+hi), whose relative distance to any value in the bucket is at most
  * (g-1)/(g+1) = 0.0999 % for g = 1.002. Values below HIST_MIN (including 0) count in an
- * exact "zero" bucket reported as 0; count, sum, sum of squares, min and max are exact. */
+ * exact "zero" bucket reported as 0; count, sum, min and max are exact, and the variance is
+ * accumulated from the recorded values themselves (Welford), not from the buckets. */
 #define HIST_GAMMA 1.002
 #define HIST_MIN 0.01        /* in the caller's unit (analyze uses µs) */
 #define HIST_BUCKETS 14000   /* HIST_MIN * 1.002^14000 ≈ 1.5e10: 4 hours in µs */
@@ -36,7 +37,10 @@ struct hist {
     uint32_t *b;             /* HIST_BUCKETS counters, allocated on first record */
     uint64_t zero;           /* values < HIST_MIN */
     uint64_t n;
-    double sum, sumsq, min, max;
+    double sum, min, max;
+    /* Welford's running mean and sum of squared deviations from it: sum of squares minus
+     * sum²/n cancels catastrophically when the spread is small against the values. */
+    double mean, m2;
 };
 void hist_init(struct hist *h);
 void hist_free(struct hist *h);
@@ -48,8 +52,9 @@ int hist_slot(double v);
 int hist_record_slot(struct hist *h, int slot, double v, uint64_t count);
 /* Adds every count of src into dst. 0 or -1. */
 int hist_merge(struct hist *dst, const struct hist *src);
-/* Fills d: mean/stddev/min/max exact, percentiles interpolated as stats_percentile_sorted
- * would on the bucket representatives (relative error <= 0.1 %). */
+/* Fills d: mean, stddev (n - 1 denominator), min and max from the recorded values (not the
+ * buckets); percentiles interpolated as stats_percentile_sorted would on the bucket
+ * representatives (relative error <= 0.1 %). */
 void hist_summarize(const struct hist *h, struct stats_dist *d);
 /* Representative value and bounds of bucket i (for plotting). */
 double hist_bucket_value(int i);

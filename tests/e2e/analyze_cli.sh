@@ -18,7 +18,13 @@ assert_eq "dist keys" "True" "$(py basic.json "all(set(['mean','stddev','min','p
 assert_eq "ttft p50/p90/p99" "100 140 149" "$(py basic.json "' '.join('%g' % d['groups'][0]['ttft_ms'][k] for k in ['p50','p90','p99'])")"
 assert_eq "tpot p50 (100, 24)" "62" "$(py basic.json "'%g' % d['groups'][0]['tpot_ms']['p50']")"
 assert_eq "e2e mean" "270" "$(py basic.json "'%g' % d['groups'][0]['e2e_ms']['mean']")"
-assert_eq "output tok/s = 10 / 0.47 s" "21.2766" "$(py basic.json "'%g' % d['groups'][0]['output_tok_s']")"
+# throughput over every request: e was reset after streaming 1 token, which counts
+assert_eq "output tok/s = (3 + 6 + 1 + 1) / 0.47 s" "23.4043" "$(py basic.json "'%g' % d['groups'][0]['output_tok_s']")"
+assert_eq "req/s = 5 requests / 0.47 s" "10.6383" "$(py basic.json "'%g' % d['groups'][0]['req_s']")"
+assert_eq "ok req/s = 3 / 0.47 s" "6.38298" "$(py basic.json "'%g' % d['groups'][0]['ok_req_s']")"
+# n_in known for a and c only: total tok/s is null, not a silent partial sum
+assert_eq "total tok/s unknown" "None 2 15" "$(py basic.json "'%s %s %s' % (d['groups'][0]['total_tok_s'], d['groups'][0]['tokens_in_known'], d['groups'][0]['input_tokens'])")"
+assert_eq "table shows - for total tok/s" "- 10.64" "$("$A" "$FX/basic.jsonl" | awk '$1 == "basic" { print $5, $6 }')"
 assert_eq "itl p50 within 0.1 %" "True" "$(py basic.json "abs(d['groups'][0]['itl_ms']['p50'] - 90) <= 0.09")"
 
 # --- SLO, warm-up, per-request, CSV, Markdown ---
@@ -126,6 +132,23 @@ if command -v gnuplot >/dev/null; then
   grep -q '<h2>Comparison</h2>' cmp.html || fail "compare --html shows the comparison"
   assert_eq "compare --html charts" 6 "$(grep -c '<svg' cmp.html)"
 fi
+# compare: a closed-loop / captured base (latency from the send) against an open-loop replay
+# (from the schedule by default) is measured from the send on both sides, and says so.
+"$A" compare --json base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" > orig.json 2> orig.err
+grep -q 'compare: base latency from send, new from schedule by default: both measured from the send' orig.err \
+  || fail "origin override on stderr: $(cat orig.err)"
+assert_eq "both sides from the send" "send send" "$(py orig.json "d['compare']['latency_from']['base'] + ' ' + d['compare']['latency_from']['new']")"
+assert_eq "override noted in the report" "True" "$(py orig.json "'both sides measured from the send' in d['compare']['latency_origin_note']")"
+# replay_rate from the send: TTFT r1 5, r2 4, r3 3 ms → p50 4
+assert_eq "new ttft p50 from the send" 4 "$(py orig.json "'%g' % [m for m in d['compare']['groups'][0]['metrics'] if m['metric'] == 'ttft_ms'][0]['new_p50']")"
+"$A" compare base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" 2>/dev/null | grep -q '^latency from: base send, new send$' || fail "table names the origin"
+# an explicit --latency-from schedule cannot apply to a log without schedules: warned, not hidden
+"$A" compare --latency-from schedule base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" > sched.txt 2> sched.err
+grep -q 'warning: base latency from send, new from schedule' sched.err || fail "origin warning on stderr"
+grep -q '^WARNING: latency origins differ' sched.txt || fail "origin warning in the report"
+pass "compare latency origins"
+"$A" compare --json base="$S" new="$S" > self2.json
+assert_eq "same origins: no note" "None" "$(py self2.json "d['compare']['latency_origin_note']")"
 set +e
 "$A" compare base="$S" > /dev/null 2>&1; rc=$?
 set -e

@@ -378,7 +378,14 @@ static void test_errors_warmup_schedule_slo(void **state)
     /* span: min t0 T0+300, max end T0+1000+2000 → 2700 µs; errors stay in it */
     assert_near(s.span_s, 0.0027, 1e-12);
     assert_near(s.goodput_req_s, 1 / 0.0027, 1e-6);
-    assert_near(s.req_s, 2 / 0.0027, 1e-6);
+    /* request throughput over the group: the 429 counts; successes alone in ok_req_s */
+    assert_near(s.req_s, 3 / 0.0027, 1e-6);
+    assert_near(s.ok_req_s, 2 / 0.0027, 1e-6);
+    /* n_out 2 + 1 (the 429 has none); no n_in anywhere → no in+out total */
+    assert_int_equal(s.sum_out, 3);
+    assert_int_equal(s.n_out_known, 2);
+    assert_int_equal(s.n_in_known, 0);
+    assert_true(isnan(s.total_tok_s));
     /* schedule lag over every request with a schedule: 300 and 100 µs */
     assert_int_equal(s.lag.n, 2);
     assert_near(s.lag.max, 0.3, 1e-12);
@@ -448,13 +455,166 @@ static void test_fixture_basic(void **state)
     assert_near(s.itl_tok.p50, 40, 0.04);
     assert_near(s.e2e.p50, 250, 1e-9);
     assert_near(s.e2e.mean, 270, 1e-9);
-    /* span: T0 … e's end T0 + 400 + 70 ms = 0.47 s; Σ n_out (ok) = 10; Σ n_in = 15 */
+    /* span: T0 … e's end T0 + 400 + 70 ms = 0.47 s. Σ n_out over every request with one:
+     * a 3 + b 6 + c 1 + e 1 (reset after streaming a token; d has none) = 11. n_in is known
+     * for a (10) and c (5) only: the in+out total is unknown, not 26. */
     assert_near(s.span_s, 0.47, 1e-12);
-    assert_near(s.output_tok_s, 10 / 0.47, 1e-9);
-    assert_near(s.total_tok_s, 25 / 0.47, 1e-9);
-    assert_near(s.req_s, 3 / 0.47, 1e-9);
+    assert_int_equal(s.sum_out, 11);
+    assert_int_equal(s.n_out_known, 4);
+    assert_near(s.output_tok_s, 11 / 0.47, 1e-9);
+    assert_int_equal(s.sum_in, 15);
+    assert_int_equal(s.n_in_known, 2);
+    assert_true(isnan(s.total_tok_s));
+    assert_near(s.req_s, 5 / 0.47, 1e-9);
+    assert_near(s.ok_req_s, 3 / 0.47, 1e-9);
     assert_near(s.goodput_req_s, 3 / 0.47, 1e-9);
     an_free(&c);
+}
+
+/* BRIEF.md "Group throughput": Σ n_out / (max end − min t0) over the group — a request that
+ * failed after streaming tokens delivered them; total (in+out) only when every n_in is known. */
+static void test_throughput_counts_failed(void **state)
+{
+    (void)state;
+    struct an_ctx c;
+    an_init(&c, AN_BY_LABEL, 0, AN_FROM_AUTO, 0);
+    an_add_label(&c, "t");
+    struct tlog_exchange x;
+    /* ok: 10 in, 4 out (usage), ends at T0 + 1000 */
+    mk(&x, "ok", T0, 200, 100, 1000);
+    for (int i = 0; i < 4; i++)
+        ev(&x, 200 + 100 * i, 1, 1);
+    x.usage.present = 1;
+    x.usage.prompt_tokens = 10;
+    x.usage.completion_tokens = 4;
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    tlog_exchange_free(&x);
+    /* timeout after 3 streamed tokens (n_out from the events), 7 in; ends at T0 + 3000 */
+    mk(&x, "to", T0 + 500, 200, 100, 2500);
+    ev(&x, 300, 1, 1);
+    ev(&x, 600, 1, 1);
+    ev(&x, 900, 1, 1);
+    x.tokens_in = 7;
+    x.error_kind = TLOG_ERROR_TIMEOUT;
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    tlog_exchange_free(&x);
+    /* reset before any token: n_out unknown, 5 in */
+    mk(&x, "rs", T0 + 1000, 0, -1, 100);
+    x.tokens_in = 5;
+    x.error_kind = TLOG_ERROR_RESET;
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    tlog_exchange_free(&x);
+
+    struct an_summary s;
+    assert_int_equal(an_summarize(&c, 0, 0, &s), 0);
+    assert_int_equal(s.requests, 3);
+    assert_int_equal(s.ok, 1);
+    /* span T0 … T0 + 3000 µs; out 4 + 3 = 7; in 10 + 7 + 5 = 22 */
+    assert_near(s.span_s, 0.003, 1e-12);
+    assert_int_equal(s.sum_out, 7);
+    assert_int_equal(s.n_out_known, 2);
+    assert_near(s.output_tok_s, 7 / 0.003, 1e-6);
+    assert_int_equal(s.sum_in, 22);
+    assert_int_equal(s.n_in_known, 3);
+    assert_near(s.total_tok_s, 29 / 0.003, 1e-6);
+    assert_near(s.req_s, 3 / 0.003, 1e-6);
+    assert_near(s.ok_req_s, 1 / 0.003, 1e-6);
+    /* latency distributions stay success-only: the timeout's TTFT (300 µs) is not in them */
+    assert_int_equal(s.ttft.n, 1);
+    assert_near(s.ttft.p50, 0.2, 1e-12);
+
+    /* one more success without usage or tokens_in: the in+out total becomes unknown */
+    mk(&x, "noin", T0 + 1500, 200, 100, 500);
+    ev(&x, 200, 2, 1);
+    ev(&x, 400, 2, 1);
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    tlog_exchange_free(&x);
+    assert_int_equal(an_summarize(&c, 0, 0, &s), 0);
+    assert_int_equal(s.n_in_known, 3);
+    assert_int_equal(s.sum_out, 11);
+    assert_near(s.output_tok_s, 11 / 0.003, 1e-6);
+    assert_true(isnan(s.total_tok_s));
+    assert_near(s.req_s, 4 / 0.003, 1e-6);
+    an_free(&c);
+}
+
+/* README "SLOs and undefined values": an undefined TPOT passes a TPOT SLO, a missing TTFT
+ * fails a TTFT SLO. */
+static void test_slo_undefined_values(void **state)
+{
+    (void)state;
+    for (int with_ttft = 0; with_ttft < 2; with_ttft++) {
+        struct an_ctx c;
+        an_init(&c, AN_BY_LABEL, 0, AN_FROM_AUTO, 0);
+        an_add_label(&c, "s");
+        c.slo.tpot_us = 50;
+        c.slo.ttft_us = with_ttft ? 1000 : 0;
+        struct tlog_exchange x;
+        mk(&x, "one", T0, 200, 50, 200); /* n_out 1: TPOT undefined, TTFT 100 µs */
+        ev(&x, 100, 1, 1);
+        an_add(&c, 0, &x, NULL);
+        tlog_exchange_free(&x);
+        mk(&x, "none", T0, 200, 50, 200); /* no content event: TTFT undefined */
+        ev(&x, 150, 0, 0);
+        x.tokens_out = 0;
+        x.tokens_source = TLOG_TOKENS_EVENTS;
+        an_add(&c, 0, &x, NULL);
+        tlog_exchange_free(&x);
+        mk(&x, "slow", T0, 200, 50, 400); /* TPOT (300 − 100) / 2 = 100 µs > 50 µs */
+        ev(&x, 100, 1, 1);
+        ev(&x, 200, 1, 1);
+        ev(&x, 300, 1, 1);
+        an_add(&c, 0, &x, NULL);
+        tlog_exchange_free(&x);
+        struct an_summary s;
+        assert_int_equal(an_summarize(&c, 0, 0, &s), 0);
+        assert_int_equal(s.ok, 3);
+        assert_true(c.reqs[0].tpot_us < 0 && c.reqs[1].ttft_us < 0);
+        /* tpot only: "one" and "none" meet it; with ttft too, "none" fails */
+        assert_int_equal(s.slo_met, with_ttft ? 1 : 2);
+        an_free(&c);
+    }
+}
+
+/* stddev of ITL from the histogram's running moments: values ~1e9 µs apart by 1 µs would
+ * lose every digit to sumsq − sum²/n (sumsq ≈ 3e18, one ulp = 512). */
+static void test_hist_stddev_stable(void **state)
+{
+    (void)state;
+    struct hist h, h2;
+    struct stats_dist d;
+    hist_init(&h);
+    hist_record(&h, 1e9 + 1, 1);
+    hist_record(&h, 1e9 + 2, 1);
+    hist_record(&h, 1e9 + 3, 1);
+    hist_summarize(&h, &d);
+    assert_near(d.stddev, 1.0, 1e-6);
+    assert_near(d.mean, 1e9 + 2, 1e-6);
+    hist_free(&h);
+    /* counts: {1, 1, 4} + 1e9 → mean 2, Σ dev² = 1 + 1 + 4 = 6, var 6 / 2 = 3 */
+    hist_init(&h);
+    hist_record(&h, 1e9 + 1, 2);
+    hist_record(&h, 1e9 + 4, 1);
+    hist_summarize(&h, &d);
+    assert_near(d.stddev, sqrt(3.0), 1e-6);
+    /* merge = recording both: {1, 1, 4} ∪ {7} + 1e9 → mean 3.25,
+     * Σ dev² = 2 × 2.25² + 0.75² + 3.75² = 24.75 */
+    hist_init(&h2);
+    hist_record(&h2, 1e9 + 7, 1);
+    assert_int_equal(hist_merge(&h2, &h), 0);
+    hist_summarize(&h2, &d);
+    assert_near(d.stddev, sqrt(24.75 / 3), 1e-6);
+    assert_near(d.mean, 1e9 + 3.25, 1e-6);
+    /* small values agree with the exact two-pass summary */
+    double v[] = {50, 15, 40, 20, 35};
+    hist_free(&h);
+    hist_init(&h);
+    for (int i = 0; i < 5; i++)
+        hist_record(&h, v[i], 1);
+    hist_summarize(&h, &d);
+    assert_near(d.stddev, sqrt(830.0 / 4), 1e-9);
+    hist_free(&h);
+    hist_free(&h2);
 }
 
 static void test_group_window_index(void **state)
@@ -516,6 +676,9 @@ int main(void)
         cmocka_unit_test(test_multi_token_and_n_out),
         cmocka_unit_test(test_errors_warmup_schedule_slo),
         cmocka_unit_test(test_fixture_basic),
+        cmocka_unit_test(test_throughput_counts_failed),
+        cmocka_unit_test(test_hist_stddev_stable),
+        cmocka_unit_test(test_slo_undefined_values),
         cmocka_unit_test(test_group_window_index),
         cmocka_unit_test(test_parse_slo),
     };
