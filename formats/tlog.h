@@ -26,7 +26,7 @@
 #define TLOG_ERR_NOMEM   (-2)
 #define TLOG_ERR_FORMAT  (-3) /* a line is not valid JSON or a core key has the wrong type */
 #define TLOG_ERR_GZIP    (-4) /* corrupt or truncated gzip member */
-#define TLOG_ERR_LIMIT   (-5) /* a line longer than the reader's cap */
+#define TLOG_ERR_LIMIT   (-5) /* a value or line over a cap (serializer) */
 #define TLOG_ERR_USAGE   (-6) /* API misuse (e.g. exchange before header) */
 
 /* ---- the record model ------------------------------------------------------------------ */
@@ -270,7 +270,8 @@ struct tlog_reader *tlog_reader_open_mem(const void *data, size_t len,
 /* Reads the next record into r (freed and reinitialised first).
  * Returns 1 on a record, 0 at the end (clean or recovered: see tlog_reader_status), or a
  * negative TLOG_ERR_* for a bad record, with tlog_reader_error() naming line and key; the
- * caller may continue reading after TLOG_ERR_FORMAT (the bad line is skipped). */
+ * caller may continue reading after TLOG_ERR_FORMAT (the bad line is skipped; a line longer
+ * than max_line is such a bad line too, discarded through its newline). */
 int tlog_read(struct tlog_reader *r, struct tlog_record *rec);
 
 struct tlog_reader_status {

@@ -70,6 +70,7 @@ struct tlog_reader {
     int done;                     /* no more input will arrive in pend */
     int drop_partial;             /* the text after the last newline is torn */
     int fatal;
+    int skip_long;            /* discarding the rest of an over-long line */
     int64_t line_no;
     struct tlog_reader_status st;
     int damage_in_middle;         /* damage followed by good data */
@@ -1502,6 +1503,13 @@ int tlog_read(struct tlog_reader *r, struct tlog_record *rec)
         return r->fatal;
     for (;;) {
         char *base = r->pend.p;
+        if (r->skip_long && r->ready > r->pos) {
+            /* the tail of a line already reported as too long: drop it through its newline */
+            char *nl = memchr(base + r->pos, '\n', r->ready - r->pos);
+            r->pos = nl ? (size_t)(nl - base) + 1 : r->ready;
+            r->skip_long = !nl;
+            continue;
+        }
         if (r->ready > r->pos) {
             size_t from = r->scanned > r->pos ? r->scanned : r->pos;
             char *nl = from < r->ready ? memchr(base + from, '\n', r->ready - from) : NULL;
@@ -1524,18 +1532,23 @@ int tlog_read(struct tlog_reader *r, struct tlog_record *rec)
                 len = r->ready - r->pos;
                 r->pos = r->ready;
             } else if (r->ready - r->pos > r->o.max_line) {
-                tlog_r_seterr(r, "record %" PRId64 ": line longer than %zu bytes",
-                              r->line_no + 1, r->o.max_line);
-                r->fatal = TLOG_ERR_LIMIT;
-                return r->fatal;
+                /* an over-long line is one bad record, not the end of the file: report it,
+                 * drop what is buffered and the rest of it as it arrives */
+                r->line_no++;
+                r->st.bad_lines++;
+                tlog_r_seterr(r, "record %" PRId64 ": line longer than %zu bytes (skipped)",
+                              r->line_no, r->o.max_line);
+                r->pos = r->ready;
+                r->skip_long = 1;
+                return TLOG_ERR_FORMAT;
             }
             if (line) {
                 r->line_no++;
                 if (len > r->o.max_line) {
-                    tlog_r_seterr(r, "record %" PRId64 ": line longer than %zu bytes",
+                    r->st.bad_lines++;
+                    tlog_r_seterr(r, "record %" PRId64 ": line longer than %zu bytes (skipped)",
                                   r->line_no, r->o.max_line);
-                    r->fatal = TLOG_ERR_LIMIT;
-                    return r->fatal;
+                    return TLOG_ERR_FORMAT;
                 }
                 size_t k = 0;
                 while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r'))
