@@ -24,6 +24,9 @@ static const char usage_text[] =
     "  --max-body SIZE          largest request body, e.g. 1MB (default 4MB); larger → 400\n"
     "  --drain-seconds S        on SIGINT/SIGTERM, let streams finish this long (default 5);\n"
     "                           a second signal stops at once\n"
+    "  --idle-timeout S         close a connection after S seconds with no request in progress\n"
+    "                           (a half-sent request counts as none and gets 408); default 60,\n"
+    "                           0 = never\n"
     "  --model NAME             model name served by /v1/models and used when a request has none\n"
     "Model:\n"
     "  --profile P              zero | default | linear:A,C,P (step = A + C*batch ms, P ms per\n"
@@ -63,7 +66,7 @@ enum {
     OPT_LISTEN = 256, OPT_PORT_FILE, OPT_LOG, OPT_SEED, OPT_PROFILE, OPT_MAX_BATCH, OPT_TPE,
     OPT_QUEUE, OPT_THREADS, OPT_DRAIN, OPT_MAX_BODY, OPT_TOKENIZER, OPT_FAIL_RATE, OPT_FAIL_STATUS,
     OPT_RESET, OPT_STALL_RATE, OPT_STALL_MS, OPT_SLOW, OPT_MALF, OPT_DROP, OPT_QUIET, OPT_HELP,
-    OPT_VERSION, OPT_MODEL, OPT_DEFMAX
+    OPT_VERSION, OPT_MODEL, OPT_DEFMAX, OPT_IDLE
 };
 
 static const struct option long_opts[] = {
@@ -77,6 +80,7 @@ static const struct option long_opts[] = {
     {"queue-limit", required_argument, NULL, OPT_QUEUE},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"drain-seconds", required_argument, NULL, OPT_DRAIN},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
     {"tokenizer", required_argument, NULL, OPT_TOKENIZER},
     {"fail-rate", required_argument, NULL, OPT_FAIL_RATE},
@@ -168,6 +172,7 @@ int main(int argc, char **argv)
     o.tokens_per_event = 1;
     o.threads = 1;
     o.drain_us = 5000000;
+    o.idle_timeout_us = 60000000;
     o.max_body = (uint64_t)4 << 20;
     o.default_max_tokens = 256;
     o.fail_status = 500;
@@ -216,6 +221,12 @@ int main(int argc, char **argv)
         case OPT_DRAIN:
             if (units_parse_duration_us(optarg, &o.drain_us) < 0 || o.drain_us < 0)
                 return usage_error("--drain-seconds %s: expected seconds (or a duration)%s", optarg, "");
+            break;
+        case OPT_IDLE:
+            if (units_parse_duration_us(optarg, &o.idle_timeout_us) < 0 || o.idle_timeout_us < 0 ||
+                o.idle_timeout_us > (int64_t)86400 * 1000000)
+                return usage_error("--idle-timeout %s: expected seconds (or a duration) up to 1 day%s",
+                                   optarg, "");
             break;
         case OPT_MAX_BODY:
             if (units_parse_size(optarg, &sz) < 0 || sz == 0 || sz > ((uint64_t)1 << 30))

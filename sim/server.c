@@ -113,7 +113,10 @@ struct conn {
     uint64_t id;
     struct conn *prev, *next;    /* worker's list */
     struct conn *dnext;          /* dirty list */
-    int dirty, dead, closing, rd_stopped, reset_pending, peer_closed;
+    struct conn *fnext;          /* worker's retired list, freed at the end of the loop turn */
+    struct conn *iprev, *inext;  /* worker's idle list (oldest first), while in_idle */
+    int64_t idle_since;          /* when the connection last had nothing queued */
+    int dirty, dead, closing, rd_stopped, reset_pending, peer_closed, retired, in_idle;
     struct http1_parser *hp;     /* borrowed from the pool while a request is half-read */
     struct buf body;
     struct req *cur_in;          /* request being parsed */
@@ -150,6 +153,8 @@ struct worker {
     struct engine eng;
     struct conn *conns;
     struct conn *dirty;
+    struct conn *retired;        /* closed, unlinked; memory kept until worker_reap() */
+    struct conn *idle_head, *idle_tail; /* --idle-timeout candidates, by idle_since */
     struct req *dhead, *dtail;   /* slow-start list (constant delay: FIFO is sorted) */
     struct req *lhead, *ltail;   /* complete exchanges to log once this turn's writes are done */
     struct http1_parser **pool;
@@ -195,7 +200,7 @@ static int64_t epoch_us_of(const struct sim *s, int64_t mono_ns)
 
 static void conn_mark_dirty(struct conn *c)
 {
-    if (c->dirty)
+    if (c->dirty || c->retired)
         return;
     c->dirty = 1;
     c->dnext = c->w->dirty;
@@ -822,9 +827,52 @@ static void pool_put(struct worker *w, struct http1_parser *p)
         free(p);
 }
 
-static void conn_free(struct worker *w, struct conn *c)
+/* The idle list holds connections with no complete request queued, in the order they became
+ * idle, so its head is always the next --idle-timeout deadline. */
+static void idle_remove(struct worker *w, struct conn *c)
+{
+    if (!c->in_idle)
+        return;
+    if (c->iprev)
+        c->iprev->inext = c->inext;
+    else
+        w->idle_head = c->inext;
+    if (c->inext)
+        c->inext->iprev = c->iprev;
+    else
+        w->idle_tail = c->iprev;
+    c->iprev = c->inext = NULL;
+    c->in_idle = 0;
+}
+
+static void idle_append(struct worker *w, struct conn *c, int64_t now)
+{
+    if (c->in_idle || w->sim->o->idle_timeout_us <= 0)
+        return;
+    /* callers' clocks are read at slightly different moments: clamping keeps the list sorted */
+    if (w->idle_tail && now < w->idle_tail->idle_since)
+        now = w->idle_tail->idle_since;
+    c->idle_since = now;
+    c->inext = NULL;
+    c->iprev = w->idle_tail;
+    if (w->idle_tail)
+        w->idle_tail->inext = c;
+    else
+        w->idle_head = c;
+    w->idle_tail = c;
+    c->in_idle = 1;
+}
+
+/* Closes the socket, settles and frees the connection's requests and unlinks it from every
+ * worker list, but keeps the struct itself on w->retired: an event for it may still sit in
+ * this turn's epoll_wait() results, and the loop must find it there marked dead rather than
+ * read freed memory (or a newer connection that took the same address). worker_reap()
+ * frees it once the turn is over. */
+static void conn_retire(struct worker *w, struct conn *c)
 {
     struct req *r, *nx;
+    if (c->retired)
+        return;
     if (c->reset_pending) {
         struct linger lg = {1, 0}; /* RST instead of FIN */
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -850,20 +898,44 @@ static void conn_free(struct worker *w, struct conn *c)
         }
         req_free(r);
     }
+    c->qhead = c->qtail = NULL;
+    c->n_reqs = 0;
     req_free(c->cur_in);
+    c->cur_in = NULL;
     if (c->hp)
         pool_put(w, c->hp);
+    c->hp = NULL;
+    c->blocked_seq = NULL;
     buf_free(&c->body);
     buf_free(&c->out);
     free(c->marks);
+    c->marks = NULL;
+    c->n_marks = c->cap_marks = 0;
+    idle_remove(w, c);
     if (c->prev)
         c->prev->next = c->next;
     else
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    c->prev = c->next = NULL;
     ST_ADD(w, conns, (uint64_t)-1);
-    free(c);
+    c->dead = 1;
+    c->retired = 1;
+    c->fd = -1;
+    c->fnext = w->retired;
+    w->retired = c;
+}
+
+/* Frees the connections retired since the last call. Only called where no epoll_wait()
+ * result is being walked: at the top of the loop turn, and after the threads stopped. */
+static void worker_reap(struct worker *w)
+{
+    while (w->retired) {
+        struct conn *c = w->retired;
+        w->retired = c->fnext;
+        free(c);
+    }
 }
 
 /* Writes what it can; records write times of completed marks. The time is taken just
@@ -984,8 +1056,13 @@ static void conn_service(struct worker *w, struct conn *c, int64_t now)
         ((c->closing && (!c->qhead || c->qhead->state == R_PARSED)) ||
          (c->peer_closed && !c->qhead) || (w->draining && !c->qhead && !c->cur_in)))
         c->dead = 1;
-    if (!c->dead)
+    if (!c->dead) {
+        if (c->qhead)
+            idle_remove(w, c);
+        else
+            idle_append(w, c, now);
         conn_update_events(c);
+    }
 }
 
 /* Timed profiles: when a step is due in the middle of other work (a burst of new requests),
@@ -1033,7 +1110,7 @@ static void process_dirty(struct worker *w)
         if (c->dead && !c->dirty && w->lhead)
             logq_flush(w); /* none of its requests may stay queued for the log */
         if (c->dead && !c->dirty)
-            conn_free(w, c);
+            conn_retire(w, c);
     }
 }
 
@@ -1145,7 +1222,9 @@ static int cb_complete(void *user)
 
 static const struct http1_callbacks sim_http_cb = {cb_head, cb_body, cb_trailers, cb_complete};
 
-static void conn_parse_error(struct worker *w, struct conn *c, int err)
+/* Queues an error answer (status, msg) for the request being read — the half-read one if its
+ * head arrived, else a blank one — and stops reading: the connection closes after it. */
+static struct req *conn_reject(struct worker *w, struct conn *c, int status, const char *msg)
 {
     struct req *r = c->cur_in;
     c->cur_in = NULL;
@@ -1153,7 +1232,7 @@ static void conn_parse_error(struct worker *w, struct conn *c, int err)
         r = calloc(1, sizeof(*r));
         if (!r) {
             conn_kill(c, TLOG_ERROR_OTHER, "out of memory");
-            return;
+            return NULL;
         }
         r->c = c;
         r->n = atomic_fetch_add(&w->sim->req_counter, 1) + 1;
@@ -1162,22 +1241,54 @@ static void conn_parse_error(struct worker *w, struct conn *c, int err)
         r->reset_at = r->malformed_at = -1;
     }
     r->keep_alive = 0;
-    if (err == HTTP1_E_BODY_TOO_LARGE) {
-        r->body_too_big = 1;
-        snprintf(r->preset_msg, sizeof(r->preset_msg),
-                 "request body larger than --max-body (%" PRIu64 " bytes)", w->sim->o->max_body);
-    } else {
-        snprintf(r->preset_msg, sizeof(r->preset_msg), "malformed HTTP request: %s",
-                 http1_strerror(err));
-    }
+    snprintf(r->preset_msg, sizeof(r->preset_msg), "%s", msg);
     if (r->target) {
         const char *allow;
         const char *q = strchr(r->target, '?');
         r->d = request_dialect(request_route(r->target, q ? (size_t)(q - r->target) : strlen(r->target), &allow));
     }
-    r->preset_status = 400;
+    r->preset_status = status;
     conn_enqueue(c, r);
     c->rd_stopped = 1;
+    return r;
+}
+
+static void conn_parse_error(struct worker *w, struct conn *c, int err)
+{
+    char msg[160];
+    struct req *r;
+    if (err == HTTP1_E_BODY_TOO_LARGE)
+        snprintf(msg, sizeof(msg), "request body larger than --max-body (%" PRIu64 " bytes)",
+                 w->sim->o->max_body);
+    else
+        snprintf(msg, sizeof(msg), "malformed HTTP request: %s", http1_strerror(err));
+    r = conn_reject(w, c, 400, msg);
+    if (r && err == HTTP1_E_BODY_TOO_LARGE)
+        r->body_too_big = 1;
+}
+
+/* --idle-timeout: a connection whose queue has been empty for that long is closed. The clock
+ * is not restarted by the bytes of an incomplete request, so a request line or headers sent a
+ * byte at a time cannot hold the connection: such a half-read request is answered 408
+ * (RFC 9110 15.5.9) before the close; a connection with nothing sent is just closed. */
+static void idle_sweep(struct worker *w, int64_t now)
+{
+    int64_t limit = w->sim->o->idle_timeout_us * 1000;
+    struct conn *c;
+    while ((c = w->idle_head) && now - c->idle_since >= limit) {
+        idle_remove(w, c);
+        if (c->dead || c->qhead)
+            continue; /* busy again: listed anew once its queue empties */
+        if (c->hp || c->cur_in) {
+            conn_reject(w, c, 408, "request not complete within --idle-timeout");
+            pool_put(w, c->hp);
+            c->hp = NULL;
+            buf_reset(&c->body);
+            conn_mark_dirty(c);
+        } else {
+            conn_kill(c, TLOG_ERROR_OTHER, "idle connection closed (--idle-timeout)");
+        }
+    }
 }
 
 static void conn_on_read(struct worker *w, struct conn *c)
@@ -1260,6 +1371,7 @@ static void worker_accept(struct worker *w)
         if (w->conns)
             w->conns->prev = c;
         w->conns = c;
+        idle_append(w, c, clock_mono_ns());
         ST_ADD(w, conns, 1);
     }
 }
@@ -1309,8 +1421,14 @@ static void *worker_main(void *arg)
         int64_t now = clock_mono_ns(), due = engine_due(&w->eng), wake = due;
         int timeout = -1, n, i;
 
+        worker_reap(w); /* nothing from the last epoll_wait() is read any more */
         if (w->dhead && (wake < 0 || w->dhead->due_ns < wake))
             wake = w->dhead->due_ns;
+        if (w->idle_head) {
+            int64_t idle_due = w->idle_head->idle_since + o->idle_timeout_us * 1000;
+            if (wake < 0 || idle_due < wake)
+                wake = idle_due;
+        }
         if (w->draining) {
             if (!w->conns && !w->dhead)
                 break;
@@ -1380,6 +1498,8 @@ static void *worker_main(void *arg)
                     conn_mark_dirty(c);
             }
         }
+        if (w->idle_head)
+            idle_sweep(w, clock_mono_ns());
         process_dirty(w); /* new requests join the engine before the step boundary passes */
         now = clock_mono_ns();
         while (w->dhead && w->dhead->due_ns <= now) {
@@ -1690,7 +1810,8 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
         size_t k;
         logq_flush(w);
         while (w->conns)
-            conn_free(w, w->conns);
+            conn_retire(w, w->conns);
+        worker_reap(w);
         for (k = 0; k < w->n_pool; k++)
             free(w->pool[k]);
         free(w->pool);

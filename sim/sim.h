@@ -24,6 +24,7 @@ struct sim_opts {
     int64_t queue_limit;         /* 0: unlimited */
     int threads;
     int64_t drain_us;
+    int64_t idle_timeout_us;     /* close connections idle this long; 0: never */
     uint64_t max_body;
     int tokenizer_words;
     int64_t default_max_tokens;
