@@ -95,7 +95,15 @@ struct tlog_response {
     size_t text_len;
     char *finish_reason;     /* "stop", "length", "end_turn"…; NULL unknown */
     int64_t body_bytes;      /* -1 unknown */
+    int64_t dropped_text_bytes; /* output text past TLOG_MAX_TEXT, counted, not kept */
+    int64_t dropped_events;  /* events past TLOG_MAX_EVENTS, counted, not kept */
 };
+
+/* Caps on what one exchange keeps from a (possibly hostile or endless) stream: 16 MiB of
+ * output text and 1 Mi events, so a capped record still fits the reader's default 64 MiB line.
+ * Beyond them data is counted, not stored. */
+#define TLOG_MAX_TEXT   ((size_t)16 << 20)
+#define TLOG_MAX_EVENTS ((size_t)1 << 20)
 
 struct tlog_usage {
     int present;             /* 0: the response reported no usage → JSON null */
@@ -140,10 +148,12 @@ struct tlog_exchange {
 void tlog_exchange_init(struct tlog_exchange *x);
 /* Frees everything x owns and re-initialises it. tlog_exchange_free(NULL) is a no-op. */
 void tlog_exchange_free(struct tlog_exchange *x);
-/* Appends one event, growing the array. 0 or TLOG_ERR_NOMEM. */
+/* Appends one event, growing the array. 0 or TLOG_ERR_NOMEM. Past TLOG_MAX_EVENTS the event
+ * is only counted in resp.dropped_events (still 0). */
 int tlog_exchange_add_event(struct tlog_exchange *x, int64_t offset_us, int32_t tokens,
                             int is_content);
-/* Appends text to resp.text. */
+/* Appends text to resp.text. What would pass TLOG_MAX_TEXT is counted in
+ * resp.dropped_text_bytes instead (still 0). */
 int tlog_exchange_append_text(struct tlog_exchange *x, const char *s, size_t n);
 /* Adds a header (copies both strings) to the request (which = 0) or response (which = 1). */
 int tlog_exchange_add_header(struct tlog_exchange *x, int which, const char *name, size_t nlen,

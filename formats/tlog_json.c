@@ -201,6 +201,15 @@ static int tlog_put_exchange(const struct tlog_exchange *x, const struct tlog_wr
     if (!rc) rc = tlog_put_str(b, s->finish_reason);
     if (!rc) rc = tlog_put_key(b, "body_bytes");
     if (!rc) rc = tlog_put_opt_i64(b, s->body_bytes);
+    /* only when a cap was hit, so ordinary records stay as they were */
+    if (!rc && s->dropped_text_bytes > 0) {
+        rc = tlog_put_key(b, "dropped_text_bytes");
+        if (!rc) rc = tlog_put_opt_i64(b, s->dropped_text_bytes);
+    }
+    if (!rc && s->dropped_events > 0) {
+        rc = tlog_put_key(b, "dropped_events");
+        if (!rc) rc = tlog_put_opt_i64(b, s->dropped_events);
+    }
     if (!rc) rc = buf_append_str(b, "},\"usage\":");
     if (!rc) {
         if (!x->usage.present) {
@@ -490,7 +499,11 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
             (rc = tlog_get_str(s, "finish_reason", "response.finish_reason",
                                &x->resp.finish_reason, err, errlen)) ||
             (rc = tlog_get_i64(s, "body_bytes", "response.body_bytes", -1, &x->resp.body_bytes,
-                               err, errlen)))
+                               err, errlen)) ||
+            (rc = tlog_get_i64(s, "dropped_text_bytes", "response.dropped_text_bytes", 0,
+                               &x->resp.dropped_text_bytes, err, errlen)) ||
+            (rc = tlog_get_i64(s, "dropped_events", "response.dropped_events", 0,
+                               &x->resp.dropped_events, err, errlen)))
             return rc;
         if ((rc = tlog_get_str(s, "text", "response.text", &x->resp.text, err, errlen)))
             return rc;

@@ -99,6 +99,10 @@ int tlog_exchange_add_event(struct tlog_exchange *x, int64_t offset_us, int32_t 
                             int is_content)
 {
     struct tlog_response *r = &x->resp;
+    if (r->n_events >= TLOG_MAX_EVENTS) {
+        r->dropped_events++;
+        return 0;
+    }
     if (r->n_events == r->cap_events) {
         size_t ncap = r->cap_events ? r->cap_events * 2 : 16;
         if (ncap > SIZE_MAX / sizeof *r->events)
@@ -142,8 +146,13 @@ static char *tlog_strndup(const char *s, size_t n)
 int tlog_exchange_append_text(struct tlog_exchange *x, const char *s, size_t n)
 {
     struct tlog_response *r = &x->resp;
-    if (n > SIZE_MAX - r->text_len - 1)
-        return TLOG_ERR_NOMEM;
+    if (r->text_len >= TLOG_MAX_TEXT || n > TLOG_MAX_TEXT - r->text_len) {
+        size_t room = r->text_len >= TLOG_MAX_TEXT ? 0 : TLOG_MAX_TEXT - r->text_len;
+        r->dropped_text_bytes += (int64_t)(n - room);
+        n = room; /* may cut a UTF-8 sequence: the serializer replaces the partial bytes */
+        if (n == 0)
+            return 0;
+    }
     /* the struct keeps no capacity (callers may hand over any malloc'd string), so the
      * allocation itself is asked how big it is; growing to powers of two keeps appends of
      * many small deltas linear, and realloc is only called when the block is full (some

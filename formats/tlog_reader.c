@@ -1109,6 +1109,12 @@ static int tlog_fp_response(struct tlog_fp *c, struct tlog_exchange *x, int skip
         } else if (TLOG_FP_KEY(k, kn, "body_bytes")) {
             TLOG_FP_ONCE(seen, 7);
             TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &s->body_bytes));
+        } else if (TLOG_FP_KEY(k, kn, "dropped_text_bytes")) {
+            TLOG_FP_ONCE(seen, 8);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, 0, &s->dropped_text_bytes));
+        } else if (TLOG_FP_KEY(k, kn, "dropped_events")) {
+            TLOG_FP_ONCE(seen, 9);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, 0, &s->dropped_events));
         } else {
             TLOG_FP_TRY(tlog_fp_skip(c));
         }

@@ -381,6 +381,61 @@ static void test_model_growth(void **state)
     assert_int_equal(x.stream, -1);
 }
 
+/* An endless or hostile stream cannot grow one exchange without bound: text and events stop at
+ * their caps, the excess is counted, and the counts survive a write/read round trip. */
+static void test_model_caps(void **state)
+{
+    (void)state;
+    struct tlog_exchange x;
+    tlog_exchange_init(&x);
+    x.id = strdup("big");
+    x.start_us = 1;
+    size_t chunk = 1 << 20;
+    char *mb = malloc(chunk);
+    assert_non_null(mb);
+    memset(mb, 'a', chunk);
+    for (size_t i = 0; i < TLOG_MAX_TEXT / chunk; i++)
+        assert_int_equal(tlog_exchange_append_text(&x, mb, chunk), 0);
+    assert_int_equal(x.resp.text_len, TLOG_MAX_TEXT);
+    assert_int_equal(tlog_exchange_append_text(&x, "0123456789", 10), 0);
+    assert_int_equal(tlog_exchange_append_text(&x, "xyz", 3), 0);
+    assert_int_equal(x.resp.text_len, TLOG_MAX_TEXT);
+    assert_int_equal(x.resp.dropped_text_bytes, 13);
+    for (size_t i = 0; i < TLOG_MAX_EVENTS + 5; i++)
+        assert_int_equal(tlog_exchange_add_event(&x, (int64_t)i, 1, 1), 0);
+    assert_int_equal(x.resp.n_events, TLOG_MAX_EVENTS);
+    assert_int_equal(x.resp.dropped_events, 5);
+    free(mb);
+
+    struct buf line;
+    buf_init(&line, 256u << 20);
+    assert_int_equal(tlog_exchange_to_line(&x, NULL, &line), 0);
+    assert_non_null(strstr(line.p, "\"dropped_text_bytes\":13,\"dropped_events\":5}"));
+    assert_true(line.len < (64u << 20)); /* still fits the reader's default line cap */
+    struct buf log;
+    buf_init(&log, 256u << 20);
+    assert_int_equal(buf_append_str(&log, "{\"type\":\"header\",\"schema\":1}\n"), 0);
+    assert_int_equal(buf_append(&log, line.p, line.len), 0);
+    assert_int_equal(buf_append_char(&log, '\n'), 0);
+    char err[256];
+    struct tlog_reader *r = tlog_reader_open_mem(log.p, log.len, NULL, err, sizeof err);
+    assert_non_null(r);
+    struct tlog_record rec;
+    tlog_record_init(&rec);
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_int_equal(rec.type, TLOG_REC_EXCHANGE);
+    assert_int_equal(rec.x.resp.text_len, TLOG_MAX_TEXT);
+    assert_int_equal(rec.x.resp.n_events, TLOG_MAX_EVENTS);
+    assert_int_equal(rec.x.resp.dropped_text_bytes, 13);
+    assert_int_equal(rec.x.resp.dropped_events, 5);
+    tlog_record_free(&rec);
+    tlog_reader_close(r);
+    buf_free(&log);
+    buf_free(&line);
+    tlog_exchange_free(&x);
+}
+
 /* ---- JSON ------------------------------------------------------------------------------- */
 
 static void test_line_exact(void **state)
@@ -1468,6 +1523,7 @@ int main(void)
         cmocka_unit_test(test_secret_headers),
         cmocka_unit_test(test_derive_tokens),
         cmocka_unit_test(test_model_growth),
+        cmocka_unit_test(test_model_caps),
         cmocka_unit_test(test_line_exact),
         cmocka_unit_test(test_json_roundtrip_memory),
         cmocka_unit_test(test_bad_types),
