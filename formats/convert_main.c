@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "import.h"
+#include "redact.h"
 #include "synth.h"
 #include "tlog.h"
 #include "units.h"
@@ -169,70 +170,6 @@ static int convert_read_all(const char *path, struct buf *b, char *err, size_t e
     return rc;
 }
 
-/* ---- URL redaction ---------------------------------------------------------------------- */
-
-/* Query parameters whose values are credentials (Azure's api-key, signed URLs' sig, …). The
- * same list as llmtrace-replay's (replay/main.c): the two tools share no private code. */
-static int convert_param_is_secret(const char *name, size_t len)
-{
-    static const char *const secret[] = {"key",  "api-key", "api_key", "apikey",    "token",
-                                         "access_token", "auth", "sig",     "signature",
-                                         "password",     "secret"};
-    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
-        if (strlen(secret[i]) == len && !strncasecmp(name, secret[i], len))
-            return 1;
-    return 0;
-}
-
-/* The URL as messages and the header show it (requests use the real one): the userinfo of
- * "scheme://user:pass@host" goes and every credential query (or fragment) parameter's value
- * becomes <redacted>. Text before "://" (as in "--calibrate=…") is kept. malloc'd, or NULL. */
-static char *convert_url_redact(const char *url)
-{
-    static const char mask[] = "<redacted>";
-    size_t n = strlen(url), seps = 1;
-    for (const char *c = url; *c; c++)
-        seps += *c == '&' || *c == '?' || *c == '#';
-    char *out = malloc(n + seps * (sizeof(mask) - 1) + 1);
-    if (!out)
-        return NULL;
-    char *o = out;
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    size_t alen = strcspn(host, "/?#");
-    const char *p = host;
-    for (const char *c = host; c < host + alen; c++)
-        if (*c == '@') /* the last '@' ends the userinfo (passwords hold unescaped '@') */
-            p = c + 1;
-    memcpy(o, url, (size_t)(host - url));
-    o += host - url;
-    size_t plen = strcspn(p, "?#");
-    memcpy(o, p, plen);
-    o += plen;
-    p += plen;
-    while (*p) {
-        if (*p == '?' || *p == '&' || *p == '#') {
-            *o++ = *p++;
-            continue;
-        }
-        size_t len = strcspn(p, "&#");
-        const char *eq = memchr(p, '=', len);
-        if (eq && convert_param_is_secret(p, (size_t)(eq - p))) {
-            size_t keep = (size_t)(eq - p) + 1;
-            memcpy(o, p, keep);
-            o += keep;
-            memcpy(o, mask, sizeof(mask) - 1);
-            o += sizeof(mask) - 1;
-        } else {
-            memcpy(o, p, len);
-            o += len;
-        }
-        p += len;
-    }
-    *o = 0;
-    return out;
-}
-
 /* ---- calibration ------------------------------------------------------------------------ */
 
 #ifdef CONVERT_HAVE_CURL
@@ -283,7 +220,7 @@ static int convert_calibrate(const struct convert_args *a, double *f, double *ic
     buf_init(&resp, 1 << 20);
     buf_init(&text, 1 << 20);
     convert_endpoint(a->calibrate, &a->bo, &url);
-    char *shown = url.p ? convert_url_redact(url.p) : NULL; /* for messages */
+    char *shown = url.p ? redact_url(url.p) : NULL; /* for messages */
     int rc = -1;
     CURL *c = curl_easy_init();
     struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
@@ -390,7 +327,7 @@ static cJSON *convert_command(int argc, char **argv)
             s = "<redacted>";
         else if (!strncmp(s, "--header=", 9) || (!strncmp(s, "-H", 2) && s[2]))
             s = "-H <redacted>";
-        else if (strstr(s, "://") && !(tmp = convert_url_redact(s)))
+        else if (strstr(s, "://") && !(tmp = redact_url(s)))
             s = "<redacted>"; /* out of memory: drop it rather than leak it */
         cJSON_AddItemToArray(arr, cJSON_CreateString(tmp ? tmp : s));
         free(tmp);

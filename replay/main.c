@@ -16,6 +16,7 @@
 
 #include "client.h"
 #include "input.h"
+#include "redact.h"
 #include "schedule.h"
 #include "tlog.h"
 #include "units.h"
@@ -124,68 +125,6 @@ struct opts {
     int64_t timeout_us, idle_timeout_us, connect_timeout_us, grace_us;
     int no_bodies, quiet;
 };
-
-/* Query parameters whose values are credentials (Azure's api-key, signed URLs' sig, …). */
-static int url_param_is_secret(const char *name, size_t len)
-{
-    static const char *const secret[] = {"key",  "api-key", "api_key", "apikey",    "token",
-                                         "access_token", "auth", "sig",     "signature",
-                                         "password",     "secret"};
-    for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
-        if (strlen(secret[i]) == len && !strncasecmp(name, secret[i], len))
-            return 1;
-    return 0;
-}
-
-/* The URL as records and messages show it; the request itself uses the real one.
- * "scheme://user:pass@host/p?api-key=S&x=1" → "scheme://host/p?api-key=<redacted>&x=1": the
- * userinfo goes, and so does the value of every credential query (or fragment) parameter.
- * Text before "://" (as in "--url=…") is kept. malloc'd; NULL when out of memory. */
-static char *url_redact(const char *url)
-{
-    static const char mask[] = "<redacted>";
-    size_t n = strlen(url), seps = 1;
-    for (const char *c = url; *c; c++)
-        seps += *c == '&' || *c == '?' || *c == '#';
-    char *out = malloc(n + seps * (sizeof(mask) - 1) + 1);
-    if (!out)
-        return NULL;
-    char *o = out;
-    const char *host = strstr(url, "://");
-    host = host ? host + 3 : url;
-    size_t alen = strcspn(host, "/?#");
-    const char *p = host;
-    for (const char *c = host; c < host + alen; c++)
-        if (*c == '@') /* the last '@' ends the userinfo (passwords hold unescaped '@') */
-            p = c + 1;
-    memcpy(o, url, (size_t)(host - url));
-    o += host - url;
-    size_t plen = strcspn(p, "?#");
-    memcpy(o, p, plen);
-    o += plen;
-    p += plen;
-    while (*p) {
-        if (*p == '?' || *p == '&' || *p == '#') {
-            *o++ = *p++;
-            continue;
-        }
-        size_t len = strcspn(p, "&#");
-        const char *eq = memchr(p, '=', len);
-        if (eq && url_param_is_secret(p, (size_t)(eq - p))) {
-            size_t keep = (size_t)(eq - p) + 1;
-            memcpy(o, p, keep);
-            o += keep;
-            memcpy(o, mask, sizeof(mask) - 1);
-            o += sizeof(mask) - 1;
-        } else {
-            memcpy(o, p, len);
-            o += len;
-        }
-        p += len;
-    }
-    *o = 0;
-    return out;
-}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -443,7 +382,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
     if (!o->url)
         return usage_error("missing --url%s", "");
     if (strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8)) {
-        char *shown = url_redact(o->url);
+        char *shown = redact_url(o->url);
         int rc = usage_error("--url must start with http:// or https://, got '%s'",
                              shown ? shown : "?");
         free(shown);
@@ -506,7 +445,7 @@ static cJSON *command_json(int argc, char **argv)
                 }
             }
         } else if (strstr(s, "://")) {
-            tmp = url_redact(s);
+            tmp = redact_url(s);
         }
         cJSON_AddItemToArray(a, cJSON_CreateString(tmp ? tmp : s));
         free(tmp);
@@ -866,7 +805,7 @@ int main(int argc, char **argv)
         if (full) {
             snprintf(full, bl + ql + 2, "%s%s%s", cfg.base_url, cfg.base_query ? "?" : "",
                      cfg.base_query ? cfg.base_query : "");
-            target = url_redact(full);
+            target = redact_url(full);
             free(full);
         }
     }
