@@ -14,13 +14,6 @@ if(TARGET llmtrace-sim)
   endforeach()
 endif()
 # libFuzzer harness of the request path (sanitizer/fuzz build only); seeds in tests/fuzz/corpus/sim_request.
-if(LLMTRACE_FUZZ AND TARGET sim_core)
-  add_executable(fuzz_sim_request ${PROJECT_SOURCE_DIR}/sim/fuzz_request.c)
-  target_link_libraries(fuzz_sim_request PRIVATE sim_core formats)
-  target_compile_options(fuzz_sim_request PRIVATE -fsanitize=fuzzer)
-  target_link_options(fuzz_sim_request PRIVATE -fsanitize=fuzzer)
-  add_test(NAME fuzz.sim_request COMMAND bash ${LLMTRACE_TEST_DIR}/fuzz/run.sh
-    $<TARGET_FILE:fuzz_sim_request> ${LLMTRACE_TEST_DIR}/fuzz/corpus/sim_request
-    ${CMAKE_BINARY_DIR}/fuzz-corpus/sim_request ${FUZZ_TEST_SECONDS})
-  set_tests_properties(fuzz.sim_request PROPERTIES TIMEOUT 300)
+if(TARGET sim_core)
+  llmtrace_fuzzer(sim_request SOURCE ${PROJECT_SOURCE_DIR}/sim/fuzz_request.c LIBS sim_core)
 endif()
