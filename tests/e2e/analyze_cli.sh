@@ -93,22 +93,20 @@ assert_le "recovered records < 300" "$n" 299
 # --- charts and HTML ---
 # gnuplot is a dependency (scripts/deps.sh installs it): its absence fails, not skips, the test
 command -v gnuplot >/dev/null || fail "gnuplot not installed"
-if true; then
-  "$A" --plot charts --html report.html a="$FX/basic.jsonl" b="$SRC_DIR/examples/sample_trace.jsonl.gz" > /dev/null
-  for c in throughput_latency ttft_cdf tpot_cdf timeseries itl_hist ttft_vs_input; do
-    [ "$(head -c 8 charts/$c.png | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "$c.png header"
-    head -c 200 charts/$c.svg | grep -q '<svg' || fail "$c.svg header"
-  done
-  pass "6 charts with PNG/SVG headers"
-  for s in "a p50" "a p90" "b p50" "b p90"; do
-    grep -q ">$s<" charts/throughput_latency.svg || fail "series '$s' in throughput_latency.svg"
-  done
-  pass "throughput_latency series names"
-  assert_eq "svg charts inline in HTML" 6 "$(grep -c '<svg' report.html)"
-  if grep -qE '(src|href)="(https?:)?//' report.html; then fail "HTML loads network resources"; fi
-  grep -q '<td class=l>a</td>' report.html || fail "HTML summary table"
-  pass "HTML self-contained with tables"
-fi
+"$A" --plot charts --html report.html a="$FX/basic.jsonl" b="$SRC_DIR/examples/sample_trace.jsonl.gz" > /dev/null
+for c in throughput_latency ttft_cdf tpot_cdf timeseries itl_hist ttft_vs_input; do
+  [ "$(head -c 8 charts/$c.png | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "$c.png header"
+  head -c 200 charts/$c.svg | grep -q '<svg' || fail "$c.svg header"
+done
+pass "6 charts with PNG/SVG headers"
+for s in "a p50" "a p90" "b p50" "b p90"; do
+  grep -q ">$s<" charts/throughput_latency.svg || fail "series '$s' in throughput_latency.svg"
+done
+pass "throughput_latency series names"
+assert_eq "svg charts inline in HTML" 6 "$(grep -c '<svg' report.html)"
+if grep -qE '(src|href)="(https?:)?//' report.html; then fail "HTML loads network resources"; fi
+grep -q '<td class=l>a</td>' report.html || fail "HTML summary table"
+pass "HTML self-contained with tables"
 # gnuplot missing: a clear message, the numbers still printed
 set +e
 LLMTRACE_GNUPLOT=/nonexistent/gnuplot "$A" --plot nochart "$FX/basic.jsonl" > ng.out 2> ng.err; rc=$?
@@ -129,11 +127,9 @@ pass "bootstrap reproducible with --seed"
 "$A" compare --json base="$S" new="$S" > self.json
 assert_eq "self-compare verdicts" "no significant difference" \
   "$(py self.json "' '.join(sorted(set(m['verdict'] for m in d['compare']['groups'][0]['metrics'])))")"
-if true; then
-  "$A" compare --html cmp.html base="$S" new=torn.jsonl.gz > /dev/null 2>&1
-  grep -q '<h2>Comparison</h2>' cmp.html || fail "compare --html shows the comparison"
-  assert_eq "compare --html charts" 6 "$(grep -c '<svg' cmp.html)"
-fi
+"$A" compare --html cmp.html base="$S" new=torn.jsonl.gz > /dev/null 2>&1
+grep -q '<h2>Comparison</h2>' cmp.html || fail "compare --html shows the comparison"
+assert_eq "compare --html charts" 6 "$(grep -c '<svg' cmp.html)"
 # compare: a closed-loop / captured base (latency from the send) against an open-loop replay
 # (from the schedule by default) is measured from the send on both sides, and says so.
 "$A" compare --json base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" > orig.json 2> orig.err
