@@ -1619,6 +1619,9 @@ static cJSON *options_json(const struct sim_opts *o)
     cJSON_AddNumberToObject(j, "malformed_rate", o->malformed_rate);
     cJSON_AddNumberToObject(j, "drop_connection_rate", o->drop_rate);
     cJSON_AddStringToObject(j, "model", o->model);
+    cJSON_AddNumberToObject(j, "drain_us", (double)o->drain_us);
+    cJSON_AddNumberToObject(j, "idle_timeout_us", (double)o->idle_timeout_us);
+    cJSON_AddNumberToObject(j, "max_body", (double)o->max_body);
     return j;
 }
 
