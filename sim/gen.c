@@ -144,7 +144,7 @@ int gen_role_chunk(struct buf *b, const struct gen_req *r)
                       r->id, r->created, r->model);
 }
 
-static const char *finish_name(const struct gen_req *r)
+const char *gen_finish_name(const struct gen_req *r)
 {
     if (r->d == DIALECT_ANTHROPIC)
         return r->finish_length ? "max_tokens" : "end_turn";
@@ -208,7 +208,7 @@ int gen_content(struct buf *b, const struct gen_req *r, int64_t from, int64_t nt
         if (!rc)
             rc = buf_printf(b, "\",\"details\":{\"finish_reason\":\"%s\",\"generated_tokens\":%" PRId64
                                ",\"seed\":null}}\n\n",
-                            finish_name(r), r->n_out);
+                            gen_finish_name(r), r->n_out);
         return rc;
     }
     return buf_append_str(b, suffix);
@@ -255,7 +255,7 @@ static int ollama_final(struct buf *b, const struct gen_req *r, int64_t now_us,
                         ",\"load_duration\":0,\"prompt_eval_count\":%" PRId64
                         ",\"prompt_eval_duration\":%" PRId64 ",\"eval_count\":%" PRId64
                         ",\"eval_duration\":%" PRId64 "}\n",
-                        r->d == DIALECT_OLLAMA_CHAT ? "}" : "", finish_name(r),
+                        r->d == DIALECT_OLLAMA_CHAT ? "}" : "", gen_finish_name(r),
                         prompt_eval_ns + eval_ns, r->n_in, prompt_eval_ns, r->n_out, eval_ns);
     return rc;
 }
@@ -275,7 +275,7 @@ int gen_trailer(struct buf *b, const struct gen_req *r, int idx, int64_t now_us,
                               r->d == DIALECT_OPENAI_CHAT ? "chat.completion.chunk" : "text_completion",
                               r->created, r->model,
                               r->d == DIALECT_OPENAI_CHAT ? "\"delta\":{}" : "\"text\":\"\"",
-                              finish_name(r));
+                              gen_finish_name(r));
         if (idx == 1 && r->include_usage) {
             int rc = buf_printf(b,
                                 "data: {\"id\":\"%s\",\"object\":\"%s\",\"created\":%" PRId64
@@ -298,7 +298,7 @@ int gen_trailer(struct buf *b, const struct gen_req *r, int idx, int64_t now_us,
                               "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
                               "{\"stop_reason\":\"%s\",\"stop_sequence\":null},\"usage\":"
                               "{\"output_tokens\":%" PRId64 "}}\n\n",
-                              finish_name(r), r->n_out);
+                              gen_finish_name(r), r->n_out);
         return buf_append_str(b, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     case DIALECT_OLLAMA_GENERATE:
     case DIALECT_OLLAMA_CHAT:
@@ -323,7 +323,7 @@ int gen_body(struct buf *b, const struct gen_req *r, int64_t now_us, int64_t pro
             rc = gen_append_text(b, r->seed, 0, r->n_out);
         if (!rc)
             rc = buf_printf(b, "\"},\"logprobs\":null,\"finish_reason\":\"%s\"}],",
-                            finish_name(r));
+                            gen_finish_name(r));
         if (!rc)
             rc = append_usage(b, r);
         return rc ? rc : buf_append_str(b, "}");
@@ -336,7 +336,7 @@ int gen_body(struct buf *b, const struct gen_req *r, int64_t now_us, int64_t pro
             rc = gen_append_text(b, r->seed, 0, r->n_out);
         if (!rc)
             rc = buf_printf(b, "\",\"logprobs\":null,\"finish_reason\":\"%s\"}],",
-                            finish_name(r));
+                            gen_finish_name(r));
         if (!rc)
             rc = append_usage(b, r);
         return rc ? rc : buf_append_str(b, "}");
@@ -351,7 +351,7 @@ int gen_body(struct buf *b, const struct gen_req *r, int64_t now_us, int64_t pro
             rc = buf_printf(b,
                             "\"}],\"stop_reason\":\"%s\",\"stop_sequence\":null,\"usage\":"
                             "{\"input_tokens\":%" PRId64 ",\"output_tokens\":%" PRId64 "}}",
-                            finish_name(r), r->n_in, r->n_out);
+                            gen_finish_name(r), r->n_in, r->n_out);
         return rc;
     case DIALECT_OLLAMA_GENERATE:
     case DIALECT_OLLAMA_CHAT:
@@ -366,7 +366,7 @@ int gen_body(struct buf *b, const struct gen_req *r, int64_t now_us, int64_t pro
         if (!rc)
             rc = buf_printf(b, "\",\"details\":{\"finish_reason\":\"%s\",\"generated_tokens\":%" PRId64
                                ",\"seed\":null}}",
-                            finish_name(r), r->n_out);
+                            gen_finish_name(r), r->n_out);
         return rc;
     default:
         return BUF_ERR_TOO_BIG;

@@ -40,6 +40,9 @@ int gen_append_text(struct buf *b, uint64_t seed, int64_t from, int64_t ntok);
 
 /* Number of events sent before the first token (Anthropic: message_start, content_block_start,
  * ping; others 0) and each of them. */
+/* The dialect's finish reason for r ("stop", "length", "end_turn", "eos_token"…): what the
+ * response says and what the ground-truth log records. Static string. */
+const char *gen_finish_name(const struct gen_req *r);
 int gen_n_preamble(const struct gen_req *r);
 int gen_preamble(struct buf *b, const struct gen_req *r, int idx);
 /* OpenAI chat's role-only first chunk (only for DIALECT_OPENAI_CHAT). */

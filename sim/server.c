@@ -337,8 +337,16 @@ static void send_head(struct conn *c, struct req *r, int status, const char *cty
         } else if (r->chunked) {
             tlog_exchange_add_header(&r->x, 1, "Transfer-Encoding", 17, "chunked", 7);
         }
-        if (extra && strncmp(extra, "Retry-After: ", 13) == 0)
-            tlog_exchange_add_header(&r->x, 1, "Retry-After", 11, extra + 13, 1);
+        /* extra holds whole "Name: value\r\n" lines (Retry-After, Allow…) */
+        for (const char *p = extra; p && *p;) {
+            const char *eol = strstr(p, "\r\n");
+            const char *colon = memchr(p, ':', eol ? (size_t)(eol - p) : strlen(p));
+            if (!eol || !colon)
+                break;
+            const char *v = colon + 1 + (colon[1] == ' ');
+            tlog_exchange_add_header(&r->x, 1, p, (size_t)(colon - p), v, (size_t)(eol - v));
+            p = eol + 2;
+        }
         mark_push(c, r, MK_HEAD, 0, 0);
     }
 }
@@ -774,9 +782,7 @@ static void req_log(struct worker *w, struct req *r)
             x->usage.prompt_tokens = r->g.n_in;
             x->usage.completion_tokens = r->g.n_out;
             x->usage.cached_tokens = -1;
-            x->resp.finish_reason = strdup(r->g.d == DIALECT_ANTHROPIC
-                                               ? (r->g.finish_length ? "max_tokens" : "end_turn")
-                                               : (r->g.finish_length ? "length" : "stop"));
+            x->resp.finish_reason = strdup(gen_finish_name(&r->g));
         }
     }
     x->resp.status = r->status;
@@ -1184,14 +1190,6 @@ static int cb_body(void *user, const char *data, size_t len)
     return 0;
 }
 
-static int cb_trailers(void *user, const struct http1_header *h, size_t n)
-{
-    (void)user;
-    (void)h;
-    (void)n;
-    return 0;
-}
-
 static void conn_enqueue(struct conn *c, struct req *r)
 {
     r->next = NULL;
@@ -1220,7 +1218,7 @@ static int cb_complete(void *user)
     return 0;
 }
 
-static const struct http1_callbacks sim_http_cb = {cb_head, cb_body, cb_trailers, cb_complete};
+static const struct http1_callbacks sim_http_cb = {cb_head, cb_body, NULL, cb_complete};
 
 /* Queues an error answer (status, msg) for the request being read — the half-read one if its
  * head arrived, else a blank one — and stops reading: the connection closes after it. */
