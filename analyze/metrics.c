@@ -114,8 +114,8 @@ void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struc
     if (n_out < 0) {
         if (x->usage.present && x->usage.completion_tokens >= 0)
             n_out = x->usage.completion_tokens;
-        else if (nce > 0)
-            n_out = with_count == nce ? sum_tok : (int64_t)nce;
+        else if (x->resp.n_events > 0) /* a stream was seen: 0 content events is n_out = 0 */
+            n_out = nce > 0 && with_count == nce ? sum_tok : (int64_t)nce;
     }
     int64_t n_in = x->tokens_in;
     if (n_in < 0 && x->usage.present && x->usage.prompt_tokens >= 0)
@@ -316,7 +316,7 @@ int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_
                                   : (x->usage.present && x->usage.completion_tokens >= 0)
                                       ? TLOG_TOKENS_USAGE
                                   : r.n_out >= 0 ? TLOG_TOKENS_EVENTS : TLOG_TOKENS_NONE;
-    if ((int)src >= 0 && (int)src < 4)
+    if ((int)src >= 0 && (int)src < 3)
         grp->tokens_src[src]++;
     if (r.flags & AN_REQ_OK)
         return an_record_itl(grp, x, c->compat) ? -1 : 1;

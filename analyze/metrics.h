@@ -52,7 +52,7 @@ struct an_group {
     struct hist itl_tok;     /* per token: a gap ending in a k-token event → k samples gap/k */
     struct hist itl_vllm;    /* compat: gaps between all consecutive events */
     int64_t warmup_excluded;
-    int64_t tokens_src[4];   /* requests by tokens_source (none, usage, events, trace) */
+    int64_t tokens_src[3];   /* requests by tokens_source (none, usage, events) */
 };
 
 struct an_ctx {
@@ -107,7 +107,7 @@ struct an_summary {
      * req_s = requests; ok_req_s = successful requests; goodput_req_s = slo_met. */
     double output_tok_s, total_tok_s, req_s, ok_req_s, goodput_req_s;
     int64_t slo_met;
-    int64_t tokens_src[4];
+    int64_t tokens_src[3];
     int from_sched;          /* requests whose latency was measured from the schedule */
 };
 

@@ -279,22 +279,32 @@ static void test_multi_token_and_n_out(void **state)
     assert_true(c.reqs[4].tpot_us < 0);
     assert_int_equal(c.reqs[4].n_out, 8);
     tlog_exchange_free(&x);
+    /* a stream of only non-content events (role chunk, [DONE]): n_out = 0, as
+     * tlog_exchange_derive_tokens says — not unknown */
+    mk(&x, "empty", T0 + 4500, 200, 40, 60);
+    ev(&x, 40, 0, 0);
+    ev(&x, 60, 0, 0);
+    assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+    assert_int_equal(c.reqs[5].n_out, 0);
+    tlog_exchange_derive_tokens(&x);
+    assert_int_equal(x.tokens_out, 0);
+    tlog_exchange_free(&x);
 
     struct an_summary s;
     assert_int_equal(an_summarize(&c, 0, 1, &s), 0);
-    assert_int_equal(s.requests, 5);
-    assert_int_equal(s.ok, 5);
+    assert_int_equal(s.requests, 6);
+    assert_int_equal(s.ok, 6);
     assert_int_equal(s.tpot.n, 3);
-    /* span: min t0 = T0, max end = T0 + 4000 + 1000 → 5 ms; Σ n_out = 10+5+2+1+8 = 26 */
+    /* span: min t0 = T0, max end = T0 + 4000 + 1000 → 5 ms; Σ n_out = 10+5+2+1+8+0 = 26 */
     assert_near(s.span_s, 0.005, 1e-12);
     assert_near(s.output_tok_s, 26 / 0.005, 1e-6);
-    assert_near(s.req_s, 5 / 0.005, 1e-6);
+    assert_near(s.req_s, 6 / 0.005, 1e-6);
     assert_int_equal(s.tokens_src[TLOG_TOKENS_USAGE], 2);
-    assert_int_equal(s.tokens_src[TLOG_TOKENS_EVENTS], 3);
+    assert_int_equal(s.tokens_src[TLOG_TOKENS_EVENTS], 4);
     /* compat: guidellm TPOT = last content / n_out, llmperf tok/s = n_out / e2e */
     assert_near(s.gl_tpot.max, 0.3 / 2, 1e-12); /* "e2": 300 µs / 2 */
     assert_near(s.gl_tpot.min, 0.3 / 5, 1e-12);  /* "e": 300 µs / 5 */
-    assert_near(s.lp_out_tok_s.min, 2 / 0.0005, 1e-6); /* "e2": 2 tokens in 500 µs */
+    assert_near(s.lp_out_tok_s.min, 0, 1e-6); /* "empty": 0 tokens in 60 µs */
     assert_near(s.lp_out_tok_s.max, 10 / 0.0008, 1e-6);
     an_free(&c);
 }
