@@ -141,16 +141,6 @@ static void hx_emit(struct hx_conn *c, struct hx_ex *q, enum tlog_error_kind why
     hx_ex_free(q);
 }
 
-static char *hx_strndup(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 static void hx_fmt_ep(const struct tcpr_flow *f, int i, char *out, size_t n)
 {
     char a[INET6_ADDRSTRLEN];
@@ -239,11 +229,11 @@ static int hx_req_head(void *user, const struct http1_head *h)
         return 0;
     }
     c->recorded = 1;
-    q->x.req.method = hx_strndup(h->method, h->method_len);
-    q->x.req.path = hx_strndup(h->target, h->target_len);
+    q->x.req.method = strndup(h->method, h->method_len);
+    q->x.req.path = strndup(h->target, h->target_len);
     const struct http1_header *host = http1_find_header(h, "host");
     if (host)
-        q->x.req.host = hx_strndup(host->value, host->value_len);
+        q->x.req.host = strndup(host->value, host->value_len);
     for (size_t i = 0; i < h->n_headers; i++)
         tlog_exchange_add_header(&q->x, 0, h->headers[i].name, h->headers[i].name_len,
                                  h->headers[i].value, h->headers[i].value_len);
@@ -348,7 +338,7 @@ static int hx_resp_head(void *user, const struct http1_head *h)
     free(q->content_type);
     q->content_type = NULL;
     if (ct)
-        q->content_type = hx_strndup(ct->value, ct->value_len);
+        q->content_type = strndup(ct->value, ct->value_len);
     enum dialect_id d = x->dialect ? dialect_parse_name(x->dialect) : DIALECT_UNKNOWN;
     if (d == DIALECT_UNKNOWN && x->req.path)
         d = dialect_from_path(x->req.path, strlen(x->req.path));

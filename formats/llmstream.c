@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *ls_strndup(const char *p, size_t n);
 
 void llm_stream_init(struct llm_stream *s, struct tlog_exchange *x, enum dialect_id d,
                      int status, const char *content_type, int stream_requested, int keep_text)
@@ -39,7 +38,7 @@ void llm_stream_init(struct llm_stream *s, struct tlog_exchange *x, enum dialect
     buf_init(&s->body, LLMSTREAM_MAX_BODY);
     buf_init(&s->scratch, LLMSTREAM_MAX_BODY);
     if (x && !x->dialect && d != DIALECT_UNKNOWN)
-        x->dialect = ls_strndup(dialect_name(d), strlen(dialect_name(d)));
+        x->dialect = strdup(dialect_name(d));
 }
 
 void llm_stream_free(struct llm_stream *s)
@@ -48,17 +47,6 @@ void llm_stream_free(struct llm_stream *s)
     ndjson_free(&s->nd);
     buf_free(&s->body);
     buf_free(&s->scratch);
-}
-
-/* A malloc'd NUL-terminated copy (owned by the exchange), NULL on no memory. */
-static char *ls_strndup(const char *p, size_t n)
-{
-    char *c = malloc(n + 1);
-    if (c) {
-        memcpy(c, p, n);
-        c[n] = '\0';
-    }
-    return c;
 }
 
 static void ls_fail(struct llm_stream *s, enum tlog_error_kind k, const char *msg)
@@ -111,7 +99,7 @@ static int ls_event(struct llm_stream *s, const char *type, size_t type_len, con
     if (ev.has_usage)
         ls_usage(s, &ev);
     if (ev.finish_reason) {
-        char *f = ls_strndup(ev.finish_reason, ev.finish_reason_len);
+        char *f = strndup(ev.finish_reason, ev.finish_reason_len);
         if (!f)
             return -1;
         free(s->x->resp.finish_reason);

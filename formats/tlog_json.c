@@ -51,8 +51,20 @@ static int tlog_put_str(struct buf *b, const char *s)
 
 static int tlog_put_key(struct buf *b, const char *key)
 {
-    /* keys are literals of this file: no escaping needed */
-    return buf_printf(b, ",\"%s\":", key);
+    /* keys are literals of this file: no escaping needed; no printf per key (35 a record) */
+    size_t n = strlen(key);
+    int rc = buf_reserve(b, n + 4);
+    if (rc)
+        return rc;
+    char *o = b->p + b->len;
+    o[0] = ',';
+    o[1] = '"';
+    memcpy(o + 2, key, n);
+    o[n + 2] = '"';
+    o[n + 3] = ':';
+    b->len += n + 4;
+    b->p[b->len] = '\0';
+    return 0;
 }
 
 static int tlog_put_headers(struct buf *b, const struct tlog_hdr *h, size_t n, int no_redact)
