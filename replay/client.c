@@ -10,7 +10,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "llmstream.h"
@@ -18,6 +20,10 @@
 #define CLIENT_STOP_POLL_NS (100 * 1000000LL)   /* how soon a worker notices Ctrl-C */
 #define CLIENT_MAX_SAMPLES  (10u * 1000 * 1000) /* cap on kept lag/ttft samples */
 #define CLIENT_LINE_MAX     (256u << 20)        /* cap on one serialized record */
+#define CLIENT_RECV_BUF     16384               /* libcurl's read size (CURLOPT_BUFFERSIZE) */
+#define CLIENT_PEEK_MAX     CLIENT_RECV_BUF     /* a peek covers what one read will take */
+#define CLIENT_REPEEK_NS    20000               /* a peek older than this is taken again */
+#define CLIENT_REMAP_NS     1000000000LL        /* realtime → monotonic offset refresh */
 
 struct client_xfer {
     struct client_xfer *prev, *next;
@@ -30,6 +36,7 @@ struct client_xfer {
     int64_t t0_ns, last_ns;
     int status;
     int got_first;
+    curl_socket_t sock;        /* the connection's socket, once a callback asked */
     char ctype[128];
     enum tlog_error_kind abort_kind;
     const char *abort_msg;
@@ -91,9 +98,13 @@ enum tlog_error_kind client_error_kind(CURLcode c, int connected)
 
 static int worker_on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
-    (void)e;
     (void)socketp;
     struct client_worker *w = userp;
+    struct client_xfer *t = NULL;
+    /* curl reports each socket to every transfer that starts using it (a reused connection
+     * too): that is how a receive timestamp finds its transfer */
+    if (curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t)
+        t->sock = what == CURL_POLL_REMOVE ? CURL_SOCKET_BAD : s;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(w->ep, EPOLL_CTL_DEL, s, NULL); /* EBADF when curl closed it first: fine */
         return 0;
@@ -113,6 +124,86 @@ static int worker_on_timer(CURLM *m, long timeout_ms, void *userp)
     /* Never call socket_action from here (curl forbids it): the loop does, at the deadline. */
     w->curl_deadline_ns = timeout_ms < 0 ? -1 : clock_mono_ns() + (int64_t)timeout_ms * 1000000;
     return 0;
+}
+
+/* ---- receive timestamps ------------------------------------------------------------------ */
+
+/* --timestamps kernel: the socket reports, with each read, the kernel's receive time of the
+ * newest segment read (SO_TIMESTAMPNS; segments merged in the receive queue keep the newest
+ * time). The loop peeks at what libcurl is about to read and keeps that time, so an event is
+ * stamped when its bytes reached this host, however long the worker took to get to them. */
+static int xfer_on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)ud;
+    int one = 1;
+    if (purpose == CURLSOCKTYPE_IPCXN)
+        setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)); /* else: user time */
+    return CURL_SOCKOPT_OK;
+}
+
+static void worker_map_clocks(struct client_worker *w)
+{
+    struct timespec r;
+    int64_t a = clock_mono_ns();
+    clock_gettime(CLOCK_REALTIME, &r);
+    int64_t b = clock_mono_ns();
+    w->real_minus_mono = (int64_t)r.tv_sec * 1000000000 + r.tv_nsec - (a + (b - a) / 2);
+    w->remap_ns = b + CLIENT_REMAP_NS;
+}
+
+/* Peeks at what fd holds and keeps the receive time (CLOCK_MONOTONIC) of its newest bytes for
+ * this loop turn. Every socket epoll reported is peeked before libcurl runs at all, because
+ * socket_action on one socket also runs other transfers whose timers expired, and those may
+ * read their own sockets; a socket whose peek has aged is peeked again right before its own
+ * socket_action, so bytes that arrived in between do not take an older time. */
+static void worker_peek_rx(struct client_worker *w, int fd, int64_t now)
+{
+    if (fd < 0)
+        return;
+    if ((size_t)fd >= w->rx_cap) {
+        size_t cap = w->rx_cap ? w->rx_cap : 1024;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        struct client_rx *p = realloc(w->rx, cap * sizeof(*p));
+        if (!p)
+            return; /* user time for this socket */
+        memset(p + w->rx_cap, 0, (cap - w->rx_cap) * sizeof(*p));
+        w->rx = p;
+        w->rx_cap = cap;
+    }
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timespec)) * 2];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec io = {w->peek, CLIENT_PEEK_MAX};
+    struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = ctl.buf,
+                       .msg_controllen = sizeof(ctl.buf)};
+    struct client_rx *rx = &w->rx[fd];
+    rx->turn = w->turn;
+    rx->peeked_ns = now;
+    rx->ns = -1;
+    if (recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT) <= 0)
+        return;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            rx->ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - w->real_minus_mono;
+        }
+}
+
+/* The time to record for bytes a callback of t is handling now: their receive time when this
+ * turn peeked at t's socket, else the time the worker got to them. */
+static int64_t xfer_stamp(struct client_xfer *t)
+{
+    struct client_worker *w = t->w;
+    int64_t now = clock_mono_ns();
+    if (t->sock < 0 || (size_t)t->sock >= w->rx_cap)
+        return now;
+    const struct client_rx *rx = &w->rx[t->sock];
+    if (rx->turn != w->turn || rx->ns < t->t0_ns || rx->ns > now)
+        return now;
+    return rx->ns;
 }
 
 /* ---- per-transfer callbacks (the hot path) ----------------------------------------------- */
@@ -135,7 +226,7 @@ static size_t xfer_on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct client_xfer *t = ud;
     size_t n = size * nmemb;
-    int64_t now = clock_mono_ns();
+    int64_t now = xfer_stamp(t);
     t->last_ns = now;
     if (!t->got_first)
         xfer_first_byte(t, now);
@@ -149,7 +240,7 @@ static size_t xfer_on_header(char *data, size_t size, size_t nmemb, void *ud)
 {
     struct client_xfer *t = ud;
     size_t n = size * nmemb;
-    int64_t now = clock_mono_ns();
+    int64_t now = xfer_stamp(t);
     t->last_ns = now;
     if (!t->got_first)
         xfer_first_byte(t, now);
@@ -334,6 +425,9 @@ static struct client_xfer *xfer_new(struct client_worker *w)
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)CLIENT_RECV_BUF);
+    if (cfg->rx_kernel)
+        curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, xfer_on_sockopt);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->connect_timeout_us / 1000));
     if (cfg->timeout_us > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_us / 1000));
@@ -369,6 +463,7 @@ static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t
     t->req = r;
     t->status = 0;
     t->got_first = 0;
+    t->sock = CURL_SOCKET_BAD;
     t->ctype[0] = 0;
     t->last_ns = 0;
     t->errbuf[0] = 0;
@@ -459,6 +554,11 @@ int client_worker_init(struct client_worker *w, int idx, int n_workers,
     w->armed_ns = -1;
     w->ep = w->tfd = -1;
     buf_init(&w->line, CLIENT_LINE_MAX);
+    worker_map_clocks(w);
+    if (cfg->rx_kernel && !(w->peek = malloc(CLIENT_PEEK_MAX))) {
+        snprintf(w->err, sizeof(w->err), "worker %d: out of memory", idx);
+        return -1;
+    }
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     w->multi = curl_multi_init();
@@ -503,6 +603,10 @@ void client_worker_free(struct client_worker *w)
     if (w->tfd >= 0)
         close(w->tfd);
     buf_free(&w->line);
+    free(w->peek);
+    w->peek = NULL;
+    free(w->rx);
+    w->rx = NULL;
     free(w->lag.v);
     free(w->ttft.v);
     memset(w, 0, sizeof(*w));
@@ -672,7 +776,8 @@ void *client_worker_run(void *arg)
             worker_scan_idle(w, now);
             next_scan = now + idle_scan_every;
         }
-        if (w->curl_deadline_ns >= 0 && now >= w->curl_deadline_ns) {
+        if (!w->peek && w->curl_deadline_ns >= 0 && now >= w->curl_deadline_ns) {
+            /* (with receive timestamps this waits for the sockets to be peeked, below) */
             int running;
             w->curl_deadline_ns = -1;
             curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -707,6 +812,15 @@ void *client_worker_run(void *arg)
             worker_abort_all(w, TLOG_ERROR_OTHER, "event loop failure");
             break;
         }
+        if (n < 0)
+            continue; /* EINTR: curl's timers wait for a turn whose sockets were peeked */
+        w->turn++;
+        if (w->peek) {
+            int64_t t = clock_mono_ns();
+            for (int i = 0; i < n; i++)
+                if (evs[i].data.fd != w->tfd && (evs[i].events & EPOLLIN))
+                    worker_peek_rx(w, evs[i].data.fd, t);
+        }
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd == w->tfd) {
@@ -725,9 +839,21 @@ void *client_worker_run(void *arg)
             if (evs[i].events & (EPOLLERR | EPOLLHUP))
                 mask |= CURL_CSELECT_ERR;
             int running;
+            if (w->peek && (mask & CURL_CSELECT_IN) && fd >= 0 && (size_t)fd < w->rx_cap) {
+                int64_t t = clock_mono_ns();
+                if (t - w->rx[fd].peeked_ns > CLIENT_REPEEK_NS)
+                    worker_peek_rx(w, fd, t);
+            }
             curl_multi_socket_action(w->multi, fd, mask, &running);
         }
+        if (w->peek && w->curl_deadline_ns >= 0 && clock_mono_ns() >= w->curl_deadline_ns) {
+            int running;
+            w->curl_deadline_ns = -1;
+            curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
         worker_drain_done(w);
+        if (w->peek && clock_mono_ns() >= w->remap_ns)
+            worker_map_clocks(w); /* follows NTP's slewing of CLOCK_REALTIME */
     }
     return NULL;
 }

@@ -43,6 +43,7 @@ struct client_cfg {
     int64_t connect_timeout_us;
     int64_t grace_us;
     int keep_text;
+    int rx_kernel;             /* --timestamps kernel: the socket's receive times */
     const char *mode;          /* "original" | "rate" | "concurrency" */
     const char *id_prefix;
     struct tlog_write_opts wopts;
@@ -86,6 +87,13 @@ struct client_samples {
 
 struct client_xfer;
 
+/* --timestamps kernel: what the last peek at one socket saw. */
+struct client_rx {
+    uint64_t turn;             /* loop turn of the peek (0: never) */
+    int64_t peeked_ns;         /* when it was taken */
+    int64_t ns;                /* receive time of the newest bytes (monotonic), or -1 */
+};
+
 struct client_worker {
     int idx, n_workers;
     const struct client_cfg *cfg;
@@ -105,6 +113,12 @@ struct client_worker {
     struct client_stats st;
     struct client_samples lag, ttft;
     uint64_t ttft_sum_n;
+    char *peek;                /* --timestamps kernel: scratch for MSG_PEEK, else NULL */
+    struct client_rx *rx;      /* per socket (indexed by fd), for this turn's peeks */
+    size_t rx_cap;
+    uint64_t turn;             /* loop turns, counted from 1 */
+    int64_t real_minus_mono;   /* CLOCK_REALTIME − CLOCK_MONOTONIC, ns */
+    int64_t remap_ns;          /* when to measure that again */
     int fatal;
     char err[256];
 };

@@ -79,6 +79,8 @@ static const char usage_text[] =
     "  --connect-timeout T     default 10s\n"
     "  --grace T               on Ctrl-C, wait T for in-flight requests (default 5s)\n"
     "  --no-bodies             do not record request bodies and output text\n"
+    "  --timestamps kernel|user  when bytes reached this host (the socket's receive time,\n"
+    "                          default) or when the worker read them\n"
     "  -q, --quiet             no progress line and no summary\n"
     "  -h, --help  -V, --version\n"
     "\n"
@@ -124,6 +126,7 @@ struct opts {
     int64_t threads;
     int64_t timeout_us, idle_timeout_us, connect_timeout_us, grace_us;
     int no_bodies, quiet;
+    int user_timestamps;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -139,7 +142,8 @@ enum {
     O_STREAM, O_INCLUDE_USAGE, O_DIALECT, O_TIMING, O_SPEED, O_RATE, O_ARRIVAL, O_BURSTINESS,
     O_SEED, O_SWEEP, O_STAGE_REQUESTS, O_STAGE_DURATION, O_STAGE_PAUSE, O_MAX_INFLIGHT,
     O_DURATION, O_WARMUP, O_LOOP, O_SHARD, O_START_AT, O_LIMIT, O_SKIP, O_FROM, O_TO,
-    O_FILTER_PATH, O_THREADS, O_TIMEOUT, O_IDLE_TIMEOUT, O_CONNECT_TIMEOUT, O_GRACE, O_NO_BODIES
+    O_FILTER_PATH, O_THREADS, O_TIMEOUT, O_IDLE_TIMEOUT, O_CONNECT_TIMEOUT, O_GRACE, O_NO_BODIES,
+    O_TIMESTAMPS
 };
 
 static const struct option long_opts[] = {
@@ -184,6 +188,7 @@ static const struct option long_opts[] = {
     {"connect-timeout", required_argument, 0, O_CONNECT_TIMEOUT},
     {"grace", required_argument, 0, O_GRACE},
     {"no-bodies", no_argument, 0, O_NO_BODIES},
+    {"timestamps", required_argument, 0, O_TIMESTAMPS},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
@@ -368,6 +373,11 @@ static int opts_parse(int argc, char **argv, struct opts *o)
                 return usage_error("--grace expects a duration, got '%s'", optarg);
             break;
         case O_NO_BODIES: o->no_bodies = 1; break;
+        case O_TIMESTAMPS:
+            if (strcmp(optarg, "kernel") && strcmp(optarg, "user"))
+                return usage_error("--timestamps expects kernel or user, got '%s'", optarg);
+            o->user_timestamps = !strcmp(optarg, "user");
+            break;
         case 'q': o->quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': printf(PROG " %s\n", LLMTRACE_VERSION); return 0;
@@ -530,6 +540,7 @@ static cJSON *options_json(const struct opts *o, const char *mode)
     cJSON_AddBoolToObject(j, "insecure", o->insecure);
     cJSON_AddBoolToObject(j, "http2", o->http2);
     cJSON_AddBoolToObject(j, "no_bodies", o->no_bodies);
+    cJSON_AddStringToObject(j, "timestamps", o->user_timestamps ? "user" : "kernel");
     return j;
 }
 
@@ -829,6 +840,7 @@ int main(int argc, char **argv)
     cfg.connect_timeout_us = o.connect_timeout_us;
     cfg.grace_us = o.grace_us;
     cfg.keep_text = !o.no_bodies;
+    cfg.rx_kernel = !o.user_timestamps;
     cfg.mode = mode;
     cfg.wopts.no_bodies = o.no_bodies;
     cfg.stop = &g_stop;

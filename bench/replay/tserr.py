@@ -5,8 +5,9 @@ Every replayed request carries X-Request-Id = its record id, and the simulator l
 exchange under that id with the time it wrote every stream event to the socket. For each
 request found in both logs, the i-th content event of the replay record is matched with the
 i-th content event of the simulator record; error = replay's receive time - simulator's send
-time (absolute epoch µs: start_us + offset). It includes the loopback delivery and the client's
-wake-up, which is what a client-side timestamp can honestly promise.
+time (absolute epoch µs: start_us + offset). The simulator reads its clock just before write();
+with replay's default --timestamps kernel the error is the loopback delivery up to the kernel's
+receive stamp, with --timestamps user it adds the client's wake-up and queueing.
 
 usage: tserr.py REPLAY.jsonl.gz SIM.jsonl.gz [--json]
 Percentiles: linear interpolation between order statistics (NumPy's default)."""
