@@ -156,7 +156,7 @@ static void worker_map_clocks(struct client_worker *w)
  * socket_action on one socket also runs other transfers whose timers expired, and those may
  * read their own sockets; a socket whose peek has aged is peeked again right before its own
  * socket_action, so bytes that arrived in between do not take an older time. */
-static void worker_peek_rx(struct client_worker *w, int fd, int64_t now)
+static void worker_peek_rx(struct client_worker *w, int fd)
 {
     if (fd < 0)
         return;
@@ -180,9 +180,10 @@ static void worker_peek_rx(struct client_worker *w, int fd, int64_t now)
                        .msg_controllen = sizeof(ctl.buf)};
     struct client_rx *rx = &w->rx[fd];
     rx->turn = w->turn;
-    rx->peeked_ns = now;
     rx->ns = -1;
-    if (recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT) <= 0)
+    ssize_t n = recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT);
+    rx->peeked_ns = clock_mono_ns();
+    if (n <= 0)
         return;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
@@ -197,13 +198,13 @@ static void worker_peek_rx(struct client_worker *w, int fd, int64_t now)
 static int64_t xfer_stamp(struct client_xfer *t)
 {
     struct client_worker *w = t->w;
-    int64_t now = clock_mono_ns();
-    if (t->sock < 0 || (size_t)t->sock >= w->rx_cap)
-        return now;
-    const struct client_rx *rx = &w->rx[t->sock];
-    if (rx->turn != w->turn || rx->ns < t->t0_ns || rx->ns > now)
-        return now;
-    return rx->ns;
+    if (t->sock >= 0 && (size_t)t->sock < w->rx_cap) {
+        const struct client_rx *rx = &w->rx[t->sock];
+        /* a receive time after the peek that reported it cannot be about these bytes */
+        if (rx->turn == w->turn && rx->ns >= t->t0_ns && rx->ns <= rx->peeked_ns)
+            return rx->ns;
+    }
+    return clock_mono_ns();
 }
 
 /* ---- per-transfer callbacks (the hot path) ----------------------------------------------- */
@@ -815,12 +816,10 @@ void *client_worker_run(void *arg)
         if (n < 0)
             continue; /* EINTR: curl's timers wait for a turn whose sockets were peeked */
         w->turn++;
-        if (w->peek) {
-            int64_t t = clock_mono_ns();
+        if (w->peek)
             for (int i = 0; i < n; i++)
                 if (evs[i].data.fd != w->tfd && (evs[i].events & EPOLLIN))
-                    worker_peek_rx(w, evs[i].data.fd, t);
-        }
+                    worker_peek_rx(w, evs[i].data.fd);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             if (fd == w->tfd) {
@@ -839,11 +838,9 @@ void *client_worker_run(void *arg)
             if (evs[i].events & (EPOLLERR | EPOLLHUP))
                 mask |= CURL_CSELECT_ERR;
             int running;
-            if (w->peek && (mask & CURL_CSELECT_IN) && fd >= 0 && (size_t)fd < w->rx_cap) {
-                int64_t t = clock_mono_ns();
-                if (t - w->rx[fd].peeked_ns > CLIENT_REPEEK_NS)
-                    worker_peek_rx(w, fd, t);
-            }
+            if (w->peek && (mask & CURL_CSELECT_IN) && fd >= 0 && (size_t)fd < w->rx_cap &&
+                clock_mono_ns() - w->rx[fd].peeked_ns > CLIENT_REPEEK_NS)
+                worker_peek_rx(w, fd);
             curl_multi_socket_action(w->multi, fd, mask, &running);
         }
         if (w->peek && w->curl_deadline_ns >= 0 && clock_mono_ns() >= w->curl_deadline_ns) {

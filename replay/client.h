@@ -90,7 +90,7 @@ struct client_xfer;
 /* --timestamps kernel: what the last peek at one socket saw. */
 struct client_rx {
     uint64_t turn;             /* loop turn of the peek (0: never) */
-    int64_t peeked_ns;         /* when it was taken */
+    int64_t peeked_ns;         /* when it returned */
     int64_t ns;                /* receive time of the newest bytes (monotonic), or -1 */
 };
 

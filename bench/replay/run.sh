@@ -5,7 +5,8 @@
 #  3. timestamp error against the simulator's ground-truth log (tserr.py),
 #  4. many concurrent streams (default 5,000),
 #  5. the same streams through a Python aiohttp client (py_client.py; needs python3-aiohttp)
-#     next to llmtrace-replay recording bodies and text, events per CPU-second of each.
+#     next to llmtrace-replay recording bodies and text, events per CPU-second of each,
+#  6. the same comparison on the default profile, where every token arrives on its own.
 # usage: bench/replay/run.sh [BIN_DIR]   (default build/bin); results go to stdout.
 # Numbers from a shared 2-core machine are noisy; run it once on a quiet machine to quote them.
 set -euo pipefail
@@ -100,20 +101,29 @@ print("requests %d, errors %d, max in flight %d, tokens %d, wall %ss, replay cpu
       % (len(ex), sum(1 for r in ex if r["error"]), best, sum(r["tokens_out"] or 0 for r in ex), e, float(u) + float(s), m))
 PY
 
-echo "== 5. Python aiohttp client vs llmtrace-replay (-c 64, 128 requests x 2000 tokens, 1 token/event)"
-start_sim --profile zero --max-batch 100000 --tokens-per-event 1
-PY=${PYTHON_AIOHTTP:-/usr/bin/python3}
-if "$PY" -c 'import aiohttp' 2>/dev/null; then
-  "$PY" "$HERE/py_client.py" "$URL" 64 128 2000
-else
-  echo "python aiohttp: not installed (apt-get install python3-aiohttp), skipped"
-fi
-/usr/bin/time -f "%U %S %e" -o "$W/time5" "$BIN/llmtrace-replay" "$W/t64.jsonl.gz" --url "$URL" \
-  --sweep 64 --stage-requests 128 --max-tokens 2000 --ignore-eos -q -o "$W/cmp.jsonl.gz"
-python3 - "$W/cmp.jsonl.gz" "$W/time5" <<'PY'
+# compare N TOKENS SIM_ARGS...: the Python client and llmtrace-replay (recording bodies and
+# text), one after the other, -c 64, N requests of TOKENS tokens each, events per CPU-second.
+compare() {
+  local n=$1 tok=$2
+  shift 2
+  start_sim "$@"
+  if "$PY" -c 'import aiohttp' 2>/dev/null; then
+    "$PY" "$HERE/py_client.py" "$URL" 64 "$n" "$tok"
+  else
+    echo "python aiohttp: not installed (apt-get install python3-aiohttp), skipped"
+  fi
+  /usr/bin/time -f "%U %S %e" -o "$W/time5" "$BIN/llmtrace-replay" "$W/t64.jsonl.gz" --url "$URL" \
+    --sweep 64 --stage-requests "$n" --max-tokens "$tok" --ignore-eos -q -o "$W/cmp.jsonl.gz"
+  python3 - "$W/cmp.jsonl.gz" "$W/time5" <<'PY'
 import gzip, json, sys
 ev = sum(len(json.loads(l)["response"]["events"]) for l in gzip.open(sys.argv[1], "rt") if '"exchange"' in l)
 u, s, e = map(float, open(sys.argv[2]).read().split())
 print("llmtrace-replay: events %d, cpu %.2fs, wall %.2fs -> %.0f events per cpu-second (%.2f us/event), %.0f events/s wall"
       % (ev, u + s, e, ev / (u + s), 1e6 * (u + s) / ev, ev / e))
 PY
+}
+PY=${PYTHON_AIOHTTP:-/usr/bin/python3}
+echo "== 5. Python aiohttp client vs llmtrace-replay, zero profile (-c 64, 512 requests x 2000 tokens; events arrive in bursts)"
+compare 512 2000 --profile zero --max-batch 100000 --tokens-per-event 1
+echo "== 6. the same on the default profile (-c 64, 128 requests x 1000 tokens; one event per read, as from a real server)"
+compare 128 1000 --profile default --max-batch 64
