@@ -89,7 +89,7 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 the run completed (failed requests are in the log and the summary);\n"
     "1 runtime failure (input unreadable, output unwritable, interrupted, or no request could\n"
-    "connect); 2 usage error.\n"
+    "connect, TLS included); 2 usage error.\n"
     "\n"
     "Examples:\n"
     "  " PROG " prod.jsonl.gz --url http://staging:8000 --speed 2 -o run.jsonl.gz\n"
@@ -1189,10 +1189,12 @@ int main(int argc, char **argv)
                     s > 0 ? (double)stages[i].tokens / s : 0, a, b);
         }
     }
-    int no_connect = done > 0 && by_kind[TLOG_ERROR_CONNECT] + by_kind[TLOG_ERROR_CONNECT_TIMEOUT]
-                                     == done;
+    /* a failed TLS handshake is a connection that never carried a request, too */
+    int no_connect = done > 0 && by_kind[TLOG_ERROR_CONNECT] + by_kind[TLOG_ERROR_CONNECT_TIMEOUT] +
+                                         by_kind[TLOG_ERROR_TLS] == done;
     if (no_connect && !o.quiet)
-        fprintf(stderr, PROG ": no request could connect to %s\n", target);
+        fprintf(stderr, PROG ": no request could connect to %s%s\n", target,
+                by_kind[TLOG_ERROR_TLS] ? " (TLS failed; --insecure skips verification)" : "");
 
     for (int i = 0; ws && i < nw; i++)
         client_worker_free(&ws[i].w);

@@ -71,7 +71,7 @@ for _ in $(seq 50); do [ -s "$T/plain.port" ] && break; sleep 0.1; done
 rc=0
 "$RP" "$T/t8.jsonl.gz" --url "https://127.0.0.1:$(cat "$T/plain.port")" --limit 2 -q \
   -o "$T/tls.jsonl.gz" || rc=$?
-assert_eq "tls: exit 0 (it connected)" 0 "$rc"
+assert_eq "tls: exit 1 (no request got past the handshake)" 1 "$rc"
 assert_eq "tls: kinds" '{"tls": 2}' "$(rq "$T/tls.jsonl.gz" '
 dict(collections.Counter(x["error"]["kind"] for x in ex))')"
 
