@@ -431,6 +431,49 @@ static int har_text_of(const cJSON *obj, struct buf *b)
     return cJSON_IsString(s) ? buf_append_str(b, s->valuestring) : 0;
 }
 
+/* RFC 4648 base64 (padding optional, whitespace skipped) into b, NUL-terminated. 0,
+ * IMPORT_ERR_FORMAT for a byte outside the alphabet or a bad tail, IMPORT_ERR_NOMEM. */
+static int har_base64(const char *s, struct buf *b)
+{
+    uint32_t acc = 0;
+    int bits = 0, pad = 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int v;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '+' || c == '-')
+            v = 62;
+        else if (c == '/' || c == '_')
+            v = 63;
+        else if (c == '=') {
+            pad++;
+            continue;
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        else
+            return IMPORT_ERR_FORMAT;
+        if (pad)
+            return IMPORT_ERR_FORMAT; /* data after padding */
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (buf_append_char(b, (char)((acc >> bits) & 0xFF)))
+                return IMPORT_ERR_NOMEM;
+        }
+    }
+    if (bits >= 6 || pad > 2 || (acc & ((1u << bits) - 1)) != 0)
+        return IMPORT_ERR_FORMAT; /* a lone sextet, or leftover bits that are not zero */
+    if (memchr(b->p ? b->p : "", 0, b->len))
+        return IMPORT_ERR_FORMAT; /* a NUL inside: not a text body */
+    return buf_append_char(b, 0) ? IMPORT_ERR_NOMEM : 0;
+}
+
 /* Recovers output text and usage from a recorded response body: one JSON object, an SSE
  * stream (data: lines) or NDJSON. Unknown shapes leave the text empty. */
 static int har_response_body(const char *text, struct import_resp *rs)
@@ -547,6 +590,18 @@ static int har_entry(const cJSON *e, int64_t rec, const struct import_opts *o,
         const cJSON *enc = cJSON_GetObjectItemCaseSensitive(content, "encoding");
         if (cJSON_IsString(ct) && !cJSON_IsString(enc) && har_response_body(ct->valuestring, &r->resp))
             return IMPORT_ERR_NOMEM;
+        if (cJSON_IsString(ct) && cJSON_IsString(enc) && !strcmp(enc->valuestring, "base64")) {
+            /* HAR 1.2 §content: binary or non-UTF-8 bodies are base64 ("encoding"); a body
+             * that does not decode is kept out, like one in an encoding we do not know */
+            struct buf raw;
+            buf_init(&raw, (size_t)64 << 20);
+            int brc = har_base64(ct->valuestring, &raw);
+            if (brc == 0 && har_response_body(raw.p ? raw.p : "", &r->resp))
+                brc = IMPORT_ERR_NOMEM;
+            buf_free(&raw);
+            if (brc == IMPORT_ERR_NOMEM)
+                return brc;
+        }
         r->tokens_in = r->resp.prompt_tokens;
         r->tokens_out = r->resp.completion_tokens;
     }

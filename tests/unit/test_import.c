@@ -538,6 +538,32 @@ static void test_har(void **state)
     struct import_opts ox = {.name = "h"};
     assert_int_equal(import_parse(IMPORT_HAR, none, strlen(none), &ox, &t), IMPORT_ERR_EMPTY);
     import_trace_free(&t);
+    /* base64 bodies (HAR 1.2 content.encoding): decoded, then read like any other; the text
+     * is the SSE stream above, base64-encoded by Python with a line break after 20 chars */
+    const char *b64 = "{\"log\":{\"entries\":[{\"startedDateTime\":\"2024-03-01T10:00:00Z\","
+                      "\"request\":{\"method\":\"POST\",\"url\":\"http://h/v1/chat/completions\"},"
+                      "\"response\":{\"status\":200,\"content\":{\"encoding\":\"base64\",\"text\":"
+                      "\"%s\"}}}]}}";
+    static const char *const bodies[] = {
+        "ZGF0YTogeyJjaG9pY2Vz\nIjpbeyJkZWx0YSI6eyJjb250ZW50IjoiSGkifX1dfQoKZGF0YTogeyJjaG9pY2VzIjpbXSwidXNhZ2UiOnsicHJvbXB0X3Rva2VucyI6NCwiY29tcGxldGlvbl90b2tlbnMiOjF9fQoKZGF0YTogW0RPTkVdCgo=",
+        "ZGF0YTogeyJjaG9pY2VzIjpbeyJkZWx0YSI6eyJjb250ZW50IjoiSGkifX1dfQ*=", /* '*' */
+        "AGRhdGE6IA==",                                                    /* NUL inside */
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        char doc[1024];
+        snprintf(doc, sizeof(doc), b64, bodies[i]);
+        assert_int_equal(import_parse(IMPORT_HAR, doc, strlen(doc), &ox, &t), 0);
+        assert_int_equal(t.n, 1);
+        if (i == 0) {
+            assert_string_equal(t.rows[0].resp.text, "Hi");
+            assert_int_equal(t.rows[0].tokens_in, 4);
+            assert_int_equal(t.rows[0].tokens_out, 1);
+        } else {
+            assert_null(t.rows[0].resp.text);
+            assert_int_equal(t.rows[0].tokens_out, -1);
+        }
+        import_trace_free(&t);
+    }
     const char *bad = "{\"log\":{\"entries\":[{\"startedDateTime\":\"yesterday\",\"request\":"
                       "{\"method\":\"POST\",\"url\":\"http://h/v1/completions\"}}]}}";
     assert_int_equal(import_parse(IMPORT_HAR, bad, strlen(bad), &ox, &t), IMPORT_ERR_FORMAT);
