@@ -344,8 +344,7 @@ static int hx_resp_head(void *user, const struct http1_head *h)
         d = dialect_from_path(x->req.path, strlen(x->req.path));
     if (q->has_stream)           /* a second final response for one request: the last wins */
         llm_stream_free(&q->ls);
-    llm_stream_init(&q->ls, x, d, h->status, q->content_type, x->stream == 1,
-                    !c->e->o.no_bodies);
+    llm_stream_init(&q->ls, x, d, h->status, q->content_type, !c->e->o.no_bodies);
     q->has_stream = 1;
     return 0;
 }

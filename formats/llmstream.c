@@ -22,7 +22,7 @@
 
 
 void llm_stream_init(struct llm_stream *s, struct tlog_exchange *x, enum dialect_id d,
-                     int status, const char *content_type, int stream_requested, int keep_text)
+                     int status, const char *content_type, int keep_text)
 {
     memset(s, 0, sizeof *s);
     s->dialect = d;
@@ -30,9 +30,8 @@ void llm_stream_init(struct llm_stream *s, struct tlog_exchange *x, enum dialect
     s->keep_text = keep_text;
     s->x = x;
     /* The Content-Type alone: without it, the first body byte is a better witness than the
-     * request's stream flag (servers ignore flags they do not know), so that flag is unused. */
+     * request's stream flag (servers ignore flags they do not know). */
     s->framing = dialect_framing_for(DIALECT_UNKNOWN, -1, content_type);
-    (void)stream_requested;
     sse_init(&s->sse, LLMSTREAM_MAX_EVENT);
     ndjson_init(&s->nd, LLMSTREAM_MAX_EVENT);
     buf_init(&s->body, LLMSTREAM_MAX_BODY);

@@ -42,7 +42,7 @@ struct llm_stream {
 /* Prepares s to fill x (not owned). status: HTTP status (>= 400 → the body is an error body).
  * content_type: response Content-Type or NULL. keep_text: 0 drops the text (--no-bodies). */
 void llm_stream_init(struct llm_stream *s, struct tlog_exchange *x, enum dialect_id d,
-                     int status, const char *content_type, int stream_requested, int keep_text);
+                     int status, const char *content_type, int keep_text);
 void llm_stream_free(struct llm_stream *s);
 /* Feeds decoded body bytes received at offset_us (from x->start_us). resp.ttfb_us and
  * resp.end_us stay the caller's to set (it sees the header bytes). Returns 0, or -1 once the

@@ -5,11 +5,16 @@
 #include "client.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -22,7 +27,7 @@
 #define CLIENT_LINE_MAX     (256u << 20)        /* cap on one serialized record */
 #define CLIENT_RECV_BUF     16384               /* libcurl's read size (CURLOPT_BUFFERSIZE) */
 #define CLIENT_PEEK_MAX     CLIENT_RECV_BUF     /* a peek covers what one read will take */
-#define CLIENT_REPEEK_NS    20000               /* a peek older than this is taken again */
+#define CLIENT_PEEK_FRESH_NS 20000              /* a peek's time is used without a check */
 #define CLIENT_REMAP_NS     1000000000LL        /* realtime → monotonic offset refresh */
 
 struct client_xfer {
@@ -106,6 +111,8 @@ static int worker_on_socket(CURL *e, curl_socket_t s, int what, void *userp, voi
     if (curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t)
         t->sock = what == CURL_POLL_REMOVE ? CURL_SOCKET_BAD : s;
     if (what == CURL_POLL_REMOVE) {
+        if (s >= 0 && (size_t)s < w->rx_cap)
+            w->rx[s].turn = 0; /* the number may soon name a new connection */
         epoll_ctl(w->ep, EPOLL_CTL_DEL, s, NULL); /* EBADF when curl closed it first: fine */
         return 0;
     }
@@ -151,6 +158,31 @@ static void worker_map_clocks(struct client_worker *w)
     w->remap_ns = b + CLIENT_REMAP_NS;
 }
 
+/* TCP_INFO's count of payload bytes received on fd (Linux ≥ 4.1), or UINT64_MAX. */
+static uint64_t socket_bytes_received(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+        len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
+        return UINT64_MAX;
+    return ti.tcpi_bytes_received;
+}
+
+/* Whether the application has read more from fd than the peek behind rx saw: read so far
+ * (received − still queued, an upper bound: the queue is sampled first) against read before
+ * the peek plus the peeked bytes. Unknown counts as yes. */
+static int rx_overrun(int fd, const struct client_rx *rx)
+{
+    int queued = 0;
+    if (rx->consumed0 == UINT64_MAX || ioctl(fd, SIOCINQ, &queued) || queued < 0)
+        return 1;
+    uint64_t rcvd = socket_bytes_received(fd);
+    if (rcvd == UINT64_MAX || rcvd < (uint64_t)queued)
+        return 1;
+    return rcvd - (uint64_t)queued > rx->consumed0 + rx->seen;
+}
+
 /* Peeks at what fd holds and keeps the receive time (CLOCK_MONOTONIC) of its newest bytes for
  * this loop turn. Every socket epoll reported is peeked before libcurl runs at all, because
  * socket_action on one socket also runs other transfers whose timers expired, and those may
@@ -181,10 +213,18 @@ static void worker_peek_rx(struct client_worker *w, int fd)
     struct client_rx *rx = &w->rx[fd];
     rx->turn = w->turn;
     rx->ns = -1;
+    rx->stale = 0;
+    rx->consumed0 = UINT64_MAX;
+    /* bytes received so far, taken before the peek: whatever arrives in between only makes
+     * consumed0 smaller, i.e. the check in xfer_stamp stricter */
+    uint64_t rcvd = socket_bytes_received(fd);
     ssize_t n = recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT);
-    rx->peeked_ns = clock_mono_ns();
+    rx->peeked_ns = rx->checked_ns = clock_mono_ns();
     if (n <= 0)
         return;
+    rx->seen = (uint64_t)n;
+    if (rcvd != UINT64_MAX && rcvd >= (uint64_t)n)
+        rx->consumed0 = rcvd - (uint64_t)n;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
             struct timespec ts;
@@ -198,13 +238,25 @@ static void worker_peek_rx(struct client_worker *w, int fd)
 static int64_t xfer_stamp(struct client_xfer *t)
 {
     struct client_worker *w = t->w;
-    if (t->sock >= 0 && (size_t)t->sock < w->rx_cap) {
-        const struct client_rx *rx = &w->rx[t->sock];
-        /* a receive time after the peek that reported it cannot be about these bytes */
-        if (rx->turn == w->turn && rx->ns >= t->t0_ns && rx->ns <= rx->peeked_ns)
-            return rx->ns;
+    int64_t now = clock_mono_ns();
+    if (t->sock < 0 || (size_t)t->sock >= w->rx_cap)
+        return now;
+    struct client_rx *rx = &w->rx[t->sock];
+    if (rx->turn != w->turn || rx->stale || rx->ns < t->t0_ns || rx->ns > rx->peeked_ns)
+        return now;
+    /* libcurl reads again within one socket_action while the socket stays readable, and a
+     * socket_action on one socket runs other transfers too: bytes handled soon after the peek
+     * (or after the last check) are taken as the peeked ones — a segment that arrived in those
+     * CLIENT_PEEK_FRESH_NS may be stamped that much early —, later ones only once the
+     * socket's byte counts show that nothing past the peeked bytes has been read */
+    if (now - rx->checked_ns > CLIENT_PEEK_FRESH_NS) {
+        if (rx_overrun(t->sock, rx)) {
+            rx->stale = 1;
+            return now;
+        }
+        rx->checked_ns = now;
     }
-    return clock_mono_ns();
+    return rx->ns;
 }
 
 /* ---- per-transfer callbacks (the hot path) ----------------------------------------------- */
@@ -213,7 +265,7 @@ static void xfer_stream_start(struct client_xfer *t)
 {
     const struct replay_req *r = t->req;
     llm_stream_init(&t->st, &t->x, r->dialect, t->status, t->ctype[0] ? t->ctype : NULL,
-                    r->stream == 1, t->w->cfg->keep_text);
+                    t->w->cfg->keep_text);
     t->st_init = 1;
 }
 
@@ -839,7 +891,7 @@ void *client_worker_run(void *arg)
                 mask |= CURL_CSELECT_ERR;
             int running;
             if (w->peek && (mask & CURL_CSELECT_IN) && fd >= 0 && (size_t)fd < w->rx_cap &&
-                clock_mono_ns() - w->rx[fd].peeked_ns > CLIENT_REPEEK_NS)
+                clock_mono_ns() - w->rx[fd].peeked_ns > CLIENT_PEEK_FRESH_NS)
                 worker_peek_rx(w, fd);
             curl_multi_socket_action(w->multi, fd, mask, &running);
         }

@@ -91,7 +91,12 @@ struct client_xfer;
 struct client_rx {
     uint64_t turn;             /* loop turn of the peek (0: never) */
     int64_t peeked_ns;         /* when it returned */
+    int64_t checked_ns;        /* when the bytes read were last checked against it */
     int64_t ns;                /* receive time of the newest bytes (monotonic), or -1 */
+    uint64_t seen;             /* bytes peeked */
+    uint64_t consumed0;        /* a lower bound of the bytes read from the socket before the
+                                * peek (TCP_INFO bytes_received − seen), or UINT64_MAX */
+    int stale;                 /* libcurl has read past the peeked bytes */
 };
 
 struct client_worker {

@@ -49,8 +49,9 @@ run_stopped kernel
 assert_eq "kernel: header says so" kernel "$(zjq "$T/r.kernel.jsonl.gz" 'hdr["options"]["timestamps"]')"
 read -r n lo hi <<<"$(errors "$T/truth.kernel.jsonl.gz" "$T/r.kernel.jsonl.gz")"
 assert_eq "kernel: all 8 requests matched (head + 5 events each)" 48 "$n"
-# the simulator stamps before write(); the receive time is set inside that write()
-assert_le "kernel: no stamp before the simulator's" -20 "$lo"
+# the simulator stamps before write(); the receive time is set inside that write(). A segment
+# that arrives after the worker's peek and is read with it may be stamped up to 20 µs early.
+assert_le "kernel: no stamp before the simulator's (µs)" -50 "$lo"
 assert_le "kernel: stamps are not the wake-up time (µs)" "$hi" 50000
 
 run_stopped user
@@ -66,7 +67,7 @@ mk_trace "$T/t64.jsonl.gz" 64 1000
 stop_pid "$SIM_PID" INT
 read -r n lo hi <<<"$(errors "$T/truth.run.jsonl.gz" "$T/r.run.jsonl.gz")"
 assert_eq "run: all 64 requests matched (head + 19 events each)" $((64 * 20)) "$n"
-assert_le "run: no stamp before the simulator's" -20 "$lo"
+assert_le "run: no stamp before the simulator's (µs)" -50 "$lo"
 assert_le "run: largest error (µs)" "$hi" 50000
 
 assert_eq "bad --timestamps is a usage error" 2 "$("$RP" "$T/t8.jsonl.gz" --url "$SIM_URL" --timestamps wall -q -o "$T/x.jsonl.gz" 2>/dev/null; echo $?)"

@@ -48,7 +48,7 @@ for k, r in rep.items():
     a = [r["start_us"] + e[0] for e in r["response"]["events"]]
     b = [s["start_us"] + e[0] for e in s["response"]["events"]]
     d += [x - y for x, y in zip(a, b)] if len(a) == len(b) else [None]
-print(len(d) > 0 and None not in d and min(d) >= -20 and max(d) < 1000000)
+print(len(d) > 0 and None not in d and min(d) >= -50 and max(d) < 1000000)
 PY
 )"
 

@@ -38,7 +38,7 @@ static void run_stream(enum dialect_id d, int status, const char *ct, const char
     struct tlog_exchange x;
     struct llm_stream s;
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, d, status, ct, 1, 1);
+    llm_stream_init(&s, &x, d, status, ct, 1);
     size_t at = 0;
     int64_t t = 0;
     while (at < n) {

@@ -103,8 +103,7 @@ static void run_split(const char *body, size_t len, const size_t *cuts, size_t n
     struct tlog_exchange x;
     struct llm_stream s;
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, dialect_parse_name(dialect), status, strcmp(ct, "-") ? ct : NULL,
-                    1, 1);
+    llm_stream_init(&s, &x, dialect_parse_name(dialect), status, strcmp(ct, "-") ? ct : NULL, 1);
     size_t at = 0;
     for (size_t i = 0; i <= ncuts; i++) {
         size_t next = i < ncuts ? cuts[i] : len;
@@ -179,7 +178,7 @@ static void test_event_offsets(void **state)
     struct tlog_exchange x;
     struct llm_stream s;
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/event-stream", 1, 1);
+    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/event-stream", 1);
     assert_int_equal(FEED(&s, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n", 100), 0);
     assert_int_equal(x.resp.n_events, 0); /* no blank line yet */
     assert_int_equal(FEED(&s, "\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\ndata: [DO", 250), 0);
@@ -212,7 +211,7 @@ static void test_no_text(void **state)
     static const char body[] =
         "{\"response\":\"x\",\"done\":false}\n{\"response\":\"\",\"done\":true,\"eval_count\":1}\n";
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_OLLAMA_GENERATE, 200, NULL, 1, 0);
+    llm_stream_init(&s, &x, DIALECT_OLLAMA_GENERATE, 200, NULL, 0);
     assert_int_equal(llm_stream_feed(&s, body, sizeof body - 1, 5), 0);
     assert_int_equal(llm_stream_finish(&s, 6), 0);
     assert_int_equal(x.resp.n_events, 2);
@@ -231,7 +230,7 @@ static void test_sniffing(void **state)
     struct llm_stream s;
     /* SSE after leading blank lines, dialect unknown: guessed from the event keys */
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_UNKNOWN, 200, NULL, -1, 1);
+    llm_stream_init(&s, &x, DIALECT_UNKNOWN, 200, NULL, 1);
     assert_int_equal(FEED(&s, "\n", 1), 0);
     assert_int_equal(FEED(&s, "\ndata:{\"token\":{\"text\":\"hi\",\"special\":false}}\n\n", 2), 0);
     assert_int_equal(FEED(&s, "data:{\"token\":{\"text\":\"\",\"special\":true},\"generated_text\":\"hi\",\"details\":{\"finish_reason\":\"eos_token\",\"generated_tokens\":2}}\n\n", 3), 0);
@@ -246,7 +245,7 @@ static void test_sniffing(void **state)
 
     /* whole JSON body, OpenAI */
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/plain", 0, 1);
+    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/plain", 1);
     assert_int_equal(FEED(&s, " {\"choices\":[{\"message\":{\"content\":\"ok\"}}]", 10), 0);
     assert_int_equal(x.resp.n_events, 0);
     assert_int_equal(FEED(&s, "}", 20), 0);
@@ -263,7 +262,7 @@ static void test_sniffing(void **state)
      * SSE field, whether it arrives alone or with the rest */
     for (int split = 0; split < 2; split++) {
         tlog_exchange_init(&x);
-        llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, NULL, 1, 1);
+        llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, NULL, 1);
         if (split) {
             assert_int_equal(FEED(&s, "\n ", 1), 0);
             assert_int_equal(FEED(&s, "data: [DONE]\n\ndata: [DONE]\n\n", 2), 0);
@@ -281,7 +280,7 @@ static void test_sniffing(void **state)
     /* empty body, with or without a Content-Type */
     for (int json = 0; json < 2; json++) {
         tlog_exchange_init(&x);
-        llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, json ? "application/json" : NULL, 1, 1);
+        llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, json ? "application/json" : NULL, 1);
         assert_int_equal(llm_stream_finish(&s, 30), 0);
         assert_int_equal(x.error_kind, TLOG_ERROR_TRUNCATED);
         assert_string_equal(x.error_message, "empty response body");
@@ -292,7 +291,7 @@ static void test_sniffing(void **state)
     }
     /* a truncated JSON body */
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_ANTHROPIC, 200, "application/json", 0, 1);
+    llm_stream_init(&s, &x, DIALECT_ANTHROPIC, 200, "application/json", 1);
     assert_int_equal(FEED(&s, "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"te", 5), 0);
     assert_int_equal(llm_stream_finish(&s, 30), 0);
     assert_int_equal(x.error_kind, TLOG_ERROR_MALFORMED);
@@ -310,7 +309,7 @@ static void test_error_bodies(void **state)
     struct llm_stream s;
     /* a non-JSON error body: its first line is the message */
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 502, "text/html", 1, 1);
+    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 502, "text/html", 1);
     assert_int_equal(FEED(&s, "<html>Bad Gateway</html>\r\nmore", 5), 0);
     assert_int_equal(llm_stream_finish(&s, 6), 0);
     assert_int_equal(x.error_kind, TLOG_ERROR_HTTP_STATUS);
@@ -321,7 +320,7 @@ static void test_error_bodies(void **state)
     tlog_exchange_free(&x);
     /* an empty error body */
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 429, NULL, 1, 1);
+    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 429, NULL, 1);
     assert_int_equal(llm_stream_finish(&s, 6), 0);
     assert_int_equal(x.error_kind, TLOG_ERROR_HTTP_STATUS);
     assert_string_equal(x.error_message, "HTTP 429");
@@ -329,7 +328,7 @@ static void test_error_bodies(void **state)
     tlog_exchange_free(&x);
     /* a vLLM error object inside a 200 stream */
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/event-stream", 1, 1);
+    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/event-stream", 1);
     static const char ev[] = "data: {\"object\":\"error\",\"message\":\"KV cache \\\"full\\\"\",\"type\":\"BadRequestError\",\"code\":400}\n\ndata: [DONE]\n\n";
     assert_int_equal(llm_stream_feed(&s, ev, sizeof ev - 1, 5), 0);
     assert_int_equal(llm_stream_finish(&s, 6), 0);
@@ -352,7 +351,7 @@ static void test_line_cap(void **state)
     memcpy(big, "data: ", 6);
     memset(big + 6, 'a', n - 6);
     tlog_exchange_init(&x);
-    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/event-stream", 1, 1);
+    llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/event-stream", 1);
     assert_int_equal(llm_stream_feed(&s, big, n / 2, 1), 0);
     assert_int_equal(llm_stream_feed(&s, big + n / 2, n - n / 2, 2), -1);
     assert_int_equal(FEED(&s, "\n\n", 3), -1);

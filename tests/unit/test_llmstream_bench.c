@@ -112,7 +112,7 @@ static double run(int use_tree, size_t feed, long events, struct tlog_exchange *
         if (use_tree)
             sse_init(&d, LLMSTREAM_MAX_EVENT);
         else
-            llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/event-stream", 1, 1);
+            llm_stream_init(&s, &x, DIALECT_OPENAI_CHAT, 200, "text/event-stream", 1);
         size_t i = 0;
         int64_t t = 0;
         while (i < body.len) {
