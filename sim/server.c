@@ -161,6 +161,7 @@ struct worker {
     size_t n_pool, cap_pool;
     struct buf scratch;
     struct buf ev;
+    struct buf line;             /* a finished exchange, serialized outside the log's lock */
     char *rbuf;
     uint64_t conn_seq;
     uint32_t late[SIM_LATE_BUCKETS];
@@ -173,8 +174,8 @@ struct worker {
 
 struct sim {
     const struct sim_opts *o;
-    struct tlog_writer *log;
-    pthread_mutex_t log_mu;
+    struct tlog_writer *log;       /* locks itself: workers hand it serialized lines */
+    struct tlog_write_opts log_opts;
     struct clock_map cm;
     int stopfd;
     struct worker *w;
@@ -789,9 +790,11 @@ static void req_log(struct worker *w, struct req *r)
     if (r->err != TLOG_ERROR_NONE)
         tlog_exchange_set_error(x, r->err, r->errmsg[0] ? r->errmsg : NULL);
     tlog_exchange_derive_tokens(x);
-    pthread_mutex_lock(&s->log_mu);
-    tlog_writer_exchange(s->log, x);
-    pthread_mutex_unlock(&s->log_mu);
+    buf_reset(&w->line);
+    if (tlog_exchange_to_line(x, &s->log_opts, &w->line) == 0)
+        tlog_writer_line(s->log, w->line.p, w->line.len, 1, x->error_kind != TLOG_ERROR_NONE);
+    if (w->line.cap > ((size_t)1 << 20))
+        buf_free(&w->line); /* one huge record must not pin memory for the worker's life */
 }
 
 static void req_free(struct req *r)
@@ -1518,9 +1521,7 @@ static void *worker_main(void *arg)
         ST_ADD(w, prompt_tokens, w->eng.prompt_tokens - ST_GET(w, prompt_tokens));
         if (w->idx == 0 && w->sim->log && now - w->last_tick >= 250000000) {
             w->last_tick = now;
-            pthread_mutex_lock(&w->sim->log_mu);
             tlog_writer_tick(w->sim->log, now / 1000);
-            pthread_mutex_unlock(&w->sim->log_mu);
         }
     }
     return NULL;
@@ -1678,7 +1679,6 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
 
     s.o = o;
     s.nw = o->threads;
-    pthread_mutex_init(&s.log_mu, NULL);
     clock_map_init(&s.cm);
     s.start_ns = clock_mono_ns();
     s.stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1716,6 +1716,7 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
         w->pool = calloc(w->cap_pool, sizeof(*w->pool));
         buf_init(&w->scratch, (size_t)256 << 20);
         buf_init(&w->ev, (size_t)256 << 20);
+        buf_init(&w->line, (size_t)256 << 20);
         if (w->epfd < 0 || w->tfd < 0 || !w->rbuf || !w->pool ||
             engine_init(&w->eng, &o->prof, o->max_batch, o->tokens_per_event, on_emit, w) < 0) {
             snprintf(err, errlen, "worker setup failed: %s", strerror(errno));
@@ -1737,6 +1738,7 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
         char lerr[256];
         int k;
         wo.member_interval_us = 1000000;
+        s.log_opts = wo.w;
         s.log = tlog_writer_open(o->log_path, &wo, lerr, sizeof(lerr));
         if (!s.log) {
             snprintf(err, errlen, "--log %s", lerr);
@@ -1819,6 +1821,7 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
         free(w->rbuf);
         buf_free(&w->scratch);
         buf_free(&w->ev);
+        buf_free(&w->line);
         engine_free(&w->eng);
         if (w->lfd > 0)
             close(w->lfd);
@@ -1830,6 +1833,5 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
     g_stopfd = -1;
     close(s.stopfd);
     free(s.w);
-    pthread_mutex_destroy(&s.log_mu);
     return rc;
 }
