@@ -169,6 +169,9 @@ struct dctx {
     struct jscan_val finish;
     int has_errmsg;
     struct jscan_val errmsg;
+    int text_strings;           /* OpenAI fast path: text values read (strings or null) */
+    const char *t_open;         /* ... the first one's opening quote */
+    const char *t_after;        /* ... and the byte after its closing quote */
 };
 
 #define D_MALFORMED(c, reason) ((c)->why = (reason), DIALECT_ERR_MALFORMED)
@@ -506,8 +509,14 @@ static int oa_decode(struct dctx *c, const struct jscan_val *root)
 static int oa_fast_text(struct dctx *c, struct jscan_reader *r)
 {
     struct jscan_val v;
+    jscan_reader_peek(r);
+    const char *open = r->p;
     if (jscan_reader_value(r, &v))
         return OA_FAST_BAIL;
+    if (c->text_strings++ == 0) {
+        c->t_open = open;
+        c->t_after = r->p;
+    }
     if (v.type == JSCAN_NULL)
         return 0;
     if (v.type != JSCAN_STRING)
@@ -624,6 +633,68 @@ static int oa_fast(struct dctx *c, const char *p, size_t len)
     if (saw_delta && saw_role && c->pieces == 0)
         c->out->is_role_only = 1;
     return 0;
+}
+
+/* ---- OpenAI chunk shapes (see struct dialect_shape) ----------------------------------------
+ *
+ * A chunk P + S1 + Q that decoded on the fast path to exactly its one text string S1 (no
+ * finish reason, usage, error or role-only flag, no other text value) is remembered as (P, Q).
+ * A later chunk P + S2 + Q, S2 one valid JSON string, is then the same document with another
+ * string in the same place: it is valid, and decodes to S2's text and nothing else. An empty
+ * S2 goes the long way, since a delta with "role" and "" content is a role-only chunk. */
+
+#define OA_SHAPE_MAX 4096 /* bytes kept for P and for Q */
+
+void dialect_shape_free(struct dialect_shape *s)
+{
+    free(s->pre);
+    free(s->suf);
+    memset(s, 0, sizeof *s);
+}
+
+static int oa_shape_match(struct dctx *c, const struct dialect_shape *s, const char *p, size_t n)
+{
+    if (!s->valid || n < s->pre_len + s->suf_len + 2 || memcmp(p, s->pre, s->pre_len) != 0 ||
+        memcmp(p + n - s->suf_len, s->suf, s->suf_len) != 0 || p[s->pre_len] != '"')
+        return OA_FAST_BAIL;
+    struct jscan_reader r;
+    struct jscan_val v;
+    jscan_reader_init(&r, p + s->pre_len, n - s->pre_len - s->suf_len);
+    if (jscan_reader_value(&r, &v) || v.type != JSCAN_STRING || v.len == 0 || jscan_reader_end(&r))
+        return OA_FAST_BAIL;
+    return d_text(c, &v);
+}
+
+/* Remembers a chunk the fast path decoded, when it has the shape above. */
+static void oa_shape_store(struct dialect_shape *s, const struct dctx *c, const char *p,
+                           size_t n)
+{
+    const struct dialect_event *o = c->out;
+    if (c->text_strings != 1 || c->pieces != 1 || c->has_finish || c->has_errmsg ||
+        o->has_usage || o->is_role_only || o->is_error || !c->t_open || !c->t_after ||
+        c->t_open < p || c->t_after > p + n)
+        return;
+    size_t pl = (size_t)(c->t_open - p), sl = (size_t)(p + n - c->t_after);
+    if (pl > OA_SHAPE_MAX || sl > OA_SHAPE_MAX)
+        return;
+    if (s->valid && s->pre_len == pl && s->suf_len == sl && memcmp(s->pre, p, pl) == 0 &&
+        memcmp(s->suf, c->t_after, sl) == 0)
+        return;
+    char *np = malloc(pl ? pl : 1), *ns = malloc(sl ? sl : 1);
+    if (!np || !ns) { /* no shape: every chunk takes the fast path */
+        free(np);
+        free(ns);
+        dialect_shape_free(s);
+        return;
+    }
+    memcpy(np, p, pl);
+    memcpy(ns, c->t_after, sl);
+    dialect_shape_free(s);
+    s->pre = np;
+    s->pre_len = pl;
+    s->suf = ns;
+    s->suf_len = sl;
+    s->valid = 1;
 }
 
 /* Anthropic usage: prompt = input + cache creation + cache read tokens (all processed input);
@@ -914,6 +985,15 @@ int dialect_decode_event(enum dialect_id d, const char *event_type, size_t type_
                          const char *data, size_t len, struct dialect_event *out,
                          struct buf *scratch, const char **why)
 {
+    return dialect_decode_event_shaped(d, event_type, type_len, data, len, out, scratch, NULL,
+                                       why);
+}
+
+int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_t type_len,
+                                const char *data, size_t len, struct dialect_event *out,
+                                struct buf *scratch, struct dialect_shape *shape,
+                                const char **why)
+{
     struct dctx c;
     memset(&c, 0, sizeof c);
     c.out = out;
@@ -939,11 +1019,25 @@ int dialect_decode_event(enum dialect_id d, const char *event_type, size_t type_
     int is_error_event = d_type_is(event_type, type_len, "error");
     if ((d == DIALECT_OPENAI_CHAT || d == DIALECT_OPENAI_COMPLETIONS) && scratch &&
         !is_error_event) {
-        int frc = oa_fast(&c, data + b, e - b);
+        int frc = shape ? oa_shape_match(&c, shape, data + b, e - b) : OA_FAST_BAIL;
         if (frc == 0)
             frc = d_finalize(&c);
         if (frc == 0)
             return 0;
+        if (frc == OA_FAST_BAIL) {
+            memset(&c, 0, sizeof c);
+            c.out = out;
+            c.scratch = scratch;
+            d_event_clear(out);
+            frc = oa_fast(&c, data + b, e - b);
+            if (frc == 0)
+                frc = d_finalize(&c);
+            if (frc == 0) {
+                if (shape)
+                    oa_shape_store(shape, &c, data + b, e - b);
+                return 0;
+            }
+        }
         if (frc == DIALECT_ERR_NOMEM) {
             if (why)
                 *why = "out of memory";

@@ -82,6 +82,22 @@ int dialect_decode_event(enum dialect_id d, const char *event_type, size_t type_
                          const char *data, size_t len, struct dialect_event *out,
                          struct buf *scratch, const char **why);
 
+/* The shape of the last plain OpenAI content chunk of one stream: its bytes before and after
+ * the text string. Servers repeat id, object, created, model and the rest on every chunk, so
+ * a chunk that matches the shape byte for byte is decoded by checking only its new string —
+ * with the same result as the full decode. Zero-initialise; one per stream. */
+struct dialect_shape {
+    char *pre, *suf;
+    size_t pre_len, suf_len;
+    int valid;
+};
+void dialect_shape_free(struct dialect_shape *s);
+/* dialect_decode_event with a stream's shape (NULL: none), which it reads and updates. */
+int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_t type_len,
+                                const char *data, size_t len, struct dialect_event *out,
+                                struct buf *scratch, struct dialect_shape *shape,
+                                const char **why);
+
 /* The human message of an error response body (JSON error object of any dialect, or the
  * body's first line when not JSON), copied into out (always NUL-terminated). */
 void dialect_error_message(const char *body, size_t len, char *out, size_t outlen);

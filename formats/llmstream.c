@@ -46,6 +46,7 @@ void llm_stream_free(struct llm_stream *s)
     ndjson_free(&s->nd);
     buf_free(&s->body);
     buf_free(&s->scratch);
+    dialect_shape_free(&s->shape);
 }
 
 static void ls_fail(struct llm_stream *s, enum tlog_error_kind k, const char *msg)
@@ -80,7 +81,8 @@ static int ls_event(struct llm_stream *s, const char *type, size_t type_len, con
 {
     struct dialect_event ev;
     const char *why = NULL;
-    int rc = dialect_decode_event(s->dialect, type, type_len, data, len, &ev, &s->scratch, &why);
+    int rc = dialect_decode_event_shaped(s->dialect, type, type_len, data, len, &ev, &s->scratch,
+                                         &s->shape, &why);
     if (rc == DIALECT_ERR_NOMEM)
         return -1;
     if (tlog_exchange_add_event(s->x, s->now_us, rc ? 0 : ev.tokens, rc ? 0 : ev.is_content))

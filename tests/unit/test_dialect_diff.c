@@ -289,6 +289,112 @@ static void test_reader_matches_parse(void **state)
     }
 }
 
+/* ---- chunk shapes (struct dialect_shape) -------------------------------------------------- */
+
+#define SH_PRE "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":7,\"model\":\"m\"," \
+               "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":"
+#define SH_SUF "},\"finish_reason\":null}]}"
+
+/* Decodes `first` then `next` with one shape, and `next` alone; both results of `next` must
+ * match field for field. Returns the shaped result's rc; its event and reason in *e / *why. */
+static int shaped_pair(const char *first, const char *next, struct dialect_shape *sh,
+                       struct buf *sc, struct dialect_event *e, const char **why)
+{
+    struct buf s0, s2;
+    struct dialect_event e0, e2;
+    const char *w0 = NULL, *w2 = NULL;
+    buf_init(&s0, 1 << 20);
+    buf_init(&s2, 1 << 20);
+    if (first)
+        dialect_decode_event_shaped(DIALECT_OPENAI_CHAT, NULL, 0, first, strlen(first), &e0, &s0,
+                                    sh, &w0);
+    int r1 = dialect_decode_event_shaped(DIALECT_OPENAI_CHAT, NULL, 0, next, strlen(next), e, sc,
+                                         sh, why);
+    int r2 = dialect_decode_event(DIALECT_OPENAI_CHAT, NULL, 0, next, strlen(next), &e2, &s2, &w2);
+    assert_int_equal(r1, r2);
+    assert_true((*why == NULL) == (w2 == NULL));
+    if (w2)
+        assert_string_equal(*why, w2);
+    assert_int_equal(e->is_content, e2.is_content);
+    assert_int_equal(e->is_role_only, e2.is_role_only);
+    assert_int_equal(e->has_usage, e2.has_usage);
+    assert_int_equal(e->text_len, e2.text_len);
+    if (e->text_len)
+        assert_memory_equal(e->text, e2.text, e->text_len);
+    assert_int_equal(e->finish_reason_len, e2.finish_reason_len);
+    if (e->finish_reason_len)
+        assert_memory_equal(e->finish_reason, e2.finish_reason, e->finish_reason_len);
+    buf_free(&s0);
+    buf_free(&s2);
+    return r1;
+}
+
+static void test_shape(void **state)
+{
+    (void)state;
+    struct dialect_shape sh = {0};
+    struct buf sc;
+    struct dialect_event e;
+    const char *why = NULL;
+    buf_init(&sc, 1 << 20);
+    const char *a = SH_PRE "\"Hel\"" SH_SUF;
+
+    /* the first chunk leaves its shape: the bytes before and after its string */
+    assert_int_equal(shaped_pair(NULL, a, &sh, &sc, &e, &why), 0);
+    assert_true(sh.valid);
+    assert_int_equal(sh.pre_len, strlen(SH_PRE));
+    assert_memory_equal(sh.pre, SH_PRE, sh.pre_len);
+    assert_int_equal(sh.suf_len, strlen(SH_SUF));
+    assert_memory_equal(sh.suf, SH_SUF, sh.suf_len);
+    /* same shape, new strings: plain, escaped (\n, é, a surrogate pair) */
+    assert_int_equal(shaped_pair(a, SH_PRE "\"lo\"" SH_SUF, &sh, &sc, &e, &why), 0);
+    assert_int_equal(e.text_len, 2);
+    assert_memory_equal(e.text, "lo", 2);
+    assert_int_equal(shaped_pair(a, SH_PRE "\"\\n\\u00e9\\ud83d\\ude00\"" SH_SUF, &sh, &sc, &e, &why), 0);
+    assert_int_equal(e.text_len, 7);
+    assert_memory_equal(e.text, "\n\xc3\xa9\xf0\x9f\x98\x80", 7);
+    /* "" next to "role" is a role-only chunk, as on the full path */
+    assert_int_equal(shaped_pair(a, SH_PRE "\"\"" SH_SUF, &sh, &sc, &e, &why), 0);
+    assert_int_equal(e.is_role_only, 1);
+    assert_int_equal(e.is_content, 0);
+    /* broken strings are malformed with the full path's reason */
+    assert_int_equal(shaped_pair(a, SH_PRE "\"a\x01b\"" SH_SUF, &sh, &sc, &e, &why),
+                     DIALECT_ERR_MALFORMED);
+    assert_int_equal(shaped_pair(a, SH_PRE "\"a\xff\"" SH_SUF, &sh, &sc, &e, &why),
+                     DIALECT_ERR_MALFORMED);
+    assert_int_equal(shaped_pair(a, SH_PRE "\"a\\q\"" SH_SUF, &sh, &sc, &e, &why),
+                     DIALECT_ERR_MALFORMED);
+    /* a string and more where the string was; something else than a string */
+    assert_int_equal(shaped_pair(a, SH_PRE "\"a\",\"x\":\"b\"" SH_SUF, &sh, &sc, &e, &why), 0);
+    assert_int_equal(e.text_len, 1);
+    assert_int_equal(shaped_pair(a, SH_PRE "\"a\"\"b\"" SH_SUF, &sh, &sc, &e, &why),
+                     DIALECT_ERR_MALFORMED);
+    assert_int_equal(shaped_pair(a, SH_PRE "null" SH_SUF, &sh, &sc, &e, &why), 0);
+    assert_int_equal(e.is_content, 0);
+    /* the final chunk (finish_reason) does not match the shape and keeps it */
+    const char *fin = SH_PRE "\"!\"},\"finish_reason\":\"stop\"}]}";
+    assert_int_equal(shaped_pair(a, fin, &sh, &sc, &e, &why), 0);
+    assert_int_equal(e.finish_reason_len, 4);
+    assert_memory_equal(sh.suf, SH_SUF, sh.suf_len);
+    /* a new prefix (created changed) takes the fast path and becomes the shape */
+    const char *b2 = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":8,"
+                     "\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}"
+                     "}]}";
+    assert_int_equal(shaped_pair(NULL, b2, &sh, &sc, &e, &why), 0);
+    assert_true(sh.valid);
+    assert_non_null(memmem(sh.pre, sh.pre_len, "\"created\":8", 11));
+    /* chunks with two text values, usage or an error never become shapes */
+    dialect_shape_free(&sh);
+    assert_int_equal(shaped_pair(NULL, "{\"choices\":[{\"delta\":{\"reasoning_content\":\"r\","
+                                       "\"content\":\"c\"}}]}", &sh, &sc, &e, &why), 0);
+    assert_false(sh.valid);
+    assert_int_equal(shaped_pair(NULL, "{\"choices\":[{\"text\":\"t\",\"finish_reason\":\"length\"}]}",
+                                 &sh, &sc, &e, &why), 0);
+    assert_false(sh.valid);
+    dialect_shape_free(&sh);
+    buf_free(&sc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_fast_path_values),
         cmocka_unit_test(test_mutations_agree),
         cmocka_unit_test(test_reader_matches_parse),
+        cmocka_unit_test(test_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
