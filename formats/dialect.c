@@ -495,8 +495,9 @@ static int oa_decode(struct dctx *c, const struct jscan_val *root)
  * A streamed chat / completions chunk is read in one validating forward pass (jscan's pull
  * reader checks the same grammar as jscan_parse) that picks out choices[].delta.content /
  * .reasoning_content / .refusal / .role, choices[].text and choices[].finish_reason on the
- * way, with no token tape and no second walk. Everything less common — usage objects, tool
- * calls, content parts, whole-body messages, error objects, escaped keys, any malformed byte —
+ * way, with no token tape and no second walk; tool_calls[].function.arguments strings too.
+ * Everything less common — usage objects, function_call, arguments sent as objects, content
+ * parts, whole-body messages, error objects, escaped keys, any malformed byte —
  * answers OA_FAST_BAIL and the event goes through jscan_parse_tape + oa_decode, which stays
  * the reference (tests/fuzz/fuzz_dialect_diff.c checks that both paths agree). */
 
@@ -524,6 +525,58 @@ static int oa_fast_text(struct dctx *c, struct jscan_reader *r)
     return d_text(c, &v);
 }
 
+/* tool_calls[].function.arguments as strings, like oa_tool_calls (first "function" and first
+ * "arguments" of an item count); anything oa_tool_calls would reject, or an object as the
+ * arguments, bails. */
+static int oa_fast_tool_calls(struct dctx *c, struct jscan_reader *r)
+{
+    struct jscan_val k, v;
+    int m, mi;
+    if (jscan_reader_peek(r) != '[')
+        return jscan_reader_value(r, &v) || v.type != JSCAN_NULL ? OA_FAST_BAIL : 0;
+    if (jscan_reader_open(r))
+        return OA_FAST_BAIL;
+    for (int fi = 1; (mi = jscan_reader_next(r, fi, 0, NULL)) == 1; fi = 0) {
+        int seen_fn = 0;
+        if (jscan_reader_peek(r) != '{' || jscan_reader_open(r))
+            return OA_FAST_BAIL;
+        for (int first = 1; (m = jscan_reader_next(r, first, 1, &k)) == 1; first = 0) {
+            if (k.escaped)
+                return OA_FAST_BAIL;
+            if (!OA_KEY(&k, "function") || seen_fn++) {
+                if (jscan_reader_value(r, &v))
+                    return OA_FAST_BAIL;
+                continue;
+            }
+            int c0 = jscan_reader_peek(r);
+            if (c0 != '{') {
+                if (jscan_reader_value(r, &v) || v.type != JSCAN_NULL)
+                    return OA_FAST_BAIL;
+                continue;
+            }
+            if (jscan_reader_open(r))
+                return OA_FAST_BAIL;
+            int seen_args = 0, fm;
+            for (int ff = 1; (fm = jscan_reader_next(r, ff, 1, &k)) == 1; ff = 0) {
+                if (k.escaped || jscan_reader_value(r, &v))
+                    return OA_FAST_BAIL;
+                if (!OA_KEY(&k, "arguments") || seen_args++ || v.type == JSCAN_NULL)
+                    continue;
+                if (v.type != JSCAN_STRING)
+                    return OA_FAST_BAIL;
+                int rc = d_text(c, &v);
+                if (rc)
+                    return rc;
+            }
+            if (fm != 0)
+                return OA_FAST_BAIL;
+        }
+        if (m != 0)
+            return OA_FAST_BAIL;
+    }
+    return mi == 0 ? 0 : OA_FAST_BAIL;
+}
+
 static int oa_fast_delta(struct dctx *c, struct jscan_reader *r, int *saw_role)
 {
     struct jscan_val k, v;
@@ -541,7 +594,9 @@ static int oa_fast_delta(struct dctx *c, struct jscan_reader *r, int *saw_role)
         if (OA_KEY(&k, "content") || OA_KEY(&k, "reasoning_content") ||
             OA_KEY(&k, "reasoning") || OA_KEY(&k, "refusal")) {
             rc = oa_fast_text(c, r);
-        } else if (OA_KEY(&k, "tool_calls") || OA_KEY(&k, "function_call")) {
+        } else if (OA_KEY(&k, "tool_calls")) {
+            rc = oa_fast_tool_calls(c, r);
+        } else if (OA_KEY(&k, "function_call")) {
             return OA_FAST_BAIL;
         } else {
             if (OA_KEY(&k, "role"))

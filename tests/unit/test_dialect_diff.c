@@ -52,6 +52,18 @@ static const char *const seeds[] = {
     "false,null,-0.5e-3,0,123]}]]]]}",
     "{\"choices\":[{\"delta\":{\"function_call\":{\"name\":\"f\",\"arguments\":\"{\\\"x\\\"\"}}}]}",
     "{\"choices\":[{\"delta\":{\"content\":\"\\u00e9t\\u00e9 \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}}]}",
+    /* tool calls: vLLM's first and later chunks, two calls, nulls, duplicates, objects (the
+     * malformed ones are in test_fast_path_values) */
+    "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
+    "\"function\",\"index\":0,\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]},"
+    "\"finish_reason\":null}]}",
+    "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
+    "\"{\\\"city\\\": \\\"Par\"}},{\"index\":1,\"function\":{\"arguments\":\"is\\\"}\"}}]}}]}",
+    "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":null},{\"function\":{\"arguments\":"
+    "null,\"arguments\":\"late\"}},{\"function\":{\"name\":\"n\"},\"function\":{\"arguments\":"
+    "\"dup\"}}]}}]}",
+    "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":{\"a\":1}}}]}}]}",
+    "{\"choices\":[{\"delta\":{\"tool_calls\":null,\"content\":\"c\"}}]}",
 };
 
 static void same_bytes(const char *a, size_t an, const char *b, size_t bn)
@@ -205,6 +217,39 @@ static void test_fast_path_values(void **state)
                                           strlen(seeds[13]), &e, &s, &why), 0);
     assert_int_equal(e.text_len, 2);
     assert_memory_equal(e.text, "ab", 2);
+
+    /* tool calls: arguments of every call in order; the first "function" / "arguments" of
+     * an item count (a null one hides a later duplicate) */
+    static const struct { const char *chunk; const char *text; } tools[] = {
+        {"{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
+         "\"{\\\"city\\\": \\\"Par\"}},{\"index\":1,\"function\":{\"arguments\":\"is\\\"}\"}}]}}]}",
+         "{\"city\": \"Paris\"}"},
+        {"{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":null},{\"function\":{\"arguments\":"
+         "null,\"arguments\":\"late\"}},{\"function\":{\"name\":\"n\"},\"function\":{\"arguments\":"
+         "\"dup\"}}]}}]}",
+         ""},
+        {"{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":{\"a\":1}}}]}}]}",
+         "{\"a\":1}"},
+    };
+    for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
+        assert_int_equal(dialect_decode_event(DIALECT_OPENAI_CHAT, NULL, 0, tools[i].chunk,
+                                              strlen(tools[i].chunk), &e, &s, &why), 0);
+        assert_int_equal(e.text_len, strlen(tools[i].text));
+        if (e.text_len)
+            assert_memory_equal(e.text, tools[i].text, e.text_len);
+    }
+    static const char *const bad_tools[] = {
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":7}}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[1]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":\"f\"}]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":{}}}]}",
+    };
+    struct buf s2;
+    buf_init(&s2, 1 << 20);
+    for (size_t i = 0; i < sizeof bad_tools / sizeof bad_tools[0]; i++)
+        assert_int_equal(check_same(bad_tools[i], strlen(bad_tools[i]), DIALECT_OPENAI_CHAT, &s,
+                                    &s2), DIALECT_ERR_MALFORMED);
+    buf_free(&s2);
 
     /* a trailing comma is still malformed, with the full path's reason */
     static const char bad[] = "{\"choices\":[{\"delta\":{\"content\":\"a\"}}],}";
