@@ -18,21 +18,52 @@ int engine_init(struct engine *e, const struct profile *prof, int max_batch,
     return e->running ? 0 : -1;
 }
 
+void engine_set_chunked_prefill(struct engine *e, int64_t n)
+{
+    e->chunk_budget = n > 0 ? n : 0;
+}
+
 void engine_free(struct engine *e)
 {
     free(e->running);
     e->running = NULL;
 }
 
+static void prefill_unlink(struct engine *e, struct eng_seq *s)
+{
+    struct eng_seq **pp = &e->phead, *prev = NULL;
+    while (*pp && *pp != s) {
+        prev = *pp;
+        pp = &(*pp)->pnext;
+    }
+    if (*pp) {
+        *pp = s->pnext;
+        if (e->ptail == s)
+            e->ptail = prev;
+    }
+    s->pnext = NULL;
+}
+
 static void run_remove(struct engine *e, struct eng_seq *s)
 {
     int i = s->slot;
+    if (s->prefill_left > 0)
+        prefill_unlink(e, s);
     e->n_running--;
     if (i != e->n_running) {
         e->running[i] = e->running[e->n_running];
         e->running[i]->slot = i;
     }
     e->running[e->n_running] = NULL;
+}
+
+static int prefill_count(const struct engine *e)
+{
+    int n = 0;
+    const struct eng_seq *q;
+    for (q = e->phead; q; q = q->pnext)
+        n++;
+    return n;
 }
 
 /* Admits waiting sequences and schedules the step that starts at t. */
@@ -53,9 +84,31 @@ static void step_begin(struct engine *e, int64_t t)
         s->slot = e->n_running;
         s->admit_ns = t;
         e->running[e->n_running++] = s;
-        prefill += s->prompt_tokens;
         e->admitted++;
         e->prompt_tokens += (uint64_t)s->prompt_tokens;
+        if (e->chunk_budget > 0 && s->prompt_tokens > 0) {
+            s->prefill_left = s->prompt_tokens;
+            s->pnext = NULL;
+            if (e->ptail)
+                e->ptail->pnext = s;
+            else
+                e->phead = s;
+            e->ptail = s;
+        } else {
+            prefill += s->prompt_tokens;
+        }
+    }
+    if (e->chunk_budget > 0) {
+        /* one token of the budget per decoding sequence, prompt chunks from the rest */
+        int64_t budget = e->chunk_budget - (e->n_running - prefill_count(e));
+        struct eng_seq *q;
+        if (budget < 1)
+            budget = 1; /* the oldest prompt always advances (the CLI keeps N >= max-batch) */
+        for (q = e->phead; q; q = q->pnext) {
+            q->chunk = budget > 0 ? (q->prefill_left < budget ? q->prefill_left : budget) : 0;
+            budget -= q->chunk;
+            prefill += q->chunk;
+        }
     }
     if (e->n_running == 0) {
         e->active = 0;
@@ -72,6 +125,8 @@ static void step_begin(struct engine *e, int64_t t)
         struct eng_seq *s = e->running[i];
         if (s->blocked)
             continue;
+        if (s->prefill_left > 0 && s->chunk == 0)
+            continue; /* waits for budget: it cannot emit in this step */
         if (s->stall_until > t) {
             if (wake < 0 || s->stall_until < wake)
                 wake = s->stall_until;
@@ -94,6 +149,8 @@ void engine_submit(struct engine *e, struct eng_seq *s, int64_t now_ns)
     s->emitted = 0;
     s->stall_until = 0;
     s->blocked = 0;
+    s->prefill_left = s->chunk = 0;
+    s->pnext = NULL;
     if (e->qtail)
         e->qtail->next = s;
     else
@@ -121,6 +178,7 @@ void engine_cancel(struct engine *e, struct eng_seq *s)
     } else if (s->state == ENG_RUNNING) {
         run_remove(e, s);
     }
+    s->prefill_left = 0;
     s->next = NULL;
     s->state = ENG_DONE;
 }
@@ -142,12 +200,23 @@ static void step_complete(struct engine *e)
 {
     int64_t t = e->step_end_ns;
     int i = 0;
+    struct eng_seq *q, *qn;
     e->steps++;
+    /* this step's prompt chunks are done; finished prompts leave the prefill queue and emit */
+    for (q = e->phead; q; q = qn) {
+        qn = q->pnext;
+        q->prefill_left -= q->chunk;
+        q->chunk = 0;
+        if (q->prefill_left <= 0) {
+            q->prefill_left = 0;
+            prefill_unlink(e, q);
+        }
+    }
     while (i < e->n_running) {
         struct eng_seq *s = e->running[i];
         int64_t left;
         int tokens, first, last;
-        if (s->blocked || s->stall_until > t) {
+        if (s->blocked || s->stall_until > t || s->prefill_left > 0) {
             i++;
             continue;
         }

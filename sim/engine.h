@@ -6,7 +6,13 @@
  * one) for every running sequence; finished sequences leave the batch then. Steps follow an
  * absolute schedule (each starts where the previous one ended), so lateness of the caller never
  * accumulates. The engine is pure: the caller supplies the time and performs the I/O in the
- * emit callback. With the zero profile steps take no time and each step starts at `now`. */
+ * emit callback. With the zero profile steps take no time and each step starts at `now`.
+ *
+ * Chunked prefill (engine_set_chunked_prefill, vLLM's --enable-chunked-prefill with
+ * --max-num-batched-tokens N): a step processes at most N tokens, one per decoding sequence
+ * and the rest as prompt chunks of the admitted sequences in admission order; a sequence emits
+ * its first token at the end of the step that finishes its prompt, and decoding sequences keep
+ * emitting while long prompts are prefilled over several steps. */
 #ifndef LLMTRACE_SIM_ENGINE_H
 #define LLMTRACE_SIM_ENGINE_H
 
@@ -29,6 +35,9 @@ struct eng_seq {
     int64_t stall_ns;            /* length of that stall */
     int64_t stall_until;         /* private: model time the current stall ends */
     int64_t admit_ns;            /* model time of the step it joined */
+    int64_t prefill_left;        /* private: chunked prefill, prompt tokens still to process */
+    int64_t chunk;               /* private: ... of them processed in the current step */
+    struct eng_seq *pnext;       /* private: ... prefill queue link (admission order) */
     void *user;
 };
 
@@ -52,6 +61,8 @@ struct engine {
     int active;                  /* a step is scheduled */
     int64_t step_start_ns, step_end_ns;
     int64_t step_prefill;        /* prompt tokens prefilled in the current step */
+    int64_t chunk_budget;        /* chunked prefill: tokens per step; 0 = whole prompts */
+    struct eng_seq *phead, *ptail; /* chunked prefill: admitted, prompt not done */
     uint64_t steps, tokens_out, prompt_tokens, admitted;
 };
 
@@ -59,6 +70,9 @@ struct engine {
 int engine_init(struct engine *e, const struct profile *prof, int max_batch,
                 int tokens_per_event, engine_emit_fn emit, void *ctx);
 void engine_free(struct engine *e);
+/* Turns chunked prefill on with a budget of n tokens per step (n >= 1), or off (0). Call
+ * before the first submit. */
+void engine_set_chunked_prefill(struct engine *e, int64_t n);
 /* Queues s (n_out, prompt_tokens, stall_* filled by the caller). When the engine is idle a
  * step starts at now_ns. */
 void engine_submit(struct engine *e, struct eng_seq *s, int64_t now_ns);

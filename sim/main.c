@@ -34,6 +34,9 @@ static const char usage_text[] =
     "                           llama2-70b/h100-80gb) | FILE.csv:MODEL/HW (default: default)\n"
     "  --max-batch N            sequences decoded together (default 32)\n"
     "  --tokens-per-event K     tokens per streamed event (default 1)\n"
+    "  --chunked-prefill N      at most N tokens per step: one per decoding sequence, the rest\n"
+    "                           as prompt chunks (vLLM's max-num-batched-tokens; N >= max-batch;\n"
+    "                           default 0 = whole prompts in the step they join)\n"
     "  --queue-limit N          answer 429 + Retry-After when N requests already wait (0 = off)\n"
     "  --tokenizer bytes|words  prompt tokens = ceil(bytes/4) or whitespace words (default bytes)\n"
     "  --default-max-tokens N   output cap when a request gives none (default 256)\n"
@@ -66,7 +69,7 @@ enum {
     OPT_LISTEN = 256, OPT_PORT_FILE, OPT_LOG, OPT_SEED, OPT_PROFILE, OPT_MAX_BATCH, OPT_TPE,
     OPT_QUEUE, OPT_THREADS, OPT_DRAIN, OPT_MAX_BODY, OPT_TOKENIZER, OPT_FAIL_RATE, OPT_FAIL_STATUS,
     OPT_RESET, OPT_STALL_RATE, OPT_STALL_MS, OPT_SLOW, OPT_MALF, OPT_DROP, OPT_QUIET, OPT_HELP,
-    OPT_VERSION, OPT_MODEL, OPT_DEFMAX, OPT_IDLE
+    OPT_VERSION, OPT_MODEL, OPT_DEFMAX, OPT_IDLE, OPT_CHUNKED
 };
 
 static const struct option long_opts[] = {
@@ -77,6 +80,7 @@ static const struct option long_opts[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
     {"tokens-per-event", required_argument, NULL, OPT_TPE},
+    {"chunked-prefill", required_argument, NULL, OPT_CHUNKED},
     {"queue-limit", required_argument, NULL, OPT_QUEUE},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"drain-seconds", required_argument, NULL, OPT_DRAIN},
@@ -209,6 +213,10 @@ int main(int argc, char **argv)
                 return rc;
             o.tokens_per_event = (int)v;
             break;
+        case OPT_CHUNKED:
+            if ((rc = parse_int("chunked-prefill", optarg, 0, 100000000, &o.chunked_prefill)))
+                return rc;
+            break;
         case OPT_QUEUE:
             if ((rc = parse_int("queue-limit", optarg, 0, INT64_MAX, &o.queue_limit)))
                 return rc;
@@ -292,6 +300,11 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return usage_error("unexpected argument '%s'%s", argv[optind], "");
+    if (o.chunked_prefill > 0 && o.chunked_prefill < o.max_batch) {
+        char mb[24];
+        snprintf(mb, sizeof(mb), "%d", o.max_batch);
+        return usage_error("--chunked-prefill must be 0 or at least --max-batch (%s)%s", mb, "");
+    }
     if (o.stall_rate > 0 && o.stall_ms == 0)
         return usage_error("--stall-rate needs --stall-ms%s%s", "", "");
     if (profile_resolve(&o.prof, profile, err, sizeof(err)) < 0)

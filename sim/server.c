@@ -1605,6 +1605,7 @@ static cJSON *options_json(const struct sim_opts *o)
     cJSON_AddStringToObject(j, "profile", o->prof.name);
     cJSON_AddNumberToObject(j, "max_batch", o->max_batch);
     cJSON_AddNumberToObject(j, "tokens_per_event", o->tokens_per_event);
+    cJSON_AddNumberToObject(j, "chunked_prefill", (double)o->chunked_prefill);
     cJSON_AddNumberToObject(j, "queue_limit", (double)o->queue_limit);
     cJSON_AddNumberToObject(j, "threads", o->threads);
     cJSON_AddStringToObject(j, "tokenizer", o->tokenizer_words ? "words" : "bytes");
@@ -1723,6 +1724,7 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
             rc = 1;
             break;
         }
+        engine_set_chunked_prefill(&w->eng, o->chunked_prefill);
         e.events = EPOLLIN;
         e.data.u64 = TAG_LISTEN;
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &e);

@@ -21,6 +21,7 @@ struct sim_opts {
     const char *profile_spec;
     int max_batch;
     int tokens_per_event;
+    int64_t chunked_prefill;     /* tokens per step, 0 = off (engine_set_chunked_prefill) */
     int64_t queue_limit;         /* 0: unlimited */
     int threads;
     int64_t drain_us;

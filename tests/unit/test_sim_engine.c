@@ -200,6 +200,91 @@ static void test_init_rejects(void **state)
     assert_int_equal(engine_init(&e, &p, 1, 1, NULL, NULL), -1);
 }
 
+#define US 1000LL
+
+/* Chunked prefill, budget 100 tokens per step: a 250-token prompt is processed 100 + 100 + 50
+ * and the first token comes at the end of the third step. */
+static void test_chunked_prefill_alone(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct log l = {.cancel_id = -1};
+    struct eng_seq a;
+    (void)state;
+    linear(&p);
+    assert_int_equal(engine_init(&e, &p, 2, 1, on_emit, &l), 0);
+    engine_set_chunked_prefill(&e, 100);
+    seq(&a, 1, 2, 250);
+    engine_submit(&e, &a, 0); /* 2 + 1 + 100·0.01 = 4 ms */
+    assert_int_equal(engine_due(&e), 4 * MS);
+    assert_int_equal(e.step_prefill, 100);
+    assert_int_equal(engine_advance(&e, 8 * MS, 100), 2); /* 4 ms more, still no token */
+    assert_int_equal(l.n, 0);
+    assert_int_equal(e.step_prefill, 50); /* 3 + 0.5 = 3.5 ms */
+    assert_int_equal(engine_due(&e), 11500 * US);
+    engine_advance(&e, 100 * MS, 100);
+    assert_int_equal(l.n, 2);
+    expect(&l, 0, 1, 1, 1, 0, 11500 * US);
+    expect(&l, 1, 1, 1, 0, 1, 14500 * US); /* a decode step: 3 ms */
+    assert_int_equal(engine_due(&e), -1);
+    engine_free(&e);
+}
+
+/* A decoding sequence keeps its pace while another's prompt is chunked beside it: one token
+ * of the budget goes to the decoder, 99 to the prompt (99 + 99 + 52). Without chunking the
+ * whole 250-token prompt would sit in the first step (6.5 ms) for both. */
+static void test_chunked_prefill_beside_decode(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct log l = {.cancel_id = -1};
+    struct eng_seq a, b;
+    (void)state;
+    linear(&p);
+    assert_int_equal(engine_init(&e, &p, 2, 1, on_emit, &l), 0);
+    engine_set_chunked_prefill(&e, 100);
+    seq(&a, 1, 10, 0);
+    seq(&b, 2, 1, 250);
+    engine_submit(&e, &a, 0);
+    engine_submit(&e, &b, 0);
+    /* a was admitted alone at 0 (no prompt): 3 ms; b joins the next step */
+    engine_advance(&e, 3 * MS, 100);
+    expect(&l, 0, 1, 1, 1, 0, 3 * MS);
+    /* steps with b prefilling: 2 + 2 + 0.99 = 4.99 ms each, then 4 + 0.52 */
+    engine_advance(&e, 100 * MS, 3);
+    assert_int_equal(l.n, 5);
+    expect(&l, 1, 1, 1, 0, 0, 7990 * US);
+    expect(&l, 2, 1, 1, 0, 0, 12980 * US);
+    expect(&l, 3, 1, 1, 0, 0, 17500 * US);
+    expect(&l, 4, 2, 1, 1, 1, 17500 * US); /* b's first and only token */
+    engine_free(&e);
+}
+
+/* A sequence cancelled mid-prompt leaves the prefill queue: the next step charges nothing. */
+static void test_chunked_prefill_cancel(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct log l = {.cancel_id = -1};
+    struct eng_seq a, b;
+    (void)state;
+    linear(&p);
+    assert_int_equal(engine_init(&e, &p, 2, 1, on_emit, &l), 0);
+    engine_set_chunked_prefill(&e, 100);
+    seq(&a, 1, 5, 0);
+    seq(&b, 2, 5, 1000);
+    engine_submit(&e, &a, 0);
+    engine_submit(&e, &b, 0);
+    engine_advance(&e, 3 * MS, 100);       /* a alone: 3 ms */
+    assert_int_equal(e.step_prefill, 99);  /* b's first chunk */
+    engine_cancel(&e, &b);
+    assert_null(e.phead);
+    engine_advance(&e, 7990 * US, 100);    /* the step already scheduled ends */
+    assert_int_equal(e.step_prefill, 0);
+    assert_int_equal(engine_due(&e), 7990 * US + 3 * MS);
+    engine_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +293,9 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_zero_profile),
         cmocka_unit_test(test_init_rejects),
+        cmocka_unit_test(test_chunked_prefill_alone),
+        cmocka_unit_test(test_chunked_prefill_beside_decode),
+        cmocka_unit_test(test_chunked_prefill_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
