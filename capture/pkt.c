@@ -9,9 +9,10 @@
 
 struct pkt_frag {
     int used;
-    uint8_t src[4], dst[4];
-    uint16_t id;
-    uint8_t proto;
+    int family;                  /* 4 or 6 */
+    uint8_t src[16], dst[16];    /* IPv4 uses the first 4 bytes */
+    uint32_t id;                 /* IPv4: 16 bits; IPv6 fragment header: 32 */
+    uint8_t proto;               /* IPv4 protocol / IPv6 next header of the fragmentable part */
     int64_t first_us;
     int32_t total;               /* payload length once the last fragment arrived; else -1 */
     uint8_t *data;               /* PKT_FRAG_MAX bytes */
@@ -112,12 +113,27 @@ static int pkt_frag_complete(const struct pkt_frag *f)
     return 1;
 }
 
-/* One IPv4 fragment (payload bytes at c, offset in bytes, more = MF flag). Returns PKT_OK with
+static enum pkt_result pkt_ipv6_walk(struct pkt_decoder *d, const uint8_t *src,
+                                     const uint8_t *dst, uint8_t next, struct pkt_cur c,
+                                     size_t plen, int64_t ts_us, int reassembled,
+                                     struct pkt_tcp *out);
+
+/* Which datagram a fragment belongs to (RFC 791 §3.2: source, destination, protocol,
+ * identification; RFC 8200 §4.5: source, destination, identification). */
+struct pkt_frag_key {
+    int family;
+    const uint8_t *src, *dst;    /* 4 or 16 bytes */
+    uint32_t id;
+    uint8_t proto;
+};
+
+/* One fragment (payload bytes at c, offset in bytes, more = MF / M flag). Returns PKT_OK with
  * out filled once the datagram is whole, PKT_FRAG_HELD while waiting. */
-static enum pkt_result pkt_frag_add(struct pkt_decoder *d, const uint8_t *ip, struct pkt_cur c,
-                                    size_t claimed, size_t off, int more, int64_t ts_us,
-                                    struct pkt_tcp *out)
+static enum pkt_result pkt_frag_add(struct pkt_decoder *d, const struct pkt_frag_key *k,
+                                    struct pkt_cur c, size_t claimed, size_t off, int more,
+                                    int64_t ts_us, struct pkt_tcp *out)
 {
+    size_t alen = k->family == 6 ? 16 : 4;
     d->st.frags++;
     if (!d->frags) {
         d->frags = calloc(PKT_FRAG_SLOTS, sizeof *d->frags);
@@ -132,7 +148,6 @@ static enum pkt_result pkt_frag_add(struct pkt_decoder *d, const uint8_t *ip, st
         d->st.frags_dropped++;  /* snaplen cut a fragment, or it overflows the datagram */
         return PKT_FRAG_HELD;
     }
-    uint16_t id = pkt_be16(ip + 4);
     struct pkt_frag *f = NULL, *freeslot = NULL, *oldest = NULL;
     for (int i = 0; i < PKT_FRAG_SLOTS; i++) {
         struct pkt_frag *s = &d->frags[i];
@@ -141,8 +156,9 @@ static enum pkt_result pkt_frag_add(struct pkt_decoder *d, const uint8_t *ip, st
                 freeslot = s;
             continue;
         }
-        if (s->id == id && s->proto == ip[9] && !memcmp(s->src, ip + 12, 4) &&
-            !memcmp(s->dst, ip + 16, 4)) {
+        if (s->family == k->family && s->id == k->id &&
+            (k->family == 6 || s->proto == k->proto) && !memcmp(s->src, k->src, alen) &&
+            !memcmp(s->dst, k->dst, alen)) {
             f = s;
             break;
         }
@@ -158,14 +174,19 @@ static enum pkt_result pkt_frag_add(struct pkt_decoder *d, const uint8_t *ip, st
         if (!f->data && !(f->data = malloc(PKT_FRAG_MAX)))
             return PKT_FRAG_HELD;
         f->used = 1;
-        f->id = id;
-        f->proto = ip[9];
-        memcpy(f->src, ip + 12, 4);
-        memcpy(f->dst, ip + 16, 4);
+        f->family = k->family;
+        f->id = k->id;
+        f->proto = k->proto;
+        memset(f->src, 0, 16);
+        memset(f->dst, 0, 16);
+        memcpy(f->src, k->src, alen);
+        memcpy(f->dst, k->dst, alen);
         f->first_us = ts_us;
         f->total = -1;
         memset(f->have, 0, sizeof f->have);
     }
+    if (off == 0)
+        f->proto = k->proto; /* IPv6: only the first fragment's Next Header counts (§4.5) */
     memcpy(f->data + off, c.p, claimed);
     for (size_t b = off / 8; b < (off + claimed + 7) / 8; b++)
         f->have[b / 8] |= (uint8_t)(1u << (b % 8));
@@ -175,12 +196,16 @@ static enum pkt_result pkt_frag_add(struct pkt_decoder *d, const uint8_t *ip, st
         return PKT_FRAG_HELD;
     f->used = 0;
     d->st.frags_reassembled++;
-    if (f->proto != 6)
+    if (f->family == 4 && f->proto != 6)
         return PKT_NOT_TCP;
     /* hand out a copy so the slot can be reused by the next frame */
     if (!d->reasm && !(d->reasm = malloc(PKT_FRAG_MAX)))
         return PKT_FRAG_HELD;
     memcpy(d->reasm, f->data, (size_t)f->total);
+    if (f->family == 6) {        /* the fragmentable part: more extension headers, then TCP */
+        struct pkt_cur r6 = {d->reasm, d->reasm + f->total};
+        return pkt_ipv6_walk(d, f->src, f->dst, f->proto, r6, (size_t)f->total, ts_us, 1, out);
+    }
     out->family = 4;
     memset(out->src, 0, 16);
     memset(out->dst, 0, 16);
@@ -212,8 +237,10 @@ static enum pkt_result pkt_ipv4(struct pkt_decoder *d, struct pkt_cur c, int64_t
     c.p += ihl;
     if ((size_t)(c.end - c.p) > tot - ihl)  /* drop Ethernet padding */
         c.end = c.p + (tot - ihl);
-    if (off || more)
-        return pkt_frag_add(d, ip, c, tot - ihl, off, more, ts_us, out);
+    if (off || more) {
+        struct pkt_frag_key k = {4, ip + 12, ip + 16, pkt_be16(ip + 4), ip[9]};
+        return pkt_frag_add(d, &k, c, tot - ihl, off, more, ts_us, out);
+    }
     if (ip[9] != 6)
         return PKT_NOT_TCP;
     out->family = 4;
@@ -224,27 +251,20 @@ static enum pkt_result pkt_ipv4(struct pkt_decoder *d, struct pkt_cur c, int64_t
     return pkt_tcp_parse(c, tot - ihl, out);
 }
 
-static enum pkt_result pkt_ipv6(struct pkt_cur c, struct pkt_tcp *out)
+/* RFC 8200 §4: walks extension headers from `next` at c (plen bytes of IPv6 payload left) to
+ * the TCP header; each is (next, len in 8-octet units - 1). reassembled: c is a datagram put
+ * back together from fragments, which cannot hold another fragment header. */
+static enum pkt_result pkt_ipv6_walk(struct pkt_decoder *d, const uint8_t *src,
+                                     const uint8_t *dst, uint8_t next, struct pkt_cur c,
+                                     size_t plen, int64_t ts_us, int reassembled,
+                                     struct pkt_tcp *out)
 {
-    if (!pkt_need(&c, 40))
-        return PKT_TRUNCATED;
-    const uint8_t *ip = c.p;
-    if (ip[0] >> 4 != 6)
-        return PKT_INVALID;
-    size_t plen = pkt_be16(ip + 4);
-    if (plen == 0)               /* jumbogram or TSO: trust the captured length */
-        plen = (size_t)(c.end - c.p) - 40;
-    uint8_t next = ip[6];
-    c.p += 40;
-    if ((size_t)(c.end - c.p) > plen)
-        c.end = c.p + plen;
-    /* RFC 8200 §4: walk extension headers; each is (next, len in 8-octet units - 1) */
     for (int hops = 0; hops < 16; hops++) {
         switch (next) {
         case 6:
             out->family = 6;
-            memcpy(out->src, ip + 8, 16);
-            memcpy(out->dst, ip + 24, 16);
+            memcpy(out->src, src, 16);
+            memcpy(out->dst, dst, 16);
             return pkt_tcp_parse(c, plen, out);
         case 0: case 43: case 60: case 135: case 139: case 140: {
             if (!pkt_need(&c, 8))
@@ -259,18 +279,26 @@ static enum pkt_result pkt_ipv6(struct pkt_cur c, struct pkt_tcp *out)
             plen -= hl;
             break;
         }
-        case 44: {               /* fragment header: only whole datagrams are followed */
+        case 44: {               /* fragment header (RFC 8200 §4.5) */
             if (!pkt_need(&c, 8))
                 return PKT_TRUNCATED;
-            if (plen < 8)
+            if (plen < 8 || reassembled)
                 return PKT_INVALID;
             uint16_t fo = pkt_be16(c.p + 2);
-            if ((fo & 0xfff8) || (fo & 1))
-                return PKT_NOT_TCP;
-            next = c.p[0];
+            size_t off = fo & 0xfff8;  /* 13-bit offset in 8-octet units, already × 8 */
+            int more = fo & 1;
+            uint8_t nx = c.p[0];
+            uint32_t id = pkt_be32(c.p + 4);
             c.p += 8;
             plen -= 8;
-            break;
+            if (!off && !more) { /* an atomic fragment (RFC 6946): a whole datagram */
+                next = nx;
+                break;
+            }
+            struct pkt_frag_key k = {6, src, dst, id, nx};
+            if ((size_t)(c.end - c.p) > plen)
+                c.end = c.p + plen;
+            return pkt_frag_add(d, &k, c, plen, off, more, ts_us, out);
         }
         case 51: {               /* AH: length in 4-octet units - 2 */
             if (!pkt_need(&c, 8))
@@ -292,6 +320,23 @@ static enum pkt_result pkt_ipv6(struct pkt_cur c, struct pkt_tcp *out)
     return PKT_INVALID;
 }
 
+static enum pkt_result pkt_ipv6(struct pkt_decoder *d, struct pkt_cur c, int64_t ts_us,
+                                struct pkt_tcp *out)
+{
+    if (!pkt_need(&c, 40))
+        return PKT_TRUNCATED;
+    const uint8_t *ip = c.p;
+    if (ip[0] >> 4 != 6)
+        return PKT_INVALID;
+    size_t plen = pkt_be16(ip + 4);
+    if (plen == 0)               /* jumbogram or TSO: trust the captured length */
+        plen = (size_t)(c.end - c.p) - 40;
+    c.p += 40;
+    if ((size_t)(c.end - c.p) > plen)
+        c.end = c.p + plen;
+    return pkt_ipv6_walk(d, ip + 8, ip + 24, ip[6], c, plen, ts_us, 0, out);
+}
+
 /* Dispatches on an EtherType-like value. */
 static enum pkt_result pkt_ethertype(struct pkt_decoder *d, uint16_t type, struct pkt_cur c,
                                      int64_t ts_us, struct pkt_tcp *out)
@@ -299,7 +344,7 @@ static enum pkt_result pkt_ethertype(struct pkt_decoder *d, uint16_t type, struc
     if (type == 0x0800)
         return pkt_ipv4(d, c, ts_us, out);
     if (type == 0x86dd)
-        return pkt_ipv6(c, out);
+        return pkt_ipv6(d, c, ts_us, out);
     return PKT_NOT_TCP;
 }
 
@@ -311,7 +356,7 @@ static enum pkt_result pkt_rawip(struct pkt_decoder *d, struct pkt_cur c, int64_
         return PKT_TRUNCATED;
     switch (c.p[0] >> 4) {
     case 4: return pkt_ipv4(d, c, ts_us, out);
-    case 6: return pkt_ipv6(c, out);
+    case 6: return pkt_ipv6(d, c, ts_us, out);
     default: return PKT_INVALID;
     }
 }
@@ -363,7 +408,7 @@ static enum pkt_result pkt_link(struct pkt_decoder *d, int dlt, struct pkt_cur c
         if (af == 2)
             return pkt_ipv4(d, c, ts_us, out);
         if (af == 10 || af == 24 || af == 28 || af == 30)
-            return pkt_ipv6(c, out);
+            return pkt_ipv6(d, c, ts_us, out);
         return PKT_NOT_TCP;
     }
     case PKT_DLT_RAW:
@@ -373,7 +418,7 @@ static enum pkt_result pkt_link(struct pkt_decoder *d, int dlt, struct pkt_cur c
     case PKT_DLT_IPV4:
         return pkt_ipv4(d, c, ts_us, out);
     case PKT_DLT_IPV6:
-        return pkt_ipv6(c, out);
+        return pkt_ipv6(d, c, ts_us, out);
     default:
         return PKT_UNSUPPORTED;
     }

@@ -2,8 +2,8 @@
  *
  * Follows the libpcap link-type definitions (pcap-linktype(7)): Ethernet with 802.1Q / 802.1ad
  * (QinQ) tags, Linux cooked v1 (SLL) and v2 (SLL2), BSD NULL / LOOP, raw IP (DLT_RAW, IPV4,
- * IPV6); IPv4 per RFC 791 with fragment reassembly (bounded table), IPv6 per RFC 8200 with
- * extension headers skipped, TCP header per RFC 9293. Every read is bounds-checked: a frame
+ * IPV6); IPv4 per RFC 791 and IPv6 per RFC 8200 (extension headers skipped), both with
+ * fragment reassembly in one bounded table, TCP header per RFC 9293. Every read is bounds-checked: a frame
  * shorter than its headers is "truncated", one whose fields contradict each other "invalid";
  * both are counted apart, as tcpdump does. */
 #ifndef LLMTRACE_CAPTURE_PKT_H
@@ -33,7 +33,7 @@
 enum pkt_result {
     PKT_OK = 0,          /* out holds a TCP segment */
     PKT_NOT_TCP,         /* valid frame, not IP/TCP (ARP, UDP, ICMP…) */
-    PKT_FRAG_HELD,       /* IPv4 fragment kept for reassembly; nothing to hand on yet */
+    PKT_FRAG_HELD,       /* IP fragment kept for reassembly; nothing to hand on yet */
     PKT_TRUNCATED,       /* captured bytes end inside a header */
     PKT_INVALID,         /* header fields inconsistent (bad version, lengths, offsets) */
     PKT_UNSUPPORTED,     /* link type this decoder does not know */

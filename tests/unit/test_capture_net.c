@@ -203,6 +203,94 @@ static void test_decode_ipv4_fragments(void **state)
     pkt_decoder_free(&d);
 }
 
+/* IPv6 fragment i of a datagram: the 40-byte header of `whole` with Next Header 44, then the
+ * fragment header (next header nx, offset, M, id) and `len` bytes of the fragmentable part. */
+static size_t v6_frag(const uint8_t *whole, uint8_t nx, size_t off, int more, uint32_t id,
+                      const uint8_t *part, size_t len, uint8_t *out)
+{
+    memcpy(out, whole, 40);
+    out[4] = (uint8_t)((8 + len) >> 8);
+    out[5] = (uint8_t)(8 + len);
+    out[6] = 44;
+    uint16_t fo = (uint16_t)(off | (more ? 1 : 0)); /* off is a multiple of 8 */
+    uint8_t *f = out + 40;
+    f[0] = nx;
+    f[1] = 0;
+    f[2] = (uint8_t)(fo >> 8);
+    f[3] = (uint8_t)fo;
+    f[4] = (uint8_t)(id >> 24);
+    f[5] = (uint8_t)(id >> 16);
+    f[6] = (uint8_t)(id >> 8);
+    f[7] = (uint8_t)id;
+    memcpy(out + 48, part, len);
+    return 48 + len;
+}
+
+/* IPv6 fragments (RFC 8200 §4.5): a TCP segment split in three and delivered out of order,
+ * interleaved with another datagram's fragment (same addresses, other id); an atomic fragment;
+ * a fragment inside a reassembled datagram is invalid. */
+static void test_decode_ipv6_fragments(void **state)
+{
+    (void)state;
+    struct gen_ep a, b;
+    assert_int_equal(gen_ep_set(&a, "fd00::1", 40000), 0);
+    assert_int_equal(gen_ep_set(&b, "fd00::2", 80), 0);
+    struct gen_frame_opts o = {PKT_DLT_RAW, 0, 0};
+    char payload[60];
+    for (int i = 0; i < 60; i++)
+        payload[i] = (char)('a' + i % 26);
+    uint8_t whole[256];
+    size_t n = gen_frame(&o, &a, &b, 11, 13, PKT_TCP_ACK, payload, 60, whole, sizeof whole);
+    assert_int_equal(n, 120);
+    assert_int_equal(whole[6], 6);
+    const uint8_t *part = whole + 40; /* TCP header + payload: 80 bytes */
+    uint8_t f[4][160];
+    size_t fl[4];
+    fl[0] = v6_frag(whole, 6, 0, 1, 0xabcdef01u, part, 32, f[0]);
+    fl[1] = v6_frag(whole, 6, 32, 1, 0xabcdef01u, part + 32, 32, f[1]);
+    fl[2] = v6_frag(whole, 6, 64, 0, 0xabcdef01u, part + 64, 16, f[2]);
+    fl[3] = v6_frag(whole, 6, 64, 0, 0x22u, part + 64, 16, f[3]); /* another datagram */
+
+    struct pkt_decoder d;
+    pkt_decoder_init(&d);
+    struct pkt_tcp t;
+    assert_int_equal(pkt_decode(&d, o.dlt, f[2], fl[2], 0, &t), PKT_FRAG_HELD);
+    assert_int_equal(pkt_decode(&d, o.dlt, f[3], fl[3], 1, &t), PKT_FRAG_HELD);
+    assert_int_equal(pkt_decode(&d, o.dlt, f[0], fl[0], 2, &t), PKT_FRAG_HELD);
+    assert_int_equal(pkt_decode(&d, o.dlt, f[1], fl[1], 3, &t), PKT_OK);
+    assert_int_equal(t.family, 6);
+    assert_memory_equal(t.src, a.addr, 16);
+    assert_memory_equal(t.dst, b.addr, 16);
+    assert_int_equal(t.sport, 40000);
+    assert_int_equal(t.dport, 80);
+    assert_int_equal(t.seq, 11);
+    assert_int_equal(t.len, 60);
+    assert_memory_equal(t.payload, payload, 60);
+    assert_int_equal(d.st.frags, 4);
+    assert_int_equal(d.st.frags_reassembled, 1);
+
+    /* an atomic fragment (offset 0, M 0) is a whole datagram */
+    uint8_t at[160];
+    size_t al = v6_frag(whole, 6, 0, 0, 7, part, 80, at);
+    assert_int_equal(pkt_decode(&d, o.dlt, at, al, 4, &t), PKT_OK);
+    assert_int_equal(t.len, 60);
+    assert_int_equal(d.st.frags, 4);
+
+    /* the first fragment says the fragmentable part starts with another fragment header */
+    uint8_t g[2][160];
+    size_t gl0 = v6_frag(whole, 44, 0, 1, 9, part, 32, g[0]);
+    size_t gl1 = v6_frag(whole, 6, 32, 0, 9, part + 32, 48, g[1]);
+    assert_int_equal(pkt_decode(&d, o.dlt, g[1], gl1, 5, &t), PKT_FRAG_HELD);
+    assert_int_equal(pkt_decode(&d, o.dlt, g[0], gl0, 6, &t), PKT_INVALID);
+
+    /* a non-last fragment that is not a multiple of 8 bytes is dropped */
+    size_t bl = v6_frag(whole, 6, 0, 1, 10, part, 30, g[0]);
+    uint64_t dropped = d.st.frags_dropped;
+    assert_int_equal(pkt_decode(&d, o.dlt, g[0], bl, 7, &t), PKT_FRAG_HELD);
+    assert_int_equal(d.st.frags_dropped, dropped + 1);
+    pkt_decoder_free(&d);
+}
+
 /* ---- TCP reassembly ----------------------------------------------------------------------- */
 
 struct rec {
@@ -420,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_decode_link_types),
         cmocka_unit_test(test_decode_invalid_and_other),
         cmocka_unit_test(test_decode_ipv4_fragments),
+        cmocka_unit_test(test_decode_ipv6_fragments),
         cmocka_unit_test(test_tcpr_in_order_and_fin),
         cmocka_unit_test(test_tcpr_reorder_retransmit_overlap),
         cmocka_unit_test(test_tcpr_gaps),
