@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "plot.h"
 
 static void html_esc(FILE *f, const char *s)
@@ -42,31 +43,14 @@ static int html_svg(FILE *f, const char *dir, const char *name)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s.svg", dir, name);
-    FILE *in = fopen(path, "rb");
-    if (!in)
+    struct buf svg;
+    buf_init(&svg, (size_t)64 << 20);
+    if (buf_append_file(&svg, path) != 0 || !svg.p) {
+        buf_free(&svg);
         return -1;
-    size_t cap = (size_t)64 << 20, len = 0;
-    char *s = malloc(1 << 16);
-    size_t alloc = 1 << 16;
-    size_t n;
-    while (s && (n = fread(s + len, 1, alloc - len, in)) > 0) {
-        len += n;
-        if (len == alloc) {
-            if (alloc >= cap)
-                break;
-            char *ns = realloc(s, alloc * 2);
-            if (!ns) {
-                free(s);
-                s = NULL;
-                break;
-            }
-            s = ns;
-            alloc *= 2;
-        }
     }
-    fclose(in);
-    if (!s)
-        return -1;
+    const char *s = svg.p;
+    size_t len = svg.len;
     const char *start = NULL;
     for (size_t i = 0; i + 4 <= len; i++)
         if (!memcmp(s + i, "<svg", 4)) {
@@ -75,7 +59,7 @@ static int html_svg(FILE *f, const char *dir, const char *name)
         }
     if (start)
         fwrite(start, 1, len - (size_t)(start - s), f);
-    free(s);
+    buf_free(&svg);
     return start ? 0 : -1;
 }
 

@@ -1,6 +1,7 @@
 /* buf.c — growable byte buffer with a hard cap (see buf.h). */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,39 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int rc = buf_vprintf(b, fmt, ap);
     va_end(ap);
+    return rc;
+}
+
+int buf_append_file(struct buf *b, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return BUF_ERR_IO;
+    int rc = 0;
+    for (;;) {
+        size_t want = b->max - b->len < 65536 ? b->max - b->len : 65536;
+        if (want == 0) { /* at the cap: fine only if the file ends exactly here */
+            char c;
+            if (fread(&c, 1, 1, f) == 1)
+                rc = BUF_ERR_TOO_BIG;
+            else if (ferror(f))
+                rc = BUF_ERR_IO;
+            break;
+        }
+        if ((rc = buf_reserve(b, want)) != 0)
+            break;
+        size_t n = fread(b->p + b->len, 1, want, f);
+        b->len += n;
+        b->p[b->len] = '\0';
+        if (n < want) {
+            if (ferror(f))
+                rc = BUF_ERR_IO;
+            break;
+        }
+    }
+    if (rc == BUF_ERR_IO)
+        errno = EIO;
+    fclose(f);
     return rc;
 }
 

@@ -34,6 +34,10 @@ int buf_append_char(struct buf *b, char c);
 /* printf-style append. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Appends the whole file at path. 0, BUF_ERR_TOO_BIG past max, BUF_ERR_NOMEM, or
+ * BUF_ERR_IO with errno set (open or read failed); the buffer may hold a prefix on error. */
+#define BUF_ERR_IO (-3)
+int buf_append_file(struct buf *b, const char *path);
 /* Removes the first n bytes (n <= len), moving the rest to the front. */
 void buf_consume(struct buf *b, size_t n);
 /* Appends s as the inside of a JSON string literal (escapes ", \, control bytes; invalid

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 void profile_init_zero(struct profile *p)
 {
     memset(p, 0, sizeof(*p));
@@ -200,49 +202,6 @@ out:
     return rc;
 }
 
-static int read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *p = NULL;
-    size_t len = 0, cap = 0, n;
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    for (;;) {
-        if (cap - len < 65536) {
-            char *np;
-            if (cap > ((size_t)64 << 20)) {
-                snprintf(err, errlen, "%s: larger than 64 MiB", path);
-                goto fail;
-            }
-            cap = cap ? cap * 2 : 131072;
-            np = realloc(p, cap);
-            if (!np) {
-                snprintf(err, errlen, "out of memory");
-                goto fail;
-            }
-            p = np;
-        }
-        n = fread(p + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
-        goto fail;
-    }
-    fclose(f);
-    *out = p;
-    *outlen = len;
-    return 0;
-fail:
-    fclose(f);
-    free(p);
-    return -1;
-}
-
 int profile_resolve(struct profile *p, const char *spec, char *err, size_t errlen)
 {
     const char *colon, *slash;
@@ -299,8 +258,9 @@ int profile_resolve(struct profile *p, const char *spec, char *err, size_t errle
         memcpy(hw, slash + 1, hl + 1);
     }
     if (colon) {
-        char path[4096], *text;
-        size_t pl = (size_t)(colon - spec), tl;
+        char path[4096];
+        size_t pl = (size_t)(colon - spec);
+        struct buf text;
         int rc;
         if (pl == 0 || pl >= sizeof(path)) {
             snprintf(err, errlen, "profile \"%s\": bad file name", spec);
@@ -308,10 +268,19 @@ int profile_resolve(struct profile *p, const char *spec, char *err, size_t errle
         }
         memcpy(path, spec, pl);
         path[pl] = '\0';
-        if (read_file(path, &text, &tl, err, errlen) < 0)
+        buf_init(&text, (size_t)64 << 20);
+        rc = buf_append_file(&text, path);
+        if (rc != 0) {
+            if (rc == BUF_ERR_IO)
+                snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            else
+                snprintf(err, errlen, "%s: %s", path,
+                         rc == BUF_ERR_TOO_BIG ? "larger than 64 MiB" : "out of memory");
+            buf_free(&text);
             return -1;
-        rc = profile_parse_csv(p, text, tl, model, hw, err, errlen);
-        free(text);
+        }
+        rc = profile_parse_csv(p, text.p ? text.p : "", text.len, model, hw, err, errlen);
+        buf_free(&text);
         return rc;
     }
     return profile_parse_csv(p, sim_profiles_csv, sim_profiles_csv_len, model, hw, err, errlen);

@@ -4,8 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -69,10 +71,47 @@ static void test_json_escape(void **state)
     buf_free(&b);
 }
 
+/* Whole files: exact contents (NULs included), a file exactly at the cap, one byte over it,
+ * a missing file with errno kept, and growth past the 64 KiB read size. */
+static void test_append_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/llmtrace-test-buf-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static char big[200000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)(i % 251);
+    assert_int_equal(write(fd, big, sizeof big), (ssize_t)sizeof big);
+    close(fd);
+    struct buf b;
+    buf_init(&b, sizeof big);
+    assert_int_equal(buf_append_file(&b, path), 0);
+    assert_int_equal(b.len, sizeof big);
+    assert_memory_equal(b.p, big, sizeof big);
+    assert_int_equal(b.p[b.len], 0);
+    buf_free(&b);
+    buf_init(&b, sizeof big - 1);
+    assert_int_equal(buf_append_file(&b, path), BUF_ERR_TOO_BIG);
+    buf_free(&b);
+    buf_init(&b, 1 << 20);
+    assert_int_equal(buf_append_str(&b, "x"), 0); /* appends after what is there */
+    assert_int_equal(buf_append_file(&b, path), 0);
+    assert_int_equal(b.len, sizeof big + 1);
+    assert_memory_equal(b.p + 1, big, sizeof big);
+    buf_free(&b);
+    unlink(path);
+    errno = 0;
+    assert_int_equal(buf_append_file(&b, path), BUF_ERR_IO);
+    assert_int_equal(errno, ENOENT);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_and_cap),
+        cmocka_unit_test(test_append_file),
         cmocka_unit_test(test_printf_grows),
         cmocka_unit_test(test_json_escape),
     };
