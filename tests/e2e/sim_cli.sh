@@ -73,3 +73,16 @@ for i in 1 2 3 4 5 6; do assert_eq "threads: stream $i" 20 "$(grep -c '"delta":{
 assert_eq "threads: metrics sum" 'llmtrace_sim_generation_tokens_total 120' "$(curl -s "$SIM_URL/metrics" | grep '^llmtrace_sim_generation_tokens_total')"
 stop_pid $SIM_PID
 assert_eq "threads: one log, 7 exchanges (+ /metrics), unique ids" "7 7" "$(zjq $T/t.jsonl.gz '"%d %d" % (len(ex), len(set(x["id"] for x in ex)))')"
+
+# a profile read from a CSV file (the shared perf_model.csv, the same columns as the built-in
+# data): it starts and names itself; a missing file is a usage error naming the file
+start_sim --profile "$SHARED_DATA/perf_model.csv:llama2-70b/h100-80gb" --log $T/f.jsonl.gz
+curl -sN "$SIM_URL/v1/chat/completions" -d "{\"stream\":true,\"max_tokens\":2,\"ignore_eos\":true,$chat}" >/dev/null
+stop_pid $SIM_PID
+assert_eq "csv file profile in log header" "llama2-70b/h100-80gb" "$(zjq $T/f.jsonl.gz 'hdr["source"]["profile"]')"
+set +e
+"$BIN/llmtrace-sim" --profile "$T/nosuch.csv:llama2-70b/h100-80gb" 2>$T/nf.err
+rc=$?
+set -e
+assert_eq "missing profile file: exit 2" 2 "$rc"
+assert_eq "missing profile file: message" "llmtrace-sim: --profile: $T/nosuch.csv: No such file or directory" "$(head -1 $T/nf.err)"
