@@ -126,9 +126,9 @@ int buf_append_file(struct buf *b, const char *path)
             break;
         }
     }
-    if (rc == BUF_ERR_IO)
-        errno = EIO;
+    int saved = errno; /* a failed read left its cause (EISDIR, EIO…) there */
     fclose(f);
+    errno = saved;
     return rc;
 }
 

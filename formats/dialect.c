@@ -564,6 +564,7 @@ static int oa_fast_tool_calls(struct dctx *c, struct jscan_reader *r)
                     continue;
                 if (v.type != JSCAN_STRING)
                     return OA_FAST_BAIL;
+                c->text_strings = 2; /* text outside the content string: never a shape */
                 int rc = d_text(c, &v);
                 if (rc)
                     return rc;

@@ -431,25 +431,26 @@ static int har_text_of(const cJSON *obj, struct buf *b)
     return cJSON_IsString(s) ? buf_append_str(b, s->valuestring) : 0;
 }
 
-/* RFC 4648 base64 (padding optional, whitespace skipped) into b, NUL-terminated. 0,
- * IMPORT_ERR_FORMAT for a byte outside the alphabet or a bad tail, IMPORT_ERR_NOMEM. */
+/* RFC 4648 base64 (either alphabet, not mixed; padding optional; whitespace skipped) into b,
+ * NUL-terminated. 0; IMPORT_ERR_FORMAT for a byte outside the alphabet, a decoded NUL, more
+ * than b holds, or a bad tail; IMPORT_ERR_NOMEM. */
 static int har_base64(const char *s, struct buf *b)
 {
     uint32_t acc = 0;
-    int bits = 0, pad = 0;
+    int bits = 0, pad = 0, alphabet = 0; /* 1: + and /, 2: - and _ (RFC 4648 §5) */
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        int v;
+        int v, alpha = 0;
         if (c >= 'A' && c <= 'Z')
             v = c - 'A';
         else if (c >= 'a' && c <= 'z')
             v = c - 'a' + 26;
         else if (c >= '0' && c <= '9')
             v = c - '0' + 52;
-        else if (c == '+' || c == '-')
-            v = 62;
-        else if (c == '/' || c == '_')
-            v = 63;
+        else if (c == '+' || c == '/')
+            v = c == '+' ? 62 : 63, alpha = 1;
+        else if (c == '-' || c == '_')
+            v = c == '-' ? 62 : 63, alpha = 2;
         else if (c == '=') {
             pad++;
             continue;
@@ -459,19 +460,26 @@ static int har_base64(const char *s, struct buf *b)
             return IMPORT_ERR_FORMAT;
         if (pad)
             return IMPORT_ERR_FORMAT; /* data after padding */
+        if (alpha && alphabet && alpha != alphabet)
+            return IMPORT_ERR_FORMAT; /* the two alphabets mixed */
+        if (alpha)
+            alphabet = alpha;
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            if (buf_append_char(b, (char)((acc >> bits) & 0xFF)))
-                return IMPORT_ERR_NOMEM;
+            char byte = (char)((acc >> bits) & 0xFF);
+            if (byte == 0)
+                return IMPORT_ERR_FORMAT; /* a NUL: not a text body */
+            int rc = buf_append_char(b, byte);
+            if (rc)
+                return rc == BUF_ERR_NOMEM ? IMPORT_ERR_NOMEM : IMPORT_ERR_FORMAT; /* too big */
         }
     }
     if (bits >= 6 || pad > 2 || (acc & ((1u << bits) - 1)) != 0)
         return IMPORT_ERR_FORMAT; /* a lone sextet, or leftover bits that are not zero */
-    if (memchr(b->p ? b->p : "", 0, b->len))
-        return IMPORT_ERR_FORMAT; /* a NUL inside: not a text body */
-    return buf_append_char(b, 0) ? IMPORT_ERR_NOMEM : 0;
+    int rc = buf_append_char(b, 0);
+    return rc == 0 ? 0 : rc == BUF_ERR_NOMEM ? IMPORT_ERR_NOMEM : IMPORT_ERR_FORMAT;
 }
 
 /* Recovers output text and usage from a recorded response body: one JSON object, an SSE

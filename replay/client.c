@@ -41,7 +41,8 @@ struct client_xfer {
     int64_t t0_ns, last_ns;
     int status;
     int got_first;
-    curl_socket_t sock;        /* the connection's socket, once a callback asked */
+    curl_socket_t sock;        /* the connection's socket (from curl's socket callback) */
+    int64_t read_ns;           /* receive time of libcurl's last read for it, or 0 */
     char ctype[128];
     enum tlog_error_kind abort_kind;
     const char *abort_msg;
@@ -108,8 +109,12 @@ static int worker_on_socket(CURL *e, curl_socket_t s, int what, void *userp, voi
     struct client_xfer *t = NULL;
     /* curl reports each socket to every transfer that starts using it (a reused connection
      * too): that is how a receive timestamp finds its transfer */
-    if (curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t)
-        t->sock = what == CURL_POLL_REMOVE ? CURL_SOCKET_BAD : s;
+    if (curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t) {
+        if (what != CURL_POLL_REMOVE)
+            t->sock = s;
+        else if (t->sock == s) /* not a happy-eyeballs attempt that lost */
+            t->sock = CURL_SOCKET_BAD;
+    }
     if (what == CURL_POLL_REMOVE) {
         if (s >= 0 && (size_t)s < w->rx_cap)
             w->rx[s].turn = 0; /* the number may soon name a new connection */
@@ -207,24 +212,32 @@ static void worker_peek_rx(struct client_worker *w, int fd)
         char buf[CMSG_SPACE(sizeof(struct timespec)) * 2];
         struct cmsghdr align;
     } ctl;
-    struct iovec io = {w->peek, CLIENT_PEEK_MAX};
+    /* MSG_TRUNC: TCP reports the bytes and their time without copying them */
+    struct iovec io = {NULL, CLIENT_PEEK_MAX};
     struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = ctl.buf,
                        .msg_controllen = sizeof(ctl.buf)};
     struct client_rx *rx = &w->rx[fd];
     rx->turn = w->turn;
     rx->ns = -1;
-    rx->stale = 0;
+    rx->used = 0;
     rx->consumed0 = UINT64_MAX;
-    /* bytes received so far, taken before the peek: whatever arrives in between only makes
-     * consumed0 smaller, i.e. the check in xfer_stamp stricter */
-    uint64_t rcvd = socket_bytes_received(fd);
-    ssize_t n = recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT);
-    rx->peeked_ns = rx->checked_ns = clock_mono_ns();
+    /* bytes read by libcurl so far = received − queued; sampled in this order, and before the
+     * peek, arrivals in between can only make consumed0 smaller: the check stricter */
+    uint64_t rcvd = UINT64_MAX;
+    int queued = -1;
+    if (!w->rx_plain) { /* plain HTTP counts libcurl's reads instead (xfer_read_stamp) */
+        rcvd = socket_bytes_received(fd);
+        if (ioctl(fd, SIOCINQ, &queued) != 0)
+            queued = -1;
+    }
+    ssize_t n = recvmsg(fd, &m, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+    rx->peeked_ns = clock_mono_ns();
     if (n <= 0)
         return;
-    rx->seen = (uint64_t)n;
-    if (rcvd != UINT64_MAX && rcvd >= (uint64_t)n)
-        rx->consumed0 = rcvd - (uint64_t)n;
+    rx->seen = (uint64_t)n; /* the receive time is the newest of these n bytes */
+    uint64_t q = queued > n ? (uint64_t)queued : (uint64_t)n;
+    if (rcvd != UINT64_MAX && queued >= 0 && rcvd >= q)
+        rx->consumed0 = rcvd - q;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
             struct timespec ts;
@@ -235,28 +248,55 @@ static void worker_peek_rx(struct client_worker *w, int fd)
 
 /* The time to record for bytes a callback of t is handling now: their receive time when this
  * turn peeked at t's socket, else the time the worker got to them. */
-static int64_t xfer_stamp(struct client_xfer *t)
+/* The time of the bytes libcurl has just read for t: called from the debug callback, which
+ * libcurl runs after every read and before handing that read's bytes to the header and write
+ * callbacks (CURLINFO_HEADER_IN / CURLINFO_DATA_IN carry the raw bytes read). libcurl reads
+ * again within one socket_action while the socket stays readable, and a socket_action on one
+ * socket runs other transfers too, so a read may hold bytes that arrived after the peek. The
+ * peek's time is used only for reads within the peeked bytes: on plain HTTP counted exactly
+ * from the bytes libcurl reports; on TLS when the read is within CLIENT_PEEK_FRESH_NS of the
+ * receive time (a segment is then stamped at most that much early) or the socket's byte counts
+ * show that nothing past the peeked bytes has been read. Otherwise the clock. */
+static int64_t xfer_read_stamp(struct client_xfer *t, size_t size)
 {
     struct client_worker *w = t->w;
     int64_t now = clock_mono_ns();
     if (t->sock < 0 || (size_t)t->sock >= w->rx_cap)
         return now;
     struct client_rx *rx = &w->rx[t->sock];
-    if (rx->turn != w->turn || rx->stale || rx->ns < t->t0_ns || rx->ns > rx->peeked_ns)
+    if (rx->turn != w->turn || rx->ns < t->t0_ns || rx->ns > rx->peeked_ns)
         return now;
-    /* libcurl reads again within one socket_action while the socket stays readable, and a
-     * socket_action on one socket runs other transfers too: bytes handled soon after the peek
-     * (or after the last check) are taken as the peeked ones — a segment that arrived in those
-     * CLIENT_PEEK_FRESH_NS may be stamped that much early —, later ones only once the
-     * socket's byte counts show that nothing past the peeked bytes has been read */
-    if (now - rx->checked_ns > CLIENT_PEEK_FRESH_NS) {
-        if (rx_overrun(t->sock, rx)) {
-            rx->stale = 1;
-            return now;
-        }
-        rx->checked_ns = now;
+    if (w->rx_plain) {
+        /* plain HTTP/1.1: the debug callback sees exactly the bytes read from the socket, so
+         * counting them says whether any came from past the peek — no guess, no system call */
+        rx->used += size;
+        return rx->used <= rx->seen ? rx->ns : now;
     }
-    return rx->ns;
+    /* TLS: it reports decrypted bytes; ask the socket instead */
+    if (now - rx->ns <= CLIENT_PEEK_FRESH_NS || !rx_overrun(t->sock, rx))
+        return rx->ns;
+    return now;
+}
+
+static int xfer_on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *ud)
+{
+    (void)e;
+    (void)data;
+    struct client_xfer *t = ud;
+    /* everything else (CURLINFO_TEXT, HEADER_OUT with the Authorization header…) is dropped
+     * here unread: nothing from it reaches a record or stderr */
+    if ((type == CURLINFO_DATA_IN || type == CURLINFO_HEADER_IN) && size > 0)
+        t->read_ns = xfer_read_stamp(t, size);
+    return 0;
+}
+
+/* The time to record for bytes a header or write callback of t is handling now: their read's
+ * receive time, else the clock; never before an earlier stamp of the same transfer (one read
+ * may be stamped by the kernel, the next by the clock). */
+static int64_t xfer_stamp(struct client_xfer *t)
+{
+    int64_t at = t->read_ns > 0 ? t->read_ns : clock_mono_ns();
+    return at < t->last_ns ? t->last_ns : at;
 }
 
 /* ---- per-transfer callbacks (the hot path) ----------------------------------------------- */
@@ -479,8 +519,13 @@ static struct client_xfer *xfer_new(struct client_worker *w)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)CLIENT_RECV_BUF);
-    if (cfg->rx_kernel)
+    if (cfg->rx_kernel) {
         curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, xfer_on_sockopt);
+        /* the debug callback is libcurl's one hook per socket read (see xfer_read_stamp) */
+        curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, xfer_on_debug);
+        curl_easy_setopt(e, CURLOPT_DEBUGDATA, t);
+        curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    }
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->connect_timeout_us / 1000));
     if (cfg->timeout_us > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout_us / 1000));
@@ -519,6 +564,7 @@ static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t
     t->sock = CURL_SOCKET_BAD;
     t->ctype[0] = 0;
     t->last_ns = 0;
+    t->read_ns = 0;
     t->errbuf[0] = 0;
     t->abort_kind = TLOG_ERROR_NONE;
     t->abort_msg = NULL;
@@ -608,10 +654,8 @@ int client_worker_init(struct client_worker *w, int idx, int n_workers,
     w->ep = w->tfd = -1;
     buf_init(&w->line, CLIENT_LINE_MAX);
     worker_map_clocks(w);
-    if (cfg->rx_kernel && !(w->peek = malloc(CLIENT_PEEK_MAX))) {
-        snprintf(w->err, sizeof(w->err), "worker %d: out of memory", idx);
-        return -1;
-    }
+    w->rx_kernel = cfg->rx_kernel;
+    w->rx_plain = cfg->base_url && strncasecmp(cfg->base_url, "http://", 7) == 0;
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     w->multi = curl_multi_init();
@@ -656,8 +700,6 @@ void client_worker_free(struct client_worker *w)
     if (w->tfd >= 0)
         close(w->tfd);
     buf_free(&w->line);
-    free(w->peek);
-    w->peek = NULL;
     free(w->rx);
     w->rx = NULL;
     free(w->lag.v);
@@ -829,7 +871,7 @@ void *client_worker_run(void *arg)
             worker_scan_idle(w, now);
             next_scan = now + idle_scan_every;
         }
-        if (!w->peek && w->curl_deadline_ns >= 0 && now >= w->curl_deadline_ns) {
+        if (!w->rx_kernel && w->curl_deadline_ns >= 0 && now >= w->curl_deadline_ns) {
             /* (with receive timestamps this waits for the sockets to be peeked, below) */
             int running;
             w->curl_deadline_ns = -1;
@@ -868,7 +910,7 @@ void *client_worker_run(void *arg)
         if (n < 0)
             continue; /* EINTR: curl's timers wait for a turn whose sockets were peeked */
         w->turn++;
-        if (w->peek)
+        if (w->rx_kernel)
             for (int i = 0; i < n; i++)
                 if (evs[i].data.fd != w->tfd && (evs[i].events & EPOLLIN))
                     worker_peek_rx(w, evs[i].data.fd);
@@ -890,19 +932,19 @@ void *client_worker_run(void *arg)
             if (evs[i].events & (EPOLLERR | EPOLLHUP))
                 mask |= CURL_CSELECT_ERR;
             int running;
-            if (w->peek && (mask & CURL_CSELECT_IN) && fd >= 0 && (size_t)fd < w->rx_cap &&
+            if (w->rx_kernel && (mask & CURL_CSELECT_IN) && fd >= 0 && (size_t)fd < w->rx_cap &&
                 clock_mono_ns() - w->rx[fd].peeked_ns > CLIENT_PEEK_FRESH_NS)
                 worker_peek_rx(w, fd);
             curl_multi_socket_action(w->multi, fd, mask, &running);
         }
-        if (w->peek && w->curl_deadline_ns >= 0 && clock_mono_ns() >= w->curl_deadline_ns) {
+        if (w->rx_kernel && w->curl_deadline_ns >= 0 && clock_mono_ns() >= w->curl_deadline_ns) {
             int running;
             w->curl_deadline_ns = -1;
             curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
         worker_drain_done(w);
-        if (w->peek && clock_mono_ns() >= w->remap_ns)
-            worker_map_clocks(w); /* follows NTP's slewing of CLOCK_REALTIME */
+        if (w->rx_kernel && clock_mono_ns() >= w->remap_ns)
+            worker_map_clocks(w); /* follows steps of CLOCK_REALTIME (slewing moves both clocks) */
     }
     return NULL;
 }

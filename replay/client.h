@@ -91,12 +91,12 @@ struct client_xfer;
 struct client_rx {
     uint64_t turn;             /* loop turn of the peek (0: never) */
     int64_t peeked_ns;         /* when it returned */
-    int64_t checked_ns;        /* when the bytes read were last checked against it */
     int64_t ns;                /* receive time of the newest bytes (monotonic), or -1 */
     uint64_t seen;             /* bytes peeked */
+    uint64_t used;             /* plain HTTP: bytes libcurl has read since the peek */
     uint64_t consumed0;        /* a lower bound of the bytes read from the socket before the
-                                * peek (TCP_INFO bytes_received − seen), or UINT64_MAX */
-    int stale;                 /* libcurl has read past the peeked bytes */
+                                * peek (TCP_INFO bytes received − SIOCINQ queued), or
+                                * UINT64_MAX */
 };
 
 struct client_worker {
@@ -118,7 +118,8 @@ struct client_worker {
     struct client_stats st;
     struct client_samples lag, ttft;
     uint64_t ttft_sum_n;
-    char *peek;                /* --timestamps kernel: scratch for MSG_PEEK, else NULL */
+    int rx_kernel;             /* --timestamps kernel */
+    int rx_plain;              /* ... over plain HTTP (reads counted exactly) */
     struct client_rx *rx;      /* per socket (indexed by fd), for this turn's peeks */
     size_t rx_cap;
     uint64_t turn;             /* loop turns, counted from 1 */

@@ -99,8 +99,10 @@ static void step_begin(struct engine *e, int64_t t)
         }
     }
     if (e->chunk_budget > 0) {
-        /* one token of the budget per decoding sequence, prompt chunks from the rest */
-        int64_t budget = e->chunk_budget - (e->n_running - prefill_count(e));
+        /* K tokens of the budget per decoding sequence (a step is K decode iterations),
+         * prompt chunks from the rest */
+        int64_t budget = e->chunk_budget -
+                         (int64_t)e->tokens_per_event * (e->n_running - prefill_count(e));
         struct eng_seq *q;
         if (budget < 1)
             budget = 1; /* the oldest prompt always advances (the CLI keeps N >= max-batch) */

@@ -9,8 +9,8 @@
  * emit callback. With the zero profile steps take no time and each step starts at `now`.
  *
  * Chunked prefill (engine_set_chunked_prefill, vLLM's --enable-chunked-prefill with
- * --max-num-batched-tokens N): a step processes at most N tokens, one per decoding sequence
- * and the rest as prompt chunks of the admitted sequences in admission order; a sequence emits
+ * --max-num-batched-tokens N): a step processes at most N tokens, K per decoding sequence
+ * (--tokens-per-event K) and the rest as prompt chunks of the admitted sequences in admission order; a sequence emits
  * its first token at the end of the step that finishes its prompt, and decoding sequences keep
  * emitting while long prompts are prefilled over several steps. */
 #ifndef LLMTRACE_SIM_ENGINE_H

@@ -428,6 +428,24 @@ static void test_shape(void **state)
     assert_int_equal(shaped_pair(NULL, b2, &sh, &sc, &e, &why), 0);
     assert_true(sh.valid);
     assert_non_null(memmem(sh.pre, sh.pre_len, "\"created\":8", 11));
+    /* text from tool-call arguments is outside the content string: no shape from such a
+     * chunk, whichever order content and tool_calls come in */
+    dialect_shape_free(&sh);
+    const char *tc1 = "{\"choices\":[{\"delta\":{\"content\":null,\"tool_calls\":[{\"index\":0,"
+                      "\"function\":{\"arguments\":\"{\\\"\"}}]}}]}";
+    const char *tc2 = "{\"choices\":[{\"delta\":{\"content\":\"hi\",\"tool_calls\":[{\"index\":0,"
+                      "\"function\":{\"arguments\":\"{\\\"\"}}]}}]}";
+    assert_int_equal(shaped_pair(tc1, tc2, &sh, &sc, &e, &why), 0);
+    assert_false(sh.valid);
+    assert_int_equal(e.text_len, 4);
+    assert_memory_equal(e.text, "hi{\"", 4);
+    const char *tc3 = "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"x\"}}],"
+                      "\"content\":\"\"}}]}";
+    const char *tc4 = "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"function\":{\"arguments\":\"x\"}}],"
+                      "\"content\":\"yy\"}}]}";
+    assert_int_equal(shaped_pair(tc3, tc4, &sh, &sc, &e, &why), 0);
+    assert_int_equal(e.text_len, 3);
+    assert_memory_equal(e.text, "xyy", 3);
     /* chunks with two text values, usage or an error never become shapes */
     dialect_shape_free(&sh);
     assert_int_equal(shaped_pair(NULL, "{\"choices\":[{\"delta\":{\"reasoning_content\":\"r\","

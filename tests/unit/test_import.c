@@ -548,6 +548,7 @@ static void test_har(void **state)
         "ZGF0YTogeyJjaG9pY2Vz\nIjpbeyJkZWx0YSI6eyJjb250ZW50IjoiSGkifX1dfQoKZGF0YTogeyJjaG9pY2VzIjpbXSwidXNhZ2UiOnsicHJvbXB0X3Rva2VucyI6NCwiY29tcGxldGlvbl90b2tlbnMiOjF9fQoKZGF0YTogW0RPTkVdCgo=",
         "ZGF0YTogeyJjaG9pY2VzIjpbeyJkZWx0YSI6eyJjb250ZW50IjoiSGkifX1dfQ*=", /* '*' */
         "AGRhdGE6IA==",                                                    /* NUL inside */
+        "ZGF0YT+/ZGF0YT-_",                                                /* mixed alphabets */
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         char doc[1024];

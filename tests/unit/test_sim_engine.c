@@ -260,6 +260,26 @@ static void test_chunked_prefill_beside_decode(void **state)
     engine_free(&e);
 }
 
+/* With --tokens-per-event K a decoding sequence takes K tokens of the budget. */
+static void test_chunked_prefill_tokens_per_event(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct log l = {.cancel_id = -1};
+    struct eng_seq a, b;
+    (void)state;
+    linear(&p);
+    assert_int_equal(engine_init(&e, &p, 2, 4, on_emit, &l), 0);
+    engine_set_chunked_prefill(&e, 100);
+    seq(&a, 1, 40, 0);
+    seq(&b, 2, 4, 250);
+    engine_submit(&e, &a, 0);
+    engine_submit(&e, &b, 0);
+    engine_advance(&e, engine_due(&e), 100); /* a alone, then b joins */
+    assert_int_equal(e.step_prefill, 96);
+    engine_free(&e);
+}
+
 /* A sequence cancelled mid-prompt leaves the prefill queue: the next step charges nothing. */
 static void test_chunked_prefill_cancel(void **state)
 {
@@ -296,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_chunked_prefill_alone),
         cmocka_unit_test(test_chunked_prefill_beside_decode),
         cmocka_unit_test(test_chunked_prefill_cancel),
+        cmocka_unit_test(test_chunked_prefill_tokens_per_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
