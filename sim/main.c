@@ -34,7 +34,7 @@ static const char usage_text[] =
     "                           llama2-70b/h100-80gb) | FILE.csv:MODEL/HW (default: default)\n"
     "  --max-batch N            sequences decoded together (default 32)\n"
     "  --tokens-per-event K     tokens per streamed event (default 1)\n"
-    "  --chunked-prefill N      at most N tokens per step: one per decoding sequence, the rest\n"
+    "  --chunked-prefill N      at most N tokens per step: K per decoding sequence, the rest\n"
     "                           as prompt chunks (vLLM's max-num-batched-tokens; N >= max-batch;\n"
     "                           default 0 = whole prompts in the step they join)\n"
     "  --queue-limit N          answer 429 + Retry-After when N requests already wait (0 = off)\n"
