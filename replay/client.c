@@ -155,12 +155,10 @@ static int xfer_on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
 
 static void worker_map_clocks(struct client_worker *w)
 {
-    struct timespec r;
-    int64_t a = clock_mono_ns();
-    clock_gettime(CLOCK_REALTIME, &r);
-    int64_t b = clock_mono_ns();
-    w->real_minus_mono = (int64_t)r.tv_sec * 1000000000 + r.tv_nsec - (a + (b - a) / 2);
-    w->remap_ns = b + CLIENT_REMAP_NS;
+    struct clock_map m;
+    clock_map_init(&m);
+    w->real_minus_mono = m.epoch0_ns - m.mono0_ns;
+    w->remap_ns = m.mono0_ns + CLIENT_REMAP_NS;
 }
 
 /* TCP_INFO's count of payload bytes received on fd (Linux ≥ 4.1), or UINT64_MAX. */
@@ -246,8 +244,6 @@ static void worker_peek_rx(struct client_worker *w, int fd)
         }
 }
 
-/* The time to record for bytes a callback of t is handling now: their receive time when this
- * turn peeked at t's socket, else the time the worker got to them. */
 /* The time of the bytes libcurl has just read for t: called from the debug callback, which
  * libcurl runs after every read and before handing that read's bytes to the header and write
  * callbacks (CURLINFO_HEADER_IN / CURLINFO_DATA_IN carry the raw bytes read). libcurl reads
@@ -260,19 +256,19 @@ static void worker_peek_rx(struct client_worker *w, int fd)
 static int64_t xfer_read_stamp(struct client_xfer *t, size_t size)
 {
     struct client_worker *w = t->w;
-    int64_t now = clock_mono_ns();
     if (t->sock < 0 || (size_t)t->sock >= w->rx_cap)
-        return now;
+        return clock_mono_ns();
     struct client_rx *rx = &w->rx[t->sock];
     if (rx->turn != w->turn || rx->ns < t->t0_ns || rx->ns > rx->peeked_ns)
-        return now;
+        return clock_mono_ns();
     if (w->rx_plain) {
         /* plain HTTP/1.1: the debug callback sees exactly the bytes read from the socket, so
          * counting them says whether any came from past the peek — no guess, no system call */
         rx->used += size;
-        return rx->used <= rx->seen ? rx->ns : now;
+        return rx->used <= rx->seen ? rx->ns : clock_mono_ns();
     }
     /* TLS: it reports decrypted bytes; ask the socket instead */
+    int64_t now = clock_mono_ns();
     if (now - rx->ns <= CLIENT_PEEK_FRESH_NS || !rx_overrun(t->sock, rx))
         return rx->ns;
     return now;
