@@ -169,7 +169,8 @@ struct dctx {
     struct jscan_val finish;
     int has_errmsg;
     struct jscan_val errmsg;
-    int text_strings;           /* OpenAI fast path: text values read (strings or null) */
+    int text_strings;           /* OpenAI fast path: text values read (content-like strings or
+                                 * null, tool arguments) */
     const char *t_open;         /* ... the first one's opening quote */
     const char *t_after;        /* ... and the byte after its closing quote */
 };
@@ -564,7 +565,7 @@ static int oa_fast_tool_calls(struct dctx *c, struct jscan_reader *r)
                     continue;
                 if (v.type != JSCAN_STRING)
                     return OA_FAST_BAIL;
-                c->text_strings = 2; /* text outside the content string: never a shape */
+                c->text_strings++; /* a text value too: such a chunk is never a shape */
                 int rc = d_text(c, &v);
                 if (rc)
                     return rc;
@@ -1037,6 +1038,15 @@ static void d_event_clear(struct dialect_event *o)
     o->cached_tokens = -1;
 }
 
+/* A fresh context for decoding one event into out. */
+static void dctx_start(struct dctx *c, struct dialect_event *out, struct buf *scratch)
+{
+    memset(c, 0, sizeof *c);
+    c->out = out;
+    c->scratch = scratch;
+    d_event_clear(out);
+}
+
 int dialect_decode_event(enum dialect_id d, const char *event_type, size_t type_len,
                          const char *data, size_t len, struct dialect_event *out,
                          struct buf *scratch, const char **why)
@@ -1051,10 +1061,7 @@ int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_
                                 const char **why)
 {
     struct dctx c;
-    memset(&c, 0, sizeof c);
-    c.out = out;
-    c.scratch = scratch;
-    d_event_clear(out);
+    dctx_start(&c, out, scratch);
     if (why)
         *why = NULL;
     if (!data)
@@ -1081,10 +1088,7 @@ int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_
         if (frc == 0)
             return 0;
         if (frc == OA_FAST_BAIL) {
-            memset(&c, 0, sizeof c);
-            c.out = out;
-            c.scratch = scratch;
-            d_event_clear(out);
+            dctx_start(&c, out, scratch);
             frc = oa_fast(&c, data + b, e - b);
             if (frc == 0)
                 frc = d_finalize(&c);
@@ -1101,10 +1105,7 @@ int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_
             return frc;
         }
         /* bail: start over on the full path */
-        memset(&c, 0, sizeof c);
-        c.out = out;
-        c.scratch = scratch;
-        d_event_clear(out);
+        dctx_start(&c, out, scratch);
     }
     struct jscan_val root;
     struct jscan_tape tape;
