@@ -40,6 +40,7 @@ static void prefill_unlink(struct engine *e, struct eng_seq *s)
         *pp = s->pnext;
         if (e->ptail == s)
             e->ptail = prev;
+        e->n_prefill--;
     }
     s->pnext = NULL;
 }
@@ -55,15 +56,6 @@ static void run_remove(struct engine *e, struct eng_seq *s)
         e->running[i]->slot = i;
     }
     e->running[e->n_running] = NULL;
-}
-
-static int prefill_count(const struct engine *e)
-{
-    int n = 0;
-    const struct eng_seq *q;
-    for (q = e->phead; q; q = q->pnext)
-        n++;
-    return n;
 }
 
 /* Admits waiting sequences and schedules the step that starts at t. */
@@ -94,6 +86,7 @@ static void step_begin(struct engine *e, int64_t t)
             else
                 e->phead = s;
             e->ptail = s;
+            e->n_prefill++;
         } else {
             prefill += s->prompt_tokens;
         }
@@ -102,7 +95,7 @@ static void step_begin(struct engine *e, int64_t t)
         /* K tokens of the budget per decoding sequence (a step is K decode iterations),
          * prompt chunks from the rest */
         int64_t budget = e->chunk_budget -
-                         (int64_t)e->tokens_per_event * (e->n_running - prefill_count(e));
+                         (int64_t)e->tokens_per_event * (e->n_running - e->n_prefill);
         struct eng_seq *q;
         if (budget < 1)
             budget = 1; /* the oldest prompt always advances (the CLI keeps N >= max-batch) */
@@ -202,18 +195,26 @@ static void step_complete(struct engine *e)
 {
     int64_t t = e->step_end_ns;
     int i = 0;
-    struct eng_seq *q, *qn;
+    struct eng_seq *q, *qn, **keep = &e->phead;
     e->steps++;
-    /* this step's prompt chunks are done; finished prompts leave the prefill queue and emit */
+    /* this step's prompt chunks are done; finished prompts leave the prefill queue (one pass,
+     * order kept) and emit below */
+    e->ptail = NULL;
     for (q = e->phead; q; q = qn) {
         qn = q->pnext;
         q->prefill_left -= q->chunk;
         q->chunk = 0;
-        if (q->prefill_left <= 0) {
+        if (q->prefill_left > 0) {
+            *keep = q;
+            keep = &q->pnext;
+            e->ptail = q;
+        } else {
             q->prefill_left = 0;
-            prefill_unlink(e, q);
+            q->pnext = NULL;
+            e->n_prefill--;
         }
     }
+    *keep = NULL;
     while (i < e->n_running) {
         struct eng_seq *s = e->running[i];
         int64_t left;

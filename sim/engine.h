@@ -63,6 +63,7 @@ struct engine {
     int64_t step_prefill;        /* prompt tokens prefilled in the current step */
     int64_t chunk_budget;        /* chunked prefill: tokens per step; 0 = whole prompts */
     struct eng_seq *phead, *ptail; /* chunked prefill: admitted, prompt not done */
+    int n_prefill;               /* ... how many */
     uint64_t steps, tokens_out, prompt_tokens, admitted;
 };
 

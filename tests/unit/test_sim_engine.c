@@ -226,6 +226,8 @@ static void test_chunked_prefill_alone(void **state)
     assert_int_equal(l.n, 2);
     expect(&l, 0, 1, 1, 1, 0, 11500 * US);
     expect(&l, 1, 1, 1, 0, 1, 14500 * US); /* a decode step: 3 ms */
+    assert_int_equal(e.n_prefill, 0);
+    assert_null(e.ptail);
     assert_int_equal(engine_due(&e), -1);
     engine_free(&e);
 }
@@ -297,8 +299,10 @@ static void test_chunked_prefill_cancel(void **state)
     engine_submit(&e, &b, 0);
     engine_advance(&e, 3 * MS, 100);       /* a alone: 3 ms */
     assert_int_equal(e.step_prefill, 99);  /* b's first chunk */
+    assert_int_equal(e.n_prefill, 1);
     engine_cancel(&e, &b);
     assert_null(e.phead);
+    assert_int_equal(e.n_prefill, 0);
     engine_advance(&e, 7990 * US, 100);    /* the step already scheduled ends */
     assert_int_equal(e.step_prefill, 0);
     assert_int_equal(engine_due(&e), 7990 * US + 3 * MS);
