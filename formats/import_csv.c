@@ -192,6 +192,32 @@ static int csv_header(struct csv_cursor *c, const char *data, size_t len, struct
     return IMPORT_ERR_EMPTY;
 }
 
+/* The next data row: blank lines skipped, split into f; a row lacking one of the three
+ * required columns (col[0..2], named names[0..2]) is reported as bad and skipped. 1 with the
+ * row, 0 at the end, IMPORT_ERR_FORMAT when bad rows must stop the import. */
+static int csv_row(struct csv_cursor *c, struct csv_field *f, const int *col,
+                   const char *const *names, struct import_trace *t,
+                   const struct import_opts *o, size_t *nf)
+{
+    const char *line;
+    size_t ll;
+    while (csv_next_line(c, &line, &ll)) {
+        if (csv_blank(line, ll))
+            continue;
+        t->records++;
+        *nf = csv_split(line, ll, f);
+        int k = 0;
+        while (k < 3 && (size_t)col[k] < *nf)
+            k++;
+        if (k == 3)
+            return 1;
+        if (import_report_bad(t, o, "line %lld: field \"%s\": missing", (long long)c->line,
+                              names[k]))
+            return IMPORT_ERR_FORMAT;
+    }
+    return 0;
+}
+
 /* Reads an integer token column; reports the problem as a bad row. 1 ok, 0 bad-and-skipped,
  * <0 stop. */
 static int csv_tokens(struct import_trace *t, const struct import_opts *o, int64_t line,
@@ -229,21 +255,10 @@ int import_parse_azure(const char *data, size_t len, const struct import_opts *o
                          (long long)c.line, missing, names[0], names[1], names[2]);
         return IMPORT_ERR_FORMAT;
     }
-    const char *line;
-    size_t ll;
-    while (csv_next_line(&c, &line, &ll)) {
-        if (csv_blank(line, ll))
-            continue;
-        t->records++;
-        size_t nf = csv_split(line, ll, f);
-        int rc = 0;
-        for (int k = 0; k < 3 && !rc; k++)
-            if ((size_t)col[k] >= nf)
-                rc = import_report_bad(t, o, "line %lld: field \"%s\": missing",
-                                       (long long)c.line, names[k]) ? IMPORT_ERR_FORMAT : 1;
-        if (rc == 1)
-            continue;
-        if (rc)
+    size_t nf;
+    int rc;
+    while ((rc = csv_row(&c, f, col, names, t, o, &nf)) != 0) {
+        if (rc < 0)
             return rc;
         int64_t ts, tin, tout;
         const struct csv_field *tf = &f[col[0]];
@@ -294,21 +309,10 @@ int import_parse_burstgpt(const char *data, size_t len, const struct import_opts
                          (long long)c.line, missing);
         return IMPORT_ERR_FORMAT;
     }
-    const char *line;
-    size_t ll;
-    while (csv_next_line(&c, &line, &ll)) {
-        if (csv_blank(line, ll))
-            continue;
-        t->records++;
-        size_t nf = csv_split(line, ll, f);
-        int rc = 0;
-        for (int k = 0; k < 3 && !rc; k++)
-            if ((size_t)col[k] >= nf)
-                rc = import_report_bad(t, o, "line %lld: field \"%s\": missing",
-                                       (long long)c.line, names[k]) ? IMPORT_ERR_FORMAT : 1;
-        if (rc == 1)
-            continue;
-        if (rc)
+    size_t nf;
+    int rc;
+    while ((rc = csv_row(&c, f, col, names, t, o, &nf)) != 0) {
+        if (rc < 0)
             return rc;
         int64_t off, tin, tout;
         const struct csv_field *tf = &f[col[0]];
