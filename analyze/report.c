@@ -44,6 +44,23 @@ static void report_num(char *out, size_t outlen, double v)
         snprintf(out, outlen, "%.3f", v);
 }
 
+/* The per-group numbers the table and the Markdown summary both show, formatted. */
+struct report_cells {
+    char out_tok_s[32], tot_tok_s[32], req_s[32], good_s[32], ttft[32], tpot[32], e2e[32];
+};
+
+static void report_summary_cells(const struct an_summary *s, struct report_cells *v)
+{
+    report_num(v->out_tok_s, sizeof v->out_tok_s, s->output_tok_s);
+    report_num(v->tot_tok_s, sizeof v->tot_tok_s, s->total_tok_s);
+    report_num(v->req_s, sizeof v->req_s, s->req_s);
+    report_num(v->good_s, sizeof v->good_s, s->goodput_req_s);
+    report_num(v->ttft, sizeof v->ttft, s->ttft.p50);
+    report_num(v->tpot, sizeof v->tpot, s->tpot.p50);
+    report_num(v->e2e, sizeof v->e2e, s->e2e.p50);
+}
+
+
 static const char *report_trunc(const char *s, char *tmp, size_t w)
 {
     size_t n = strlen(s);
@@ -127,7 +144,7 @@ void report_table(FILE *f, const struct an_report *r)
 {
     const struct an_ctx *c = r->ctx;
     int keyed = c->by != AN_BY_LABEL;
-    char a[32], b[32], d[32], e[32], g2[32], h[32], t1[32], t2[64], t3[32], lab[64];
+    char a[32], t2[64], t3[32], lab[64];
     /* The numeric columns take 76 characters; label and key share the other 23 (key column
      * only when grouped by something else), so a row never exceeds 100 columns. */
     int lw = 5, kw = 0;
@@ -154,18 +171,14 @@ void report_table(FILE *f, const struct an_report *r)
         const struct an_summary *s = &r->sums[g];
         if (s->requests == 0)
             continue;
-        report_num(a, sizeof a, s->output_tok_s);
-        report_num(b, sizeof b, s->total_tok_s);
-        report_num(d, sizeof d, s->req_s);
-        report_num(e, sizeof e, s->goodput_req_s);
-        report_num(g2, sizeof g2, s->ttft.p50);
-        report_num(h, sizeof h, s->tpot.p50);
-        report_num(t1, sizeof t1, s->e2e.p50);
+        struct report_cells v;
+        report_summary_cells(s, &v);
         snprintf(head, sizeof head, "%-*.*s%s%-*.*s", lw, lw,
                  report_trunc(c->groups[g].label, lab, (size_t)lw), keyed ? " " : "", kw, kw,
                  keyed ? report_trunc(c->groups[g].key, t2, (size_t)kw) : "");
         fprintf(f, "%s %6lld %5lld %9s %9s %7s %7s %8s %8s %8s\n", head, (long long)s->requests,
-                (long long)s->errors, a, b, d, e, g2, h, t1);
+                (long long)s->errors, v.out_tok_s, v.tot_tok_s, v.req_s, v.good_s, v.ttft,
+                v.tpot, v.e2e);
     }
     for (size_t g = 0; g < c->n_groups; g++) {
         const struct an_summary *s = &r->sums[g];
@@ -432,7 +445,7 @@ void report_csv(FILE *f, const struct an_report *r)
 void report_markdown(FILE *f, const struct an_report *r)
 {
     const struct an_ctx *c = r->ctx;
-    char a[32], b[32], d[32], e[32], g2[32], h[32], t1[32];
+    char a[32];
     fprintf(f, "| label | %s | requests | errors | output tok/s | total tok/s | req/s | "
                "goodput req/s | TTFT p50 ms | TPOT p50 ms | E2E p50 ms |\n",
             c->by == AN_BY_LABEL ? "" : report_by_name(c->by));
@@ -441,16 +454,12 @@ void report_markdown(FILE *f, const struct an_report *r)
         const struct an_summary *s = &r->sums[g];
         if (s->requests == 0)
             continue;
-        report_num(a, sizeof a, s->output_tok_s);
-        report_num(b, sizeof b, s->total_tok_s);
-        report_num(d, sizeof d, s->req_s);
-        report_num(e, sizeof e, s->goodput_req_s);
-        report_num(g2, sizeof g2, s->ttft.p50);
-        report_num(h, sizeof h, s->tpot.p50);
-        report_num(t1, sizeof t1, s->e2e.p50);
+        struct report_cells v;
+        report_summary_cells(s, &v);
         fprintf(f, "| %s | %s | %lld | %lld | %s | %s | %s | %s | %s | %s | %s |\n",
                 c->groups[g].label, c->by == AN_BY_LABEL ? "" : c->groups[g].key,
-                (long long)s->requests, (long long)s->errors, a, b, d, e, g2, h, t1);
+                (long long)s->requests, (long long)s->errors, v.out_tok_s, v.tot_tok_s, v.req_s,
+                v.good_s, v.ttft, v.tpot, v.e2e);
     }
     for (size_t g = 0; g < c->n_groups; g++) {
         const struct an_summary *s = &r->sums[g];
