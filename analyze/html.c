@@ -89,8 +89,8 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
           "</style></head><body>\n<h1>llmtrace-analyze report</h1>\n", f);
     fputs("<p>Command: <code>", f);
     html_esc(f, r->command);
-    fprintf(f, "</code><br>Grouped by <b>%s</b>. Metric definitions: analyze/README.md "
-               "(BRIEF.md &ldquo;Metric definitions&rdquo;).</p>\n", report_by_name(c->by));
+    fprintf(f, "</code><br>Grouped by <b>%s</b>. Metric definitions: "
+               "analyze/README.md &ldquo;Metric definitions&rdquo;.</p>\n", report_by_name(c->by));
     fputs("<h2>Inputs</h2>\n<table><tr><th class=l>label</th><th class=l>file</th>"
           "<th class=l>written by</th><th class=l>command</th><th class=l>started</th>"
           "<th>records</th><th class=l>status</th></tr>\n", f);

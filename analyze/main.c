@@ -1,6 +1,6 @@
 /* main.c — llmtrace-analyze: command line, reading the logs, choosing the outputs.
  * Everything it computes lives in metrics.c/stats.c; renderers in report.c, plot.c, html.c,
- * compare.c. Exit codes (BRIEF.md "Tools and conventions"): 0 ok, 1 runtime failure (an input
+ * compare.c. Exit codes (README.md): 0 ok, 1 runtime failure (an input
  * unusable, gnuplot failure), 2 usage error. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,4 +1,4 @@
-/* metrics.c — BRIEF.md "Metric definitions" applied to trace-log exchanges, and per-group
+/* metrics.c — The metric definitions of analyze/README.md applied to trace-log exchanges, and per-group
  * aggregation (see metrics.h; the definitions are restated in analyze/README.md). */
 #include "metrics.h"
 
@@ -546,7 +546,7 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
             max_end = r->end_abs_us;
         if (r->flags & AN_REQ_FROM_SCHED)
             s->from_sched++;
-        /* Throughput counts every request of the group (BRIEF.md: "over the group"): tokens
+        /* Throughput counts every request of the group ("over the group"): tokens
          * streamed before a reset or a timeout were produced and delivered all the same. */
         if (r->n_out >= 0) {
             s->sum_out += r->n_out;

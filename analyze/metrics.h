@@ -1,6 +1,6 @@
 /* metrics.h — per-exchange metrics and per-group aggregation for llmtrace-analyze.
  *
- * Implements BRIEF.md "Metric definitions" exactly (analyze/README.md restates them): every
+ * Implements the metric definitions of analyze/README.md exactly: every
  * exchange becomes one compact struct an_req (values in µs) plus samples in its group's
  * inter-token-latency histograms, so memory is O(exchanges) with a small constant and no
  * event arrays are kept. Groups are keyed by (input label, --by key). */
@@ -102,7 +102,7 @@ struct an_summary {
     /* Token sums over every request of the group whose count is known (errors included);
      * n_*_known = how many requests contributed. */
     int64_t sum_in, sum_out, n_in_known, n_out_known;
-    /* Per second of span, over every request (BRIEF.md "Group throughput"): output_tok_s =
+    /* Per second of span, over every request (analyze/README.md "Group throughput"): output_tok_s =
      * sum_out; total_tok_s = sum_in + sum_out, NAN unless every request's n_in is known;
      * req_s = requests; ok_req_s = successful requests; goodput_req_s = slo_met. */
     double output_tok_s, total_tok_s, req_s, ok_req_s, goodput_req_s;

@@ -1,5 +1,5 @@
 /* stats.h — the statistics llmtrace-analyze reports: exact percentiles with linear
- * interpolation (NumPy's default, BRIEF.md "Metric definitions"), summaries, a log-linear
+ * interpolation (NumPy's default, analyze/README.md "Metric definitions"), summaries, a log-linear
  * histogram with a stated relative error (HdrHistogram's idea), a seeded bootstrap and the
  * Mann–Whitney U test. Pure functions: no I/O, no global state. */
 #ifndef LLMTRACE_ANALYZE_STATS_H

@@ -1,6 +1,6 @@
 /* engine.c — capture's packet path: pkt decode → TCP reassembly → HTTP/1.1 pairing →
- * llm_stream → exchange records (RFC 9112 message framing via formats/http1.h; timing rules
- * of BRIEF.md "Metric definitions": t0 = first request byte, ttfb = first response byte,
+ * llm_stream → exchange records (RFC 9112 message framing via formats/wire/http1.h; timing rules
+ * of analyze/README.md "Metric definitions": t0 = first request byte, ttfb = first response byte,
  * each event at the packet that completed it). */
 #include "engine.h"
 

@@ -1,9 +1,9 @@
 /* engine.h — the capture packet path: frames in, trace-log exchanges out.
  *
  * Frames are decoded (pkt.h), reassembled per TCP direction (tcpr.h), and parsed as HTTP/1.1
- * (formats/http1.h): a request parser on the client side, a response parser told each
+ * (formats/wire/http1.h): a request parser on the client side, a response parser told each
  * request's method on the server side, so keep-alive and pipelined exchanges pair in order.
- * Response bodies are fed to formats/llmstream.h packet by packet, so every stream event gets
+ * Response bodies are fed to formats/dialect/llmstream.h packet by packet, so every stream event gets
  * the time of the packet whose bytes completed it; t0 is the time of the packet carrying the
  * request's first byte and ttfb that of the response's first byte.
  *

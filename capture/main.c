@@ -3,7 +3,7 @@
  * Flags follow tcpdump(1): -i/-r sources, -s, -B, -c, -w, -C/-G rotation, -Z, and a BPF
  * expression (pcap-filter(7)) as trailing arguments. Sources are libpcap handles: live devices
  * in immediate mode, or pcap/pcapng files (several -r are merged by timestamp). Output is the
- * trace log (formats/tlog.h); exit codes 0 ok, 1 runtime failure, 2 usage error. */
+ * trace log (formats/tlog/tlog.h); exit codes 0 ok, 1 runtime failure, 2 usage error. */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """gen_sample_trace.py — writes examples/sample_trace.jsonl.gz, the small trace `make demo`
 replays: 300 OpenAI chat requests with prompts of varied length, Poisson arrivals and recorded
-output lengths, in the trace-log format (gzip JSON Lines, formats/SCHEMA.md; BRIEF.md "The
-trace log"). No external data: prompts are built from the phrase lists below with a fixed
+output lengths, in the trace-log format (gzip JSON Lines, formats/SCHEMA.md). No external data: prompts are built from the phrase lists below with a fixed
 seed, so the output is byte-for-byte reproducible (gzip mtime 0).
 
 Usage: python3 examples/gen_sample_trace.py [OUT] [--requests N] [--seed S]

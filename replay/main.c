@@ -1,6 +1,6 @@
 /* main.c — llmtrace-replay: replays a trace log or an OpenAI Batch API file against an endpoint
  * with original, scaled, rate, concurrency or sweep timing, recording every event's timestamp
- * into a trace log (BRIEF.md "The trace log", formats/SCHEMA.md). This file parses the command
+ * into a trace log (formats/SCHEMA.md). This file parses the command
  * line, builds the run, handles signals, progress and the summary; client.c does the traffic. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,8 +1,8 @@
-/* server.c — llmtrace-sim's HTTP/1.1 server (RFC 9112 via formats/http1.h): one epoll loop per
+/* server.c — llmtrace-sim's HTTP/1.1 server (RFC 9112 via formats/wire/http1.h): one epoll loop per
  * worker thread, non-blocking sockets, keep-alive and pipelining, per-connection output buffers
  * with a cap, a timerfd that wakes the loop exactly at the engine's next step end (absolute
  * schedule), request validation per dialect, injected faults, /metrics, and the ground-truth
- * trace log (formats/tlog.h) with the time each event was written to the socket. */
+ * trace log (formats/tlog/tlog.h) with the time each event was written to the socket. */
 #include "sim.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-/* bench_tlog.c — throughput of the trace log (formats/tlog*.c): serializer and writer in
+/* bench_tlog.c — throughput of the trace log (formats/tlog/): serializer and writer in
  * records/s, reader in MB/s of uncompressed log, with and without skip_bodies. Synthetic
  * exchanges shaped like a chat replay: ~1 KB prompt body, ~50 events, ~250 bytes of text.
  * Rates are per second of thread CPU time (the writer's includes the write(2) syscalls).

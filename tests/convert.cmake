@@ -1,5 +1,4 @@
-# llmtrace-convert: trace importers, prompt synthesis, exports (formats/import*.c, synth*.c,
-# export*.c, convert_main.c).
+# llmtrace-convert: trace importers, prompt synthesis, exports (formats/traces/, convert/).
 llmtrace_unit(import)
 llmtrace_unit(synth)
 llmtrace_unit(import_build)

@@ -3,7 +3,7 @@ llmtrace_unit(jscan)
 llmtrace_unit(sse)
 llmtrace_unit(ndjson)
 llmtrace_unit(dialect)
-# OpenAI chunk fast path vs the full path (formats/dialect.c), pull reader vs jscan_parse
+# OpenAI chunk fast path vs the full path (formats/dialect/dialect.c), pull reader vs jscan_parse
 llmtrace_unit(dialect_diff)
 llmtrace_unit(llmstream)
 llmtrace_fuzzer(sse SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_sse.c)

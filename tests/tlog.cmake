@@ -1,4 +1,4 @@
-# trace log (formats/tlog*.c): unit tests, the reader's fuzz harness, an optional benchmark
+# trace log (formats/tlog/): unit tests, the reader's fuzz harness, an optional benchmark
 llmtrace_unit(tlog TIMEOUT 300)
 llmtrace_fuzzer(tlog SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_tlog.c)
 # Throughput benchmark (not a test): cmake --build B --target bench_tlog && B/bin/bench_tlog

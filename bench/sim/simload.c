@@ -1,6 +1,6 @@
 /* simload.c — a small closed-loop HTTP/1.1 load client for llmtrace-sim's benchmarks and its
  * plateau test: C connections on one epoll loop, each sending the same request again as soon
- * as the previous response completes (keep-alive), responses framed by formats/http1.h, and a
+ * as the previous response completes (keep-alive), responses framed by formats/wire/http1.h, and a
  * streaming substring counter (KMP) over the decoded bodies to count events or content chunks.
  * Counts only what arrives after --warmup, so the rate is the steady state. Prints one line of
  * key=value pairs. Not a general benchmark tool: loopback, one request shape, no TLS. */

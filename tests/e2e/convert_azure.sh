@@ -5,8 +5,8 @@
 # Azure trace against llmtrace-sim at --speed 60.
 source "$SRC_DIR/tests/e2e/lib.sh"
 CONV=$BIN/llmtrace-convert
-AZ=$SHARED_DATA/AzureLLMInferenceTrace_conv.csv
-MC=$SHARED_DATA/synthetic_trace.jsonl
+AZ=$DATA/AzureLLMInferenceTrace_conv.csv
+MC=$DATA/synthetic_trace.jsonl
 cd "$TEST_TMP"
 
 "$CONV" -q "$AZ" -o az.jsonl.gz

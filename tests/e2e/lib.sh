@@ -1,6 +1,6 @@
 # tests/e2e/lib.sh — shared helpers for end-to-end tests of the real binaries on loopback.
 # Source it first thing: it sets strict mode, a scratch dir, a hard time limit and cleanup.
-# Environment from ctest: LLMTRACE_BIN, SRC_DIR, SHARED_DATA, TEST_TMP.
+# Environment from ctest: LLMTRACE_BIN, SRC_DIR, DATA, TEST_TMP.
 set -euo pipefail
 : "${LLMTRACE_BIN:?}" "${TEST_TMP:?}"
 rm -rf "$TEST_TMP"

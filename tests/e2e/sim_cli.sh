@@ -74,9 +74,11 @@ assert_eq "threads: metrics sum" 'llmtrace_sim_generation_tokens_total 120' "$(c
 stop_pid $SIM_PID
 assert_eq "threads: one log, 7 exchanges (+ /metrics), unique ids" "7 7" "$(zjq $T/t.jsonl.gz '"%d %d" % (len(ex), len(set(x["id"] for x in ex)))')"
 
-# a profile read from a CSV file (the shared perf_model.csv, the same columns as the built-in
-# data): it starts and names itself; a missing file is a usage error naming the file
-start_sim --profile "$SHARED_DATA/perf_model.csv:llama2-70b/h100-80gb" --log $T/f.jsonl.gz
+# a profile read from a CSV file (the built-in data with an extra column, as splitwise-sim's
+# own file has): it starts and names itself; a missing file is a usage error naming the file
+awk -F, -v OFS=, '{ $6 = (NR == 1 ? "peak_power" : "1.0") OFS $6; print }' \
+  "$SRC_DIR/sim/profiles/perf_model.csv" > $T/perf.csv
+start_sim --profile "$T/perf.csv:llama2-70b/h100-80gb" --log $T/f.jsonl.gz
 curl -sN "$SIM_URL/v1/chat/completions" -d "{\"stream\":true,\"max_tokens\":2,\"ignore_eos\":true,$chat}" >/dev/null
 stop_pid $SIM_PID
 assert_eq "csv file profile in log header" "llama2-70b/h100-80gb" "$(zjq $T/f.jsonl.gz 'hdr["source"]["profile"]')"

@@ -1,5 +1,5 @@
 /* fuzz_analyze.c — libFuzzer harness for llmtrace-analyze's engine: arbitrary bytes as a
- * trace-log image (formats/tlog_reader.c), every exchange fed to the metric engine under one
+ * trace-log image (formats/tlog/tlog_reader.c), every exchange fed to the metric engine under one
  * of the --by modes, then every renderer that does not spawn a process (table, JSON, CSV,
  * Markdown, per-request rows, compare). Log times are hostile here: no overflow, no
  * out-of-range index, no leak may follow from them (run under ASan + UBSan). */

@@ -1,5 +1,5 @@
 /* fuzz_dialect.c — libFuzzer harness for the dialect event decoder, the error-body reader and
- * llmstream (formats/dialect.h, llmstream.h). Byte 0 picks the dialect, byte 1 the framing,
+ * llmstream (formats/dialect/dialect.h, llmstream.h). Byte 0 picks the dialect, byte 1 the framing,
  * status and split seed; the rest is the event / body. llmstream fed whole and in random
  * pieces must record the same events, text, usage and error. */
 #include <stdint.h>

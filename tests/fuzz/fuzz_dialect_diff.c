@@ -1,5 +1,5 @@
 /* fuzz_dialect_diff.c — libFuzzer differential harness for the OpenAI chunk fast path in
- * formats/dialect.c and jscan's pull reader (formats/jscan.h).
+ * formats/dialect/dialect.c and jscan's pull reader (formats/dialect/jscan.h).
  *
  * The fast path runs for DIALECT_OPENAI_CHAT / _COMPLETIONS; DIALECT_UNKNOWN never takes it
  * and, for an object whose first key is "choices", guesses openai-chat and runs the full path

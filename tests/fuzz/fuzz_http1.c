@@ -1,4 +1,4 @@
-/* fuzz_http1.c — libFuzzer harness for the HTTP/1.1 parser (formats/http1.h).
+/* fuzz_http1.c — libFuzzer harness for the HTTP/1.1 parser (formats/wire/http1.h).
  *
  * The first input byte picks the mode: bit 0 request/response, bit 1 gzip decoding, bit 2 a
  * small max_body, bit 3 a HEAD request queued first; the whole byte seeds the random split

@@ -1,4 +1,4 @@
-/* fuzz_import.c — libFuzzer harness over every trace importer (formats/import.h): the first
+/* fuzz_import.c — libFuzzer harness over every trace importer (formats/traces/import.h): the first
  * byte picks the format and the options, the rest is the input. Each parsed row is also turned
  * into an exchange line so the record builder and synthesizer see hostile values too. */
 #include <stddef.h>

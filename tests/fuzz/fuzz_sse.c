@@ -1,4 +1,4 @@
-/* fuzz_sse.c — libFuzzer harness for the SSE and NDJSON decoders (formats/sse.h, ndjson.h).
+/* fuzz_sse.c — libFuzzer harness for the SSE and NDJSON decoders (formats/wire/sse.h, ndjson.h).
  * The first input byte seeds the split points; the rest is fed whole and in random pieces,
  * and both runs must dispatch exactly the same events, errors and pending state. */
 #include <stdint.h>

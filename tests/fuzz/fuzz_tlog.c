@@ -1,4 +1,4 @@
-/* fuzz_tlog.c — libFuzzer harness for the trace-log reader (formats/tlog_reader.c): arbitrary
+/* fuzz_tlog.c — libFuzzer harness for the trace-log reader (formats/tlog/tlog_reader.c): arbitrary
  * bytes as a whole log image, read to the end with and without body skipping. The reader must
  * never crash, over-read or leak, whatever the gzip framing or JSON inside. */
 #include <stddef.h>

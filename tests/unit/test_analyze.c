@@ -1,5 +1,5 @@
 /* test_analyze.c — llmtrace-analyze's metric engine and statistics (analyze/metrics.h,
- * analyze/stats.h) against values computed by hand from BRIEF.md "Metric definitions" and
+ * analyze/stats.h) against values computed by hand from analyze/README.md "Metric definitions" and
  * NumPy's linear-interpolation percentiles. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -481,7 +481,7 @@ static void test_fixture_basic(void **state)
     an_free(&c);
 }
 
-/* BRIEF.md "Group throughput": Σ n_out / (max end − min t0) over the group — a request that
+/* analyze/README.md "Group throughput": Σ n_out / (max end − min t0) over the group — a request that
  * failed after streaming tokens delivered them; total (in+out) only when every n_in is known. */
 static void test_throughput_counts_failed(void **state)
 {

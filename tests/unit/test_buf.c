@@ -1,4 +1,4 @@
-/* test_buf.c — the capped buffer and JSON string escaping (formats/buf.h). */
+/* test_buf.c — the capped buffer and JSON string escaping (formats/base/buf.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_dialect.c — the LLM API dialects (formats/dialect.h): event decoding per dialect,
+/* test_dialect.c — the LLM API dialects (formats/dialect/dialect.h): event decoding per dialect,
  * malformed events, error objects, error bodies, path/name/framing detection and the
  * request-side helpers. */
 #include <setjmp.h>

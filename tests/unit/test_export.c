@@ -1,4 +1,4 @@
-/* test_export.c — exports of trace-log exchanges (formats/import.h): BRIEF.md metrics computed
+/* test_export.c — exports of trace-log exchanges (formats/traces/import.h): analyze/README.md metrics computed
  * by hand, exact CSV bytes (RFC 4180 quoting, empty = unknown), Batch lines, HAR entries and
  * plain JSONL keeping a converted record's usage and "trace" object. */
 #include <setjmp.h>

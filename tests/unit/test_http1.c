@@ -1,4 +1,4 @@
-/* test_http1.c — the HTTP/1.1 parser (formats/http1.h, RFC 9112): every fixture is fed whole,
+/* test_http1.c — the HTTP/1.1 parser (formats/wire/http1.h, RFC 9112): every fixture is fed whole,
  * split once at every byte boundary and byte by byte, each piece placed just before a guard
  * page so an over-read crashes; all ways must give the same callback log, which must equal
  * the log written down by hand. */

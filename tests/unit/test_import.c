@@ -1,4 +1,4 @@
-/* test_import.c — trace importers (formats/import.h): Azure, Mooncake, BurstGPT, ShareGPT,
+/* test_import.c — trace importers (formats/traces/import.h): Azure, Mooncake, BurstGPT, ShareGPT,
  * OpenAI Batch and HAR parsers on the shared samples and on handcrafted quirk files, with
  * expected values computed by hand (epoch values checked with Python's datetime). */
 #include <setjmp.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "import.h"
+#include "import_row.h" /* import_clock: internal, tested here */
 
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
@@ -125,14 +126,14 @@ static void test_azure_sample(void **state)
 {
     (void)state;
     size_t len;
-    char *data = slurp(SHARED_DATA_DIR, "AzureLLMInferenceTrace_conv.csv", &len);
+    char *data = slurp(DATA_DIR, "AzureLLMInferenceTrace_conv.csv", &len);
     assert_int_equal(import_detect(data, len), IMPORT_AZURE);
     struct import_opts o = {.name = "AzureLLMInferenceTrace_conv.csv"};
     struct import_trace t;
     import_trace_init(&t);
     assert_int_equal(import_parse(IMPORT_AZURE, data, len, &o, &t), 0);
     int64_t rows, in, out;
-    azure_sums(SHARED_DATA_DIR "/AzureLLMInferenceTrace_conv.csv", &rows, &in, &out);
+    azure_sums(DATA_DIR "/AzureLLMInferenceTrace_conv.csv", &rows, &in, &out);
     assert_int_equal(rows, 19366);
     assert_int_equal(t.n, 19366);
     assert_int_equal(t.records, 19366);
@@ -292,14 +293,14 @@ static void test_mooncake_sample(void **state)
 {
     (void)state;
     size_t len;
-    char *data = slurp(SHARED_DATA_DIR, "synthetic_trace.jsonl", &len);
+    char *data = slurp(DATA_DIR, "synthetic_trace.jsonl", &len);
     assert_int_equal(import_detect(data, len), IMPORT_MOONCAKE);
     struct import_opts o = {.name = "synthetic_trace.jsonl"};
     struct import_trace t;
     import_trace_init(&t);
     assert_int_equal(import_parse(IMPORT_MOONCAKE, data, len, &o, &t), 0);
     int64_t rows, in, out, last_ts;
-    mooncake_sums(SHARED_DATA_DIR "/synthetic_trace.jsonl", &rows, &in, &out, &last_ts);
+    mooncake_sums(DATA_DIR "/synthetic_trace.jsonl", &rows, &in, &out, &last_ts);
     assert_int_equal(rows, 3993);
     assert_int_equal(t.n, 3993);
     int64_t si = 0, so = 0;

@@ -1,4 +1,4 @@
-/* test_import_build.c — exchange records built from imported rows (formats/import.h): request
+/* test_import_build.c — exchange records built from imported rows (formats/traces/import.h): request
  * bodies per dialect, pinning, the trace's lengths as usage, the "trace" object, Mooncake prefix sharing
  * on the shared sample, and that tlog's reader accepts every record. */
 #include <setjmp.h>
@@ -226,7 +226,7 @@ static void test_mooncake_prefix(void **state)
      * the words of those k blocks. Checked over the first 1000 requests for every pair sharing
      * the first id: 101 pairs (counted independently with Python). Prompts of requests whose
      * first id nobody else has are not kept. */
-    parse_file(IMPORT_MOONCAKE, SHARED_DATA_DIR "/synthetic_trace.jsonl", &t);
+    parse_file(IMPORT_MOONCAKE, DATA_DIR "/synthetic_trace.jsonl", &t);
     size_t n = t.n < 1000 ? t.n : 1000, pairs = 0;
     char **p = calloc(n, sizeof *p);
     assert_non_null(p);

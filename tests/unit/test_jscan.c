@@ -1,4 +1,4 @@
-/* test_jscan.c — the allocation-free JSON scanner (formats/jscan.h): grammar, errors with
+/* test_jscan.c — the allocation-free JSON scanner (formats/dialect/jscan.h): grammar, errors with
  * offsets, truncation at every prefix, escapes and surrogates, numbers, lookups. */
 #include <setjmp.h>
 #include <stdarg.h>

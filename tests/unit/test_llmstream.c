@@ -1,4 +1,4 @@
-/* test_llmstream.c — response bodies → exchange records (formats/llmstream.h), checked against
+/* test_llmstream.c — response bodies → exchange records (formats/dialect/llmstream.h), checked against
  * the golden fixtures in tests/fixtures/dialect/ (whole, byte by byte, split at every byte
  * boundary) and against hand-computed offsets, errors and caps. */
 #include <setjmp.h>

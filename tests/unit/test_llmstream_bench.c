@@ -1,6 +1,6 @@
 /* test_llmstream_bench.c — events/s of llm_stream_feed on a realistic OpenAI chat SSE stream
  * (vLLM-shaped chunks, one event per feed as libcurl hands over single-token writes, and 16 KiB
- * bursts), against the same SSE decoding with a cJSON_Parse tree per event. BRIEF.md puts a
+ * bursts), against the same SSE decoding with a cJSON_Parse tree per event. The project's targets put a
  * full cJSON parse of a chunk at ~1.3 us; the point of jscan is to stay well under it.
  *
  * usage: bench_llmstream [events]   (default 2,000,000; the ctest smoke run uses 5,000 and

@@ -1,4 +1,4 @@
-/* test_ndjson.c — the NDJSON line splitter (formats/ndjson.h), fed whole, byte by byte and
+/* test_ndjson.c — the NDJSON line splitter (formats/wire/ndjson.h), fed whole, byte by byte and
  * split at every byte boundary. */
 #include <setjmp.h>
 #include <stdarg.h>

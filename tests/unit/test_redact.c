@@ -1,4 +1,4 @@
-/* test_redact.c — credentials removed from URLs (formats/redact.h). */
+/* test_redact.c — credentials removed from URLs (formats/tlog/redact.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_sse.c — the SSE decoder (formats/sse.h) against the WHATWG "event stream
+/* test_sse.c — the SSE decoder (formats/wire/sse.h) against the WHATWG "event stream
  * interpretation" rules, fed whole, byte by byte and split at every byte boundary. */
 #include <setjmp.h>
 #include <stdarg.h>

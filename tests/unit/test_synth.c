@@ -1,4 +1,4 @@
-/* test_synth.c — prompt synthesis (formats/synth.h): the documented token estimate, determinism,
+/* test_synth.c — prompt synthesis (formats/traces/synth.h): the documented token estimate, determinism,
  * prefix stability, Mooncake block sharing and the tokens-per-word fit. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_tlog.c — trace log writer, reader and record model (formats/tlog.h, formats/SCHEMA.md):
+/* test_tlog.c — trace log writer, reader and record model (formats/tlog/tlog.h, formats/SCHEMA.md):
  * round trip of every field, redaction, gzip member boundaries, torn and corrupt files at every
  * byte, bad records with exact messages, plain JSONL, Python reading a written log. */
 #include <setjmp.h>

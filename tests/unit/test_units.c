@@ -1,4 +1,4 @@
-/* test_units.c — command-line value parsing (formats/units.h) and the clock map. */
+/* test_units.c — command-line value parsing (formats/base/units.h) and the clock map. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* export.c — trace-log exchanges to the formats people open elsewhere: CSV (RFC 4180, one row
- * per exchange with the metrics of BRIEF.md), plain JSON Lines, OpenAI Batch API input JSONL and
- * HAR 1.2 (see import.h and formats/CONVERT.md for the columns and mappings). */
+ * per exchange with the metrics of analyze/README.md), plain JSON Lines, OpenAI Batch API input JSONL and
+ * HAR 1.2 (see import.h and convert/README.md for the columns and mappings). */
 #include "import.h"
 #include "clock.h"
 

@@ -1,7 +1,7 @@
 /* import_build.c — turns imported trace rows into trace-log exchange records that
  * llmtrace-replay can send: a streaming request body of the chosen dialect (synthesized prompt
  * for length-only traces, real prompts otherwise), max_tokens pinned to the recorded output
- * length, the trace's recorded lengths as tokens_in/tokens_out (formats/CONVERT.md). */
+ * length, the trace's recorded lengths as tokens_in/tokens_out (convert/README.md). */
 #include "import.h"
 #include "synth.h"
 

@@ -5,7 +5,8 @@
  * separated, optional double quotes around a field, CRLF or LF, optional final newline, UTF-8
  * BOM ignored. Columns are found by name (case-insensitive), so order and extra columns do not
  * matter. */
-#include "import.h"
+#include "import_parsers.h"
+#include "import_row.h"
 
 #include <stdio.h>
 #include <stdlib.h>

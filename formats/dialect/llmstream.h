@@ -32,7 +32,7 @@ struct llm_stream {
     struct ndjson_decoder nd;
     struct buf body;              /* whole-body framings and error bodies */
     struct buf scratch;
-    struct dialect_shape shape;   /* the stream's chunk shape (formats/dialect.h) */
+    struct dialect_shape shape;   /* the stream's chunk shape (formats/dialect/dialect.h) */
     int64_t now_us;               /* offset of the bytes being fed */
     int saw_done;
     int saw_first_byte;

@@ -1,5 +1,5 @@
-/* tlog_model.c — the trace log's in-memory record model (formats/tlog.h): construction,
- * ownership, error-kind names, redaction list and the token derivation of BRIEF.md
+/* tlog_model.c — the trace log's in-memory record model (formats/tlog/tlog.h): construction,
+ * ownership, error-kind names, redaction list and the token derivation of formats/SCHEMA.md
  * ("Metric definitions": n_out from usage, else content events, else unknown). */
 #include "tlog.h"
 

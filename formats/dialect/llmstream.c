@@ -4,7 +4,7 @@
  * application/json); without a recognised one the first non-blank body byte does: '{' or '['
  * is one JSON body (NDJSON for Ollama, whose streams are JSON lines), anything else SSE.
  *
- * Recording rules (BRIEF.md "content event", "itl"):
+ * Recording rules (analyze/README.md "content event", "ITL"):
  *  - every dispatched stream event (SSE event, NDJSON line, the one whole JSON body) adds
  *    exactly one tlog event — content or not ([DONE], role-only, usage-only, ping, malformed)
  *    — with the offset of the feed that completed it, so analysis can pick the content ones

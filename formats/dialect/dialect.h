@@ -2,7 +2,7 @@
  *
  * From a request path (+ body) it tells the dialect; from each stream event (an SSE event's
  * data, an NDJSON line, or a whole non-streaming JSON body) it tells whether it is a content
- * event (BRIEF.md: carries at least one output token — text, delta content, reasoning content
+ * event (analyze/README.md: carries at least one output token — text, delta content, reasoning content
  * or tool-call arguments), the text delta, tokens carried when the server says, finish reason,
  * usage, terminator and server-side errors. Dialects: OpenAI chat completions and completions
  * (incl. stream_options.include_usage, role-only first chunks, llama.cpp's usage in the final

@@ -39,10 +39,10 @@ struct tlog_hdr {            /* one HTTP header, in wire order */
 struct tlog_event {          /* one streamed event (SSE event / NDJSON line / whole body) */
     int64_t offset_us;       /* from the exchange's start_us */
     int32_t tokens;          /* output tokens it carries; 0 when the stream does not say */
-    uint8_t is_content;      /* 1 when it carries output (BRIEF.md "content event") */
+    uint8_t is_content;      /* 1 when it carries output (analyze/README.md "content event") */
 };
 
-/* Where tokens_in/tokens_out come from (BRIEF.md fixes these three values). */
+/* Where tokens_in/tokens_out come from (formats/SCHEMA.md fixes these three values). */
 enum tlog_tokens_source { TLOG_TOKENS_NONE = 0, TLOG_TOKENS_USAGE, TLOG_TOKENS_EVENTS };
 
 /* "usage" / "events" → the source; anything else (incl. "none") → TLOG_TOKENS_NONE. */
@@ -127,7 +127,7 @@ struct tlog_replay {
 
 struct tlog_exchange {
     char *id;                /* unique within its log */
-    int64_t start_us;        /* epoch µs of t0 (BRIEF.md) */
+    int64_t start_us;        /* epoch µs of t0 (analyze/README.md) */
     char *conn;              /* connection id ("10.0.0.1:51234>10.0.0.2:8000", "w0c12"); may be NULL */
     char *dialect;           /* "openai-chat", "anthropic", …; NULL unknown */
     char *model;             /* from the request body; NULL unknown */
@@ -160,7 +160,7 @@ int tlog_exchange_add_header(struct tlog_exchange *x, int which, const char *nam
                              const char *value, size_t vlen);
 /* Sets error kind and a copy of message (may be NULL). Replaces an earlier error. */
 int tlog_exchange_set_error(struct tlog_exchange *x, enum tlog_error_kind k, const char *msg);
-/* Fills tokens_in/tokens_out/tokens_source from usage and events as BRIEF.md defines:
+/* Fills tokens_in/tokens_out/tokens_source from usage and events as analyze/README.md defines:
  * usage.completion_tokens when present, else the number of content events (sum of their
  * tokens when every content event carries a count), else unknown. */
 void tlog_exchange_derive_tokens(struct tlog_exchange *x);

@@ -2,7 +2,8 @@
  * ShareGPT-style conversation JSON, HAR 1.2 (W3C Web Performance WG draft "HTTP Archive 1.2"),
  * and OpenAI Batch API input JSONL (platform.openai.com/docs/api-reference/batch). JSON Lines
  * per jsonlines.org: one value per line, blank lines ignored, final newline optional. */
-#include "import.h"
+#include "import_parsers.h"
+#include "import_row.h"
 #include "synth.h"
 
 #include <math.h>

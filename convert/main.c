@@ -1,8 +1,8 @@
-/* convert_main.c — llmtrace-convert: imports public production traces and other tools' files
+/* convert/main.c — llmtrace-convert: imports public production traces and other tools' files
  * into replayable trace logs, and exports trace logs to CSV / plain JSONL / OpenAI Batch / HAR.
- * The importers and exporters are library code (formats/import.h); this file parses arguments,
+ * The importers and exporters are library code (formats/traces/import.h); this file parses arguments,
  * reads inputs, calibrates the prompt estimate over HTTP (libcurl), prints and exits.
- * Reference: formats/CONVERT.md. Exit codes: 0 ok, 1 runtime failure, 2 usage error. */
+ * Reference: convert/README.md. Exit codes: 0 ok, 1 runtime failure, 2 usage error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -1,4 +1,4 @@
-/* llmtrace_main.c — the `llmtrace` front command: `llmtrace <tool> ARGS…` runs
+/* front/main.c — the `llmtrace` front command: `llmtrace <tool> ARGS…` runs
  * `llmtrace-<tool> ARGS…`, looked up first next to this binary, then on PATH (as git does). */
 #include <errno.h>
 #include <limits.h>

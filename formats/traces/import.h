@@ -5,7 +5,7 @@
  * arrived, its recorded token counts, and whatever real request it carries. Rows are then
  * turned into exchange records that llmtrace-replay can send (import_row_to_line): POST to the
  * dialect's path, a valid streaming request body, max_tokens pinned to the recorded output
- * length. Formats (see formats/CONVERT.md for every field):
+ * length. Formats (see convert/README.md for every field):
  *   azure     Azure LLM inference trace 2023/2024 CSV: TIMESTAMP,ContextTokens,GeneratedTokens
  *   mooncake  Mooncake JSONL: timestamp (ms from trace start), input_length, output_length,
  *             hash_ids (512-token prefix blocks)
@@ -176,6 +176,11 @@ int import_build_exchange(const struct import_row *r, const struct import_build_
 int import_row_to_line(const struct import_row *r, const struct import_build_opts *o,
                        struct buf *out);
 
+/* True when a record's tokens_in/tokens_out are the lengths a length-only trace recorded
+ * (usage taken from the trace: tokens_source "usage" and a "trace" object naming azure,
+ * mooncake or burstgpt). */
+int import_lengths_are_trace(const struct tlog_exchange *x);
+
 /* The header record's source object: {"kind":"convert","format":F,"input":NAME} (caller
  * frees). With several inputs, format/input are the first's and "inputs" lists all. */
 cJSON *import_source_json(const char *const *names, const enum import_format *formats, size_t n);
@@ -186,7 +191,7 @@ enum export_format { EXPORT_NONE = 0, EXPORT_CSV, EXPORT_JSONL, EXPORT_BATCH, EX
 /* "csv", "jsonl", "batch", "har" → the enum; EXPORT_NONE otherwise. */
 enum export_format export_format_parse(const char *s);
 
-/* Metrics of one exchange as BRIEF.md defines them (µs; -1 when undefined). */
+/* Metrics of one exchange as analyze/README.md defines them (µs; -1 when undefined). */
 struct export_metrics {
     int64_t ttft_us;         /* first content event offset */
     int64_t tpot_us;         /* (last − first content) / (n_out − 1), n_out >= 2 */
@@ -216,53 +221,5 @@ int export_trailer_line(const struct tlog_trailer *t, struct buf *out);
 int export_har_begin(struct buf *out, const char *creator_version);
 int export_har_entry(const struct tlog_exchange *x, int first, struct buf *out);
 int export_har_end(struct buf *out);
-
-/* ---- internal: shared by the import*.c files only (not a stable API) ------------------- */
-
-/* Appends a zeroed row (tokens/pin -1, resp unknown) for line of format f; NULL on no memory. */
-struct import_row *import_row_new(struct import_trace *t, const struct import_opts *o,
-                                  enum import_format f, int64_t line);
-/* Frees and removes the last row (the one being filled when its input turned out bad). */
-void import_row_drop_last(struct import_trace *t);
-/* Reports a bad row "NAME: WHAT": with skip_bad counts it (keeping the first message) and
- * returns 0, else stores it in t->err and returns IMPORT_ERR_FORMAT. */
-int import_report_bad(struct import_trace *t, const struct import_opts *o, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Stores a fatal message "NAME: WHAT" in t->err (header problems, empty input). */
-void import_set_error(struct import_trace *t, const struct import_opts *o, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Quotes at most 40 bytes of an untrusted value into out for messages (control bytes → '?'). */
-void import_quote_value(const char *s, size_t len, char *out, size_t outlen);
-/* Generated record id "<format>[<input>]-<line>" (malloc'd; NULL on no memory). */
-char *import_make_id(const struct import_opts *o, enum import_format f, int64_t line,
-                     const char *suffix);
-/* Arrival process for formats without times: the k-th call returns base + sum of gaps. */
-struct import_clock {
-    int64_t t_us;
-    uint64_t rng;
-    double rate;
-    enum import_arrival arrival;
-    int started;
-};
-void import_clock_init(struct import_clock *c, const struct import_opts *o);
-int64_t import_clock_next(struct import_clock *c);
-
-/* True when a record's tokens_in/tokens_out are the lengths a length-only trace recorded
- * (usage taken from the trace: tokens_source "usage" and a "trace" object naming azure,
- * mooncake or burstgpt). */
-int import_lengths_are_trace(const struct tlog_exchange *x);
-
-int import_parse_azure(const char *data, size_t len, const struct import_opts *o,
-                       struct import_trace *t);
-int import_parse_burstgpt(const char *data, size_t len, const struct import_opts *o,
-                          struct import_trace *t);
-int import_parse_mooncake(const char *data, size_t len, const struct import_opts *o,
-                          struct import_trace *t);
-int import_parse_sharegpt(const char *data, size_t len, const struct import_opts *o,
-                          struct import_trace *t);
-int import_parse_har(const char *data, size_t len, const struct import_opts *o,
-                     struct import_trace *t);
-int import_parse_batch(const char *data, size_t len, const struct import_opts *o,
-                       struct import_trace *t);
 
 #endif
