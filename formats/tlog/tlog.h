@@ -43,10 +43,20 @@ struct tlog_event {          /* one streamed event (SSE event / NDJSON line / wh
 };
 
 /* Where tokens_in/tokens_out come from (formats/SCHEMA.md fixes these three values). */
-enum tlog_tokens_source { TLOG_TOKENS_NONE = 0, TLOG_TOKENS_USAGE, TLOG_TOKENS_EVENTS };
+enum tlog_tokens_source {
+    TLOG_TOKENS_NONE = 0,
+    TLOG_TOKENS_USAGE,       /* usage.completion_tokens */
+    TLOG_TOKENS_EVENTS,      /* counted from content events (a guess when events carry
+                                several tokens and say nothing) */
+    TLOG_TOKENS_MAX_TOKENS,  /* the request pinned max_tokens with ignore_eos and the
+                                response ended with finish_reason "length" */
+};
 
-/* "usage" / "events" → the source; anything else (incl. "none") → TLOG_TOKENS_NONE. */
+/* "usage" / "events" / "max_tokens" → the source; anything else (incl. "none") →
+ * TLOG_TOKENS_NONE. */
 enum tlog_tokens_source tlog_tokens_source_parse(const char *s);
+/* The string form of a source ("none" for TLOG_TOKENS_NONE). */
+const char *tlog_tokens_source_name(enum tlog_tokens_source s);
 
 /* Error kinds. The string forms ("connect", "reset", …) are the `error.kind` values. */
 enum tlog_error_kind {
@@ -112,6 +122,17 @@ struct tlog_usage {
     int64_t cached_tokens;   /* -1 unknown */
 };
 
+/* One transport attempt of a request that ended before any response byte (the connection was
+ * closed or reset) and was re-sent on a new connection (replay.attempts). */
+struct tlog_attempt {
+    int64_t start_us;        /* epoch µs the attempt's request was handed to its connection */
+    int64_t end_us;          /* µs from start_us when it was seen to have failed; -1 unknown */
+    char *conn;              /* connection id; may be NULL */
+    int conn_new;            /* 1 new connection, 0 reused, -1 unknown */
+    enum tlog_error_kind error_kind;
+    char *error_message;
+};
+
 struct tlog_replay {
     int present;             /* 1 on records written by llmtrace-replay */
     char *of;                /* id of the original record */
@@ -123,12 +144,28 @@ struct tlog_replay {
     int warmup;              /* 1: warm-up request, excluded from analysis by default */
     int64_t wait_us;         /* time spent waiting for --max-inflight; 0 when none */
     int worker;              /* worker thread index */
+    struct tlog_attempt *attempts; /* earlier attempts, oldest first (replay.attempts) */
+    size_t n_attempts;
+};
+
+/* The conversation a request belongs to (session object; absent when unknown). */
+struct tlog_session {
+    int present;
+    char *id;                /* session id, unique within the log */
+    int64_t turn;            /* 0-based turn index */
+    int64_t think_us;        /* recorded previous response end → this request's start; -1 */
 };
 
 struct tlog_exchange {
     char *id;                /* unique within its log */
     int64_t start_us;        /* epoch µs of t0 (analyze/README.md) */
     char *conn;              /* connection id ("10.0.0.1:51234>10.0.0.2:8000", "w0c12"); may be NULL */
+    int conn_new;            /* 1: the request went out on a connection opened for it; 0: a
+                                reused one; -1 unknown */
+    int64_t connect_us;      /* connect (+ TLS handshake) time of that new connection, µs,
+                                spent before start_us; -1 unknown or reused */
+    char *resent_as;         /* capture: this exchange is a transport attempt (no response
+                                byte) that the client re-sent as exchange resent_as; NULL */
     char *dialect;           /* "openai-chat", "anthropic", …; NULL unknown */
     char *model;             /* from the request body; NULL unknown */
     int stream;              /* 1 streaming, 0 not, -1 unknown */
@@ -141,6 +178,7 @@ struct tlog_exchange {
     enum tlog_error_kind error_kind;   /* TLOG_ERROR_NONE → "error": null */
     char *error_message;
     struct tlog_replay replay;
+    struct tlog_session session;
     cJSON *extra;            /* unknown keys kept by the reader when asked; else NULL */
 };
 
@@ -158,6 +196,8 @@ int tlog_exchange_append_text(struct tlog_exchange *x, const char *s, size_t n);
 /* Adds a header (copies both strings) to the request (which = 0) or response (which = 1). */
 int tlog_exchange_add_header(struct tlog_exchange *x, int which, const char *name, size_t nlen,
                              const char *value, size_t vlen);
+/* Appends a copy of a (its strings are copied) to x->replay.attempts. 0 or TLOG_ERR_NOMEM. */
+int tlog_exchange_add_attempt(struct tlog_exchange *x, const struct tlog_attempt *a);
 /* Sets error kind and a copy of message (may be NULL). Replaces an earlier error. */
 int tlog_exchange_set_error(struct tlog_exchange *x, enum tlog_error_kind k, const char *msg);
 /* Fills tokens_in/tokens_out/tokens_source from usage and events as analyze/README.md defines:

@@ -131,19 +131,44 @@ static int tlog_put_double(struct buf *b, double d)
     return buf_printf(b, "%.17g", d);
 }
 
-static const char *tlog_source_name(enum tlog_tokens_source s)
+static int tlog_put_error(struct buf *b, enum tlog_error_kind k, const char *msg)
 {
-    switch (s) {
-    case TLOG_TOKENS_USAGE: return "usage";
-    case TLOG_TOKENS_EVENTS: return "events";
-    default: return "none";
+    if (k == TLOG_ERROR_NONE)
+        return buf_append_str(b, "null");
+    int rc = buf_append_str(b, "{\"kind\":");
+    if (!rc) rc = tlog_put_str(b, tlog_error_kind_name(k));
+    if (!rc) rc = tlog_put_key(b, "message");
+    if (!rc) rc = tlog_put_str(b, msg);
+    if (!rc) rc = buf_append_char(b, '}');
+    return rc;
+}
+
+static int tlog_put_attempts(struct buf *b, const struct tlog_attempt *a, size_t n)
+{
+    int rc = buf_append_str(b, ",\"attempts\":[");
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = buf_append_str(b, i ? ",{\"start_us\":" : "{\"start_us\":");
+        if (!rc) rc = tlog_put_i64(b, a[i].start_us);
+        if (!rc) rc = tlog_put_key(b, "end_us");
+        if (!rc) rc = tlog_put_opt_i64(b, a[i].end_us);
+        if (!rc) rc = tlog_put_key(b, "conn");
+        if (!rc) rc = tlog_put_str(b, a[i].conn);
+        if (!rc) rc = tlog_put_key(b, "conn_new");
+        if (!rc) rc = buf_append_str(b, a[i].conn_new < 0 ? "null" : a[i].conn_new ? "true"
+                                                                                  : "false");
+        if (!rc) rc = tlog_put_key(b, "error");
+        if (!rc) rc = tlog_put_error(b, a[i].error_kind, a[i].error_message);
+        if (!rc) rc = buf_append_char(b, '}');
     }
+    if (!rc) rc = buf_append_char(b, ']');
+    return rc;
 }
 
 /* Keys the serializer writes at top level; extra keys with these names are not repeated. */
 static const char *const tlog_top_keys[] = {
     "type", "id", "start_us", "conn", "dialect", "model", "stream", "request", "response",
     "usage", "tokens_in", "tokens_out", "tokens_source", "error", "replay",
+    "conn_new", "connect_us", "resent_as", "session",
 };
 
 static int tlog_is_top_key(const char *k)
@@ -165,6 +190,27 @@ static int tlog_put_exchange(const struct tlog_exchange *x, const struct tlog_wr
     if (!rc) rc = tlog_put_i64(b, x->start_us);
     if (!rc) rc = tlog_put_key(b, "conn");
     if (!rc) rc = tlog_put_str(b, x->conn);
+    /* written only by tools that know them, so other records stay as they were */
+    if (!rc && x->conn_new >= 0) {
+        rc = tlog_put_key(b, "conn_new");
+        if (!rc) rc = buf_append_str(b, x->conn_new ? "true" : "false");
+        if (!rc) rc = tlog_put_key(b, "connect_us");
+        if (!rc) rc = tlog_put_opt_i64(b, x->connect_us);
+    }
+    if (!rc && x->resent_as) {
+        rc = tlog_put_key(b, "resent_as");
+        if (!rc) rc = tlog_put_str(b, x->resent_as);
+    }
+    if (!rc && x->session.present) {
+        rc = tlog_put_key(b, "session");
+        if (!rc) rc = buf_append_str(b, "{\"id\":");
+        if (!rc) rc = tlog_put_str(b, x->session.id);
+        if (!rc) rc = tlog_put_key(b, "turn");
+        if (!rc) rc = tlog_put_opt_i64(b, x->session.turn);
+        if (!rc) rc = tlog_put_key(b, "think_us");
+        if (!rc) rc = tlog_put_opt_i64(b, x->session.think_us);
+        if (!rc) rc = buf_append_char(b, '}');
+    }
     if (!rc) rc = tlog_put_key(b, "dialect");
     if (!rc) rc = tlog_put_str(b, x->dialect);
     if (!rc) rc = tlog_put_key(b, "model");
@@ -241,19 +287,9 @@ static int tlog_put_exchange(const struct tlog_exchange *x, const struct tlog_wr
     if (!rc) rc = tlog_put_key(b, "tokens_out");
     if (!rc) rc = tlog_put_opt_i64(b, x->tokens_out);
     if (!rc) rc = tlog_put_key(b, "tokens_source");
-    if (!rc) rc = tlog_put_str(b, tlog_source_name(x->tokens_source));
+    if (!rc) rc = tlog_put_str(b, tlog_tokens_source_name(x->tokens_source));
     if (!rc) rc = tlog_put_key(b, "error");
-    if (!rc) {
-        if (x->error_kind == TLOG_ERROR_NONE) {
-            rc = buf_append_str(b, "null");
-        } else {
-            rc = buf_append_str(b, "{\"kind\":");
-            if (!rc) rc = tlog_put_str(b, tlog_error_kind_name(x->error_kind));
-            if (!rc) rc = tlog_put_key(b, "message");
-            if (!rc) rc = tlog_put_str(b, x->error_message);
-            if (!rc) rc = buf_append_char(b, '}');
-        }
-    }
+    if (!rc) rc = tlog_put_error(b, x->error_kind, x->error_message);
     const struct tlog_replay *r = &x->replay;
     if (!rc && r->present) {
         rc = buf_append_str(b, ",\"replay\":{\"of\":");
@@ -272,6 +308,8 @@ static int tlog_put_exchange(const struct tlog_exchange *x, const struct tlog_wr
         if (!rc) rc = tlog_put_i64(b, r->wait_us);
         if (!rc) rc = tlog_put_key(b, "worker");
         if (!rc) rc = tlog_put_i64(b, r->worker);
+        if (!rc && r->n_attempts > 0)
+            rc = tlog_put_attempts(b, r->attempts, r->n_attempts);
         if (!rc) rc = buf_append_char(b, '}');
     }
     if (!rc && x->extra && cJSON_IsObject(x->extra)) {
@@ -398,6 +436,80 @@ static int tlog_get_obj(const cJSON *obj, const char *key, const char *path, con
     return 0;
 }
 
+/* Optional boolean (also 0/1): absent or null → -1. */
+static int tlog_get_tri(const cJSON *obj, const char *key, const char *path, int *out,
+                        char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = -1;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (cJSON_IsBool(v))
+        *out = cJSON_IsTrue(v);
+    else if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1))
+        *out = v->valuedouble == 1;
+    else
+        return tlog_bad(err, errlen, path, "boolean");
+    return 0;
+}
+
+/* An error object {kind, message} (never "none": an error object means a failure). */
+static int tlog_get_error(const cJSON *e, const char *kpath, const char *mpath,
+                          enum tlog_error_kind *kind, char **msg, char *err, size_t errlen)
+{
+    char *k = NULL;
+    int rc = tlog_get_str(e, "kind", kpath, &k, err, errlen);
+    if (rc)
+        return rc;
+    *kind = tlog_error_kind_parse(k);
+    free(k);
+    if (*kind == TLOG_ERROR_NONE)
+        *kind = TLOG_ERROR_OTHER;
+    return tlog_get_str(e, "message", mpath, msg, err, errlen);
+}
+
+static int tlog_get_attempts(const cJSON *r, struct tlog_exchange *x, char *err, size_t errlen)
+{
+    const char *path = "replay.attempts";
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "attempts");
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsArray(v))
+        return tlog_bad(err, errlen, path, "array");
+    const cJSON *a;
+    cJSON_ArrayForEach(a, v) {
+        if (!cJSON_IsObject(a))
+            return tlog_bad(err, errlen, path, "array of objects");
+        struct tlog_attempt at = {.error_kind = TLOG_ERROR_NONE};
+        const cJSON *e;
+        int rc;
+        if ((rc = tlog_get_i64(a, "start_us", "replay.attempts.start_us", 0, &at.start_us, err,
+                               errlen)) ||
+            (rc = tlog_get_i64(a, "end_us", "replay.attempts.end_us", -1, &at.end_us, err,
+                               errlen)) ||
+            (rc = tlog_get_tri(a, "conn_new", "replay.attempts.conn_new", &at.conn_new, err,
+                               errlen)) ||
+            (rc = tlog_get_obj(a, "error", "replay.attempts.error", &e, err, errlen)))
+            return rc;
+        if (e && (rc = tlog_get_error(e, "replay.attempts.error.kind",
+                                      "replay.attempts.error.message", &at.error_kind,
+                                      &at.error_message, err, errlen)))
+            return rc;
+        if ((rc = tlog_get_str(a, "conn", "replay.attempts.conn", &at.conn, err, errlen))) {
+            free(at.error_message);
+            return rc;
+        }
+        rc = tlog_exchange_add_attempt(x, &at);
+        free(at.conn);
+        free(at.error_message);
+        if (rc == TLOG_ERR_LIMIT)
+            return tlog_bad(err, errlen, path, "at most 1024 attempts");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int tlog_get_headers(const cJSON *obj, const char *path, struct tlog_exchange *x,
                             int which, char *err, size_t errlen)
 {
@@ -462,8 +574,23 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
         return rc;
     if ((rc = tlog_get_str(obj, "conn", "conn", &x->conn, err, errlen)) ||
         (rc = tlog_get_str(obj, "dialect", "dialect", &x->dialect, err, errlen)) ||
-        (rc = tlog_get_str(obj, "model", "model", &x->model, err, errlen)))
+        (rc = tlog_get_str(obj, "model", "model", &x->model, err, errlen)) ||
+        (rc = tlog_get_tri(obj, "conn_new", "conn_new", &x->conn_new, err, errlen)) ||
+        (rc = tlog_get_i64(obj, "connect_us", "connect_us", -1, &x->connect_us, err, errlen)) ||
+        (rc = tlog_get_str(obj, "resent_as", "resent_as", &x->resent_as, err, errlen)))
         return rc;
+    const cJSON *ses;
+    if ((rc = tlog_get_obj(obj, "session", "session", &ses, err, errlen)))
+        return rc;
+    if (ses) {
+        x->session.present = 1;
+        if ((rc = tlog_get_str(ses, "id", "session.id", &x->session.id, err, errlen)) ||
+            (rc = tlog_get_i64(ses, "turn", "session.turn", -1, &x->session.turn, err,
+                               errlen)) ||
+            (rc = tlog_get_i64(ses, "think_us", "session.think_us", -1, &x->session.think_us,
+                               err, errlen)))
+            return rc;
+    }
     v = cJSON_GetObjectItemCaseSensitive(obj, "stream");
     if (v && !cJSON_IsNull(v)) {
         if (!cJSON_IsBool(v))
@@ -548,18 +675,10 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
     const cJSON *e;
     if ((rc = tlog_get_obj(obj, "error", "error", &e, err, errlen)))
         return rc;
-    if (e) {
-        char *kind = NULL;
-        if ((rc = tlog_get_str(e, "kind", "error.kind", &kind, err, errlen)))
-            return rc;
-        x->error_kind = tlog_error_kind_parse(kind);
-        free(kind);
-        /* an error object always means a failed exchange, whatever its kind says */
-        if (x->error_kind == TLOG_ERROR_NONE)
-            x->error_kind = TLOG_ERROR_OTHER;
-        if ((rc = tlog_get_str(e, "message", "error.message", &x->error_message, err, errlen)))
-            return rc;
-    }
+    /* an error object always means a failed exchange, whatever its kind says */
+    if (e && (rc = tlog_get_error(e, "error.kind", "error.message", &x->error_kind,
+                                  &x->error_message, err, errlen)))
+        return rc;
 
     const cJSON *r;
     if ((rc = tlog_get_obj(obj, "replay", "replay", &r, err, errlen)))
@@ -573,7 +692,8 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
             (rc = tlog_get_str(r, "mode", "replay.mode", &p->mode, err, errlen)) ||
             (rc = tlog_get_str(r, "target", "replay.target", &p->target, err, errlen)) ||
             (rc = tlog_get_i64(r, "wait_us", "replay.wait_us", 0, &p->wait_us, err, errlen)) ||
-            (rc = tlog_get_int(r, "worker", "replay.worker", 0, &p->worker, err, errlen)))
+            (rc = tlog_get_int(r, "worker", "replay.worker", 0, &p->worker, err, errlen)) ||
+            (rc = tlog_get_attempts(r, x, err, errlen)))
             return rc;
         v = cJSON_GetObjectItemCaseSensitive(r, "stage");
         if (v && !cJSON_IsNull(v)) {

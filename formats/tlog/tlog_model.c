@@ -58,6 +58,10 @@ void tlog_exchange_init(struct tlog_exchange *x)
     x->tokens_source = TLOG_TOKENS_NONE;
     x->error_kind = TLOG_ERROR_NONE;
     x->replay.sched_us = -1;
+    x->conn_new = -1;
+    x->connect_us = -1;
+    x->session.turn = -1;
+    x->session.think_us = -1;
 }
 
 static void tlog_headers_free(struct tlog_hdr *h, size_t n)
@@ -91,6 +95,13 @@ void tlog_exchange_free(struct tlog_exchange *x)
     free(x->replay.of);
     free(x->replay.mode);
     free(x->replay.target);
+    for (size_t i = 0; i < x->replay.n_attempts; i++) {
+        free(x->replay.attempts[i].conn);
+        free(x->replay.attempts[i].error_message);
+    }
+    free(x->replay.attempts);
+    free(x->resent_as);
+    free(x->session.id);
     cJSON_Delete(x->extra);
     tlog_exchange_init(x);
 }
@@ -197,6 +208,29 @@ int tlog_exchange_add_header(struct tlog_exchange *x, int which, const char *nam
     return 0;
 }
 
+int tlog_exchange_add_attempt(struct tlog_exchange *x, const struct tlog_attempt *a)
+{
+    struct tlog_replay *r = &x->replay;
+    if (r->n_attempts >= 1024) /* a client re-sends once; a log claiming more is bogus */
+        return TLOG_ERR_LIMIT;
+    struct tlog_attempt *na = realloc(r->attempts, (r->n_attempts + 1) * sizeof *na);
+    if (!na)
+        return TLOG_ERR_NOMEM;
+    r->attempts = na;
+    struct tlog_attempt *d = &na[r->n_attempts];
+    *d = *a;
+    d->conn = a->conn ? tlog_strndup(a->conn, strlen(a->conn)) : NULL;
+    d->error_message =
+        a->error_message ? tlog_strndup(a->error_message, strlen(a->error_message)) : NULL;
+    if ((a->conn && !d->conn) || (a->error_message && !d->error_message)) {
+        free(d->conn);
+        free(d->error_message);
+        return TLOG_ERR_NOMEM;
+    }
+    r->n_attempts++;
+    return 0;
+}
+
 int tlog_exchange_set_error(struct tlog_exchange *x, enum tlog_error_kind k, const char *msg)
 {
     char *m = NULL;
@@ -292,5 +326,17 @@ enum tlog_tokens_source tlog_tokens_source_parse(const char *s)
         return TLOG_TOKENS_USAGE;
     if (!strcmp(s, "events"))
         return TLOG_TOKENS_EVENTS;
+    if (!strcmp(s, "max_tokens"))
+        return TLOG_TOKENS_MAX_TOKENS;
     return TLOG_TOKENS_NONE; /* unknown future sources read as none */
+}
+
+const char *tlog_tokens_source_name(enum tlog_tokens_source s)
+{
+    switch (s) {
+    case TLOG_TOKENS_USAGE: return "usage";
+    case TLOG_TOKENS_EVENTS: return "events";
+    case TLOG_TOKENS_MAX_TOKENS: return "max_tokens";
+    default: return "none";
+    }
 }

@@ -36,7 +36,8 @@ enum tlog_mode { TLOG_MODE_UNKNOWN = 0, TLOG_MODE_GZIP, TLOG_MODE_PLAIN };
 enum {
     TLOG_SLOT_ID, TLOG_SLOT_CONN, TLOG_SLOT_DIALECT, TLOG_SLOT_MODEL, TLOG_SLOT_METHOD,
     TLOG_SLOT_PATH, TLOG_SLOT_HOST, TLOG_SLOT_SHA, TLOG_SLOT_TEXT, TLOG_SLOT_FINISH,
-    TLOG_SLOT_ERRMSG, TLOG_SLOT_OF, TLOG_SLOT_MODE, TLOG_SLOT_TARGET,
+    TLOG_SLOT_ERRMSG, TLOG_SLOT_OF, TLOG_SLOT_MODE, TLOG_SLOT_TARGET, TLOG_SLOT_RESENT,
+    TLOG_SLOT_SESSION,
     TLOG_SLOT_TMP1, TLOG_SLOT_TMP2, /* header name/value, error kind, tokens_source */
     TLOG_SLOTS
 };
@@ -1227,6 +1228,41 @@ static int tlog_fp_replay(struct tlog_fp *c, struct tlog_exchange *x)
             if (wk < -2147483647 || wk > 2147483647)
                 return TLOG_FP_FALLBACK;
             p->worker = (int)wk;
+        } else if (TLOG_FP_KEY(k, kn, "attempts")) {
+            /* rare (a re-sent request): the cJSON path reads them, unless there are none */
+            TLOG_FP_ONCE(seen, 8);
+            tlog_fp_ws(c);
+            if (!tlog_fp_null(c) && !(tlog_fp_eat(c, '[') && tlog_fp_eat(c, ']')))
+                return TLOG_FP_FALLBACK;
+        } else {
+            TLOG_FP_TRY(tlog_fp_skip(c));
+        }
+    }
+    return r == 0 ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
+static int tlog_fp_session(struct tlog_fp *c, struct tlog_exchange *x)
+{
+    struct tlog_session *s = &x->session;
+    unsigned seen = 0;
+    const char *k;
+    size_t kn;
+    int r;
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    if (!tlog_fp_eat(c, '{'))
+        return TLOG_FP_FALLBACK;
+    s->present = 1;
+    for (int first = 1; (r = tlog_fp_key(c, first, &k, &kn)) == 1; first = 0) {
+        if (TLOG_FP_KEY(k, kn, "id")) {
+            TLOG_FP_ONCE(seen, 0);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_SESSION, &s->id));
+        } else if (TLOG_FP_KEY(k, kn, "turn")) {
+            TLOG_FP_ONCE(seen, 1);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &s->turn));
+        } else if (TLOG_FP_KEY(k, kn, "think_us")) {
+            TLOG_FP_ONCE(seen, 2);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &s->think_us));
         } else {
             TLOG_FP_TRY(tlog_fp_skip(c));
         }
@@ -1296,6 +1332,18 @@ static int tlog_fp_exchange(struct tlog_fp *c, struct tlog_exchange *x, int skip
         } else if (TLOG_FP_KEY(k, kn, "replay")) {
             TLOG_FP_ONCE(seen, 14);
             TLOG_FP_TRY(tlog_fp_replay(c, x));
+        } else if (TLOG_FP_KEY(k, kn, "conn_new")) {
+            TLOG_FP_ONCE(seen, 15);
+            TLOG_FP_TRY(tlog_fp_bool(c, 1, &x->conn_new));
+        } else if (TLOG_FP_KEY(k, kn, "connect_us")) {
+            TLOG_FP_ONCE(seen, 16);
+            TLOG_FP_TRY(tlog_fp_opt_int(c, -1, &x->connect_us));
+        } else if (TLOG_FP_KEY(k, kn, "resent_as")) {
+            TLOG_FP_ONCE(seen, 17);
+            TLOG_FP_TRY(tlog_fp_opt_str(c, TLOG_SLOT_RESENT, &x->resent_as));
+        } else if (TLOG_FP_KEY(k, kn, "session")) {
+            TLOG_FP_ONCE(seen, 18);
+            TLOG_FP_TRY(tlog_fp_session(c, x));
         } else {
             if (keep_extra)
                 return TLOG_FP_FALLBACK; /* cJSON keeps unknown keys */
@@ -1485,6 +1533,7 @@ static void tlog_r_harvest(struct tlog_reader *r, struct tlog_exchange *x)
         [TLOG_SLOT_TEXT] = &x->resp.text, [TLOG_SLOT_FINISH] = &x->resp.finish_reason,
         [TLOG_SLOT_ERRMSG] = &x->error_message, [TLOG_SLOT_OF] = &x->replay.of,
         [TLOG_SLOT_MODE] = &x->replay.mode, [TLOG_SLOT_TARGET] = &x->replay.target,
+        [TLOG_SLOT_RESENT] = &x->resent_as, [TLOG_SLOT_SESSION] = &x->session.id,
     };
     for (int i = 0; i < TLOG_SLOT_TMP1; i++) {
         if (*f[i] && !r->pool[i]) {

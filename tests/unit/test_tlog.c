@@ -121,6 +121,21 @@ static void make_full(struct tlog_exchange *x, int i)
     x->replay.warmup = 1;
     x->replay.wait_us = 77;
     x->replay.worker = 3;
+    x->conn_new = i % 2;
+    x->connect_us = i % 2 ? 321 : -1;
+    x->resent_as = i % 5 == 1 ? strdup("r-next") : NULL;
+    if (i % 3 == 0) {
+        /* every third one was re-sent once: its first attempt died on a reused connection */
+        struct tlog_attempt a = {x->start_us - 700, 250, "w0:4000", 0, TLOG_ERROR_RESET,
+                                 "connection closed before any response byte"};
+        assert_int_equal(tlog_exchange_add_attempt(x, &a), 0);
+    }
+    x->session.present = i % 2 == 0;
+    if (x->session.present) {
+        x->session.id = strdup("conv-9");
+        x->session.turn = i / 2;
+        x->session.think_us = i ? 4500000 : -1;
+    }
 }
 
 static void assert_str_or_null(const char *a, const char *b)
@@ -193,6 +208,23 @@ static void assert_exchange_equal(const struct tlog_exchange *a, const struct tl
     assert_int_equal(a->replay.warmup, b->replay.warmup);
     assert_int_equal(a->replay.wait_us, b->replay.wait_us);
     assert_int_equal(a->replay.worker, b->replay.worker);
+    assert_int_equal(a->replay.n_attempts, b->replay.n_attempts);
+    for (size_t i = 0; i < a->replay.n_attempts; i++) {
+        const struct tlog_attempt *p = &a->replay.attempts[i], *q = &b->replay.attempts[i];
+        assert_int_equal(p->start_us, q->start_us);
+        assert_int_equal(p->end_us, q->end_us);
+        assert_str_or_null(p->conn, q->conn);
+        assert_int_equal(p->conn_new, q->conn_new);
+        assert_int_equal(p->error_kind, q->error_kind);
+        assert_str_or_null(p->error_message, q->error_message);
+    }
+    assert_int_equal(a->conn_new, b->conn_new);
+    assert_int_equal(a->connect_us, b->connect_us);
+    assert_str_or_null(a->resent_as, b->resent_as);
+    assert_int_equal(a->session.present, b->session.present);
+    assert_str_or_null(a->session.id, b->session.id);
+    assert_int_equal(a->session.turn, b->session.turn);
+    assert_int_equal(a->session.think_us, b->session.think_us);
 }
 
 static void write_header(struct tlog_writer *w)
@@ -1293,6 +1325,11 @@ static void test_fast_path_matches_cjson(void **state)
         "\"error\":null,\"replay\":null,\"tokens_in\":null,\"stream\":null}",
         "{\"id\":\"f\",\"start_us\":1234567890123456789}",
         "{\"id\":\"g\",\"error\":{\"kind\":\"tls\",\"message\":\"x\"},\"replay\":{\"warmup\":true}}",
+        "{\"id\":\"h\",\"conn_new\":false,\"connect_us\":null,\"session\":{\"id\":\"s\",\"turn\":0,"
+        "\"think_us\":null,\"later\":1},\"replay\":{\"attempts\":[]},\"tokens_source\":\"max_tokens\"}",
+        "{\"id\":\"i\",\"conn_new\":1,\"connect_us\":88,\"resent_as\":\"j\",\"replay\":{\"attempts\":"
+        "[{\"start_us\":5,\"end_us\":null,\"conn\":null,\"conn_new\":true,\"error\":{\"kind\":\"reset\"}},"
+        "{\"start_us\":9,\"error\":null}]}}",
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         for (int skip = 0; skip < 2; skip++) {
