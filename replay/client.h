@@ -1,19 +1,19 @@
-/* client.h — the replay client: worker threads, each with its own libcurl multi handle driven
- * by curl_multi_socket_action from an epoll + timerfd loop (wrk's shape: one loop per thread,
+/* client.h — the replay client: worker threads, each with its own HTTP client engine
+ * (formats/net/hclient.h) on its own epoll + timerfd loop (wrk's shape: one loop per thread,
  * plain per-worker counters merged after join, no locks on the hot path). Every request gets
- * CLOCK_MONOTONIC timestamps for its start, first byte, every stream event (decoded by
- * formats/llmstream) and end, mapped to epoch µs; the finished exchange is serialized by its
- * worker and handed to the one trace-log writer under a mutex (once per request, never per
- * token). */
+ * timestamps for its start, first byte, every stream event (decoded by formats/llmstream) and
+ * end — the kernel's receive time of the bytes by default —, mapped to epoch µs; the finished
+ * exchange is serialized by its worker and handed to the one trace-log writer under a mutex
+ * (once per request, never per token). */
 #ifndef LLMTRACE_REPLAY_CLIENT_H
 #define LLMTRACE_REPLAY_CLIENT_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <curl/curl.h>
-
+#include "buf.h"
 #include "clock.h"
+#include "hclient.h"
 #include "input.h"
 #include "schedule.h"
 #include "tlog.h"
@@ -24,6 +24,10 @@ struct client_out {
     struct tlog_writer *w;
     atomic_int failed;         /* a write failed: the run stops */
     char err[256];
+    /* the run gives up on a target that never answers (--max-connect-errors) */
+    atomic_int connected;      /* some request reached a connected socket */
+    atomic_int_fast64_t connect_errors_in_a_row;
+    atomic_int gave_up;
 };
 
 /* Read-only run configuration shared by every worker. */
@@ -34,10 +38,17 @@ struct client_cfg {
     const char *path;          /* --path override or NULL */
     const char *target;        /* base URL with credentials removed (records) */
     const char *host;          /* host[:port] of the target (request.host) */
-    struct curl_slist *headers;/* Content-Type, Expect:, -H…, Authorization */
+    struct buf headers;        /* header lines sent with every request ("Name: value\r\n"):
+                                  Content-Type, -H…, Authorization (client_cfg_add_header) */
     struct tlog_hdr *rec_headers; /* the same for the records, secrets redacted */
     size_t n_rec_headers;
     int insecure, http2;
+    const char *cacert;        /* --cacert or NULL */
+    int no_resend;             /* --no-resend */
+    int conn_per_request;      /* --connection-per-request (vLLM's benchmark does this) */
+    int preconnect;            /* closed loop: open the stage's connections before it starts */
+    int64_t max_connect_errors;/* stop after this many connect failures in a row with nothing
+                                  ever connected (0: never) */
     int64_t timeout_us;        /* 0: none */
     int64_t idle_timeout_us;   /* 0: none */
     int64_t connect_timeout_us;
@@ -77,6 +88,9 @@ struct client_phase {
 struct client_stats {
     atomic_uint_fast64_t sent, done, errors, inflight, tokens_out;
     atomic_uint_fast64_t by_kind[TLOG_ERROR_KIND_COUNT];
+    atomic_uint_fast64_t resent;       /* requests re-sent on a new connection */
+    atomic_uint_fast64_t new_conns;    /* requests that went out on a new connection */
+    atomic_uint_fast64_t tokens_counted; /* requests whose n_out was counted from events */
 };
 
 /* Samples kept for the end summary (µs). */
@@ -87,25 +101,12 @@ struct client_samples {
 
 struct client_xfer;
 
-/* --timestamps kernel: what the last peek at one socket saw. */
-struct client_rx {
-    uint64_t turn;             /* loop turn of the peek (0: never) */
-    int64_t peeked_ns;         /* when it returned */
-    int64_t ns;                /* receive time of the newest bytes (monotonic), or -1 */
-    uint64_t seen;             /* bytes peeked */
-    uint64_t used;             /* plain HTTP: bytes libcurl has read since the peek */
-    uint64_t consumed0;        /* a lower bound of the bytes read from the socket before the
-                                * peek (TCP_INFO bytes received − SIOCINQ queued), or
-                                * UINT64_MAX */
-};
-
 struct client_worker {
     int idx, n_workers;
     const struct client_cfg *cfg;
     struct client_phase *ph;
-    CURLM *multi;
+    struct hc_engine *hc;
     int ep, tfd;
-    int64_t curl_deadline_ns;  /* -1: curl wants no timeout */
     int64_t armed_ns;          /* what the timerfd is set to */
     struct client_xfer *active;/* in-flight transfers (list) */
     struct client_xfer *pool;  /* finished transfers kept for reuse (easy handles) */
@@ -118,26 +119,21 @@ struct client_worker {
     struct client_stats st;
     struct client_samples lag, ttft;
     uint64_t ttft_sum_n;
-    int rx_kernel;             /* --timestamps kernel */
-    int rx_plain;              /* ... over plain HTTP (reads counted exactly) */
-    struct client_rx *rx;      /* per socket (indexed by fd), for this turn's peeks */
-    size_t rx_cap;
-    uint64_t turn;             /* loop turns, counted from 1 */
-    int64_t real_minus_mono;   /* CLOCK_REALTIME − CLOCK_MONOTONIC, ns */
-    int64_t remap_ns;          /* when to measure that again */
     int fatal;
     char err[256];
 };
 
 int client_global_init(void);
+/* Adds one "Name: value" header line (no CR/LF) to what every request carries. 0 or -1. */
+int client_cfg_add_header(struct client_cfg *cfg, const char *line);
+void client_cfg_free_headers(struct client_cfg *cfg);
 /* Prepares a worker (multi handle, epoll, timerfd). 0, or -1 with w->err. */
 int client_worker_init(struct client_worker *w, int idx, int n_workers,
                        const struct client_cfg *cfg);
 void client_worker_free(struct client_worker *w);
 /* Runs one phase to its end (pthread start routine: arg is the worker, w->ph set). */
 void *client_worker_run(void *arg);
-/* The curl error → error kind mapping (exposed for tests). connected: the request got past
- * connecting. */
-enum tlog_error_kind client_error_kind(CURLcode c, int connected);
+/* The engine's result → error kind mapping (exposed for tests). */
+enum tlog_error_kind client_error_kind(enum hc_error e);
 
 #endif

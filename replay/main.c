@@ -81,6 +81,14 @@ static const char usage_text[] =
     "  --no-bodies             do not record request bodies and output text\n"
     "  --timestamps kernel|user  when bytes reached this host (the socket's receive time,\n"
     "                          default) or when the worker read them\n"
+    "  --cacert FILE           verify TLS certificates against FILE (PEM)\n"
+    "  --no-resend             never re-send; by default a request that dies on a reused\n"
+    "                          connection before any response byte is re-sent once, on a\n"
+    "                          new connection, and recorded (replay.attempts)\n"
+    "  --connection-per-request  a new connection for every request (as vLLM's benchmark)\n"
+    "  --no-preconnect         closed loop: do not open a stage's connections before it starts\n"
+    "  --max-connect-errors N  stop after N connect failures in a row while nothing has ever\n"
+    "                          connected (default 10; 0 = never)\n"
     "  -q, --quiet             no progress line and no summary\n"
     "  -h, --help  -V, --version\n"
     "\n"
@@ -127,6 +135,9 @@ struct opts {
     int64_t timeout_us, idle_timeout_us, connect_timeout_us, grace_us;
     int no_bodies, quiet;
     int user_timestamps;
+    const char *cacert;
+    int no_resend, conn_per_request, no_preconnect;
+    int64_t max_connect_errors;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -143,7 +154,8 @@ enum {
     O_SEED, O_SWEEP, O_STAGE_REQUESTS, O_STAGE_DURATION, O_STAGE_PAUSE, O_MAX_INFLIGHT,
     O_DURATION, O_WARMUP, O_LOOP, O_SHARD, O_START_AT, O_LIMIT, O_SKIP, O_FROM, O_TO,
     O_FILTER_PATH, O_THREADS, O_TIMEOUT, O_IDLE_TIMEOUT, O_CONNECT_TIMEOUT, O_GRACE, O_NO_BODIES,
-    O_TIMESTAMPS
+    O_TIMESTAMPS, O_CACERT, O_NO_RESEND, O_CONN_PER_REQUEST, O_NO_PRECONNECT,
+    O_MAX_CONNECT_ERRORS
 };
 
 static const struct option long_opts[] = {
@@ -189,6 +201,11 @@ static const struct option long_opts[] = {
     {"grace", required_argument, 0, O_GRACE},
     {"no-bodies", no_argument, 0, O_NO_BODIES},
     {"timestamps", required_argument, 0, O_TIMESTAMPS},
+    {"cacert", required_argument, 0, O_CACERT},
+    {"no-resend", no_argument, 0, O_NO_RESEND},
+    {"connection-per-request", no_argument, 0, O_CONN_PER_REQUEST},
+    {"no-preconnect", no_argument, 0, O_NO_PRECONNECT},
+    {"max-connect-errors", required_argument, 0, O_MAX_CONNECT_ERRORS},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
@@ -210,6 +227,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
     o->idle_timeout_us = 120 * 1000000LL;
     o->connect_timeout_us = 10 * 1000000LL;
     o->grace_us = 5 * 1000000LL;
+    o->max_connect_errors = 10;
     int c, speed_set = 0;
     int64_t v;
     while ((c = getopt_long(argc, argv, "H:c:o:qhV", long_opts, NULL)) != -1) {
@@ -378,6 +396,14 @@ static int opts_parse(int argc, char **argv, struct opts *o)
                 return usage_error("--timestamps expects kernel or user, got '%s'", optarg);
             o->user_timestamps = !strcmp(optarg, "user");
             break;
+        case O_CACERT: o->cacert = optarg; break;
+        case O_NO_RESEND: o->no_resend = 1; break;
+        case O_CONN_PER_REQUEST: o->conn_per_request = 1; break;
+        case O_NO_PRECONNECT: o->no_preconnect = 1; break;
+        case O_MAX_CONNECT_ERRORS:
+            if (units_parse_int64(optarg, 0, 1000000000, &o->max_connect_errors))
+                return usage_error("--max-connect-errors expects a count, got '%s'", optarg);
+            break;
         case 'q': o->quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': printf(PROG " %s\n", LLMTRACE_VERSION); return 0;
@@ -541,6 +567,12 @@ static cJSON *options_json(const struct opts *o, const char *mode)
     cJSON_AddBoolToObject(j, "http2", o->http2);
     cJSON_AddBoolToObject(j, "no_bodies", o->no_bodies);
     cJSON_AddStringToObject(j, "timestamps", o->user_timestamps ? "user" : "kernel");
+    cJSON_AddBoolToObject(j, "resend", !o->no_resend);
+    cJSON_AddBoolToObject(j, "connection_per_request", o->conn_per_request);
+    cJSON_AddBoolToObject(j, "preconnect", !o->no_preconnect);
+    cJSON_AddNumberToObject(j, "max_connect_errors", (double)o->max_connect_errors);
+    if (o->cacert)
+        cJSON_AddStringToObject(j, "cacert", o->cacert);
     return j;
 }
 
@@ -791,7 +823,7 @@ int main(int argc, char **argv)
 
     /* Target and headers. */
     if (client_global_init()) {
-        fprintf(stderr, PROG ": cannot initialise libcurl\n");
+        fprintf(stderr, PROG ": cannot initialise the HTTP client\n");
         return 1;
     }
     struct client_cfg cfg = {0};
@@ -841,6 +873,11 @@ int main(int argc, char **argv)
     cfg.grace_us = o.grace_us;
     cfg.keep_text = !o.no_bodies;
     cfg.rx_kernel = !o.user_timestamps;
+    cfg.cacert = o.cacert;
+    cfg.no_resend = o.no_resend;
+    cfg.conn_per_request = o.conn_per_request;
+    cfg.preconnect = !o.no_preconnect;
+    cfg.max_connect_errors = o.max_connect_errors;
     cfg.mode = mode;
     cfg.wopts.no_bodies = o.no_bodies;
     cfg.stop = &g_stop;
@@ -854,7 +891,7 @@ int main(int argc, char **argv)
         const char *v = colon + 1;
         while (*v == ' ' || *v == '\t')
             v++;
-        cfg.headers = curl_slist_append(cfg.headers, h);
+        client_cfg_add_header(&cfg, h);
         has_ctype |= header_is_named(h, "content-type");
         rec_headers[n_rec].name = strndup(h, (size_t)(colon - h));
         rec_headers[n_rec].value =
@@ -862,20 +899,19 @@ int main(int argc, char **argv)
         n_rec++;
     }
     if (!has_ctype) {
-        cfg.headers = curl_slist_append(cfg.headers, "Content-Type: application/json");
+        client_cfg_add_header(&cfg, "Content-Type: application/json");
         rec_headers[n_rec].name = strdup("Content-Type");
         rec_headers[n_rec].value = strdup("application/json");
         n_rec++;
     }
-    /* No "Expect: 100-continue" round trip before large bodies: it would sit inside t0→ttft. */
-    cfg.headers = curl_slist_append(cfg.headers, "Expect:");
+    /* (no "Expect: 100-continue" is ever sent: its round trip would sit inside t0→ttft) */
     if (o.api_key_env) {
         const char *key = getenv(o.api_key_env);
         size_t kl = strlen(key);
         char *h = malloc(kl + 32);
         if (h) {
             snprintf(h, kl + 32, "Authorization: Bearer %s", key);
-            cfg.headers = curl_slist_append(cfg.headers, h);
+            client_cfg_add_header(&cfg, h);
             explicit_bzero(h, kl + 32);
             free(h);
         }
@@ -1203,12 +1239,13 @@ int main(int argc, char **argv)
         free(rec_headers[i].name);
         free(rec_headers[i].value);
     }
-    curl_slist_free_all(cfg.headers);
+    explicit_bzero(cfg.headers.p, cfg.headers.cap); /* the key may be in there */
+    client_cfg_free_headers(&cfg);
     free(cfg.base_url);
     free(cfg.base_query);
     free(target);
     free(offsets);
     input_free(&in);
-    curl_global_cleanup();
+
     return fatal || interrupted || no_connect ? 1 : 0;
 }

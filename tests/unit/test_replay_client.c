@@ -3,7 +3,7 @@
  * pauses, a worker replays one request per path, and the records read back from the log must
  * carry the exact events, tokens, statuses and error kinds — including the kinds the simulator
  * cannot produce (truncated stream, error event inside the stream, non-streaming JSON). Also
- * the curl outcome → error kind table. */
+ * the engine's result → error kind table. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -24,23 +24,16 @@
 static void test_error_kinds(void **state)
 {
     (void)state;
-    assert_int_equal(client_error_kind(CURLE_OK, 1), TLOG_ERROR_NONE);
-    assert_int_equal(client_error_kind(CURLE_COULDNT_CONNECT, 0), TLOG_ERROR_CONNECT);
-    assert_int_equal(client_error_kind(CURLE_COULDNT_RESOLVE_HOST, 0), TLOG_ERROR_CONNECT);
-    /* A timeout before anything was sent is the connect timeout; after, the total one. */
-    assert_int_equal(client_error_kind(CURLE_OPERATION_TIMEDOUT, 0), TLOG_ERROR_CONNECT_TIMEOUT);
-    assert_int_equal(client_error_kind(CURLE_OPERATION_TIMEDOUT, 1), TLOG_ERROR_TIMEOUT);
-    assert_int_equal(client_error_kind(CURLE_SSL_CONNECT_ERROR, 0), TLOG_ERROR_TLS);
-    assert_int_equal(client_error_kind(CURLE_PEER_FAILED_VERIFICATION, 0), TLOG_ERROR_TLS);
-    /* Closed or reset after the request went out: a reset; before: the connection failed. */
-    assert_int_equal(client_error_kind(CURLE_RECV_ERROR, 1), TLOG_ERROR_RESET);
-    assert_int_equal(client_error_kind(CURLE_PARTIAL_FILE, 1), TLOG_ERROR_RESET);
-    assert_int_equal(client_error_kind(CURLE_GOT_NOTHING, 1), TLOG_ERROR_RESET);
-    assert_int_equal(client_error_kind(CURLE_SEND_ERROR, 0), TLOG_ERROR_CONNECT);
-    assert_int_equal(client_error_kind(CURLE_WEIRD_SERVER_REPLY, 1), TLOG_ERROR_MALFORMED);
-    assert_int_equal(client_error_kind(CURLE_ABORTED_BY_CALLBACK, 1), TLOG_ERROR_CANCELLED);
-    assert_int_equal(client_error_kind(CURLE_OUT_OF_MEMORY, 1), TLOG_ERROR_OTHER);
-    assert_string_equal(tlog_error_kind_name(client_error_kind(CURLE_RECV_ERROR, 1)), "reset");
+    assert_int_equal(client_error_kind(HC_OK), TLOG_ERROR_NONE);
+    assert_int_equal(client_error_kind(HC_E_CONNECT), TLOG_ERROR_CONNECT);
+    assert_int_equal(client_error_kind(HC_E_CONNECT_TIMEOUT), TLOG_ERROR_CONNECT_TIMEOUT);
+    assert_int_equal(client_error_kind(HC_E_TLS), TLOG_ERROR_TLS);
+    assert_int_equal(client_error_kind(HC_E_RESET), TLOG_ERROR_RESET);
+    assert_int_equal(client_error_kind(HC_E_STREAM_RESET), TLOG_ERROR_RESET);
+    assert_int_equal(client_error_kind(HC_E_PROTOCOL), TLOG_ERROR_MALFORMED);
+    assert_int_equal(client_error_kind(HC_E_CANCELLED), TLOG_ERROR_CANCELLED);
+    assert_int_equal(client_error_kind(HC_E_NOMEM), TLOG_ERROR_OTHER);
+    assert_string_equal(tlog_error_kind_name(client_error_kind(HC_E_RESET)), "reset");
 }
 
 /* ---- canned server ------------------------------------------------------------------------ */
@@ -221,7 +214,7 @@ static void test_canned_responses(void **state)
     cfg.base_url = base;
     cfg.target = base;
     cfg.host = "127.0.0.1";
-    cfg.headers = curl_slist_append(NULL, "Content-Type: application/json");
+    assert_int_equal(client_cfg_add_header(&cfg, "Content-Type: application/json"), 0);
     cfg.timeout_us = 10000000;
     cfg.connect_timeout_us = 2000000;
     cfg.idle_timeout_us = 2000000;
@@ -250,7 +243,7 @@ static void test_canned_responses(void **state)
     assert_int_equal(w.inflight, 0);
     client_worker_free(&w);
     assert_int_equal(tlog_writer_close(out.w, NULL), 0);
-    curl_slist_free_all(cfg.headers);
+    client_cfg_free_headers(&cfg);
 
     struct tlog_reader_opts ro = {0};
     struct tlog_reader *rd = tlog_reader_open(path, &ro, err, sizeof(err));
