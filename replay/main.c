@@ -1116,11 +1116,22 @@ int main(int argc, char **argv)
         }
     }
     int64_t run_us = (clock_mono_ns() - run_t0) / 1000;
-    int interrupted = atomic_load(&g_stop);
+    int gave_up = atomic_load(&out.gave_up);
+    int interrupted = atomic_load(&g_stop) && !gave_up;
 
     /* Totals. */
     uint64_t sent = ws ? SUM(ws, nw, sent) : 0, done = ws ? SUM(ws, nw, done) : 0;
     uint64_t errors = ws ? SUM(ws, nw, errors) : 0, tokens = ws ? SUM(ws, nw, tokens_out) : 0;
+    uint64_t resent = ws ? SUM(ws, nw, resent) : 0, new_conns = ws ? SUM(ws, nw, new_conns) : 0;
+    struct hc_stats hs = {0};
+    for (int i = 0; ws && i < nw; i++) {
+        struct hc_stats one;
+        hc_engine_stats(ws[i].w.hc, &one);
+        hs.connects += one.connects;
+        hs.connect_failures += one.connect_failures;
+        hs.closed_idle += one.closed_idle;
+        hs.reuse_off |= one.reuse_off;
+    }
     uint64_t by_kind[TLOG_ERROR_KIND_COUNT] = {0};
     for (int k = 0; ws && k < TLOG_ERROR_KIND_COUNT; k++)
         for (int i = 0; i < nw; i++)
@@ -1154,6 +1165,16 @@ int main(int argc, char **argv)
     cJSON_AddNumberToObject(stats, "tokens_out", (double)tokens);
     cJSON_AddNumberToObject(stats, "elapsed_us", (double)run_us);
     cJSON_AddBoolToObject(stats, "interrupted", interrupted);
+    cJSON_AddNumberToObject(stats, "resent", (double)resent);
+    cJSON *cs = cJSON_AddObjectToObject(stats, "connections");
+    cJSON_AddNumberToObject(cs, "opened", (double)hs.connects);
+    cJSON_AddNumberToObject(cs, "failed", (double)hs.connect_failures);
+    cJSON_AddNumberToObject(cs, "closed_idle_by_server", (double)hs.closed_idle);
+    cJSON_AddNumberToObject(cs, "requests_on_new", (double)new_conns);
+    cJSON_AddBoolToObject(cs, "reuse_off", hs.reuse_off);
+    if (gave_up)
+        cJSON_AddNumberToObject(stats, "gave_up_after_connect_errors",
+                                (double)o.max_connect_errors);
     if (!isnan(lag_p99)) {
         cJSON_AddNumberToObject(stats, "sched_lag_p50_us", lag_p50);
         cJSON_AddNumberToObject(stats, "sched_lag_p99_us", lag_p99);
@@ -1213,6 +1234,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "; schedule lag p50 %s, p99 %s, max %s", a, b, c);
         }
         fprintf(stderr, "; results in %s.\n", o.output);
+        if (resent)
+            fprintf(stderr, "  re-sent: %llu request%s died on a reused connection before any "
+                            "response byte and went out again on a new one (not failures; "
+                            "replay.attempts)\n",
+                    (unsigned long long)resent, resent == 1 ? "" : "s");
+        if (hs.reuse_off)
+            fprintf(stderr, "  connections: the server closed them right after their responses "
+                            "without Connection: close; a new connection per request from then "
+                            "on\n");
         for (size_t i = 0; i < n_stages && n_stages > 1; i++) {
             char a[24], b[24];
             fmt_us(stages[i].ttft_p50, a, sizeof(a));
@@ -1228,7 +1258,11 @@ int main(int argc, char **argv)
     /* a failed TLS handshake is a connection that never carried a request, too */
     int no_connect = done > 0 && by_kind[TLOG_ERROR_CONNECT] + by_kind[TLOG_ERROR_CONNECT_TIMEOUT] +
                                          by_kind[TLOG_ERROR_TLS] == done;
-    if (no_connect && !o.quiet)
+    if (gave_up)
+        fprintf(stderr, PROG ": gave up: %lld requests in a row could not connect to %s and none "
+                        "ever did (--max-connect-errors)\n",
+                (long long)o.max_connect_errors, target);
+    else if (no_connect && !o.quiet)
         fprintf(stderr, PROG ": no request could connect to %s%s\n", target,
                 by_kind[TLOG_ERROR_TLS] ? " (TLS failed; --insecure skips verification)" : "");
 
@@ -1247,5 +1281,5 @@ int main(int argc, char **argv)
     free(offsets);
     input_free(&in);
 
-    return fatal || interrupted || no_connect ? 1 : 0;
+    return fatal || interrupted || no_connect || gave_up ? 1 : 0;
 }

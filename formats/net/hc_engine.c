@@ -463,6 +463,17 @@ static int hc_h1_send(struct hc_conn *c, struct hc_req *r)
 }
 
 /* The connection broke while it was READY: what it carried fails, or is re-sent. */
+/* See hc_stats.reuse_off. */
+static void hc_learn_dead_reuse(struct hc_engine *e)
+{
+    e->reuse_dead++;
+    if (e->reuse_dead >= 2 && e->reuse_ok == 0 && !e->st.reuse_off) {
+        e->st.reuse_off = 1;
+        while (e->idle) /* they would die the same way */
+            hc_conn_close(e->idle);
+    }
+}
+
 void hc_conn_lost(struct hc_conn *c, enum hc_error err, const char *msg)
 {
     struct hc_engine *e = c->e;
@@ -475,8 +486,13 @@ void hc_conn_lost(struct hc_conn *c, enum hc_error err, const char *msg)
     }
     struct hc_req *r = c->cur;
     c->cur = NULL;
-    if (!r)
+    if (!r) {
         e->st.closed_idle++;
+        if (c->proto == HC_PROTO_H1 && c->used > 0 && now - c->idle_since_ns < 100000000)
+            hc_learn_dead_reuse(e); /* closed right after its response */
+    } else if (r->reused && !r->got_bytes) {
+        hc_learn_dead_reuse(e);
+    }
     hc_conn_close(c);
     if (r && !hc_req_try_resend(e, r, err, msg, now, 0))
         hc_req_finish(r, err, msg, now);
@@ -792,6 +808,8 @@ void hc_feed_plain(struct hc_conn *c, const char *p, size_t n, int64_t rx_ns)
         return;
     }
     c->rx_ns = rx_ns;
+    if (!r->got_bytes && r->reused)
+        c->e->reuse_ok++;
     r->got_bytes = 1;
     while (n > 0) {
         ssize_t k = http1_feed(c->h1, p, n);
@@ -809,7 +827,7 @@ void hc_feed_plain(struct hc_conn *c, const char *p, size_t n, int64_t rx_ns)
              * allows it and nothing unexpected followed the response */
             struct hc_engine *e = c->e;
             c->cur = NULL;
-            if ((size_t)k == n && c->h1_keep && !e->o.no_reuse)
+            if ((size_t)k == n && c->h1_keep && !e->o.no_reuse && !e->st.reuse_off)
                 hc_conn_release(c);
             else
                 hc_conn_close(c);

@@ -90,6 +90,10 @@ struct hc_engine {
     char *pbuf;                     /* TLS plaintext, HC_READ_BUF */
     struct buf req;                 /* request rendering scratch */
     int64_t real_minus_mono;        /* CLOCK_REALTIME − CLOCK_MONOTONIC (kernel stamps) */
+    /* learning that the server closes every connection after its response (llama.cpp does,
+     * without saying Connection: close): reused connections that answered, and ones that
+     * were closed right after a response or died under the next request */
+    uint64_t reuse_ok, reuse_dead;
     int64_t remap_ns;
     struct hc_stats st;
 };

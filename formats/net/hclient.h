@@ -10,7 +10,9 @@
  * and each connection decision is explicit:
  *   - connections are opened on demand (or ahead of time: hc_preconnect) and reused while the
  *     server keeps them alive (Connection, Keep-Alive: timeout/max, HTTP/1.0 rules); an idle
- *     connection the server closes is dropped the moment its FIN arrives;
+ *     connection the server closes is dropped the moment its FIN arrives; a server seen to
+ *     close connections right after their responses (twice, with no reused connection ever
+ *     answering) gets a new connection per request from then on (hc_stats.reuse_off);
  *   - a request is re-sent only when it went out on a *reused* connection and that connection
  *     was closed or reset before any response byte (the keep-alive race of RFC 9112 §9.3.1; for
  *     HTTP/2, a stream the server refused or did not process before GOAWAY, RFC 9113 §8.7), at
@@ -171,6 +173,9 @@ struct hc_stats {
     uint64_t resends;          /* requests re-sent on a new connection */
     uint64_t closed_idle;      /* idle connections the server closed */
     uint64_t read_calls;       /* recvmsg calls that returned data */
+    int reuse_off;             /* the server closed connections after their responses without
+                                  saying so, and never answered on a reused one: connections
+                                  are no longer reused (no more doomed attempts) */
 };
 void hc_engine_stats(const struct hc_engine *e, struct hc_stats *st);
 

@@ -55,6 +55,22 @@ assert_eq "refused: exit 1" 1 "$rc"
 assert_eq "refused: kinds" '{"connect": 8}' "$(rq "$T/refused.jsonl.gz" '
 dict(collections.Counter(x["error"]["kind"] for x in ex))')"
 
+# A target that never answers is given up on: --max-connect-errors (default 10) failures in a
+# row with nothing ever connected stop the run (exit 1) instead of scheduling 200 requests.
+mk_trace "$T/t200.jsonl.gz" 200 20000
+rc=0
+"$RP" "$T/t200.jsonl.gz" --url "http://127.0.0.1:$PORT" --speed 10 -o "$T/gaveup.jsonl.gz" \
+  2>"$T/gaveup.stderr" || rc=$?
+assert_eq "gave up: exit 1" 1 "$rc"
+assert_eq "gave up: 10 connect failures recorded, nothing else sent" '{"connect": 10}' "$(rq "$T/gaveup.jsonl.gz" '
+dict(collections.Counter(x["error"]["kind"] for x in ex))')"
+assert_eq "gave up: the trailer says why" 10 "$(rq "$T/gaveup.jsonl.gz" 'trl["stats"]["gave_up_after_connect_errors"]')"
+assert_eq "gave up: stderr says why" 1 "$(grep -c 'gave up: 10 requests in a row could not connect' "$T/gaveup.stderr")"
+rc=0
+"$RP" "$T/t200.jsonl.gz" --url "http://127.0.0.1:$PORT" --rate 1000 --limit 30 --max-connect-errors 0 -q \
+  -o "$T/nogiveup.jsonl.gz" || rc=$?
+assert_eq "never give up: every request tried" 30 "$(rq "$T/nogiveup.jsonl.gz" 'len(ex)')"
+
 # TLS failure: https to a plain-HTTP listener that answers at once → the handshake fails (tls).
 python3 - "$T/plain.port" <<'PY' &
 import socket, sys

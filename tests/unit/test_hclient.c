@@ -500,6 +500,49 @@ static void test_resend_only_once(void **state)
     server_stop();
 }
 
+/* A server that closes every connection after one response (llama.cpp, without Connection:
+ * close): after two dead reuses and no reuse that ever answered, the engine stops reusing, so
+ * later requests cost no doomed attempt. */
+static void srv_always_race(int fd, int index)
+{
+    (void)index;
+    char buf[65536];
+    if (read_request(fd, buf, sizeof buf) > 0)
+        write_str(fd, STREAMED_RESPONSE);
+    if (read_request(fd, buf, sizeof buf) > 0)
+        close_rst(fd);
+    else
+        close(fd);
+}
+
+static void test_learns_close_after_response(void **state)
+{
+    (void)state;
+    server_start(srv_always_race);
+    struct client c;
+    client_open(&c, "http", srv.port, NULL);
+    struct tr t[6];
+    int resends = 0;
+    for (int i = 0; i < 6; i++) {
+        submit(&c, &t[i], "/x");
+        run1(&c, &t[i]);
+        assert_int_equal(t[i].res.err, HC_OK);
+        resends += t[i].resends;
+    }
+    assert_int_equal(resends, 2);
+    assert_int_equal(t[1].resends + t[2].resends, 2);
+    for (int i = 3; i < 6; i++) {
+        assert_int_equal(t[i].resends, 0);
+        assert_int_equal(t[i].st[0].conn_new, 1);
+    }
+    struct hc_stats st;
+    hc_engine_stats(c.e, &st);
+    assert_int_equal(st.reuse_off, 1);
+    assert_int_equal(st.resends, 2);
+    client_close(&c);
+    server_stop();
+}
+
 /* ---- the server's connection rules -------------------------------------------------------- */
 
 static void srv_conn_close(int fd, int index)
@@ -1059,6 +1102,7 @@ int main(void)
         cmocka_unit_test(test_no_resend_on_new_connection),
         cmocka_unit_test(test_no_resend_after_a_byte),
         cmocka_unit_test(test_resend_only_once),
+        cmocka_unit_test(test_learns_close_after_response),
         cmocka_unit_test(test_connection_close),
         cmocka_unit_test(test_idle_close_dropped),
         cmocka_unit_test(test_keepalive_timeout_hint),
