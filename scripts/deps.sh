@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
 set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev libpcap-dev zlib1g-dev \
-libcjson-dev libcurl4-openssl-dev libssl-dev libnghttp2-dev libcmocka-dev gnuplot-nox python3 curl tcpdump iproute2 procps"
+libcjson-dev libcurl4-openssl-dev libssl-dev libnghttp2-dev libcmocka-dev gnuplot-nox python3 python3-aiohttp curl tcpdump iproute2 procps"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -6,7 +6,9 @@
 #  4. many concurrent streams (default 5,000),
 #  5. the same streams through a Python aiohttp client (py_client.py; needs python3-aiohttp)
 #     next to llmtrace-replay recording bodies and text, events per CPU-second of each,
-#  6. the same comparison on the default profile, where every token arrives on its own.
+#  6. the same comparison on the default profile, where every token arrives on its own,
+#  7. client CPU per token, paced and bursty, pinned to one core (cpu.sh; OLD_BIN=dir adds
+#     another build, e.g. the libcurl client of before formats/net).
 # usage: bench/replay/run.sh [BIN_DIR]   (default build/bin); results go to stdout.
 # Numbers from a shared 2-core machine are noisy; run it once on a quiet machine to quote them.
 set -euo pipefail
@@ -127,3 +129,5 @@ echo "== 5. Python aiohttp client vs llmtrace-replay, zero profile (-c 64, 512 r
 compare 512 2000 --profile zero --max-batch 100000 --tokens-per-event 1
 echo "== 6. the same on the default profile (-c 64, 128 requests x 1000 tokens; one event per read, as from a real server)"
 compare 128 1000 --profile default --max-batch 64
+echo "== 7. client CPU per token, paced and bursty (cpu.sh)"
+bash "$HERE/cpu.sh" "$BIN"
