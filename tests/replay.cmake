@@ -1,7 +1,7 @@
 # tests/replay.cmake — llmtrace-replay: unit tests of its modules (linked against replay_core,
 # the same code the tool runs) and end-to-end runs against the real llmtrace-sim on loopback.
 if(TARGET replay_core)
-  foreach(u schedule input client scrape)
+  foreach(u schedule input client scrape search)
     if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/unit/test_replay_${u}.c)
       llmtrace_unit(replay_${u} LIBS replay_core)
     endif()

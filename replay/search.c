@@ -1,0 +1,210 @@
+/* search.c — stage judgement and bracketing for --search (search.h).
+ *
+ * Quantile intervals are the classic distribution-free ones: with n samples sorted, the
+ * q-quantile lies in [x(l), x(u)] with probability ≥ 1 − alpha when l is the largest and u the
+ * smallest order with P(B ≤ l − 1) ≤ alpha/2 and P(B ≤ u − 1) ≥ 1 − alpha/2, B ~ Binomial(n, q).
+ * When there are too few samples for an order u ≤ n, the upper bound is +Inf: the stage cannot
+ * be called "met" on that metric, and says so (undecided), instead of trusting a point
+ * estimate. The goodput share uses the Wilson score interval. */
+#include "search.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *search_metric_name(enum search_metric m)
+{
+    static const char *const n[SEARCH_N_METRICS] = {"ttft", "tpot", "e2e"};
+    return (unsigned)m < SEARCH_N_METRICS ? n[m] : "?";
+}
+
+const char *search_verdict_name(enum search_verdict_kind v)
+{
+    return v == SEARCH_MET ? "met" : v == SEARCH_FAILED ? "failed" : "undecided";
+}
+
+static int search_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* P(B ≤ k) for every k of interest is built incrementally from the pmf in log space. Finds
+ * the orders (1-based) l and u of the interval; l = 0 / u = n + 1 when off the sample. */
+static void search_orders(size_t n, double q, double alpha, size_t *l, size_t *u)
+{
+    double lq = log(q), l1q = log1p(-q);
+    double cdf = 0;
+    *l = 0;
+    *u = n + 1;
+    for (size_t k = 0; k <= n; k++) {
+        /* log C(n, k) + k log q + (n − k) log(1 − q) */
+        double lp = lgamma((double)n + 1) - lgamma((double)k + 1) - lgamma((double)(n - k) + 1) +
+                    (double)k * lq + (double)(n - k) * l1q;
+        cdf += exp(lp); /* now P(B ≤ k) */
+        if (cdf <= alpha / 2)
+            *l = k + 1;  /* P(B ≤ l − 1) ≤ alpha/2 with l − 1 = k */
+        if (cdf >= 1 - alpha / 2 && *u == n + 1 && k + 1 <= n)
+            *u = k + 1;
+    }
+}
+
+size_t search_min_samples(double q, double alpha)
+{
+    /* u ≤ n needs P(B ≤ n − 1) = 1 − q^n ≥ 1 − alpha/2 */
+    return (size_t)ceil(log(alpha / 2) / log(q));
+}
+
+/* The standard normal quantile 1 − alpha/2: erfc(z/√2) = alpha, by bisection. */
+static double search_z(double alpha)
+{
+    double lo = 0, hi = 12;
+    for (int i = 0; i < 100; i++) {
+        double mid = (lo + hi) / 2;
+        if (erfc(mid / sqrt(2)) > alpha)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+/* Linear interpolation between order statistics (NumPy's default). */
+static double search_quantile(const double *v, size_t n, double q)
+{
+    if (n == 0)
+        return NAN;
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)pos;
+    if (i + 1 >= n)
+        return v[n - 1];
+    double f = pos - (double)i;
+    if (isinf(v[i + 1]))
+        return f > 0 ? v[i + 1] : v[i];
+    return v[i] + f * (v[i + 1] - v[i]);
+}
+
+void search_judge(const struct search_slo *slo, struct search_sample *v, size_t n,
+                  struct search_verdict *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->deciding = -2;
+    double alpha = slo->alpha > 0 ? slo->alpha : 0.05;
+    out->min_n = slo->quantile > 0 && slo->quantile < 1 ? search_min_samples(slo->quantile, alpha)
+                                                        : 0;
+    double *x = malloc((n ? n : 1) * sizeof *x);
+    int any_failed = 0, any_undecided = 0;
+    for (int m = 0; m < SEARCH_N_METRICS; m++) {
+        struct search_estimate *e = &out->est[m];
+        if (slo->limit_ms[m] <= 0)
+            continue;
+        e->present = 1;
+        size_t k = 0;
+        for (size_t i = 0; x && i < n; i++) {
+            double val = v[i].ok ? v[i].ms[m] : INFINITY;
+            if (isnan(val))
+                continue; /* TPOT of a one-token answer: no decode timing */
+            x[k++] = val;
+        }
+        e->n = k;
+        if (slo->goodput_min > 0 || k == 0) {
+            e->point = NAN;
+            e->lo = -INFINITY;
+            e->hi = INFINITY;
+            continue;
+        }
+        qsort(x, k, sizeof *x, search_cmp);
+        e->point = search_quantile(x, k, slo->quantile);
+        size_t l, u;
+        search_orders(k, slo->quantile, alpha, &l, &u);
+        e->lo = l >= 1 ? x[l - 1] : -INFINITY;
+        e->hi = u <= k ? x[u - 1] : INFINITY;
+        if (slo->goodput_min > 0)
+            continue;
+        if (e->lo > slo->limit_ms[m]) {
+            if (!any_failed)
+                out->deciding = m;
+            any_failed = 1;
+        } else if (!(e->hi <= slo->limit_ms[m])) {
+            if (!any_failed && !any_undecided)
+                out->deciding = m;
+            any_undecided = 1;
+        }
+    }
+    /* the share of requests that met every SLO */
+    size_t good = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = v[i].ok;
+        for (int m = 0; ok && m < SEARCH_N_METRICS; m++)
+            if (slo->limit_ms[m] > 0 && !isnan(v[i].ms[m]) && !(v[i].ms[m] <= slo->limit_ms[m]))
+                ok = 0;
+        good += ok;
+    }
+    out->goodput = n ? (double)good / (double)n : NAN;
+    if (n) {
+        double z = search_z(alpha);
+        double p = out->goodput, nn = (double)n;
+        double c = (p + z * z / (2 * nn)) / (1 + z * z / nn);
+        double h = z / (1 + z * z / nn) * sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn));
+        out->goodput_lo = c - h < 0 ? 0 : c - h;
+        out->goodput_hi = c + h > 1 ? 1 : c + h;
+    }
+    free(x);
+    if (slo->goodput_min > 0) {
+        out->deciding = -1;
+        out->kind = n == 0 ? SEARCH_UNDECIDED
+                    : out->goodput_lo >= slo->goodput_min ? SEARCH_MET
+                    : out->goodput_hi < slo->goodput_min  ? SEARCH_FAILED
+                                                          : SEARCH_UNDECIDED;
+        return;
+    }
+    out->kind = any_failed ? SEARCH_FAILED : any_undecided ? SEARCH_UNDECIDED : SEARCH_MET;
+}
+
+void search_init(struct search_state *s, int integer, double start, double factor,
+                 double tolerance, int max_stages)
+{
+    memset(s, 0, sizeof *s);
+    s->integer = integer;
+    s->start = start > 0 ? start : 1;
+    s->factor = factor > 1 ? factor : 2;
+    s->tolerance = tolerance > 0 ? tolerance : 0.05;
+    s->max_stages = max_stages > 0 ? max_stages : 12;
+}
+
+double search_next(struct search_state *s, double x, enum search_verdict_kind v)
+{
+    if (v == SEARCH_MET) {
+        if (x > s->lo)
+            s->lo = x;
+    } else if (s->hi == 0 || x < s->hi) {
+        s->hi = x;
+    }
+    s->stages++;
+    if (s->stages >= s->max_stages)
+        return 0;
+    double next;
+    if (s->hi == 0) {
+        next = x * s->factor; /* still growing */
+        if (s->integer)
+            next = ceil(next) > x ? ceil(next) : x + 1;
+    } else if (s->lo == 0) {
+        /* even the probe failed: go down until something meets */
+        if (s->integer && s->hi <= 1)
+            return 0;
+        next = s->hi / s->factor;
+        if (s->integer)
+            next = floor(next) >= 1 ? floor(next) : 1;
+        else if (next < s->start / 64)
+            return 0;
+    } else {
+        if (s->hi <= s->lo || (s->hi - s->lo) / s->lo <= s->tolerance ||
+            (s->integer && s->hi - s->lo <= 1))
+            return 0;
+        next = (s->lo + s->hi) / 2;
+        if (s->integer)
+            next = floor(next);
+    }
+    return next;
+}
