@@ -26,7 +26,13 @@ struct hx_ex {                   /* one request waiting for, or receiving, its r
     int skip;                    /* filtered out: pairs in order but is never recorded */
     int lost;                    /* placeholder for a request a gap swallowed */
     int req_done;
+    int req_whole;               /* the request ended at its framing (not cut by a close) */
+    int req_damaged;             /* a gap or a framing error hit the request */
     int resp_started;
+    int resp_bytes;              /* a response byte arrived while this one was waiting */
+    int digest_ok;               /* digest/digest_len hold the body's identity */
+    uint64_t digest;             /* hx_digest of the decoded body (every byte seen) */
+    size_t digest_len;
     int interim;                 /* a 1xx response is being parsed */
     int has_stream;
     int stream_done;             /* llm_stream_finish ran */
@@ -62,6 +68,24 @@ struct hx_conn {
     struct hx_side side[2];      /* [0] client parser, [1] server parser */
 };
 
+/* A failed attempt held for its re-send: the record, and what the re-send must match. */
+struct hx_held {
+    struct hx_held *next;
+    struct tlog_exchange x;
+    uint64_t flow;               /* its connection (tcpr flow id) */
+    int family;
+    uint8_t client[16], server[16];
+    uint16_t server_port;
+    int whole;                   /* the whole request was sent; else body is a prefix */
+    int64_t body_len;
+    uint64_t digest;
+    int64_t fail_us;             /* capture time the failure was seen */
+};
+
+#define HX_RESEND_WINDOW_US 1000000
+#define HX_MAX_HELD 1024
+#define HX_MAX_HELD_BODY ((int64_t)64 << 20)   /* request body bytes held at once */
+
 struct capture_engine {
     struct capture_opts o;
     capture_emit_fn emit;
@@ -70,6 +94,9 @@ struct capture_engine {
     struct tcpr_table tcp;
     struct capture_stats st;
     int64_t last_tick;
+    struct hx_held *held, *held_tail; /* oldest failure first */
+    size_t n_held;
+    int64_t held_body;
 };
 
 static const struct http1_callbacks hx_req_cb;
@@ -106,8 +133,163 @@ static void hx_unlink(struct hx_conn *c, struct hx_ex *q)
         c->req = NULL;
 }
 
+/* Hands one finished record to the emit callback and counts it. */
+static void hx_write(struct capture_engine *e, const struct tlog_exchange *x)
+{
+    e->st.exchanges++;
+    e->st.errors[x->error_kind < TLOG_ERROR_KIND_COUNT ? x->error_kind : TLOG_ERROR_OTHER]++;
+    if (x->error_kind == TLOG_ERROR_INCOMPLETE)
+        e->st.incomplete++;
+    if (e->emit(e->user, x))
+        e->st.emit_errors++;
+}
+
+/* ---- transport re-sends ------------------------------------------------------------------ */
+
+/* 64-bit identity of a body (length mixed in), word at a time: it runs on every request, so
+ * it must cost far less than the packet path; a match also needs method, path, client and
+ * server, so a collision could only pair two requests of one client within the window. */
+static uint64_t hx_digest(const char *p, size_t n)
+{
+    const uint64_t k = 0x9e3779b97f4a7c15ULL;
+    uint64_t h = 0x243f6a8885a308d3ULL ^ ((uint64_t)n * k);
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 31;
+    }
+    uint64_t w = 0;
+    if (n)
+        memcpy(&w, p, n);
+    h = (h ^ w ^ ((uint64_t)n << 59)) * 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+}
+
+static int64_t hx_window(const struct capture_engine *e)
+{
+    return e->o.resend_window_us ? e->o.resend_window_us : HX_RESEND_WINDOW_US;
+}
+
+/* Writes held attempt h (with resent_as = by when not NULL) and frees it. */
+static void hx_held_write(struct capture_engine *e, struct hx_held *h, const char *by)
+{
+    struct hx_held **pp = &e->held;
+    struct hx_held *prev = NULL;
+    while (*pp && *pp != h) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = h->next;
+        if (e->held_tail == h)
+            e->held_tail = prev;
+    }
+    e->n_held--;
+    e->held_body -= h->body_len;
+    if (by) {
+        h->x.resent_as = strdup(by);
+        e->st.resent++;
+    }
+    hx_write(e, &h->x);
+    tlog_exchange_free(&h->x);
+    free(h);
+}
+
+/* Held attempts whose window ended before now are failures after all. */
+static void hx_held_expire(struct capture_engine *e, int64_t now)
+{
+    int64_t w = hx_window(e);
+    while (e->held && now - e->held->fail_us > w) {
+        e->st.resend_expired++;
+        hx_held_write(e, e->held, NULL);
+    }
+}
+
+/* q failed: could the client re-send it? Only a request that got no response byte, on a
+ * connection that had carried an earlier request (libcurl's rule, lib/transfer.c
+ * Curl_retry_request: a reused connection with nothing received; a failure on a connection
+ * opened for the request is the server's answer, and clients report it). */
+static int hx_resend_candidate(const struct hx_conn *c, const struct hx_ex *q)
+{
+    const struct tlog_exchange *x = &q->x;
+    return hx_window(c->e) > 0 && x->error_kind == TLOG_ERROR_RESET && !q->skip && !q->lost &&
+           q->req_done && q->digest_ok && !q->resp_started && !q->resp_bytes &&
+           x->conn_new != 1 && x->req.method && x->req.path;
+}
+
+static void hx_endpoints(const struct hx_conn *c, int *family, uint8_t client[16],
+                         uint8_t server[16], uint16_t *server_port)
+{
+    int cd = c->cdir < 0 ? 0 : c->cdir;
+    *family = c->f->family;
+    memcpy(client, c->f->addr[cd], 16);
+    memcpy(server, c->f->addr[1 - cd], 16);
+    *server_port = c->f->port[1 - cd];
+}
+
+/* Takes q's record into the hold (q keeps an empty one). */
+static void hx_hold(struct hx_conn *c, struct hx_ex *q)
+{
+    struct capture_engine *e = c->e;
+    struct hx_held *h = calloc(1, sizeof *h);
+    if (!h) {
+        hx_write(e, &q->x);      /* no memory to wait: written as the failure it looks like */
+        return;
+    }
+    h->x = q->x;
+    tlog_exchange_init(&q->x);
+    h->flow = c->f->id;
+    hx_endpoints(c, &h->family, h->client, h->server, &h->server_port);
+    h->whole = q->req_whole;
+    h->body_len = (int64_t)q->digest_len;
+    h->digest = q->digest;
+    h->fail_us = c->now;
+    if (e->held_tail)
+        e->held_tail->next = h;
+    else
+        e->held = h;
+    e->held_tail = h;
+    e->n_held++;
+    e->held_body += h->body_len;
+    size_t cap = e->o.resend_max_held ? e->o.resend_max_held : HX_MAX_HELD;
+    while (e->held != h && (e->n_held > cap || e->held_body > HX_MAX_HELD_BODY)) {
+        e->st.resend_cap++;
+        hx_held_write(e, e->held, NULL);
+    }
+}
+
+/* q's request is whole (its body still in q->body): if it is the re-send of a held attempt,
+ * that attempt is written now, linked to q. The oldest matching attempt wins. */
+static void hx_resend_match(struct hx_conn *c, struct hx_ex *q)
+{
+    struct capture_engine *e = c->e;
+    if (!q->digest_ok || q->skip || !q->x.req.method || !q->x.req.path)
+        return;
+    int family;
+    uint8_t client[16], server[16];
+    uint16_t port;
+    hx_endpoints(c, &family, client, server, &port);
+    int64_t w = hx_window(e);
+    for (struct hx_held *h = e->held; h; h = h->next) {
+        if (h->flow == c->f->id || h->x.start_us >= q->x.start_us || c->now - h->fail_us > w ||
+            h->family != family || h->server_port != port || memcmp(h->client, client, 16) ||
+            memcmp(h->server, server, 16) || (size_t)h->body_len > q->body.len ||
+            (h->whole && (size_t)h->body_len != q->body.len) ||
+            strcmp(h->x.req.method, q->x.req.method) || strcmp(h->x.req.path, q->x.req.path))
+            continue;
+        uint64_t d = (size_t)h->body_len == q->body.len ? q->digest
+                                                        : hx_digest(q->body.p, (size_t)h->body_len);
+        if (d != h->digest)
+            continue;
+        hx_held_write(e, h, q->x.id);
+        return;
+    }
+}
+
 /* Records q (unless filtered) and frees it. why/msg (unless TLOG_ERROR_NONE): the capture's
- * verdict, which replaces any error the stream decoder recorded. */
+ * verdict, which replaces any error the stream decoder recorded. A failure the client may
+ * re-send is held instead (hx_hold). */
 static void hx_emit(struct hx_conn *c, struct hx_ex *q, enum tlog_error_kind why, const char *msg)
 {
     struct capture_engine *e = c->e;
@@ -132,12 +314,10 @@ static void hx_emit(struct hx_conn *c, struct hx_ex *q, enum tlog_error_kind why
         tlog_exchange_set_error(x, why, msg);
     if (!q->has_stream)
         tlog_exchange_derive_tokens(x);
-    e->st.exchanges++;
-    e->st.errors[x->error_kind < TLOG_ERROR_KIND_COUNT ? x->error_kind : TLOG_ERROR_OTHER]++;
-    if (x->error_kind == TLOG_ERROR_INCOMPLETE)
-        e->st.incomplete++;
-    if (e->emit(e->user, x))
-        e->st.emit_errors++;
+    if (hx_resend_candidate(c, q))
+        hx_hold(c, q);
+    else
+        hx_write(e, x);
     hx_ex_free(q);
 }
 
@@ -170,6 +350,16 @@ static struct hx_ex *hx_ex_new(struct hx_conn *c, int64_t t0)
     hx_fmt_ep(c->f, 1 - cd, sv, sizeof sv);
     snprintf(conn, sizeof conn, "%s>%s", cl, sv);
     q->x.conn = strdup(conn);
+    /* the connection's first request went out on a connection opened for it, when the
+     * capture saw the handshake; later ones on a reused connection */
+    const struct tcpr_flow *f = c->f;
+    if (c->n_ex > 1) {
+        q->x.conn_new = 0;
+    } else if (!f->midstream) {
+        q->x.conn_new = 1;
+        if (f->syn_us && f->established_us >= f->syn_us && f->established_us <= t0)
+            q->x.connect_us = f->established_us - f->syn_us;
+    }
     if (c->tail)
         c->tail->next = q;
     else
@@ -287,17 +477,37 @@ static void hx_req_finish(struct hx_conn *c, struct hx_ex *q)
         sha256_final_hex(&q->sha, hex);
         x->req.body_sha256 = strdup(hex);
     }
+    if (!q->req_damaged && q->body.max) {   /* every byte of the body seen and kept */
+        q->digest = hx_digest(q->body.p, q->body.len);
+        q->digest_len = q->body.len;
+        q->digest_ok = 1;
+        if (q->req_whole && c->e->held)
+            hx_resend_match(c, q);
+    }
     buf_free(&q->body);
+}
+
+/* The server's side has ended (FIN delivered): no response can come any more. */
+static int hx_server_gone(const struct hx_conn *c)
+{
+    return c->cdir >= 0 && c->f->dir[1 - c->cdir].ended;
 }
 
 static int hx_req_complete(void *user)
 {
     struct hx_side *s = user;
     struct hx_conn *c = s->c;
-    if (c->req)
-        hx_req_finish(c, c->req);
+    struct hx_ex *q = c->req;
     c->req = NULL;
     s->msg_t0 = c->now;          /* a pipelined request may start in this same packet */
+    if (!q)
+        return 0;
+    q->req_whole = 1;
+    hx_req_finish(c, q);
+    /* sent after the server closed (the keep-alive race): it has failed now, not when the
+     * client gets round to closing */
+    if (hx_server_gone(c) && !q->resp_started)
+        hx_emit(c, q, TLOG_ERROR_RESET, "connection closed before the response ended");
     return 0;
 }
 
@@ -452,6 +662,7 @@ static void hx_parse_error(struct hx_conn *c, struct hx_side *s)
     e->st.http_errors[s->is_client ? CAPTURE_HERR_REQUEST : CAPTURE_HERR_RESPONSE]++;
     if (s->is_client) {
         if (c->req) {
+            c->req->req_damaged = 1;
             tlog_exchange_set_error(&c->req->x, TLOG_ERROR_MALFORMED, msg);
             hx_req_finish(c, c->req);
             c->req = NULL;
@@ -572,7 +783,13 @@ static void eng_on_data(void *user, struct tcpr_flow *f, int dir, const uint8_t 
             return;              /* server bytes before any request: nothing to pair with */
         hx_conn_setup(c);
     }
-    hx_feed(c, &c->side[dir == c->cdir ? 0 : 1], (const char *)p, len);
+    int client = dir == c->cdir;
+    struct hx_side *s = &c->side[client ? 0 : 1];
+    if (!client && c->head)
+        c->head->resp_bytes = 1;
+    hx_feed(c, s, (const char *)p, len);
+    if (!client && c->head && !http1_idle(&s->p))
+        c->head->resp_bytes = 1;  /* the start of its response, not yet a whole status line */
 }
 
 static void eng_on_gap(void *user, struct tcpr_flow *f, int dir, uint64_t bytes, int64_t ts)
@@ -590,6 +807,7 @@ static void eng_on_gap(void *user, struct tcpr_flow *f, int dir, uint64_t bytes,
     if (client) {
         if (s->mode == HX_SYNCED && c->req) {
             /* head seen, body cut: the exchange still pairs with its response */
+            c->req->req_damaged = 1;
             tlog_exchange_set_error(&c->req->x, TLOG_ERROR_INCOMPLETE, msg);
             hx_req_finish(c, c->req);
             c->req = NULL;
@@ -629,9 +847,9 @@ static void eng_on_close(void *user, struct tcpr_flow *f, enum tcpr_close why, i
         /* a close-delimited body ends here; an in-progress one is cut */
         if (sv->mode == HX_SYNCED && why == TCPR_CLOSE_FIN && c->head && c->head->resp_started)
             http1_finish(&sv->p);
-        if (c->req) {
-            tlog_exchange_set_error(&c->req->x, k, msg);
+        if (c->req) {             /* cut by the close: its body so far still identifies it */
             hx_req_finish(c, c->req);
+            tlog_exchange_set_error(&c->req->x, k, msg);
             c->req = NULL;
         }
         while (c->head)
@@ -655,6 +873,13 @@ static void eng_on_fin(void *user, struct tcpr_flow *f, int dir, int64_t ts)
     if (sv->mode == HX_SYNCED && c->head && c->head->resp_started && http1_finish(&sv->p) < 0 &&
         c->head && c->head->resp_started)
         hx_emit(c, c->head, TLOG_ERROR_RESET, "connection closed before the response ended");
+    /* nothing more can come from the server: requests sent and still waiting have failed
+     * (the one still being sent fails when it ends, hx_req_complete) */
+    for (struct hx_ex *q = c->head, *next; q; q = next) {
+        next = q->next;
+        if (q != c->req && !q->resp_started)
+            hx_emit(c, q, TLOG_ERROR_RESET, "connection closed before the response ended");
+    }
 }
 
 static const struct tcpr_callbacks eng_tcp_cb = {eng_on_open, eng_on_data, eng_on_gap,
@@ -688,6 +913,8 @@ void capture_engine_packet(struct capture_engine *e, int dlt, const uint8_t *dat
     struct pkt_tcp t;
     e->st.packets++;
     e->st.bytes += caplen;
+    if (e->held)
+        hx_held_expire(e, ts_us);
     if (pkt_decode(&e->pd, dlt, data, caplen, ts_us, &t) == PKT_OK)
         tcpr_segment(&e->tcp, &t, ts_us);
 }
@@ -695,11 +922,22 @@ void capture_engine_packet(struct capture_engine *e, int dlt, const uint8_t *dat
 void capture_engine_tick(struct capture_engine *e, int64_t ts_us)
 {
     tcpr_expire(&e->tcp, ts_us);
+    hx_held_expire(e, ts_us);
+}
+
+/* The capture is over: no re-send can come for what is held. */
+static void hx_held_flush(struct capture_engine *e)
+{
+    while (e->held) {
+        e->st.resend_end++;
+        hx_held_write(e, e->held, NULL);
+    }
 }
 
 void capture_engine_finish(struct capture_engine *e, int64_t ts_us)
 {
     tcpr_flush(&e->tcp, ts_us);
+    hx_held_flush(e);
 }
 
 void capture_engine_free(struct capture_engine *e)
@@ -707,6 +945,7 @@ void capture_engine_free(struct capture_engine *e)
     if (!e)
         return;
     tcpr_free(&e->tcp, 0);
+    hx_held_flush(e);
     pkt_decoder_free(&e->pd);
     free(e);
 }
@@ -740,6 +979,11 @@ cJSON *capture_engine_stats_json(const struct capture_engine *e)
     cJSON_AddNumberToObject(o, "exchanges", (double)s->exchanges);
     cJSON_AddNumberToObject(o, "incomplete", (double)s->incomplete);
     cJSON_AddNumberToObject(o, "filtered", (double)s->filtered);
+    cJSON *rs = cJSON_AddObjectToObject(o, "resends");
+    cJSON_AddNumberToObject(rs, "linked", (double)s->resent);
+    cJSON_AddNumberToObject(rs, "unlinked_window", (double)s->resend_expired);
+    cJSON_AddNumberToObject(rs, "unlinked_cap", (double)s->resend_cap);
+    cJSON_AddNumberToObject(rs, "unlinked_end", (double)s->resend_end);
     cJSON *errs = cJSON_AddObjectToObject(o, "errors");
     for (int k = 1; k < TLOG_ERROR_KIND_COUNT; k++)
         if (s->errors[k])

@@ -10,7 +10,15 @@
  * Connections picked up mid-way resume at the next request line (client side) and status line
  * (server side). A gap in either direction records the exchange it hits as
  * TLOG_ERROR_INCOMPLETE with the gap size and resynchronises the same way. Exchanges are handed
- * to the emit callback in completion order; the engine never prints or exits. */
+ * to the emit callback in completion order; the engine never prints or exits.
+ *
+ * Transport re-sends: a request that failed before any response byte on a reused connection
+ * (the keep-alive race of RFC 9112 §9.3.1, which libcurl answers by re-sending the request on
+ * another connection) is held, not emitted, until the same request (method, path, body; same
+ * client address and server endpoint) completes on another connection within the window: it
+ * is then emitted with resent_as = that exchange's id, just before it. A held attempt no
+ * re-send claimed is emitted unchanged when the window passes, when the hold is full (the
+ * oldest first) and at capture_engine_finish. */
 #ifndef LLMTRACE_CAPTURE_ENGINE_H
 #define LLMTRACE_CAPTURE_ENGINE_H
 
@@ -35,6 +43,9 @@ struct capture_opts {
     const char *hosts[CAPTURE_MAX_FILTERS]; /* --host: Host header (port ignored) */
     size_t n_hosts;
     size_t max_request_body;     /* bytes kept per request body; default 16 MiB */
+    int64_t resend_window_us;    /* transport re-sends: how long a failed attempt waits for
+                                    its re-send; 0 = default 1 s, < 0 = never linked */
+    size_t resend_max_held;      /* failed attempts waiting at once; 0 = default 1024 */
     struct tcpr_opts tcp;
 };
 
@@ -59,6 +70,10 @@ struct capture_stats {
     uint64_t http_errors[CAPTURE_HERR_COUNT];
     uint64_t resyncs;            /* times a side resumed at a later message start */
     uint64_t emit_errors;
+    /* transport re-sends: failed attempts written with resent_as, and held ones written
+     * without it because the window passed, the hold was full, or the capture ended */
+    uint64_t resent;
+    uint64_t resend_expired, resend_cap, resend_end;
 };
 
 struct capture_engine;
@@ -72,7 +87,8 @@ void capture_engine_packet(struct capture_engine *e, int dlt, const uint8_t *dat
 /* Expires idle flows; call about once a second of capture time on live captures. */
 void capture_engine_tick(struct capture_engine *e, int64_t ts_us);
 /* Ends every flow as at the end of the capture: complete exchanges are emitted, in-flight ones
- * recorded as TLOG_ERROR_INCOMPLETE. The engine stays usable. */
+ * recorded as TLOG_ERROR_INCOMPLETE, held attempts emitted as they are. The engine stays
+ * usable. */
 void capture_engine_finish(struct capture_engine *e, int64_t ts_us);
 void capture_engine_free(struct capture_engine *e);
 const struct capture_stats *capture_engine_stats(const struct capture_engine *e);

@@ -100,6 +100,8 @@ static void cap_usage(FILE *f)
         "  -C MB              start a new file after MB (10^6 bytes) of output (or 100k, 2MB)\n"
         "  -G SECONDS         start a new file every SECONDS; strftime %-escapes in OUT expand\n"
         "  --idle-timeout D   forget connections idle for D (default 300s)\n"
+        "  --resend-window D  link a request that failed before any response byte on a\n"
+        "                     reused connection to its re-send within D (default 1s; 0: off)\n"
         "  -q, --quiet        no progress, no summary\n"
         "  -h, --help         this text;   --version\n"
         "\n"
@@ -122,7 +124,7 @@ static int cap_usage_error(const char *msg, const char *arg)
 
 enum {
     OPT_DURATION = 1000, OPT_PORT, OPT_PATH_PREFIX, OPT_ALL_PATHS, OPT_HOST, OPT_NO_BODIES,
-    OPT_HASH_PROMPTS, OPT_IDLE, OPT_VERSION,
+    OPT_HASH_PROMPTS, OPT_IDLE, OPT_RESEND_WINDOW, OPT_VERSION,
 };
 
 static int cap_parse_args(int argc, char **argv, struct cap_args *a)
@@ -136,6 +138,7 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
         {"no-bodies", no_argument, NULL, OPT_NO_BODIES},
         {"hash-prompts", no_argument, NULL, OPT_HASH_PROMPTS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
+        {"resend-window", required_argument, NULL, OPT_RESEND_WINDOW},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -195,6 +198,13 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
         case OPT_DURATION:
             if (units_parse_duration_us(optarg, &a->duration_us) || a->duration_us <= 0)
                 return cap_usage_error("bad --duration", optarg);
+            break;
+        case OPT_RESEND_WINDOW:
+            if (units_parse_duration_us(optarg, &a->eo.resend_window_us) ||
+                a->eo.resend_window_us < 0 || a->eo.resend_window_us > 3600 * 1000000LL)
+                return cap_usage_error("bad --resend-window (0 to 1h)", optarg);
+            if (!a->eo.resend_window_us)
+                a->eo.resend_window_us = -1;   /* 0 on the command line: off */
             break;
         case OPT_IDLE:
             if (units_parse_duration_us(optarg, &a->eo.tcp.idle_us) || a->eo.tcp.idle_us <= 0)
@@ -428,6 +438,12 @@ static void cap_summary(const struct cap_out *o, const struct pcap_stat *ps, int
             (unsigned long long)s->http_errors[CAPTURE_HERR_UNPAIRED],
             (unsigned long long)t->gaps, (unsigned long long)t->gap_bytes,
             (unsigned long long)t->retransmitted_bytes);
+    if (s->resent || s->resend_expired || s->resend_cap || s->resend_end)
+        fprintf(stderr, "llmtrace-capture: %llu transport re-sends linked (resent_as); failed "
+                        "attempts left unlinked: %llu no re-send in the window, %llu hold full, "
+                        "%llu capture ended\n",
+                (unsigned long long)s->resent, (unsigned long long)s->resend_expired,
+                (unsigned long long)s->resend_cap, (unsigned long long)s->resend_end);
     if (have_ps)
         fprintf(stderr, "llmtrace-capture: %u packets received by filter, %u dropped by kernel, "
                         "%u dropped by interface\n",

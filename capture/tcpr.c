@@ -358,6 +358,15 @@ void tcpr_segment(struct tcpr_table *t, const struct pkt_tcp *s, int64_t ts)
         }
         if (f->client < 0)
             f->client = (s->flags & PKT_TCP_ACK) ? 1 - dir : dir;
+        if (!(s->flags & PKT_TCP_ACK) && dir == f->client && !f->syn_us)
+            f->syn_us = ts;      /* the first SYN: a retransmitted one is part of connect */
+        if ((s->flags & PKT_TCP_ACK) && dir != f->client) {
+            f->synack_seen = 1;
+            f->synack_next = s->seq + 1;
+        }
+    } else if ((s->flags & PKT_TCP_ACK) && f->synack_seen && !f->established_us &&
+               dir == f->client && s->ack == f->synack_next) {
+        f->established_us = ts;
     }
     if (s->flags & PKT_TCP_RST) {
         tcpr_close(t, f, TCPR_CLOSE_RST, ts);

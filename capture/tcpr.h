@@ -44,10 +44,15 @@ struct tcpr_flow {
     int midstream;               /* no SYN seen: picked up mid-connection */
     uint64_t id;                 /* 1, 2, 3… in order of first packet */
     int64_t first_us, last_us;
+    /* the handshake as captured (0 = not seen): the client's first SYN, and the client's ACK
+     * of the server's SYN-ACK (the moment connect() returns on the client) */
+    int64_t syn_us, established_us;
     struct tcpr_dir dir[2];
     void *app;                   /* consumer state */
     /* private */
     int ignored;                 /* on_open declined it: packets are dropped cheaply */
+    int synack_seen;
+    uint32_t synack_next;        /* the server's ISN + 1, which the client's ACK names */
     struct tcpr_flow *hnext;     /* hash chain */
     struct tcpr_flow *lprev, *lnext; /* LRU list, most recent first */
 };

@@ -27,13 +27,23 @@ def sub(w, g, where):
     if isinstance(w, dict):
         assert isinstance(g, dict), where
         for k, v in w.items():
+            if k == 'absent':
+                continue
             assert k in g, f'{where}.{k} missing'
             sub(v, g[k], f'{where}.{k}')
     else:
         assert w == g, f'{where}: expected {w!r}, got {g!r}'
 assert len(ex) == len(want), f'{len(want)} records expected, got {len(ex)}'
 for i, (w, g) in enumerate(zip(want, ex)):
+    for k in w.get('absent', []) + ([] if 'resent_as' in w else ['resent_as']):
+        assert k not in g, f'record {i}: {k} expected absent, got {g[k]!r}'
     sub(w, g, f'record {i}')
+# every transport attempt names an exchange written after it; the trailer counts them
+ids = [r['id'] for r in ex]
+for i, r in enumerate(ex):
+    if 'resent_as' in r:
+        assert r['resent_as'] in ids[i + 1:], f"record {i}: resent_as {r['resent_as']} not later"
+assert recs[-1]['stats']['resends']['linked'] == sum('resent_as' in r for r in ex), recs[-1]['stats']
 PY
   pass "$name"
 }

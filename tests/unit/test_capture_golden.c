@@ -117,6 +117,21 @@ static void tc_close(struct tc *t, int64_t ts)
     pw_frame(t->w, ts + 100, &t->s, &t->c, t->sseq + 1, t->cseq + 1, PKT_TCP_ACK, NULL, 0);
 }
 
+/* The server resets the connection (no FIN before it). */
+static void tc_rst(struct tc *t, int64_t ts)
+{
+    pw_frame(t->w, ts, &t->s, &t->c, t->sseq, t->cseq, PKT_TCP_RST | PKT_TCP_ACK, NULL, 0);
+}
+
+/* The server closes its side (FIN) and the client acknowledges it 50 µs later; the client's
+ * side stays open, as after a keep-alive response the server decided to be the last. */
+static void tc_server_fin(struct tc *t, int64_t ts)
+{
+    pw_frame(t->w, ts, &t->s, &t->c, t->sseq, t->cseq, PKT_TCP_FIN | PKT_TCP_ACK, NULL, 0);
+    t->sseq++;
+    pw_frame(t->w, ts + 50, &t->c, &t->s, t->cseq, t->sseq, PKT_TCP_ACK, NULL, 0);
+}
+
 /* ---- HTTP text ----------------------------------------------------------------------------- */
 
 #define EV_ROLE "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
@@ -198,7 +213,7 @@ static cJSON *run_pcap(const char *path, const struct capture_opts *o, struct ca
 }
 
 /* Every key of want is in got with an equal value (objects recursively; arrays and scalars
- * exactly). */
+ * exactly). want's "absent" lists keys got must not have (keys_absent), so it is skipped. */
 static int json_subset(const cJSON *want, const cJSON *got, char *where, size_t wn)
 {
     if (cJSON_IsObject(want)) {
@@ -206,6 +221,8 @@ static int json_subset(const cJSON *want, const cJSON *got, char *where, size_t 
             return 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, want) {
+            if (!strcmp(it->string, "absent"))
+                continue;
             const cJSON *g = cJSON_GetObjectItemCaseSensitive(got, it->string);
             if (!g || !json_subset(it, g, where, wn)) {
                 size_t l = strlen(where);
@@ -218,9 +235,30 @@ static int json_subset(const cJSON *want, const cJSON *got, char *where, size_t 
     return cJSON_Compare(want, got, 1);
 }
 
-/* Runs a scenario's pcap and checks the records against the expected JSON array. */
-static void check_records(const char *name, const char *path, const char *expect_json,
-                          const struct capture_opts *o)
+/* Keys want says got must not have: the ones listed in want's "absent", and resent_as unless
+ * want has it (no fixture may link a transport re-send it does not expect). */
+static int keys_absent(const cJSON *want, const cJSON *got, char *where, size_t wn)
+{
+    const cJSON *abs = cJSON_GetObjectItemCaseSensitive(want, "absent");
+    const cJSON *k;
+    cJSON_ArrayForEach(k, abs) {
+        if (cJSON_IsString(k) && cJSON_GetObjectItemCaseSensitive(got, k->valuestring)) {
+            snprintf(where, wn, " %s (expected absent)", k->valuestring);
+            return 0;
+        }
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(want, "resent_as") &&
+        cJSON_GetObjectItemCaseSensitive(got, "resent_as")) {
+        snprintf(where, wn, " resent_as (expected absent)");
+        return 0;
+    }
+    return 1;
+}
+
+/* Runs a scenario's pcap and checks the records against the expected JSON array; fixture: also
+ * write it to CAPTURE_FIXTURE_OUT when set (0 for options the command line cannot give). */
+static void check_records_fx(const char *name, const char *path, const char *expect_json,
+                             const struct capture_opts *o, int fixture)
 {
     cJSON *want = cJSON_Parse(expect_json);
     if (!want)
@@ -232,6 +270,11 @@ static void check_records(const char *name, const char *path, const char *expect
                  cJSON_GetArraySize(got), gs);
     for (int i = 0; i < cJSON_GetArraySize(want); i++) {
         char where[256] = "";
+        if (!keys_absent(cJSON_GetArrayItem(want, i), cJSON_GetArrayItem(got, i), where,
+                         sizeof where)) {
+            char *g1 = cJSON_PrintUnformatted(cJSON_GetArrayItem(got, i));
+            fail_msg("%s: record %d has%s\n got: %s", name, i, where, g1);
+        }
         if (!json_subset(cJSON_GetArrayItem(want, i), cJSON_GetArrayItem(got, i), where,
                          sizeof where)) {
             char *g1 = cJSON_PrintUnformatted(cJSON_GetArrayItem(got, i));
@@ -239,7 +282,7 @@ static void check_records(const char *name, const char *path, const char *expect
         }
     }
     const char *fx = getenv("CAPTURE_FIXTURE_OUT");
-    if (fx && *fx) {
+    if (fixture && fx && *fx) {
         char dst[512], cmd[1200];
         snprintf(cmd, sizeof cmd, "cp '%s' '%s/%s.pcap'", path, fx, name); /* pcapng too */
         assert_int_equal(system(cmd), 0);
@@ -254,6 +297,12 @@ static void check_records(const char *name, const char *path, const char *expect
     free(gs);
     cJSON_Delete(want);
     cJSON_Delete(got);
+}
+
+static void check_records(const char *name, const char *path, const char *expect_json,
+                          const struct capture_opts *o)
+{
+    check_records_fx(name, path, expect_json, o, 1);
 }
 
 static const char *tpath(const char *name)
@@ -293,7 +342,7 @@ static long write_one(const char *path)
 
 static const char *one_expect =
     "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"conn\":\"10.0.0.1:40001>10.0.0.2:8000\","
-    "\"dialect\":\"openai-chat\",\"model\":\"m1\",\"stream\":true,"
+    "\"conn_new\":true,\"connect_us\":100,\"dialect\":\"openai-chat\",\"model\":\"m1\",\"stream\":true,"
     "\"request\":{\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"host\":\"api.local:8000\","
     "\"headers\":[[\"Host\",\"api.local:8000\"],[\"Authorization\",\"<redacted>\"],"
     "[\"Content-Type\",\"application/json\"],[\"Content-Length\",\"72\"]],"
@@ -457,16 +506,17 @@ static void test_keepalive_three(void **state)
     pw_close(&w);
     check_records(
         "keepalive", tpath("keepalive"),
-        "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"dialect\":\"openai-completions\","
-        "\"model\":\"m2\",\"stream\":false,\"request\":{\"path\":\"/v1/completions\"},"
+        "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"conn_new\":true,\"connect_us\":100,"
+        "\"dialect\":\"openai-completions\",\"model\":\"m2\",\"stream\":false,\"request\":{\"path\":\"/v1/completions\"},"
         "\"response\":{\"status\":200,\"ttfb_us\":2000,\"end_us\":3500,"
         "\"events\":[[3500,0,1]],\"text\":\"ok\",\"finish_reason\":\"stop\"},"
         "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1},\"tokens_in\":3,\"tokens_out\":1,"
         "\"tokens_source\":\"usage\",\"error\":null},"
-        "{\"id\":\"1.2\",\"start_us\":1700000000010000,\"response\":{\"status\":200,"
-        "\"ttfb_us\":2000,\"end_us\":4000,\"events\":[[3000,0,1],[4000,0,1],[4000,0,0]],"
+        "{\"id\":\"1.2\",\"start_us\":1700000000010000,\"conn_new\":false,\"connect_us\":null,"
+        "\"response\":{\"status\":200,\"ttfb_us\":2000,\"end_us\":4000,\"events\":[[3000,0,1],[4000,0,1],[4000,0,0]],"
         "\"text\":\"ab\"},\"tokens_out\":2,\"error\":null},"
-        "{\"id\":\"1.3\",\"start_us\":1700000000020000,\"response\":{\"status\":429,"
+        "{\"id\":\"1.3\",\"start_us\":1700000000020000,\"conn_new\":false,"
+        "\"response\":{\"status\":429,"
         "\"ttfb_us\":1000,\"end_us\":1000},\"error\":{\"kind\":\"http_status\","
         "\"message\":\"slow down\"}}]",
         NULL);
@@ -502,10 +552,10 @@ static void test_pipelining(void **state)
     pw_close(&w);
     check_records(
         "pipeline", tpath("pipeline"),
-        "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"request\":{\"path\":\"/v1/chat/completions\"},"
-        "\"response\":{\"ttfb_us\":2000,\"end_us\":3000,\"events\":[[2000,0,1],[3000,0,0]],"
+        "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"conn_new\":true,"
+        "\"request\":{\"path\":\"/v1/chat/completions\"},\"response\":{\"ttfb_us\":2000,\"end_us\":3000,\"events\":[[2000,0,1],[3000,0,0]],"
         "\"text\":\"x\"},\"error\":null},"
-        "{\"id\":\"1.3\",\"start_us\":1700000000001000,\"model\":\"m3\","
+        "{\"id\":\"1.3\",\"start_us\":1700000000001000,\"conn_new\":false,\"model\":\"m3\","
         "\"request\":{\"path\":\"/v1/completions\"},"
         "\"response\":{\"ttfb_us\":3000,\"end_us\":5000,\"events\":[[5000,0,1],[5000,0,0]],"
         "\"text\":\"y\"},\"error\":null}]",
@@ -897,6 +947,7 @@ static void test_midstream(void **state)
     pw_close(&w);
     check_records("midstream", tpath("midstream"),
                   "[{\"id\":\"1.1\",\"start_us\":1700000000005000,"
+                  "\"absent\":[\"conn_new\",\"connect_us\"],"
                   "\"conn\":\"10.0.0.1:40007>10.0.0.2:8000\",\"response\":{\"status\":200,"
                   "\"ttfb_us\":1000,\"end_us\":2000,\"events\":[[2000,0,1],[2000,0,0]],"
                   "\"text\":\"new\"},\"error\":null}]",
@@ -1033,6 +1084,409 @@ static void test_malformed_frames(void **state)
                   simple_expect(want, sizeof want, "10.1.1.1:40010>10.1.1.2:8000"), NULL);
 }
 
+/* ---- transport re-sends ------------------------------------------------------------------ */
+
+#define BODY_OF(x) "{\"model\":\"m1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"" x "\"}]}"
+
+static void tc_ask(struct tc *t, int64_t ts, const char *body)
+{
+    char req[1024];
+    tc_c(t, ts, chat_request(req, sizeof req, "/v1/chat/completions", body));
+}
+
+/* An SSE response framed by Content-Length: head at ts, one content event and [DONE] in one
+ * packet 500 µs later. */
+static void tc_reply(struct tc *t, int64_t ts, const char *text)
+{
+    char body[512], head[256];
+    snprintf(body, sizeof body, "data: {\"choices\":[{\"delta\":{\"content\":\"%s\"}}]}\n\n" EV_DONE,
+             text);
+    tc_s(t, ts, sse_cl_head(head, sizeof head, strlen(body)));
+    tc_s(t, ts + 500, body);
+}
+
+/* llama.cpp's pattern (issue 12): a streamed response without Connection: close, then the
+ * server closes; the client's next request on that connection is reset before any response
+ * byte and libcurl sends it again on a new connection. Returns the file offset after the RST
+ * (the point where a capture stopped before the re-send would end). */
+static long write_resend(const char *path)
+{
+    struct pw w;
+    struct tc a, b;
+    char ck[256];
+    pw_open(&w, path, PKT_DLT_EN10MB, 0, 0);
+    tc_init(&a, &w, "10.0.0.1", "10.0.0.2", 40020);
+    tc_handshake(&a, T0);
+    tc_ask(&a, T0 + 1000, BODY_OF("one"));
+    tc_s(&a, T0 + 2000, SSE_HEAD_CHUNKED);
+    tc_s(&a, T0 + 3000, chunk(ck, sizeof ck, EV("a")));
+    tc_s(&a, T0 + 4000, chunk(ck, sizeof ck, EV_DONE));
+    tc_s(&a, T0 + 4000, "0\r\n\r\n");
+    tc_server_fin(&a, T0 + 4100);
+    tc_ask(&a, T0 + 5000, BODY_OF("two"));   /* sent after the FIN: the keep-alive race */
+    tc_rst(&a, T0 + 5250);
+    long cut = w.offsets[w.n - 1];
+    tc_init(&b, &w, "10.0.0.1", "10.0.0.2", 40021);
+    tc_handshake(&b, T0 + 6000);
+    tc_ask(&b, T0 + 6200, BODY_OF("two"));
+    tc_reply(&b, T0 + 7000, "b");
+    tc_close(&b, T0 + 8000);
+    pw_close(&w);
+    return cut;
+}
+
+#define RESEND_1_1 \
+    "{\"id\":\"1.1\",\"start_us\":1700000000001000,\"conn_new\":true,\"connect_us\":100," \
+    "\"response\":{\"status\":200,\"ttfb_us\":1000,\"end_us\":3000," \
+    "\"events\":[[2000,0,1],[3000,0,0]],\"text\":\"a\"},\"error\":null}"
+#define RESEND_1_2 \
+    "{\"id\":\"1.2\",\"start_us\":1700000000005000,\"conn\":\"10.0.0.1:40020>10.0.0.2:8000\"," \
+    "\"conn_new\":false,\"connect_us\":null,\"request\":{\"body\":" BODY_OF("two") "}," \
+    "\"response\":{\"status\":null,\"ttfb_us\":null,\"end_us\":null,\"events\":[]}," \
+    "\"error\":{\"kind\":\"reset\",\"message\":\"connection closed before the response ended\"}"
+#define RESEND_2_1 \
+    "{\"id\":\"2.1\",\"start_us\":1700000000006200,\"conn\":\"10.0.0.1:40021>10.0.0.2:8000\"," \
+    "\"conn_new\":true,\"connect_us\":100,\"request\":{\"body\":" BODY_OF("two") "}," \
+    "\"response\":{\"status\":200,\"ttfb_us\":800,\"end_us\":1300," \
+    "\"events\":[[1300,0,1],[1300,0,0]],\"text\":\"b\"},\"error\":null}"
+
+/* The attempt is written with resent_as just before the exchange that re-sent it: 2 requests,
+ * 1 transport attempt. */
+static void test_resend(void **state)
+{
+    (void)state;
+    write_resend(tpath("resend"));
+    check_records("resend", tpath("resend"),
+                  "[" RESEND_1_1 "," RESEND_1_2 ",\"resent_as\":\"2.1\"}," RESEND_2_1 "]", NULL);
+    struct capture_stats st;
+    cJSON_Delete(run_pcap(tpath("resend"), NULL, &st, NULL));
+    assert_int_equal(st.resent, 1);
+    assert_int_equal(st.exchanges, 3);
+    assert_int_equal(st.resend_expired + st.resend_cap + st.resend_end, 0);
+}
+
+/* The window is measured from the failure (the request sent after the FIN, T0+5000) to the
+ * re-send's whole request (T0+6200): 1200 µs links, 1199 µs does not; off never links. */
+static void test_resend_window(void **state)
+{
+    (void)state;
+    write_resend(tpath("resendoff"));
+    struct capture_opts o = {0};
+    o.resend_window_us = 1200;
+    check_records_fx("resendoff", tpath("resendoff"),
+                     "[" RESEND_1_1 "," RESEND_1_2 ",\"resent_as\":\"2.1\"}," RESEND_2_1 "]", &o,
+                     0);
+    o.resend_window_us = 1199;
+    struct capture_stats st;
+    cJSON_Delete(run_pcap(tpath("resendoff"), &o, &st, NULL));
+    assert_int_equal(st.resent, 0);
+    assert_int_equal(st.resend_expired, 1);
+    check_records_fx("resendoff", tpath("resendoff"),
+                     "[" RESEND_1_1 "," RESEND_1_2 "}," RESEND_2_1 "]", &o, 0);
+    o.resend_window_us = -1;     /* --resend-window 0 */
+    check_records("resendoff", tpath("resendoff"),
+                  "[" RESEND_1_1 "," RESEND_1_2 "}," RESEND_2_1 "]", &o);
+}
+
+/* The capture ends (Ctrl-C, end of file) while an attempt waits for its re-send: it is written
+ * at the end, as the failure it is so far. */
+static void test_resend_held_at_end(void **state)
+{
+    (void)state;
+    long cut = write_resend(tpath("resend_src"));
+    FILE *f = fopen(tpath("resend_src"), "rb");
+    assert_non_null(f);
+    static char img[1 << 16];
+    size_t n = fread(img, 1, sizeof img, f);
+    fclose(f);
+    assert_true((size_t)cut < n);
+    f = fopen(tpath("resendcut"), "wb");
+    fwrite(img, 1, (size_t)cut, f);
+    fclose(f);
+    struct capture_stats st;
+    cJSON_Delete(run_pcap(tpath("resendcut"), NULL, &st, NULL));
+    assert_int_equal(st.resend_end, 1);
+    assert_int_equal(st.exchanges, 2);
+    check_records("resendcut", tpath("resendcut"), "[" RESEND_1_1 "," RESEND_1_2 "}]", NULL);
+}
+
+/* Two re-sends: the request dies on its keep-alive connection, libcurl sends it on another
+ * pooled connection that died the same way (reset), then on a new one. Each attempt names the
+ * next; 3 requests, 2 attempts. */
+static void test_resend_twice(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc a, b, c;
+    pw_open(&w, tpath("resend2"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&a, &w, "10.0.0.1", "10.0.0.2", 40030);
+    tc_init(&b, &w, "10.0.0.1", "10.0.0.2", 40031);
+    tc_handshake(&a, T0);
+    tc_handshake(&b, T0 + 200);
+    tc_ask(&a, T0 + 1000, BODY_OF("x1"));
+    tc_ask(&b, T0 + 1200, BODY_OF("x2"));
+    tc_reply(&a, T0 + 2000, "p");
+    tc_reply(&b, T0 + 2200, "q");
+    tc_ask(&a, T0 + 10000, BODY_OF("y"));
+    tc_rst(&a, T0 + 10250);
+    tc_ask(&b, T0 + 10300, BODY_OF("y"));
+    tc_rst(&b, T0 + 10550);
+    tc_init(&c, &w, "10.0.0.1", "10.0.0.2", 40032);
+    tc_handshake(&c, T0 + 10600);
+    tc_ask(&c, T0 + 10800, BODY_OF("y"));
+    tc_reply(&c, T0 + 11800, "r");
+    tc_close(&c, T0 + 13000);
+    pw_close(&w);
+    check_records(
+        "resend2", tpath("resend2"),
+        "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"conn_new\":true,\"connect_us\":100,"
+        "\"response\":{\"status\":200,\"ttfb_us\":1000,\"end_us\":1500,"
+        "\"events\":[[1500,0,1],[1500,0,0]],\"text\":\"p\"},\"error\":null},"
+        "{\"id\":\"2.1\",\"start_us\":1700000000001200,\"conn_new\":true,\"connect_us\":100,"
+        "\"response\":{\"status\":200,\"ttfb_us\":1000,\"end_us\":1500,\"text\":\"q\"},"
+        "\"error\":null},"
+        "{\"id\":\"1.2\",\"start_us\":1700000000010000,\"conn_new\":false,"
+        "\"request\":{\"body\":" BODY_OF("y") "},\"response\":{\"status\":null,\"events\":[]},"
+        "\"error\":{\"kind\":\"reset\",\"message\":\"connection reset before the response ended\"},"
+        "\"resent_as\":\"2.2\"},"
+        "{\"id\":\"2.2\",\"start_us\":1700000000010300,\"conn_new\":false,"
+        "\"request\":{\"body\":" BODY_OF("y") "},\"response\":{\"status\":null,\"events\":[]},"
+        "\"error\":{\"kind\":\"reset\",\"message\":\"connection reset before the response ended\"},"
+        "\"resent_as\":\"3.1\"},"
+        "{\"id\":\"3.1\",\"start_us\":1700000000010800,\"conn_new\":true,\"connect_us\":100,"
+        "\"request\":{\"body\":" BODY_OF("y") "},\"response\":{\"status\":200,\"ttfb_us\":1000,"
+        "\"end_us\":1500,\"text\":\"r\"},\"error\":null}]",
+        NULL);
+}
+
+/* Real failures stay failures: a request reset on the connection opened for it (clients report
+ * that, they do not re-send it), even when the same request follows on a new connection; and
+ * a request reset on a reused connection that nobody re-sends within the window (written when
+ * the window has passed, at the next packet 2 s later). */
+static void test_resend_failure(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc a, b, c;
+    pw_open(&w, tpath("failure"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&a, &w, "10.0.0.1", "10.0.0.2", 40040);
+    tc_handshake(&a, T0);
+    tc_ask(&a, T0 + 1000, BODY_OF("r1"));
+    tc_rst(&a, T0 + 1250);
+    tc_init(&b, &w, "10.0.0.1", "10.0.0.2", 40041);
+    tc_handshake(&b, T0 + 2000);
+    tc_ask(&b, T0 + 3000, BODY_OF("r1"));
+    tc_reply(&b, T0 + 4000, "s");
+    tc_ask(&b, T0 + 10000, BODY_OF("r2"));
+    tc_rst(&b, T0 + 10250);
+    tc_init(&c, &w, "10.0.0.1", "10.0.0.2", 40042);
+    tc_handshake(&c, T0 + 2000000);
+    tc_ask(&c, T0 + 2001000, BODY_OF("r3"));
+    tc_reply(&c, T0 + 2002000, "t");
+    tc_close(&c, T0 + 2003000);
+    pw_close(&w);
+    check_records(
+        "failure", tpath("failure"),
+        "[{\"id\":\"1.1\",\"start_us\":1700000000001000,\"conn_new\":true,\"connect_us\":100,"
+        "\"request\":{\"body\":" BODY_OF("r1") "},\"response\":{\"status\":null,\"events\":[]},"
+        "\"error\":{\"kind\":\"reset\",\"message\":\"connection reset before the response ended\"}},"
+        "{\"id\":\"2.1\",\"start_us\":1700000000003000,\"conn_new\":true,\"connect_us\":100,"
+        "\"request\":{\"body\":" BODY_OF("r1") "},\"response\":{\"status\":200,\"text\":\"s\"},"
+        "\"error\":null},"
+        "{\"id\":\"2.2\",\"start_us\":1700000000010000,\"conn_new\":false,"
+        "\"request\":{\"body\":" BODY_OF("r2") "},\"response\":{\"status\":null,\"events\":[]},"
+        "\"error\":{\"kind\":\"reset\",\"message\":\"connection reset before the response ended\"}},"
+        "{\"id\":\"3.1\",\"start_us\":1700000002001000,\"conn_new\":true,\"connect_us\":100,"
+        "\"request\":{\"body\":" BODY_OF("r3") "},\"response\":{\"status\":200,\"text\":\"t\"},"
+        "\"error\":null}]",
+        NULL);
+    struct capture_stats st;
+    cJSON_Delete(run_pcap(tpath("failure"), NULL, &st, NULL));
+    assert_int_equal(st.resent, 0);
+    assert_int_equal(st.resend_expired, 1);
+    assert_int_equal(st.resend_end, 0);
+}
+
+/* A reset after response bytes is a failure, not a transport attempt, even when the same
+ * request follows on a new connection: after a status line and an event, and after only the
+ * first bytes of a status line. */
+static void test_resend_after_bytes(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc a, b, c;
+    char ck[256];
+    pw_open(&w, tpath("midresp"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&a, &w, "10.0.0.1", "10.0.0.2", 40050);
+    tc_handshake(&a, T0);
+    tc_ask(&a, T0 + 1000, BODY_OF("one"));
+    tc_reply(&a, T0 + 2000, "u");
+    tc_ask(&a, T0 + 10000, BODY_OF("two"));
+    tc_s(&a, T0 + 11000, SSE_HEAD_CHUNKED);
+    tc_s(&a, T0 + 12000, chunk(ck, sizeof ck, EV("p")));
+    tc_rst(&a, T0 + 12500);
+    tc_init(&b, &w, "10.0.0.1", "10.0.0.2", 40051);
+    tc_handshake(&b, T0 + 13000);
+    tc_ask(&b, T0 + 14000, BODY_OF("two"));
+    tc_reply(&b, T0 + 15000, "v");
+    tc_ask(&b, T0 + 20000, BODY_OF("three"));
+    tc_s(&b, T0 + 21000, "HTTP/1.");
+    tc_rst(&b, T0 + 21500);
+    tc_init(&c, &w, "10.0.0.1", "10.0.0.2", 40052);
+    tc_handshake(&c, T0 + 22000);
+    tc_ask(&c, T0 + 23000, BODY_OF("three"));
+    tc_reply(&c, T0 + 24000, "w");
+    tc_close(&c, T0 + 25000);
+    pw_close(&w);
+    check_records(
+        "midresp", tpath("midresp"),
+        "[{\"id\":\"1.1\",\"response\":{\"status\":200,\"text\":\"u\"},\"error\":null},"
+        "{\"id\":\"1.2\",\"start_us\":1700000000010000,\"conn_new\":false,"
+        "\"response\":{\"status\":200,\"ttfb_us\":1000,\"end_us\":2000,\"events\":[[2000,0,1]],"
+        "\"text\":\"p\"},"
+        "\"error\":{\"kind\":\"reset\",\"message\":\"connection reset before the response ended\"}},"
+        "{\"id\":\"2.1\",\"start_us\":1700000000014000,\"conn_new\":true,"
+        "\"response\":{\"status\":200,\"text\":\"v\"},\"error\":null},"
+        "{\"id\":\"2.2\",\"start_us\":1700000000020000,\"conn_new\":false,"
+        "\"request\":{\"body\":" BODY_OF("three") "},"
+        "\"response\":{\"status\":null,\"ttfb_us\":null,\"events\":[]},"
+        "\"error\":{\"kind\":\"reset\",\"message\":\"connection reset before the response ended\"}},"
+        "{\"id\":\"3.1\",\"start_us\":1700000000023000,\"conn_new\":true,"
+        "\"request\":{\"body\":" BODY_OF("three") "},\"response\":{\"status\":200,\"text\":\"w\"},"
+        "\"error\":null}]",
+        NULL);
+}
+
+/* Not the same request, so not a re-send: a different body of the same length, another client
+ * sending the same request, the same body to another path. The attempt stays a failure,
+ * written when the capture ends. */
+static void test_resend_other_request(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc a, b, c;
+    char req[1024];
+    pw_open(&w, tpath("resendbody"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&a, &w, "10.0.0.1", "10.0.0.2", 40060);
+    tc_handshake(&a, T0);
+    tc_ask(&a, T0 + 1000, BODY_OF("one"));
+    tc_reply(&a, T0 + 2000, "k");
+    tc_ask(&a, T0 + 10000, BODY_OF("two"));
+    tc_rst(&a, T0 + 10250);
+    tc_init(&b, &w, "10.0.0.1", "10.0.0.2", 40061);
+    tc_init(&c, &w, "10.0.0.9", "10.0.0.2", 40062);
+    tc_handshake(&b, T0 + 10300);
+    tc_handshake(&c, T0 + 10400);
+    tc_ask(&b, T0 + 10500, BODY_OF("owt"));
+    tc_ask(&c, T0 + 10600, BODY_OF("two"));
+    tc_reply(&b, T0 + 11500, "l");
+    tc_reply(&c, T0 + 11600, "m");
+    tc_c(&b, T0 + 12500, chat_request(req, sizeof req, "/v1/completions", BODY_OF("two")));
+    tc_reply(&b, T0 + 13500, "n");
+    tc_close(&b, T0 + 15000);
+    tc_close(&c, T0 + 15500);
+    pw_close(&w);
+    check_records(
+        "resendbody", tpath("resendbody"),
+        "[{\"id\":\"1.1\",\"error\":null},"
+        "{\"id\":\"2.1\",\"conn\":\"10.0.0.1:40061>10.0.0.2:8000\","
+        "\"request\":{\"body\":" BODY_OF("owt") "},\"error\":null},"
+        "{\"id\":\"3.1\",\"conn\":\"10.0.0.9:40062>10.0.0.2:8000\","
+        "\"request\":{\"body\":" BODY_OF("two") "},\"error\":null},"
+        "{\"id\":\"2.2\",\"request\":{\"path\":\"/v1/completions\",\"body\":" BODY_OF("two") "},"
+        "\"error\":null},"
+        "{\"id\":\"1.2\",\"start_us\":1700000000010000,\"conn_new\":false,"
+        "\"request\":{\"path\":\"/v1/chat/completions\",\"body\":" BODY_OF("two") "},"
+        "\"response\":{\"status\":null,\"events\":[]},"
+        "\"error\":{\"kind\":\"reset\",\"message\":\"connection reset before the response ended\"}}]",
+        NULL);
+}
+
+/* The reset cut the request while it was being sent (head and 10 body bytes seen): the bytes
+ * that went out are a prefix of the re-send, which is enough. The new connection's SYN was
+ * sent twice: connect time counts from the first. */
+static void test_resend_partial(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc a, b;
+    char req[1024];
+    pw_open(&w, tpath("resendpart"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&a, &w, "10.0.0.1", "10.0.0.2", 40070);
+    tc_handshake(&a, T0);
+    tc_ask(&a, T0 + 1000, BODY_OF("one"));
+    tc_reply(&a, T0 + 2000, "o");
+    chat_request(req, sizeof req, "/v1/chat/completions", BODY_OF("cut short"));
+    size_t head = (size_t)(strstr(req, "\r\n\r\n") + 4 - req);
+    pw_frame(&w, T0 + 10000, &a.c, &a.s, a.cseq, a.sseq, PKT_TCP_ACK, req, head + 10);
+    a.cseq += (uint32_t)(head + 10);
+    tc_rst(&a, T0 + 10100);
+    tc_init(&b, &w, "10.0.0.1", "10.0.0.2", 40071);
+    pw_frame(&w, T0 + 10200, &b.c, &b.s, 1000, 0, PKT_TCP_SYN, NULL, 0);
+    tc_handshake(&b, T0 + 10230);   /* SYN again at +230, SYN-ACK +280, ACK +330 */
+    tc_ask(&b, T0 + 10400, BODY_OF("cut short"));
+    tc_reply(&b, T0 + 11400, "c");
+    tc_close(&b, T0 + 12000);
+    pw_close(&w);
+    check_records(
+        "resendpart", tpath("resendpart"),
+        "[{\"id\":\"1.1\",\"error\":null},"
+        "{\"id\":\"1.2\",\"start_us\":1700000000010000,\"conn_new\":false,"
+        "\"request\":{\"body\":\"{\\\"model\\\":\\\"\",\"body_bytes\":10},"
+        "\"response\":{\"status\":null,\"events\":[]},"
+        "\"error\":{\"kind\":\"reset\",\"message\":\"connection reset before the response ended\"},"
+        "\"resent_as\":\"2.1\"},"
+        "{\"id\":\"2.1\",\"start_us\":1700000000010400,\"conn_new\":true,\"connect_us\":130,"
+        "\"request\":{\"body\":" BODY_OF("cut short") "},\"response\":{\"status\":200,"
+        "\"text\":\"c\"},\"error\":null}]",
+        NULL);
+}
+
+/* At most resend_max_held attempts wait: one more, and the oldest is written as it is. */
+static void test_resend_hold_cap(void **state)
+{
+    (void)state;
+    struct pw w;
+    struct tc a, b, c;
+    pw_open(&w, tpath("resendcap"), PKT_DLT_EN10MB, 0, 0);
+    tc_init(&a, &w, "10.0.0.1", "10.0.0.2", 40080);
+    tc_init(&b, &w, "10.0.0.1", "10.0.0.2", 40081);
+    tc_handshake(&a, T0);
+    tc_handshake(&b, T0 + 200);
+    tc_ask(&a, T0 + 1000, BODY_OF("a1"));
+    tc_ask(&b, T0 + 1200, BODY_OF("b1"));
+    tc_reply(&a, T0 + 2000, "p");
+    tc_reply(&b, T0 + 2200, "q");
+    tc_ask(&a, T0 + 10000, BODY_OF("a2"));
+    tc_rst(&a, T0 + 10250);
+    tc_ask(&b, T0 + 10300, BODY_OF("b2"));
+    tc_rst(&b, T0 + 10550);
+    tc_init(&c, &w, "10.0.0.1", "10.0.0.2", 40082);
+    tc_handshake(&c, T0 + 10600);
+    tc_ask(&c, T0 + 10800, BODY_OF("b2"));
+    tc_reply(&c, T0 + 11800, "r");
+    tc_ask(&c, T0 + 20000, BODY_OF("a2"));
+    tc_reply(&c, T0 + 21000, "s");
+    tc_close(&c, T0 + 22000);
+    pw_close(&w);
+    struct capture_opts o = {0};
+    o.resend_max_held = 1;
+    /* a2's attempt is pushed out by b2's before a2 is re-sent; b2's is linked */
+    check_records_fx("resendcap", tpath("resendcap"),
+                  "[{\"id\":\"1.1\"},{\"id\":\"2.1\"},{\"id\":\"1.2\",\"error\":{\"kind\":\"reset\"}},"
+                  "{\"id\":\"2.2\",\"resent_as\":\"3.1\"},{\"id\":\"3.1\"},{\"id\":\"3.2\"}]",
+                  &o, 0);
+    struct capture_stats st;
+    cJSON_Delete(run_pcap(tpath("resendcap"), &o, &st, NULL));
+    assert_int_equal(st.resend_cap, 1);
+    assert_int_equal(st.resent, 1);
+    o.resend_max_held = 0;       /* the default holds both: both linked */
+    check_records("resendcap", tpath("resendcap"),
+                  "[{\"id\":\"1.1\"},{\"id\":\"2.1\"},{\"id\":\"2.2\",\"resent_as\":\"3.1\"},"
+                  "{\"id\":\"3.1\"},{\"id\":\"1.2\",\"resent_as\":\"3.2\"},{\"id\":\"3.2\"}]",
+                  &o);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1072,6 +1526,15 @@ int main(void)
         cmocka_unit_test(test_close_delimited),
         cmocka_unit_test(test_pcapng),
         cmocka_unit_test(test_malformed_frames),
+        cmocka_unit_test(test_resend),
+        cmocka_unit_test(test_resend_window),
+        cmocka_unit_test(test_resend_held_at_end),
+        cmocka_unit_test(test_resend_twice),
+        cmocka_unit_test(test_resend_failure),
+        cmocka_unit_test(test_resend_after_bytes),
+        cmocka_unit_test(test_resend_other_request),
+        cmocka_unit_test(test_resend_partial),
+        cmocka_unit_test(test_resend_hold_cap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
