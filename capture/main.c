@@ -45,6 +45,7 @@ struct cap_args {
     const char *user;
     uint64_t rotate_bytes;
     int64_t rotate_us;
+    int max_files;               /* -W: with -C a ring of this many names; with -G a limit */
     int quiet;
     char *filter;
     struct capture_opts eo;
@@ -58,10 +59,13 @@ struct cap_out {                 /* the current output file and its rotation sta
     struct tlog_writer_opts wo;
     struct capture_engine *e;
     cJSON *source;
-    int index;                   /* rotation number */
-    int64_t opened_us;           /* capture time the file was opened */
+    int index;                   /* rotation number (the number in the file name) */
+    int files;                   /* files opened so far */
+    int64_t interval_us;         /* capture time the -G interval (or the capture) began: the
+                                    time of strftime names, also for -C files within it */
     int64_t now_us;              /* latest capture time */
     int failed;
+    int limit_hit;               /* -G -W: the last file is over; stop */
     struct buf line;             /* one serialized exchange */
     uint64_t pending;            /* uncompressed bytes since the last member flush */
     char path[4096];
@@ -99,6 +103,8 @@ static void cap_usage(FILE *f)
         "  -w OUT             trace log (.jsonl.gz), '-' = stdout (default)\n"
         "  -C MB              start a new file after MB (10^6 bytes) of output (or 100k, 2MB)\n"
         "  -G SECONDS         start a new file every SECONDS; strftime %-escapes in OUT expand\n"
+        "  -W N               with -C: reuse N file names (a ring, oldest overwritten);\n"
+        "                     with -G alone: stop after N files; with both: -C's ring only\n"
         "  --idle-timeout D   forget connections idle for D (default 300s)\n"
         "  --resend-window D  link a request that failed before any response byte on a\n"
         "                     reused connection to its re-send within D (default 1s; 0: off)\n"
@@ -109,6 +115,7 @@ static void cap_usage(FILE *f)
         "  llmtrace-capture -i lo -w trace.jsonl.gz tcp port 8000\n"
         "  llmtrace-capture -r prod.pcapng -w trace.jsonl.gz --no-bodies\n"
         "  llmtrace-capture -i eth0 -G 3600 -w 'llm-%Y%m%d-%H.jsonl.gz' --port 8000\n"
+        "  llmtrace-capture -i eth0 -C 100 -W 10 -w ring.jsonl.gz      # last ~1 GB only\n"
         "  llmtrace-capture -r a.pcap -r b.pcap --path-prefix /v1/ -w - | zcat | jq .\n"
         "\n"
         "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
@@ -153,7 +160,7 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
     int c;
     int64_t v;
     /* '+': stop at the first non-option so the BPF expression may contain anything */
-    while ((c = getopt_long(argc, argv, "+i:r:w:s:B:c:Z:C:G:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+i:r:w:s:B:c:Z:C:G:W:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'i': a->iface = optarg; break;
         case 'r':
@@ -191,6 +198,11 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
             if (units_parse_int64(optarg, 1, 86400 * 365, &v))
                 return cap_usage_error("bad -G seconds", optarg);
             a->rotate_us = v * 1000000;
+            break;
+        case 'W':
+            if (units_parse_int64(optarg, 1, 1000000, &v))
+                return cap_usage_error("bad -W file count (1-1000000)", optarg);
+            a->max_files = (int)v;
             break;
         case 'q': a->quiet = 1; break;
         case 'h': cap_usage(stdout); exit(0);
@@ -242,6 +254,10 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
     }
     if (!a->iface == !a->n_files)
         return cap_usage_error("give exactly one source: -i IFACE or -r FILE...", NULL);
+    if ((a->rotate_bytes || a->rotate_us) && strcmp(a->out, "-") == 0)
+        return cap_usage_error("-C and -G need an output file (-w OUT)", NULL);
+    if (a->max_files && !a->rotate_bytes && !a->rotate_us)
+        return cap_usage_error("-W needs -C or -G", NULL);
     /* the BPF expression: remaining words joined by spaces, as tcpdump does */
     size_t flen = 0;
     for (int i = optind; i < argc; i++)
@@ -282,23 +298,31 @@ static void cap_out_name(struct cap_out *o, int64_t now_us)
     } else {
         snprintf(base, sizeof base, "%s", a->out);
     }
-    /* numbered: trace.jsonl.gz → trace.000.jsonl.gz, trace.001.jsonl.gz, … */
+    /* numbered: trace.jsonl.gz → trace.000.jsonl.gz, trace.001.jsonl.gz, …; with -W N, as
+     * many digits as N - 1 needs (tcpdump), at least 3 */
+    int width = 3;
+    for (int n = a->max_files - 1, d = 0; n > 0; n /= 10)
+        if (++d > width)
+            width = d;
     const char *ext = strstr(base, ".jsonl");
     if (!ext)
         ext = base + strlen(base);
-    snprintf(o->path, sizeof o->path, "%.*s.%03d%s", (int)(ext - base), base, o->index, ext);
+    snprintf(o->path, sizeof o->path, "%.*s.%0*d%s", (int)(ext - base), base, width, o->index,
+             ext);
 }
 
 static int cap_out_open(struct cap_out *o, int64_t now_us)
 {
     char err[256];
-    cap_out_name(o, now_us);
+    if (!o->interval_us)
+        o->interval_us = now_us;
+    cap_out_name(o, o->interval_us);
     o->w = tlog_writer_open(o->path, &o->wo, err, sizeof err);
     if (!o->w) {
         fprintf(stderr, "llmtrace-capture: %s\n", err);
         return -1;
     }
-    o->opened_us = now_us;
+    o->files++;
     struct tlog_header h = {0};
     h.schema = TLOG_SCHEMA_VERSION;
     h.tool = "llmtrace-capture";
@@ -347,19 +371,31 @@ static int cap_out_close(struct cap_out *o, const struct pcap_stat *ps)
     return rc;
 }
 
-static void cap_out_maybe_rotate(struct cap_out *o)
+/* Rotation as tcpdump does it (-C, -G, -W; see README). by_time: -G's interval has passed
+ * (checked before a packet is processed, so it opens the new file); else -C's size. */
+static void cap_out_rotate(struct cap_out *o, int by_time)
 {
     const struct cap_args *a = o->a;
-    if (!o->w || o->failed)
+    if (!o->w || o->failed || o->limit_hit)
         return;
-    int by_size = a->rotate_bytes && tlog_writer_bytes(o->w) >= a->rotate_bytes;
-    int by_time = a->rotate_us && o->now_us - o->opened_us >= a->rotate_us;
-    if (!by_size && !by_time)
+    if (by_time ? !a->rotate_us || o->now_us - o->interval_us < a->rotate_us
+                : !a->rotate_bytes || tlog_writer_bytes(o->w) < a->rotate_bytes)
         return;
+    if (by_time && a->max_files && !a->rotate_bytes && o->files >= a->max_files) {
+        o->limit_hit = 1;        /* -G -W N: N files written; the caller stops */
+        return;
+    }
     if (cap_out_close(o, NULL))
         o->failed = 1;
     o->pending = 0;
-    o->index++;
+    if (by_time)
+        o->interval_us = o->now_us;
+    if (by_time && a->rotate_bytes && strchr(a->out, '%'))
+        o->index = 0;            /* a new strftime name: its -C numbers start again */
+    else
+        o->index++;
+    if (a->max_files && a->rotate_bytes && o->index >= a->max_files)
+        o->index = 0;            /* -C -W N: the ring of N names wraps, overwriting */
     if (cap_out_open(o, o->now_us))
         o->failed = 1;
 }
@@ -383,7 +419,7 @@ static int cap_emit(void *user, const struct tlog_exchange *x)
         tlog_writer_flush(o->w);
         o->pending = 0;
     }
-    cap_out_maybe_rotate(o);
+    cap_out_rotate(o, 0);
     return 0;
 }
 
@@ -478,6 +514,8 @@ struct cap_run {
 
 static int cap_limits_hit(struct cap_run *r, int64_t ts_us, int live)
 {
+    if (r->o->limit_hit)
+        return 1;
     if (r->a->count && (int64_t)r->npkts >= r->a->count)
         return 1;
     if (r->a->duration_us) {
@@ -502,7 +540,7 @@ static void cap_tick(struct cap_run *r, int64_t capture_now_us, int live)
     if (live) {
         capture_engine_tick(r->o->e, capture_now_us);
         r->o->now_us = capture_now_us;
-        cap_out_maybe_rotate(r->o);
+        cap_out_rotate(r->o, 1);
     }
     if (r->tty)
         cap_progress(r->o, 0);
@@ -512,20 +550,24 @@ static void cap_packet(struct cap_run *r, int dlt, const struct pcap_pkthdr *h,
                        const u_char *data)
 {
     int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+    r->o->now_us = ts;
+    if (r->a->rotate_us) {
+        cap_out_rotate(r->o, 1); /* like tcpdump: the packet goes to the file of its time */
+        if (r->o->limit_hit)
+            return;              /* -G -W: not processed; the loops stop */
+    }
     if (!r->first_us)
         r->first_us = ts;
     r->last_us = ts;
     r->npkts++;
-    r->o->now_us = ts;
     if (!r->o->w && !r->o->failed && cap_out_open(r->o, ts))
         r->o->failed = 1;        /* files: opened at the first packet, so -G names use its time */
     capture_engine_packet(r->o->e, dlt, data, h->caplen, ts);
-    if (r->a->rotate_us)
-        cap_out_maybe_rotate(r->o);
 }
 
 struct cap_live_ctx {
     struct cap_run *r;
+    pcap_t *p;
     int dlt;
 };
 
@@ -533,11 +575,13 @@ static void cap_live_cb(u_char *user, const struct pcap_pkthdr *h, const u_char 
 {
     struct cap_live_ctx *c = (struct cap_live_ctx *)user;
     cap_packet(c->r, c->dlt, h, data);
+    if (c->r->o->limit_hit)
+        pcap_breakloop(c->p);
 }
 
 static int cap_run_live(struct cap_run *r, pcap_t *p, struct pcap_stat *ps)
 {
-    struct cap_live_ctx ctx = {r, pcap_datalink(p)};
+    struct cap_live_ctx ctx = {r, p, pcap_datalink(p)};
     int fd = pcap_get_selectable_fd(p);
     int rc = 0;
     while (!cap_stop && !r->o->failed) {
@@ -757,6 +801,8 @@ int main(int argc, char **argv)
     capture_engine_finish(out.e, end_ts);
     if (run.tty)
         cap_progress(&out, 1);
+    if (!a.quiet && out.limit_hit)
+        fprintf(stderr, "llmtrace-capture: maximum file limit reached: %d\n", a.max_files);
     if (!a.quiet)
         cap_summary(&out, &ps, live != NULL);
     if (!out.w && !out.failed && cap_out_open(&out, clock_epoch_us()))
