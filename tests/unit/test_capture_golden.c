@@ -1226,7 +1226,7 @@ static void test_resend_twice(void **state)
     tc_ask(&a, T0 + 1000, BODY_OF("x1"));
     tc_ask(&b, T0 + 1200, BODY_OF("x2"));
     tc_reply(&a, T0 + 2000, "p");
-    tc_reply(&b, T0 + 2200, "q");
+    tc_reply(&b, T0 + 3000, "q");
     tc_ask(&a, T0 + 10000, BODY_OF("y"));
     tc_rst(&a, T0 + 10250);
     tc_ask(&b, T0 + 10300, BODY_OF("y"));
@@ -1243,7 +1243,7 @@ static void test_resend_twice(void **state)
         "\"response\":{\"status\":200,\"ttfb_us\":1000,\"end_us\":1500,"
         "\"events\":[[1500,0,1],[1500,0,0]],\"text\":\"p\"},\"error\":null},"
         "{\"id\":\"2.1\",\"start_us\":1700000000001200,\"conn_new\":true,\"connect_us\":100,"
-        "\"response\":{\"status\":200,\"ttfb_us\":1000,\"end_us\":1500,\"text\":\"q\"},"
+        "\"response\":{\"status\":200,\"ttfb_us\":1800,\"end_us\":2300,\"text\":\"q\"},"
         "\"error\":null},"
         "{\"id\":\"1.2\",\"start_us\":1700000000010000,\"conn_new\":false,"
         "\"request\":{\"body\":" BODY_OF("y") "},\"response\":{\"status\":null,\"events\":[]},"
@@ -1380,9 +1380,9 @@ static void test_resend_other_request(void **state)
     tc_ask(&b, T0 + 10500, BODY_OF("owt"));
     tc_ask(&c, T0 + 10600, BODY_OF("two"));
     tc_reply(&b, T0 + 11500, "l");
-    tc_reply(&c, T0 + 11600, "m");
-    tc_c(&b, T0 + 12500, chat_request(req, sizeof req, "/v1/completions", BODY_OF("two")));
-    tc_reply(&b, T0 + 13500, "n");
+    tc_reply(&c, T0 + 12100, "m");
+    tc_c(&b, T0 + 13000, chat_request(req, sizeof req, "/v1/completions", BODY_OF("two")));
+    tc_reply(&b, T0 + 14000, "n");
     tc_close(&b, T0 + 15000);
     tc_close(&c, T0 + 15500);
     pw_close(&w);
@@ -1456,7 +1456,7 @@ static void test_resend_hold_cap(void **state)
     tc_ask(&a, T0 + 1000, BODY_OF("a1"));
     tc_ask(&b, T0 + 1200, BODY_OF("b1"));
     tc_reply(&a, T0 + 2000, "p");
-    tc_reply(&b, T0 + 2200, "q");
+    tc_reply(&b, T0 + 3000, "q");
     tc_ask(&a, T0 + 10000, BODY_OF("a2"));
     tc_rst(&a, T0 + 10250);
     tc_ask(&b, T0 + 10300, BODY_OF("b2"));
