@@ -5,7 +5,9 @@
 #      without "Connection: close", then resets the next request sent on that connection),
 #      with curl (libcurl re-sends a request that got nothing on a reused connection) and a
 #      Python client that re-sends the same way or reports the failure;
-#   2. llmtrace-sim --drop-connection-rate (closes before the headers, on new and reused
+#   2. the same server with llmtrace-replay -c 2 (its client re-sends like libcurl, recorded in
+#      replay.attempts);
+#   3. llmtrace-sim --drop-connection-rate (closes before the headers, on new and reused
 #      connections), with curl.
 # In each, the exchanges without resent_as must be exactly the clients' requests (same count,
 # same failures), every resent_as must name a later exchange with the same request on another
@@ -253,7 +255,42 @@ assert_eq "unsent attempt kept as a failure" '[["reset", null]]' \
 assert_eq "held attempt written, none lost" 1 \
   "$(zjq "$TEST_TMP/llama.jsonl.gz" "trl['stats']['resends']['unlinked_window'] + trl['stats']['resends']['unlinked_end']")"
 
-# ---- 2. llmtrace-sim dropping connections before the headers ------------------------------
+# ---- 2. llmtrace-replay against the same server --------------------------------------------
+# replay's client re-sends like libcurl (once, on a new connection, recorded in
+# replay.attempts): the capture's requests are replay's records, its attempts replay's.
+"$PY" - "$TEST_TMP/input.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], 'w') as f:
+    f.write(json.dumps({'type': 'header', 'schema': 1, 'tool': 'test'}) + '\n')
+    for i in range(8):
+        body = {'model': 'm', 'stream': True, 'messages': [{'role': 'user', 'content': f'q{i}'}]}
+        f.write(json.dumps({'type': 'exchange', 'id': f'q{i}', 'start_us': 1700000000000000 + i * 1000,
+                            'request': {'method': 'POST', 'path': '/v1/chat/completions',
+                                        'headers': [['Content-Type', 'application/json']],
+                                        'body': body}}) + '\n')
+PY
+rm -f "$TEST_TMP/llama.log"
+"$PY" "$TEST_TMP/llama_like.py" "$pf.2" "$TEST_TMP/llama.log" 2>"$TEST_TMP/llama.err" &
+_pids+=("$!")
+LLAMA_PID=$!
+for _ in $(seq 1 100); do [ -s "$pf.2" ] && break; sleep 0.1; done
+[ -s "$pf.2" ] || fail "llama-like server did not start: $(cat "$TEST_TMP/llama.err")"
+LPORT=$(cat "$pf.2")
+start_capture "$LPORT" "$TEST_TMP/replay_cap.jsonl.gz"
+timeout 60 "$BIN/llmtrace-replay" "$TEST_TMP/input.jsonl" --url "http://127.0.0.1:$LPORT" -c 2 \
+  -o "$TEST_TMP/replay.jsonl.gz" 2>"$TEST_TMP/replay.err" || fail "replay: $(tail -3 "$TEST_TMP/replay.err")"
+sleep 0.2
+stop_pid "$CAP_PID" INT
+stop_pid "$LLAMA_PID" TERM
+assert_eq "replay: 8 requests, no failure" "8 0" \
+  "$(zjq "$TEST_TMP/replay.jsonl.gz" "f'{len(ex)} {sum(r[\"error\"] is not None for r in ex)}'")"
+replay_attempts=$(zjq "$TEST_TMP/replay.jsonl.gz" "sum(len(r['replay'].get('attempts') or []) for r in ex)")
+assert_le "replay re-sent some requests" 1 "$replay_attempts"
+check_log "$TEST_TMP/replay_cap.jsonl.gz" 8 0 "$replay_attempts" "$(wc -l <"$TEST_TMP/llama.log")" \
+  '["q0","q1","q2","q3","q4","q5","q6","q7"]'
+pass "llmtrace-replay: captured requests = replay's records, attempts = replay.attempts"
+
+# ---- 3. llmtrace-sim dropping connections before the headers ------------------------------
 # seed 3: r6 dropped on the reused connection, re-sent, dropped again on the new one (curl
 # fails); r7, r8 dropped on new connections (curl fails); r12 dropped on the reused one and
 # re-sent: 12 requests, 3 failures, 2 re-sends, 14 requests received by the sim.
