@@ -81,6 +81,22 @@ assert_eq "--host mismatch" 0 "$(zjq "$TEST_TMP/h.jsonl.gz" "len(ex)")"
 "$CAP" -q -r "$FX/one.pcap" -w "$TEST_TMP/h2.jsonl.gz" --host api.local --port 8000
 assert_eq "--host/--port match" 1 "$(zjq "$TEST_TMP/h2.jsonl.gz" "len(ex)")"
 
+# --resend-window: in the header's options; bad values are usage errors
+"$CAP" -q -r "$FX/resend.pcap" -w "$TEST_TMP/rw.jsonl.gz" --resend-window 250ms
+assert_eq "--resend-window 250ms in the header, re-send linked" "[250000, 1]" \
+  "$(zjq "$TEST_TMP/rw.jsonl.gz" "[hdr['options']['resend_window_us'], sum('resent_as' in r for r in ex)]")"
+"$CAP" -q -r "$FX/resend.pcap" -w "$TEST_TMP/rw0.jsonl.gz" --resend-window 0
+assert_eq "--resend-window 0: off" "[0, 0]" \
+  "$(zjq "$TEST_TMP/rw0.jsonl.gz" "[hdr['options']['resend_window_us'], sum('resent_as' in r for r in ex)]")"
+"$CAP" -r "$FX/resend.pcap" -w "$TEST_TMP/rw1.jsonl.gz" 2>"$TEST_TMP/rw1.err"
+grep -q "1 transport re-sends linked (resent_as)" "$TEST_TMP/rw1.err" || fail "summary: $(cat "$TEST_TMP/rw1.err")"
+set +e
+"$CAP" -r "$FX/resend.pcap" -w "$TEST_TMP/x.jsonl.gz" --resend-window -1s 2>/dev/null
+assert_eq "--resend-window -1s → 2" 2 $?
+"$CAP" -r "$FX/resend.pcap" -w "$TEST_TMP/x.jsonl.gz" --resend-window 2h 2>/dev/null
+assert_eq "--resend-window 2h → 2" 2 $?
+set -e
+
 # counters at exit
 "$CAP" -r "$FX/malformed.pcap" -w "$TEST_TMP/mal.jsonl.gz" 2>"$TEST_TMP/mal.err"
 grep -q "28 packets" "$TEST_TMP/mal.err" || fail "summary: $(cat "$TEST_TMP/mal.err")"
