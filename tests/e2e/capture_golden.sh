@@ -11,7 +11,7 @@ check_case() {  # check_case NAME FLAGS...
   local out="$TEST_TMP/$name.jsonl.gz"
   "$CAP" -q -r "$FX/$name.pcap" -w "$out" "$@" 2>"$TEST_TMP/$name.err" \
     || fail "$name: exit $? ($(cat "$TEST_TMP/$name.err"))"
-  python3 - "$out" "$FX/$name.expect.json" "$name" <<'PY' || fail "$name: records differ"
+  /usr/bin/python3 - "$out" "$FX/$name.expect.json" "$name" <<'PY' || fail "$name: records differ"
 import gzip, json, sys
 path, exp_path, name = sys.argv[1:]
 with gzip.open(path, 'rt') as f:

@@ -40,7 +40,7 @@ sleep 0.3
 stop_pid "$CAP_PID" INT
 stop_pid "$SIM_PID" INT
 
-python3 - "$TEST_TMP/cap.jsonl.gz" "$TEST_TMP/truth.jsonl.gz" "$TOL_US" <<'PY' || fail "captured records differ from the simulator's ground truth"
+/usr/bin/python3 - "$TEST_TMP/cap.jsonl.gz" "$TEST_TMP/truth.jsonl.gz" "$TOL_US" <<'PY' || fail "captured records differ from the simulator's ground truth"
 import gzip, json, sys
 def load(p):
     with gzip.open(p, 'rt') as f:
@@ -95,7 +95,7 @@ if [ -x "$BIN/llmtrace-replay" ] && [ -x "$BIN/llmtrace-analyze" ]; then
   timeout 60 "$BIN/llmtrace-analyze" --json "$TEST_TMP/cap.jsonl.gz" >"$TEST_TMP/analyze.json" \
     || fail "analyze failed"
   assert_eq "analyze read every record" 4 \
-    "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['inputs'][0]['records'])" "$TEST_TMP/analyze.json")"
+    "$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['inputs'][0]['records'])" "$TEST_TMP/analyze.json")"
 else
   fail "llmtrace-replay / llmtrace-analyze not built"
 fi
