@@ -11,6 +11,13 @@
  *    and prompt_eval_count; {"error": "..."}).
  *  - Hugging Face TGI /generate_stream (token.text, token.special, final generated_text and
  *    details.generated_tokens) and /generate.
+ *  - OpenAI Responses (/v1/responses; API reference "Streaming events" and "The response
+ *    object"): SSE events typed in their data's "type" (and `event:`); the *.delta events of
+ *    output text, refusals, reasoning text and summaries, function-call and tool inputs carry
+ *    output; response.completed / .incomplete / .failed end the stream with the response
+ *    object (status, incomplete_details.reason, error, usage {input_tokens, output_tokens,
+ *    input_tokens_details.cached_tokens, output_tokens_details.reasoning_tokens}); an `error`
+ *    event ({"type":"error","code","message"}) is a server error. No [DONE].
  * Events are read with jscan (one validating pass, then slices): no tree per chunk. OpenAI
  * chunks of the common shape take a fast path that validates and extracts in the same pass
  * (see "OpenAI chunk fast path" below); everything else is parsed onto a token tape first.
@@ -39,6 +46,7 @@ static const char *const dialect_names[DIALECT_COUNT] = {
     [DIALECT_OLLAMA_GENERATE] = "ollama-generate",
     [DIALECT_OLLAMA_CHAT] = "ollama-chat",
     [DIALECT_TGI] = "tgi",
+    [DIALECT_OPENAI_RESPONSES] = "openai-responses",
 };
 
 const char *dialect_name(enum dialect_id d)
@@ -68,6 +76,22 @@ static int ends_with(const char *p, size_t len, const char *suffix)
     return len >= n && memcmp(p + len - n, suffix, n) == 0;
 }
 
+/* The path (query and trailing slashes ignored) ends with suffix. */
+static int path_names(const char *path, size_t len, const char *suffix)
+{
+    if (!path)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (path[i] == '?' || path[i] == '#') {
+            len = i;
+            break;
+        }
+    }
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    return ends_with(path, len, suffix);
+}
+
 enum dialect_id dialect_from_path(const char *path, size_t len)
 {
     if (!path)
@@ -92,6 +116,8 @@ enum dialect_id dialect_from_path(const char *path, size_t len)
         return DIALECT_ANTHROPIC;
     if (ends_with(path, len, "/generate_stream") || ends_with(path, len, "/generate"))
         return DIALECT_TGI;
+    if (ends_with(path, len, "/responses"))
+        return DIALECT_OPENAI_RESPONSES;
     /* Databricks model serving speaks OpenAI chat on /serving-endpoints/<name>/invocations */
     if (ends_with(path, len, "/invocations")) {
         static const char pre[] = "/serving-endpoints/";
@@ -113,6 +139,10 @@ enum dialect_id dialect_from_request(const char *path, size_t len, const cJSON *
         return DIALECT_OPENAI_COMPLETIONS;
     if (cJSON_GetObjectItemCaseSensitive(body, "inputs"))
         return DIALECT_TGI;
+    /* "input" is also the embeddings' and moderations' field: those paths stream no tokens */
+    if (cJSON_GetObjectItemCaseSensitive(body, "input") && !path_names(path, len, "/embeddings") &&
+        !path_names(path, len, "/moderations"))
+        return DIALECT_OPENAI_RESPONSES;
     return DIALECT_UNKNOWN;
 }
 
@@ -1003,25 +1033,46 @@ static int tgi_decode(struct dctx *c, const struct jscan_val *root)
     return rc;
 }
 
-/* For DIALECT_UNKNOWN: the family that an event's top-level keys point to. */
+/* For DIALECT_UNKNOWN: the API an event's top-level members show, or DIALECT_UNKNOWN when
+ * nothing in it is positive evidence of one (an unsupported API, not a malformed event). */
 static enum dialect_id d_guess(const struct jscan_val *root)
 {
+    static const char *const anthropic_types[] = {
+        "message_start", "message_delta", "message_stop", "content_block_start",
+        "content_block_delta", "content_block_stop", "ping", "message",
+    };
     struct jscan_iter it;
     struct jscan_val k, v;
     enum dialect_id guess = DIALECT_UNKNOWN;
+    int has_error = 0;
     jscan_iter_init(&it, root);
     while (jscan_iter_next(&it, &k, &v) == 1) {
         if (D_KEY(&k, "choices"))
             return DIALECT_OPENAI_CHAT;
-        if (D_KEY(&k, "type"))
-            guess = DIALECT_ANTHROPIC;
-        else if (D_KEY(&k, "token") || D_KEY(&k, "generated_text") ||
-                 D_KEY(&k, "error_type"))
+        if (D_KEY(&k, "type") && v.type == JSCAN_STRING) {
+            if (v.len > 9 && !v.escaped && memcmp(v.p, "response.", 9) == 0)
+                return DIALECT_OPENAI_RESPONSES;
+            for (size_t i = 0; i < sizeof anthropic_types / sizeof anthropic_types[0]; i++)
+                if (jscan_key_is(&v, anthropic_types[i]))
+                    return DIALECT_ANTHROPIC;
+            if (jscan_key_is(&v, "error")) /* Anthropic nests an error object, Responses not */
+                guess = jscan_get(root, "error", &v) ? DIALECT_ANTHROPIC : DIALECT_OPENAI_RESPONSES;
+        } else if (D_KEY(&k, "object") && v.type == JSCAN_STRING) {
+            if (jscan_key_is(&v, "response"))
+                return DIALECT_OPENAI_RESPONSES;
+            if (jscan_key_is(&v, "error")) /* vLLM's {"object":"error",…} */
+                has_error = 1;
+        } else if (D_KEY(&k, "token") || D_KEY(&k, "generated_text") || D_KEY(&k, "error_type")) {
             return DIALECT_TGI;
-        else if (D_KEY(&k, "done") || D_KEY(&k, "response"))
+        } else if (D_KEY(&k, "done") || (D_KEY(&k, "response") && v.type == JSCAN_STRING)) {
             return DIALECT_OLLAMA_CHAT;
+        } else if (D_KEY(&k, "error")) {
+            has_error = 1;
+        }
     }
-    return guess == DIALECT_UNKNOWN ? DIALECT_OPENAI_CHAT : guess;
+    if (guess == DIALECT_UNKNOWN && has_error)
+        guess = DIALECT_OPENAI_CHAT; /* an error object: its decoder reads every API's shape */
+    return guess;
 }
 
 static int d_type_is(const char *t, size_t n, const char *s)
@@ -1030,12 +1081,238 @@ static int d_type_is(const char *t, size_t n, const char *s)
     return t && n == m && memcmp(t, s, m) == 0;
 }
 
+/* ---- OpenAI Responses ----------------------------------------------------------------------
+ *
+ * A streamed event is read in one validating pass of jscan's pull reader that keeps the few
+ * top-level members it needs ("type", "delta", "response", "message", "code") as slices: the
+ * *.delta events that make up almost the whole stream cost that one pass and no tree. The
+ * response object of the three terminal events and whole (non-streamed) bodies are rare and
+ * are read from a token tape. */
+
+/* Event types whose "delta" string is generated output (text, refusal, reasoning, tool input). */
+static int rs_is_content_delta(const struct jscan_val *t)
+{
+    static const char *const types[] = {
+        "response.output_text.delta", "response.refusal.delta",
+        "response.reasoning_summary_text.delta", "response.reasoning_text.delta",
+        "response.function_call_arguments.delta", "response.custom_tool_call_input.delta",
+        "response.mcp_call_arguments.delta", "response.audio.transcript.delta",
+        "response.code_interpreter_call_code.delta",
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (jscan_key_is(t, types[i]))
+            return 1;
+    return 0;
+}
+
+/* usage {input_tokens, output_tokens, input_tokens_details.cached_tokens,
+ * output_tokens_details.reasoning_tokens} */
+static int rs_usage(struct dctx *c, const struct jscan_val *u)
+{
+    if (u->type == JSCAN_NULL)
+        return 0;
+    if (u->type != JSCAN_OBJECT)
+        return D_MALFORMED(c, "usage is not an object");
+    struct jscan_iter it;
+    struct jscan_val k, v, d;
+    int rc = 0;
+    c->out->has_usage = 1;
+    jscan_iter_init(&it, u);
+    while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
+        if (D_KEY(&k, "input_tokens"))
+            rc = d_int(c, &v, &c->out->prompt_tokens, "usage.input_tokens is not a count");
+        else if (D_KEY(&k, "output_tokens"))
+            rc = d_int(c, &v, &c->out->completion_tokens, "usage.output_tokens is not a count");
+        else if (D_KEY(&k, "input_tokens_details") && jscan_get(&v, "cached_tokens", &d))
+            rc = d_int(c, &d, &c->out->cached_tokens, "usage.cached_tokens is not a count");
+        else if (D_KEY(&k, "output_tokens_details") && jscan_get(&v, "reasoning_tokens", &d))
+            rc = d_int(c, &d, &c->out->reasoning_tokens, "usage.reasoning_tokens is not a count");
+    }
+    return rc;
+}
+
+/* One item of a whole response's output[]: message content parts, reasoning summary and text,
+ * function-call arguments. */
+static int rs_output_item(struct dctx *c, const struct jscan_val *item)
+{
+    struct jscan_val t, v, parts, part, pt;
+    struct jscan_iter it;
+    int rc = 0;
+    if (item->type != JSCAN_OBJECT)
+        return D_MALFORMED(c, "output item is not an object");
+    if (!jscan_get(item, "type", &t) || t.type != JSCAN_STRING)
+        return D_MALFORMED(c, "output item without a type");
+    if (jscan_key_is(&t, "function_call") || jscan_key_is(&t, "custom_tool_call")) {
+        if (jscan_get(item, "arguments", &v) || jscan_get(item, "input", &v))
+            return d_opt_string(c, &v, "function call arguments are not a string");
+        return 0;
+    }
+    static const char *const lists[] = {"summary", "content"};
+    for (size_t l = 0; l < 2 && rc == 0; l++) {
+        if (!jscan_get(item, lists[l], &parts) || parts.type == JSCAN_NULL)
+            continue;
+        if (parts.type != JSCAN_ARRAY)
+            return D_MALFORMED(c, "output item content is not an array");
+        jscan_iter_init(&it, &parts);
+        while (rc == 0 && jscan_iter_next(&it, NULL, &part) == 1) {
+            if (part.type != JSCAN_OBJECT)
+                return D_MALFORMED(c, "content part is not an object");
+            if (!jscan_get(&part, "type", &pt) || pt.type != JSCAN_STRING)
+                continue;
+            if (jscan_get(&part, "text", &v) ||
+                (jscan_key_is(&pt, "refusal") && jscan_get(&part, "refusal", &v)))
+                rc = d_opt_string(c, &v, "content part text is not a string");
+        }
+    }
+    return rc;
+}
+
+/* The response object (terminal events' "response", or a whole body): status and
+ * incomplete_details.reason as the finish reason, error, usage; with_output: its text too. */
+static int rs_response(struct dctx *c, const struct jscan_val *resp, int with_output)
+{
+    struct jscan_val v, r;
+    int rc = 0;
+    if (resp->type != JSCAN_OBJECT)
+        return D_MALFORMED(c, "response is not an object");
+    if (jscan_get(resp, "status", &v) && v.type == JSCAN_STRING) {
+        c->has_finish = 1;
+        c->finish = v;
+    }
+    if (jscan_get(resp, "incomplete_details", &v) && v.type == JSCAN_OBJECT &&
+        jscan_get(&v, "reason", &r) && r.type == JSCAN_STRING) {
+        c->has_finish = 1;
+        c->finish = r;
+    }
+    if (jscan_get(resp, "error", &v) && v.type != JSCAN_NULL)
+        d_error_from(c, &v);
+    if (jscan_get(resp, "usage", &v))
+        rc = rs_usage(c, &v);
+    if (rc == 0 && with_output && jscan_get(resp, "output", &v) && v.type != JSCAN_NULL) {
+        struct jscan_iter it;
+        struct jscan_val item;
+        if (v.type != JSCAN_ARRAY)
+            return D_MALFORMED(c, "output is not an array");
+        jscan_iter_init(&it, &v);
+        while (rc == 0 && jscan_iter_next(&it, NULL, &item) == 1)
+            rc = rs_output_item(c, &item);
+    }
+    return rc;
+}
+
+static const char *rs_syntax_why(int rc)
+{
+    return rc == JSCAN_ERR_UTF8 ? "invalid UTF-8 in event JSON"
+         : rc == JSCAN_ERR_TRUNCATED ? "event JSON is truncated"
+         : rc == JSCAN_ERR_DEPTH ? "event JSON nested too deeply"
+         : "event data is not valid JSON";
+}
+
+/* A whole response body, or an event whose members could not all be kept on the fast pass. */
+static int rs_decode_tree(struct dctx *c, const char *p, size_t len)
+{
+    struct jscan_val root, v, obj;
+    struct jscan_tape tape;
+    struct jscan_tok toks[256];
+    int rc = jscan_parse_tape(p, len, &tape, toks, sizeof toks / sizeof toks[0], &root, NULL);
+    if (rc)
+        return D_MALFORMED(c, rs_syntax_why(rc));
+    if (root.type != JSCAN_OBJECT)
+        return D_MALFORMED(c, "event JSON is not an object");
+    if (jscan_get(&root, "error", &v) && v.type != JSCAN_NULL && !jscan_get(&root, "object", &obj)) {
+        d_error_from(c, &v); /* an error body: {"error": {…}} */
+        return 0;
+    }
+    if (!jscan_get(&root, "output", &v) && !jscan_get(&root, "status", &v) &&
+        !(jscan_get(&root, "object", &obj) && jscan_key_is(&obj, "response")))
+        return D_MALFORMED(c, "body is neither a response object nor a typed event");
+    c->out->is_done = 1;
+    return rs_response(c, &root, 1);
+}
+
+/* One Responses event (or body). etype: the SSE event name, used when the data has no type. */
+static int rs_decode(struct dctx *c, const char *etype, size_t etype_len, const char *p,
+                     size_t len)
+{
+    struct jscan_reader r;
+    struct jscan_val k, v, type = {0}, delta = {0}, resp = {0}, msg = {0}, code = {0};
+    int m, rc;
+    jscan_reader_init(&r, p, len);
+    if (jscan_reader_peek(&r) != '{') {
+        rc = jscan_reader_value(&r, &v);
+        if (rc == 0)
+            rc = jscan_reader_end(&r);
+        return D_MALFORMED(c, rc ? rs_syntax_why(rc) : "event JSON is not an object");
+    }
+    if ((rc = jscan_reader_open(&r)) != 0)
+        return D_MALFORMED(c, rs_syntax_why(rc));
+    for (int first = 1; (m = jscan_reader_next(&r, first, 1, &k)) == 1; first = 0) {
+        if ((rc = jscan_reader_value(&r, &v)) != 0)
+            return D_MALFORMED(c, rs_syntax_why(rc));
+        if (D_KEY(&k, "type") && !type.type)
+            type = v;
+        else if (D_KEY(&k, "delta") && !delta.type)
+            delta = v;
+        else if (D_KEY(&k, "response") && !resp.type)
+            resp = v;
+        else if (D_KEY(&k, "message") && !msg.type)
+            msg = v;
+        else if (D_KEY(&k, "code") && !code.type)
+            code = v;
+    }
+    if (m != 0)
+        return D_MALFORMED(c, rs_syntax_why(m));
+    if ((rc = jscan_reader_end(&r)) != 0)
+        return D_MALFORMED(c, rs_syntax_why(rc));
+    if (!type.type && etype && etype_len && !d_type_is(etype, etype_len, "message")) {
+        type.type = JSCAN_STRING;
+        type.p = etype;
+        type.len = etype_len;
+    }
+    if (!type.type)
+        return rs_decode_tree(c, p, len); /* a whole response object, or an error body */
+    if (type.type != JSCAN_STRING)
+        return D_MALFORMED(c, "responses event type is not a string");
+    if (rs_is_content_delta(&type)) {
+        if (delta.type != JSCAN_STRING)
+            return D_MALFORMED(c, delta.type ? "delta is not a string" : "delta event without delta");
+        return d_text(c, &delta);
+    }
+    if (jscan_key_is(&type, "response.completed") || jscan_key_is(&type, "response.incomplete") ||
+        jscan_key_is(&type, "response.failed")) {
+        c->out->is_done = 1;
+        if (!resp.type)
+            return D_MALFORMED(c, "terminal event without a response object");
+        if (resp.type != JSCAN_OBJECT)
+            return D_MALFORMED(c, "response is not an object");
+        /* the reader's slices carry no tape: the response object is walked from its bytes */
+        rc = rs_response(c, &resp, 0);
+        if (rc == 0 && jscan_key_is(&type, "response.failed"))
+            c->out->is_error = 1;
+        return rc;
+    }
+    if (jscan_key_is(&type, "error")) {
+        c->out->is_error = 1;
+        if (msg.type == JSCAN_STRING) {
+            c->has_errmsg = 1;
+            c->errmsg = msg;
+        } else if (code.type == JSCAN_STRING) {
+            c->has_errmsg = 1;
+            c->errmsg = code;
+        }
+        return 0;
+    }
+    return 0; /* created, in_progress, *.added, *.done and future event types: no output */
+}
+
+
 static void d_event_clear(struct dialect_event *o)
 {
     memset(o, 0, sizeof *o);
     o->prompt_tokens = -1;
     o->completion_tokens = -1;
     o->cached_tokens = -1;
+    o->reasoning_tokens = -1;
 }
 
 /* A fresh context for decoding one event into out. */
@@ -1055,13 +1332,32 @@ int dialect_decode_event(enum dialect_id d, const char *event_type, size_t type_
                                        why);
 }
 
+static int d_decode(enum dialect_id d, const char *event_type, size_t type_len, const char *data,
+                    size_t len, struct dialect_event *out, struct buf *scratch,
+                    struct dialect_shape *shape, const char **why, int fast);
+
 int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_t type_len,
                                 const char *data, size_t len, struct dialect_event *out,
                                 struct buf *scratch, struct dialect_shape *shape,
                                 const char **why)
 {
+    return d_decode(d, event_type, type_len, data, len, out, scratch, shape, why, 1);
+}
+
+int dialect_decode_event_reference(enum dialect_id d, const char *event_type, size_t type_len,
+                                   const char *data, size_t len, struct dialect_event *out,
+                                   struct buf *scratch, const char **why)
+{
+    return d_decode(d, event_type, type_len, data, len, out, scratch, NULL, why, 0);
+}
+
+static int d_decode(enum dialect_id d, const char *event_type, size_t type_len, const char *data,
+                    size_t len, struct dialect_event *out, struct buf *scratch,
+                    struct dialect_shape *shape, const char **why, int fast)
+{
     struct dctx c;
     dctx_start(&c, out, scratch);
+    out->dialect = d;
     if (why)
         *why = NULL;
     if (!data)
@@ -1080,7 +1376,24 @@ int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_
         return 0;
     }
     int is_error_event = d_type_is(event_type, type_len, "error");
-    if ((d == DIALECT_OPENAI_CHAT || d == DIALECT_OPENAI_COMPLETIONS) && scratch &&
+    if (d == DIALECT_OPENAI_RESPONSES) {
+        if (!scratch) {
+            if (why)
+                *why = "no scratch buffer";
+            return DIALECT_ERR_NOMEM;
+        }
+        int rrc = rs_decode(&c, event_type, type_len, data + b, e - b);
+        if (rrc == 0)
+            rrc = d_finalize(&c);
+        if (rrc) {
+            if (why)
+                *why = rrc == DIALECT_ERR_NOMEM ? "out of memory" : c.why;
+            d_event_clear(out);
+            out->dialect = d;
+        }
+        return rrc;
+    }
+    if (fast && (d == DIALECT_OPENAI_CHAT || d == DIALECT_OPENAI_COMPLETIONS) && scratch &&
         !is_error_event) {
         int frc = shape ? oa_shape_match(&c, shape, data + b, e - b) : OA_FAST_BAIL;
         if (frc == 0)
@@ -1120,6 +1433,11 @@ int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_
             out->error_message_len = e - b;
             return 0;
         }
+        if (d == DIALECT_UNKNOWN) { /* not JSON: no known API's event at all */
+            if (why)
+                *why = "event data is not JSON and the API is not a known one";
+            return DIALECT_ERR_UNSUPPORTED;
+        }
         if (why)
             *why = rc == JSCAN_ERR_UTF8 ? "invalid UTF-8 in event JSON"
                  : rc == JSCAN_ERR_TRUNCATED ? "event JSON is truncated"
@@ -1129,16 +1447,36 @@ int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_
     }
     if (root.type != JSCAN_OBJECT) {
         if (why)
-            *why = "event JSON is not an object";
-        return DIALECT_ERR_MALFORMED;
+            *why = d == DIALECT_UNKNOWN ? "event JSON is not an object and the API is not a known one"
+                                        : "event JSON is not an object";
+        return d == DIALECT_UNKNOWN ? DIALECT_ERR_UNSUPPORTED : DIALECT_ERR_MALFORMED;
     }
     if (!scratch) {
         if (why)
             *why = "no scratch buffer";
         return DIALECT_ERR_NOMEM;
     }
-    if (d == DIALECT_UNKNOWN)
+    if (d == DIALECT_UNKNOWN) {
         d = d_guess(&root);
+        if (d == DIALECT_UNKNOWN) {
+            if (why)
+                *why = "the event matches no API llmtrace decodes";
+            return DIALECT_ERR_UNSUPPORTED;
+        }
+        out->dialect = d;
+        if (d == DIALECT_OPENAI_RESPONSES) {
+            rc = rs_decode(&c, event_type, type_len, data + b, e - b);
+            if (rc == 0)
+                rc = d_finalize(&c);
+            if (rc) {
+                if (why)
+                    *why = rc == DIALECT_ERR_NOMEM ? "out of memory" : c.why;
+                d_event_clear(out);
+                out->dialect = d;
+            }
+            return rc;
+        }
+    }
     switch (d) {
     case DIALECT_ANTHROPIC:
         rc = an_decode(&c, event_type, type_len, &root);
@@ -1167,6 +1505,7 @@ int dialect_decode_event_shaped(enum dialect_id d, const char *event_type, size_
         if (why)
             *why = rc == DIALECT_ERR_NOMEM ? "out of memory" : c.why;
         d_event_clear(out);
+        out->dialect = d;
         return rc;
     }
     return 0;
@@ -1325,6 +1664,15 @@ int dialect_request_info(enum dialect_id d, const cJSON *body, struct dialect_re
             ri->max_tokens = json_count(cJSON_GetObjectItemCaseSensitive(opt, "max_new_tokens"));
         count_content(ri, cJSON_GetObjectItemCaseSensitive(body, "inputs"));
         break;
+    case DIALECT_OPENAI_RESPONSES:
+        ri->max_tokens = json_count(cJSON_GetObjectItemCaseSensitive(body, "max_output_tokens"));
+        count_content(ri, cJSON_GetObjectItemCaseSensitive(body, "instructions"));
+        v = cJSON_GetObjectItemCaseSensitive(body, "input");
+        if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0 && cJSON_IsObject(cJSON_GetArrayItem(v, 0)))
+            count_messages(ri, v); /* input items: {"role", "content": string or parts} */
+        else
+            count_content(ri, v);
+        break;
     default: /* OpenAI chat/completions, Anthropic, unknown */
         v = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
         ri->max_tokens = json_count(v);
@@ -1392,6 +1740,8 @@ int dialect_set_max_tokens(enum dialect_id d, cJSON *body, int64_t n)
         return o ? json_put(o, "max_new_tokens", cJSON_CreateNumber((double)n)) : -1;
     case DIALECT_ANTHROPIC:
         return json_put(body, "max_tokens", cJSON_CreateNumber((double)n));
+    case DIALECT_OPENAI_RESPONSES:
+        return json_put(body, "max_output_tokens", cJSON_CreateNumber((double)n));
     default: {
         int has_mct = cJSON_GetObjectItemCaseSensitive(body, "max_completion_tokens") != NULL;
         int has_mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens") != NULL;
@@ -1409,8 +1759,9 @@ int dialect_set_ignore_eos(enum dialect_id d, cJSON *body, int on)
 {
     if (!cJSON_IsObject(body))
         return -1;
-    /* ignore_eos is a vLLM/SGLang extension of the OpenAI API; the other APIs have no such
-     * knob (and Anthropic rejects unknown keys), so they are left untouched */
+    /* ignore_eos is a vLLM/SGLang extension of the OpenAI chat and completions APIs; the other
+     * APIs (Responses included) have no such knob and OpenAI and Anthropic reject unknown keys,
+     * so they are left untouched */
     if (d != DIALECT_OPENAI_CHAT && d != DIALECT_OPENAI_COMPLETIONS && d != DIALECT_UNKNOWN)
         return 0;
     if (!on) {
@@ -1435,7 +1786,8 @@ int dialect_set_include_usage(enum dialect_id d, cJSON *body)
 {
     if (!cJSON_IsObject(body))
         return -1;
-    /* only OpenAI's streams omit usage unless asked */
+    /* only OpenAI chat/completions streams omit usage unless asked; Responses streams always
+     * carry it in response.completed and have no include_usage */
     if (d != DIALECT_OPENAI_CHAT && d != DIALECT_OPENAI_COMPLETIONS)
         return 0;
     cJSON *so = json_child_object(body, "stream_options");

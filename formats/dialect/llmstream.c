@@ -13,7 +13,10 @@
  *    decoding and timing go on (later events are still recorded); a server error event gives
  *    TLOG_ERROR_STREAM_ERROR; a streaming body that ends without its terminator gives
  *    TLOG_ERROR_TRUNCATED; status >= 400 gives TLOG_ERROR_HTTP_STATUS with the body's message.
- *  - a framing failure (line or event over LLMSTREAM_MAX_EVENT) makes the stream unusable. */
+ *  - a framing failure (line or event over LLMSTREAM_MAX_EVENT) makes the stream unusable.
+ *  - an unknown dialect is learnt from the first event of a known API's shape; events that
+ *    show no known API give TLOG_ERROR_UNSUPPORTED (an API llmtrace cannot read, not a broken
+ *    stream), and such a stream is not held to any terminator. */
 #include "llmstream.h"
 
 #include <stdio.h>
@@ -87,6 +90,20 @@ static int ls_event(struct llm_stream *s, const char *type, size_t type_len, con
         return -1;
     if (tlog_exchange_add_event(s->x, s->now_us, rc ? 0 : ev.tokens, rc ? 0 : ev.is_content))
         return -1;
+    if (rc == DIALECT_ERR_UNSUPPORTED) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "unsupported dialect: event %zu: %s", s->x->resp.n_events,
+                 why ? why : "no known API");
+        s->unsupported = 1;
+        ls_fail(s, TLOG_ERROR_UNSUPPORTED, msg);
+        return 0;
+    }
+    if (rc == 0 && s->dialect == DIALECT_UNKNOWN && ev.dialect != DIALECT_UNKNOWN && !ev.is_error) {
+        /* the stream has shown its API: the rest of it is held to that API's rules */
+        s->dialect = ev.dialect;
+        if (!s->x->dialect && !(s->x->dialect = strdup(dialect_name(ev.dialect))))
+            return -1;
+    }
     if (rc) {
         char msg[160];
         snprintf(msg, sizeof msg, "event %zu: %s", s->x->resp.n_events,
@@ -253,7 +270,7 @@ int llm_stream_finish(struct llm_stream *s, int64_t offset_us)
             /* an event without its blank line is discarded (WHATWG): it was not delivered */
             sse_finish(&s->sse);
         }
-        if (s->framing != FRAMING_JSON && !s->saw_done) {
+        if (s->framing != FRAMING_JSON && !s->saw_done && !s->unsupported) {
             if (s->framing == FRAMING_UNKNOWN)
                 ls_fail(s, TLOG_ERROR_TRUNCATED, "empty response body");
             else

@@ -4,7 +4,9 @@
  * struct tlog_exchange: one event per stream event with its offset, tokens and content flag,
  * the concatenated text, usage, finish reason, and the error kind when the stream is broken
  * (malformed event, server error event, missing terminator, HTTP status >= 400 with the
- * body's message). Replay feeds it libcurl's write callback data; capture feeds it reassembled
+ * body's message). With DIALECT_UNKNOWN the first event whose shape is a known API's fixes the
+ * dialect for the rest of the stream (and x->dialect when unset); a stream that shows none is
+ * TLOG_ERROR_UNSUPPORTED ("unsupported_dialect"), its events recorded as not content. Replay feeds it libcurl's write callback data; capture feeds it reassembled
  * TCP payload, one packet at a time, so each event gets the time of the bytes that completed
  * it. */
 #ifndef LLMTRACE_LLMSTREAM_H
@@ -37,6 +39,7 @@ struct llm_stream {
     int saw_done;
     int saw_first_byte;
     int failed;                   /* an error is already recorded */
+    int unsupported;              /* the events are no known API's (DIALECT_ERR_UNSUPPORTED) */
     uint64_t bytes;
 };
 

@@ -74,6 +74,7 @@ enum tlog_error_kind {
     TLOG_ERROR_CANCELLED,      /* stopped by the user (Ctrl-C) */
     TLOG_ERROR_INCOMPLETE,     /* capture: gap in the TCP stream or capture ended mid-exchange */
     TLOG_ERROR_OTHER,
+    TLOG_ERROR_UNSUPPORTED,    /* the response's API is none the dialect layer decodes */
     TLOG_ERROR_KIND_COUNT
 };
 const char *tlog_error_kind_name(enum tlog_error_kind k);

@@ -23,6 +23,7 @@ static const char *const tlog_kind_names[TLOG_ERROR_KIND_COUNT] = {
     [TLOG_ERROR_CANCELLED] = "cancelled",
     [TLOG_ERROR_INCOMPLETE] = "incomplete",
     [TLOG_ERROR_OTHER] = "other",
+    [TLOG_ERROR_UNSUPPORTED] = "unsupported_dialect",
 };
 
 const char *tlog_error_kind_name(enum tlog_error_kind k)

@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const types[] = { NULL, "message", "error", "message_start",
-                                         "content_block_delta", "message_stop" };
+                                         "content_block_delta", "message_stop",
+                                         "response.output_text.delta", "response.completed" };
     static const char *const cts[] = { NULL, "text/event-stream", "application/x-ndjson",
                                        "application/json" };
     if (size < 2)
@@ -80,8 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *why = NULL;
         const char *t = types[i];
         int rc = dialect_decode_event(d, t, t ? strlen(t) : 0, p, n, &ev, &scratch, &why);
-        if (rc == DIALECT_ERR_MALFORMED && !why)
+        if ((rc == DIALECT_ERR_MALFORMED || rc == DIALECT_ERR_UNSUPPORTED) && !why)
             abort();
+        if (rc == DIALECT_ERR_UNSUPPORTED && d != DIALECT_UNKNOWN)
+            abort(); /* only an unknown API can be unsupported */
         if (rc == 0) {
             if ((ev.text_len > 0) != (ev.is_content != 0) || (ev.text_len && !ev.text))
                 abort();

@@ -1,10 +1,9 @@
 /* fuzz_dialect_diff.c — libFuzzer differential harness for the OpenAI chunk fast path in
  * formats/dialect/dialect.c and jscan's pull reader (formats/dialect/jscan.h).
  *
- * The fast path runs for DIALECT_OPENAI_CHAT / _COMPLETIONS; DIALECT_UNKNOWN never takes it
- * and, for an object whose first key is "choices", guesses openai-chat and runs the full path
- * (jscan_parse_tape + oa_decode). So for data that starts with {"choices" both calls must
- * give the same return code, reason and event, byte for byte — on valid and malformed input
+ * The fast path runs for DIALECT_OPENAI_CHAT / _COMPLETIONS; dialect_decode_event_reference
+ * runs the same dialect on the full path (jscan_parse_tape + oa_decode). So for data that
+ * starts with {"choices" both calls must give the same return code, reason and event, byte for byte — on valid and malformed input
  * alike. Byte 0 of the input picks the dialect and whether {"choices": is put in front of the
  * rest (so most inputs reach the choice/delta code). Independently, walking the input with the
  * pull reader must accept exactly what jscan_parse accepts. With bit 2 of byte 0 set, the
@@ -49,7 +48,7 @@ static void compare(const char *p, size_t n, enum dialect_id d)
     buf_init(&s1, 1 << 20);
     buf_init(&s2, 1 << 20);
     int r1 = dialect_decode_event(d, NULL, 0, p, n, &e1, &s1, &w1);
-    int r2 = dialect_decode_event(DIALECT_UNKNOWN, NULL, 0, p, n, &e2, &s2, &w2);
+    int r2 = dialect_decode_event_reference(d, NULL, 0, p, n, &e2, &s2, &w2);
     same_event(r1, &e1, w1, r2, &e2, w2);
     buf_free(&s1);
     buf_free(&s2);

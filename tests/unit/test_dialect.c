@@ -219,6 +219,112 @@ static void test_unknown_dialect_guess(void **state)
     assert_int_equal(ev.is_error, 1);
 }
 
+/* OpenAI Responses: typed events, terminal events with the response object, error events,
+ * whole bodies; and what an unknown dialect makes of them and of an API nobody knows. */
+static void test_responses_events(void **state)
+{
+    (void)state;
+    struct dialect_event ev;
+    const char *why;
+    const enum dialect_id R = DIALECT_OPENAI_RESPONSES;
+    assert_int_equal(dec(R, "response.output_text.delta",
+                         "{\"type\":\"response.output_text.delta\",\"sequence_number\":4,"
+                         "\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,"
+                         "\"delta\":\"Hi \\u00e9\",\"logprobs\":[]}", &ev, &why), 0);
+    assert_int_equal(ev.is_content, 1);
+    assert_slice(ev.text, ev.text_len, "Hi \xc3\xa9");
+    assert_int_equal(ev.dialect, R);
+    /* the SSE event name stands in for a missing type */
+    assert_int_equal(dec(R, "response.reasoning_text.delta", "{\"delta\":\"hm\"}", &ev, &why), 0);
+    assert_slice(ev.text, ev.text_len, "hm");
+    assert_int_equal(dec(R, NULL, "{\"type\":\"response.function_call_arguments.delta\","
+                                  "\"delta\":\"{\\\"a\\\"\"}", &ev, &why), 0);
+    assert_slice(ev.text, ev.text_len, "{\"a\"");
+    /* the .done events repeat the text: not content */
+    assert_int_equal(dec(R, NULL, "{\"type\":\"response.output_text.done\",\"text\":\"Hi\"}", &ev, &why), 0);
+    assert_int_equal(ev.is_content, 0);
+    assert_null(ev.text);
+    assert_int_equal(dec(R, NULL, "{\"type\":\"response.created\",\"response\":{\"status\":"
+                                  "\"in_progress\",\"usage\":null}}", &ev, &why), 0);
+    assert_int_equal(ev.is_done, 0);
+    assert_int_equal(ev.has_usage, 0);
+    assert_int_equal(dec(R, NULL, "{\"type\":\"response.completed\",\"response\":{\"status\":"
+                                  "\"completed\",\"output\":[{\"type\":\"message\",\"content\":"
+                                  "[{\"type\":\"output_text\",\"text\":\"not again\"}]}],\"usage\":"
+                                  "{\"input_tokens\":9,\"input_tokens_details\":{\"cached_tokens\":"
+                                  "4},\"output_tokens\":7,\"output_tokens_details\":"
+                                  "{\"reasoning_tokens\":3},\"total_tokens\":16}}}", &ev, &why), 0);
+    assert_int_equal(ev.is_done, 1);
+    assert_int_equal(ev.is_content, 0); /* the final object's text was streamed already */
+    assert_int_equal(ev.has_usage, 1);
+    assert_int_equal(ev.prompt_tokens, 9);
+    assert_int_equal(ev.completion_tokens, 7);
+    assert_int_equal(ev.cached_tokens, 4);
+    assert_int_equal(ev.reasoning_tokens, 3);
+    assert_slice(ev.finish_reason, ev.finish_reason_len, "completed");
+    assert_int_equal(dec(R, NULL, "{\"type\":\"response.incomplete\",\"response\":{\"status\":"
+                                  "\"incomplete\",\"incomplete_details\":{\"reason\":"
+                                  "\"max_output_tokens\"}}}", &ev, &why), 0);
+    assert_slice(ev.finish_reason, ev.finish_reason_len, "max_output_tokens");
+    assert_int_equal(dec(R, NULL, "{\"type\":\"response.failed\",\"response\":{\"status\":"
+                                  "\"failed\",\"error\":{\"code\":\"server_error\",\"message\":"
+                                  "\"boom\"}}}", &ev, &why), 0);
+    assert_int_equal(ev.is_error, 1);
+    assert_int_equal(ev.is_done, 1);
+    assert_slice(ev.error_message, ev.error_message_len, "boom");
+    assert_int_equal(dec(R, "error", "{\"type\":\"error\",\"code\":\"rate_limit_exceeded\","
+                                     "\"message\":\"slow down\",\"param\":null}", &ev, &why), 0);
+    assert_int_equal(ev.is_error, 1);
+    assert_slice(ev.error_message, ev.error_message_len, "slow down");
+    /* whole body */
+    assert_int_equal(dec(R, NULL, "{\"object\":\"response\",\"status\":\"completed\",\"output\":"
+                                  "[{\"type\":\"message\",\"content\":[{\"type\":\"refusal\","
+                                  "\"refusal\":\"no\"}]}],\"usage\":{\"input_tokens\":1,"
+                                  "\"output_tokens\":1}}", &ev, &why), 0);
+    assert_slice(ev.text, ev.text_len, "no");
+    assert_int_equal(ev.is_done, 1);
+    /* broken events of a known API are malformed, with the reason */
+    struct { const char *data, *why; } bad[] = {
+        {"{\"type\":\"response.output_text.delta\",\"delta\":7}", "delta is not a string"},
+        {"{\"type\":\"response.output_text.delta\"}", "delta event without delta"},
+        {"{\"type\":5}", "responses event type is not a string"},
+        {"{\"type\":\"response.completed\"}", "terminal event without a response object"},
+        {"{\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":-1}}}",
+         "usage.input_tokens is not a count"},
+        {"{\"type\":\"response.output_text.delta\",\"delta\":\"x\"", "event JSON is truncated"},
+        {"[1]", "event JSON is not an object"},
+        {"{\"id\":\"x\"}", "body is neither a response object nor a typed event"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why = NULL;
+        assert_int_equal(dec(R, NULL, bad[i].data, &ev, &why), DIALECT_ERR_MALFORMED);
+        assert_string_equal(why, bad[i].why);
+        assert_int_equal(ev.is_content, 0);
+    }
+    /* unknown dialect: a Responses event says what it is; no known shape → unsupported */
+    assert_int_equal(dec(DIALECT_UNKNOWN, NULL, "{\"type\":\"response.output_text.delta\","
+                                                "\"delta\":\"d\"}", &ev, &why), 0);
+    assert_int_equal(ev.dialect, R);
+    assert_slice(ev.text, ev.text_len, "d");
+    assert_int_equal(dec(DIALECT_UNKNOWN, NULL, "{\"object\":\"response\",\"output\":[]}", &ev, &why), 0);
+    assert_int_equal(ev.dialect, R);
+    assert_int_equal(dec(DIALECT_UNKNOWN, NULL, "{\"type\":\"error\",\"code\":\"c\",\"message\":"
+                                                "\"m\"}", &ev, &why), 0);
+    assert_int_equal(ev.dialect, R);
+    assert_int_equal(ev.is_error, 1);
+    assert_int_equal(dec(DIALECT_UNKNOWN, NULL, "{\"type\":\"error\",\"error\":{\"type\":"
+                                                "\"overloaded_error\",\"message\":\"o\"}}", &ev, &why), 0);
+    assert_int_equal(ev.dialect, DIALECT_ANTHROPIC);
+    static const char *const unknown[] = {"{\"seq\":1,\"piece\":\"x\"}", "{\"type\":\"token\"}",
+                                          "{\"response\":{\"text\":\"x\"}}", "plain text", "[1,2]"};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        why = NULL;
+        assert_int_equal(dec(DIALECT_UNKNOWN, NULL, unknown[i], &ev, &why), DIALECT_ERR_UNSUPPORTED);
+        assert_non_null(why);
+        assert_int_equal(ev.is_content, 0);
+    }
+}
+
 static void test_malformed_events(void **state)
 {
     (void)state;
@@ -316,6 +422,8 @@ static void test_names_paths_framing(void **state)
         { "/generate", DIALECT_TGI },
         { "/serving-endpoints/llama/invocations", DIALECT_OPENAI_CHAT },
         { "/invocations", DIALECT_UNKNOWN },
+        { "/v1/responses", DIALECT_OPENAI_RESPONSES },
+        { "/openai/v1/responses/?api-version=preview", DIALECT_OPENAI_RESPONSES },
         { "/health", DIALECT_UNKNOWN },
         { "", DIALECT_UNKNOWN },
     };
@@ -334,6 +442,33 @@ static void test_names_paths_framing(void **state)
     assert_int_equal(dialect_from_request("/proxy", 6, b), DIALECT_OPENAI_COMPLETIONS);
     cJSON_Delete(b);
     assert_int_equal(dialect_from_request("/proxy", 6, NULL), DIALECT_UNKNOWN);
+    b = cJSON_Parse("{\"model\":\"m\",\"input\":\"hi\"}");
+    assert_int_equal(dialect_from_request("/proxy", 6, b), DIALECT_OPENAI_RESPONSES);
+    assert_int_equal(dialect_from_request("/v1/embeddings", 14, b), DIALECT_UNKNOWN);
+    assert_int_equal(dialect_from_request("/v1/moderations?x", 17, b), DIALECT_UNKNOWN);
+    assert_int_equal(dialect_from_request(NULL, 0, b), DIALECT_OPENAI_RESPONSES);
+    cJSON_Delete(b);
+    assert_int_equal(dialect_framing_for(DIALECT_OPENAI_RESPONSES, 1, NULL), FRAMING_SSE);
+    assert_int_equal(dialect_framing_for(DIALECT_OPENAI_RESPONSES, -1, NULL), FRAMING_JSON);
+    struct dialect_request_info rri;
+    /* Responses request: max_output_tokens, instructions + input (string or items) */
+    b = cJSON_Parse("{\"model\":\"o4\",\"stream\":true,\"max_output_tokens\":64,"
+                    "\"instructions\":\"be brief\",\"input\":[{\"role\":\"user\",\"content\":"
+                    "\"two words\"},{\"role\":\"user\",\"content\":[{\"type\":\"input_text\","
+                    "\"text\":\"abc\"}]}]}");
+    assert_int_equal(dialect_request_info(DIALECT_OPENAI_RESPONSES, b, &rri), 0);
+    assert_string_equal(rri.model, "o4");
+    assert_int_equal(rri.stream, 1);
+    assert_int_equal(rri.max_tokens, 64);
+    assert_int_equal(rri.prompt_bytes, 8 + 9 + 3);
+    assert_int_equal(rri.prompt_words, 2 + 2 + 1);
+    cJSON_Delete(b);
+    b = cJSON_Parse("{\"input\":\"one two three\"}");
+    assert_int_equal(dialect_request_info(DIALECT_OPENAI_RESPONSES, b, &rri), 0);
+    assert_int_equal(rri.stream, 0);
+    assert_int_equal(rri.max_tokens, -1);
+    assert_int_equal(rri.prompt_words, 3);
+    cJSON_Delete(b);
 
     assert_int_equal(dialect_framing_for(DIALECT_OPENAI_CHAT, 0, "Text/Event-Stream; charset=utf-8"), FRAMING_SSE);
     assert_int_equal(dialect_framing_for(DIALECT_OLLAMA_CHAT, 1, "application/x-ndjson"), FRAMING_NDJSON);
@@ -447,6 +582,13 @@ static void test_rewriters(void **state)
     ASSERT_SET(DIALECT_OPENAI_CHAT, "{\"stream_options\":{\"include_usage\":false}}", 4, 0,
                "{\"stream_options\":{\"include_usage\":true}}");
     ASSERT_SET(DIALECT_ANTHROPIC, "{}", 4, 0, "{}");
+    /* Responses: max_output_tokens; no ignore_eos and no include_usage in that API */
+    ASSERT_SET(DIALECT_OPENAI_RESPONSES, "{\"max_output_tokens\":5}", 1, 9, "{\"max_output_tokens\":9}");
+    ASSERT_SET(DIALECT_OPENAI_RESPONSES, "{\"input\":\"x\"}", 1, 9, "{\"input\":\"x\",\"max_output_tokens\":9}");
+    ASSERT_SET(DIALECT_OPENAI_RESPONSES, "{}", 2, 1, "{}");
+    ASSERT_SET(DIALECT_OPENAI_RESPONSES, "{}", 4, 0, "{}");
+    ASSERT_SET(DIALECT_OPENAI_RESPONSES, "{\"model\":\"a\"}", 0, 0, "{\"model\":\"new\"}");
+    ASSERT_SET(DIALECT_OPENAI_RESPONSES, "{}", 3, 1, "{\"stream\":true}");
     cJSON *arr = cJSON_Parse("[]");
     assert_int_equal(dialect_set_model(DIALECT_OPENAI_CHAT, arr, "m"), -1);
     assert_int_equal(dialect_set_max_tokens(DIALECT_OPENAI_CHAT, arr, 1), -1);
@@ -463,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_anthropic_events),
         cmocka_unit_test(test_ollama_and_tgi_events),
         cmocka_unit_test(test_unknown_dialect_guess),
+        cmocka_unit_test(test_responses_events),
         cmocka_unit_test(test_malformed_events),
         cmocka_unit_test(test_error_message),
         cmocka_unit_test(test_names_paths_framing),

@@ -2,8 +2,8 @@
  * exactly like the full path (jscan_parse_tape + oa_decode), on real chunk shapes and on
  * bounded deterministic mutations of them (byte changes, cuts, insertions).
  *
- * The reference: DIALECT_UNKNOWN never takes the fast path and reads an object whose first key
- * is "choices" as openai-chat on the full path. Also checks a few results by hand, and that
+ * The reference: dialect_decode_event_reference, the same dialect on the full path only.
+ * Also checks a few results by hand, and that
  * jscan's pull reader accepts exactly what jscan_parse accepts. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 #include "jscan.h"
 
 /* Chunk shapes seen from vLLM, SGLang, llama.cpp, OpenAI and gateways; every one starts with
- * {"choices" so that DIALECT_UNKNOWN is a full-path reference. */
+ * {"choices" (mutations keep it, so they stay chunk-like). */
 static const char *const seeds[] = {
     "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\" model\"},\"logprobs\":null,"
     "\"finish_reason\":null}],\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\","
@@ -80,7 +80,7 @@ static int check_same(const char *p, size_t n, enum dialect_id d, struct buf *s1
     struct dialect_event e1, e2;
     const char *w1 = NULL, *w2 = NULL;
     int r1 = dialect_decode_event(d, NULL, 0, p, n, &e1, s1, &w1);
-    int r2 = dialect_decode_event(DIALECT_UNKNOWN, NULL, 0, p, n, &e2, s2, &w2);
+    int r2 = dialect_decode_event_reference(d, NULL, 0, p, n, &e2, s2, &w2);
     assert_int_equal(r1, r2);
     assert_int_equal(w1 == NULL, w2 == NULL);
     if (w1)
@@ -148,7 +148,7 @@ static void test_mutations_agree(void **state)
             memcpy(m, seeds[i], n);
             int edits = 1 + (int)(next_rand(&seed) % 3);
             for (int k = 0; k < edits && n > 12; k++) {
-                /* keep the leading {"choices" intact: it makes the reference a full path */
+                /* keep the leading {"choices" intact: the mutants stay chunk-like */
                 size_t at = 10 + next_rand(&seed) % (n - 10);
                 char c = interesting[next_rand(&seed) % (sizeof interesting - 1)];
                 switch (next_rand(&seed) % 4) {
