@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "gen.h"
 #include "sim.h"
 #include "units.h"
 
@@ -28,6 +29,18 @@ static const char usage_text[] =
     "                           (a half-sent request counts as none and gets 408); default 60,\n"
     "                           0 = never\n"
     "  --model NAME             model name served by /v1/models and used when a request has none\n"
+    "Real servers (see README; explicit flags override a persona's defaults):\n"
+    "  --persona NAME           sim | llama.cpp | vllm | sglang | ollama | tgi | openai: that\n"
+    "                           server's stream shapes, headers, error bodies and connection\n"
+    "                           policy\n"
+    "  --close-after-stream     close (FIN) after each streamed response, headers saying\n"
+    "                           keep-alive (llama.cpp); a request sent after it gets a reset\n"
+    "  --keepalive-requests N   close after N responses, the last with Connection: close\n"
+    "  --keepalive-timeout T    close (FIN) a connection idle T after its last response\n"
+    "  --connection-close       Connection: close on every response (= --keepalive-requests 1)\n"
+    "  --close-race-every N     close instead of answering every Nth request that arrives on\n"
+    "                           a reused connection (the FIN follows the request)\n"
+    "  --close-race-rate P      ... each such request with probability P (seeded)\n"
     "Model:\n"
     "  --profile P              zero | default | linear:A,C,P (step = A + C*batch ms, P ms per\n"
     "                           prompt token) | MODEL/HW (built-in splitwise-sim data, e.g.\n"
@@ -51,7 +64,7 @@ static const char usage_text[] =
     "Output:\n"
     "  --log FILE.jsonl.gz      ground-truth trace log: one exchange per request with the time\n"
     "                           each event was written to the socket\n"
-    "  --quiet                  no status lines on stderr\n"
+    "  -q, --quiet              no status lines on stderr\n"
     "  --help, --version\n"
     "\n"
     "Examples:\n"
@@ -60,6 +73,7 @@ static const char usage_text[] =
     "  llmtrace-sim --profile llama2-70b/h100-80gb --max-batch 64\n"
     "  llmtrace-sim --profile zero --tokens-per-event 1    # as fast as possible (benchmarks)\n"
     "  llmtrace-sim --fail-rate 0.05 --fail-status 503 --reset-rate 0.01 --seed 7\n"
+    "  llmtrace-sim --persona llama.cpp             # llama.cpp b4747's shapes and closes\n"
     "  curl -sN localhost:8000/v1/chat/completions -d '{\"model\":\"m\",\"stream\":true,\n"
     "       \"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'\n"
     "\n"
@@ -69,7 +83,8 @@ enum {
     OPT_LISTEN = 256, OPT_PORT_FILE, OPT_LOG, OPT_SEED, OPT_PROFILE, OPT_MAX_BATCH, OPT_TPE,
     OPT_QUEUE, OPT_THREADS, OPT_DRAIN, OPT_MAX_BODY, OPT_TOKENIZER, OPT_FAIL_RATE, OPT_FAIL_STATUS,
     OPT_RESET, OPT_STALL_RATE, OPT_STALL_MS, OPT_SLOW, OPT_MALF, OPT_DROP, OPT_QUIET, OPT_HELP,
-    OPT_VERSION, OPT_MODEL, OPT_DEFMAX, OPT_IDLE, OPT_CHUNKED
+    OPT_VERSION, OPT_MODEL, OPT_DEFMAX, OPT_IDLE, OPT_CHUNKED, OPT_PERSONA, OPT_CAS, OPT_KAREQ,
+    OPT_KATIME, OPT_CONNCLOSE, OPT_RACE_EVERY, OPT_RACE_RATE
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +113,13 @@ static const struct option long_opts[] = {
     {"model", required_argument, NULL, OPT_MODEL},
     {"default-max-tokens", required_argument, NULL, OPT_DEFMAX},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"persona", required_argument, NULL, OPT_PERSONA},
+    {"close-after-stream", no_argument, NULL, OPT_CAS},
+    {"keepalive-requests", required_argument, NULL, OPT_KAREQ},
+    {"keepalive-timeout", required_argument, NULL, OPT_KATIME},
+    {"connection-close", no_argument, NULL, OPT_CONNCLOSE},
+    {"close-race-every", required_argument, NULL, OPT_RACE_EVERY},
+    {"close-race-rate", required_argument, NULL, OPT_RACE_RATE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -166,6 +188,7 @@ int main(int argc, char **argv)
     int c, rc;
     int64_t v;
     uint64_t sz;
+    int set_cas = 0, set_kareq = 0, set_katime = 0;
 
     snprintf(o.host, sizeof(o.host), "127.0.0.1");
     snprintf(o.port, sizeof(o.port), "8000");
@@ -184,7 +207,7 @@ int main(int argc, char **argv)
     o.argc = argc;
     o.argv = argv;
 
-    while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hVq", long_opts, NULL)) != -1) {
         switch (c) {
         case OPT_LISTEN:
             if ((rc = parse_listen(&o, optarg)))
@@ -284,7 +307,38 @@ int main(int argc, char **argv)
             if ((rc = parse_int("default-max-tokens", optarg, 1, 1000000, &o.default_max_tokens)))
                 return rc;
             break;
-        case OPT_QUIET: o.quiet = 1; break;
+        case OPT_QUIET:
+        case 'q': o.quiet = 1; break;
+        case OPT_PERSONA:
+            if ((o.persona = gen_persona_parse(optarg)) < 0)
+                return usage_error("--persona %s: expected sim, llama.cpp, vllm, sglang, ollama, "
+                                   "tgi or openai%s", optarg, "");
+            break;
+        case OPT_CAS: o.close_after_stream = set_cas = 1; break;
+        case OPT_KAREQ:
+            if ((rc = parse_int("keepalive-requests", optarg, 0, INT64_MAX, &o.keepalive_requests)))
+                return rc;
+            set_kareq = 1;
+            break;
+        case OPT_CONNCLOSE:
+            o.keepalive_requests = 1;
+            set_kareq = 1;
+            break;
+        case OPT_KATIME:
+            if (units_parse_duration_us(optarg, &o.keepalive_timeout_us) < 0 ||
+                o.keepalive_timeout_us < 0 || o.keepalive_timeout_us > (int64_t)86400 * 1000000)
+                return usage_error("--keepalive-timeout %s: expected seconds (or a duration) up to "
+                                   "1 day%s", optarg, "");
+            set_katime = 1;
+            break;
+        case OPT_RACE_EVERY:
+            if ((rc = parse_int("close-race-every", optarg, 1, INT64_MAX, &o.close_race_every)))
+                return rc;
+            break;
+        case OPT_RACE_RATE:
+            if ((rc = parse_rate("close-race-rate", optarg, &o.close_race_rate)))
+                return rc;
+            break;
         case OPT_HELP:
         case 'h':
             fputs(usage_text, stdout);
@@ -304,6 +358,17 @@ int main(int argc, char **argv)
         char mb[24];
         snprintf(mb, sizeof(mb), "%d", o.max_batch);
         return usage_error("--chunked-prefill must be 0 or at least --max-batch (%s)%s", mb, "");
+    }
+    /* a persona brings its server's connection policy (sim/README.md "Personas") */
+    if (o.persona == GEN_PERSONA_LLAMACPP) {
+        if (!set_cas)
+            o.close_after_stream = 1;     /* server.cpp: the stream's provider returns false */
+        if (!set_kareq)
+            o.keepalive_requests = 100;   /* CPPHTTPLIB_KEEPALIVE_MAX_COUNT */
+        if (!set_katime)
+            o.keepalive_timeout_us = 5000000; /* CPPHTTPLIB_KEEPALIVE_TIMEOUT_SECOND */
+    } else if ((o.persona == GEN_PERSONA_VLLM || o.persona == GEN_PERSONA_SGLANG) && !set_katime) {
+        o.keepalive_timeout_us = 5000000; /* uvicorn timeout_keep_alive */
     }
     if (o.stall_rate > 0 && o.stall_ms == 0)
         return usage_error("--stall-rate needs --stall-ms%s%s", "", "");

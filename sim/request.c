@@ -122,6 +122,33 @@ const char *request_validate(enum request_endpoint ep, const cJSON *b, struct re
                 return "\"stream_options\" must be an object with a boolean \"include_usage\"";
         }
         return NULL;
+    case EP_RESP:
+        /* input: a string or a non-empty array of input items ({"role","content"} messages,
+         * or strings); instructions: a string */
+        v = cJSON_GetObjectItemCaseSensitive(b, "input");
+        if (cJSON_IsString(v)) {
+            acc_text(&p->prompt, v->valuestring);
+        } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
+            const cJSON *it;
+            cJSON_ArrayForEach(it, v) {
+                if (cJSON_IsString(it))
+                    acc_text(&p->prompt, it->valuestring);
+                else if (!cJSON_IsObject(it) ||
+                         acc_content(&p->prompt, cJSON_GetObjectItemCaseSensitive(it, "content")) < 0)
+                    return "\"input\" items must be messages with string or part-list content";
+            }
+        } else {
+            return "\"input\" must be a string or a non-empty array";
+        }
+        v = cJSON_GetObjectItemCaseSensitive(b, "instructions");
+        if (v && !cJSON_IsNull(v)) {
+            if (!cJSON_IsString(v))
+                return "\"instructions\" must be a string";
+            acc_text(&p->prompt, v->valuestring);
+        }
+        if (get_int(b, "max_output_tokens", &p->max_tokens) < 0)
+            return "\"max_output_tokens\" must be a non-negative integer";
+        return NULL;
     case EP_MSG:
         if ((why = acc_messages(&p->prompt, cJSON_GetObjectItemCaseSensitive(b, "messages"))))
             return why;
@@ -190,6 +217,7 @@ enum request_endpoint request_route(const char *path, size_t len, const char **a
         {"/api/chat", EP_OCHAT, "POST"},             {"/generate_stream", EP_TGI_STREAM, "POST"},
         {"/generate", EP_TGI, "POST"},               {"/v1/models", EP_MODELS, "GET"},
         {"/health", EP_HEALTH, "GET"},               {"/metrics", EP_METRICS, "GET"},
+        {"/v1/responses", EP_RESP, "POST"},
     };
     size_t i;
     for (i = 0; i < sizeof(tbl) / sizeof(tbl[0]); i++) {
@@ -209,6 +237,7 @@ enum dialect_id request_dialect(enum request_endpoint ep)
     case EP_OGEN: return DIALECT_OLLAMA_GENERATE;
     case EP_OCHAT: return DIALECT_OLLAMA_CHAT;
     case EP_TGI: case EP_TGI_STREAM: return DIALECT_TGI;
+    case EP_RESP: return DIALECT_OPENAI_RESPONSES;
     default: return DIALECT_OPENAI_CHAT;
     }
 }

@@ -1,7 +1,7 @@
 /* request.h — what llmtrace-sim makes of a request: the endpoint a path names, and the fields
  * of a JSON body it needs (model, stream, output cap, ignore_eos, include_usage, prompt size),
  * validated per dialect with each API's rules (OpenAI chat/completions, Anthropic Messages,
- * Ollama /api/generate and /api/chat, TGI). Request bodies are rare-path: parsed with cJSON. */
+ * Ollama /api/generate and /api/chat, TGI, OpenAI Responses). Request bodies are rare-path: parsed with cJSON. */
 #ifndef LLMTRACE_SIM_REQUEST_H
 #define LLMTRACE_SIM_REQUEST_H
 
@@ -14,7 +14,7 @@
 
 enum request_endpoint {
     EP_NONE = 0, EP_CHAT, EP_COMPL, EP_MSG, EP_OGEN, EP_OCHAT, EP_TGI_STREAM, EP_TGI,
-    EP_MODELS, EP_HEALTH, EP_METRICS
+    EP_MODELS, EP_HEALTH, EP_METRICS, EP_RESP
 };
 
 struct request_prompt {

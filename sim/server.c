@@ -47,6 +47,8 @@
 #define SIM_MAX_TOKENS_LIMIT 1000000
 #define SIM_ZERO_STEPS 64                  /* zero profile: steps per loop turn (coalescing) */
 #define SIM_SPIN_NS 100000                 /* wake this early for a step, then watch the clock */
+#define SIM_LINGER_NS 30000000000LL        /* a connection closed by a policy (FIN) waits this long
+                                            * for the client's late request or FIN */
 
 #define TAG_LISTEN 1u
 #define TAG_TIMER 2u
@@ -81,6 +83,7 @@ struct req {
     struct gen_req g;
     struct eng_seq seq;
     int64_t reset_at;            /* -1, or reset once this many tokens were emitted */
+    int64_t held_from;           /* llama.cpp persona: first token not yet sent, or -1 */
     int64_t malformed_at;        /* -1, or 1-based content event to break */
     int64_t content_events;
     int status;
@@ -105,6 +108,14 @@ struct mark {                    /* an event whose write time the log wants */
 };
 
 struct worker;
+
+/* Timer lists of connections, each sorted by its start time (constant delay per list). */
+enum { L_KA = 0, L_HC, L_COUNT };     /* --keepalive-timeout; half-closed linger */
+struct clink {
+    struct conn *prev, *next;
+    int64_t since;
+    int on;
+};
 
 struct conn {
     int fd;
@@ -132,6 +143,16 @@ struct conn {
     struct eng_seq *blocked_seq;
     enum tlog_error_kind dead_kind;
     const char *dead_msg;
+    /* connection policies */
+    int64_t n_heads;             /* responses started (--keepalive-requests) */
+    int64_t n_done;              /* responses written whole: > 0 means a reused connection */
+    int64_t ka_mark;             /* n_done when the keep-alive timer was last armed */
+    int fin_after_flush;         /* --close-after-stream: FIN once this response is out */
+    int half_closed;             /* FIN sent by a policy; a late request gets a reset */
+    int late_arrival;            /* a request head arrived while half-closed */
+    int race_pending;            /* --close-race: the request just read is to be cut */
+    const char *policy_msg;      /* how the policy ended the requests it cut (logged) */
+    struct clink lk[L_COUNT];
 };
 
 struct wstats {                  /* read by /metrics from any worker: relaxed atomics */
@@ -155,6 +176,8 @@ struct worker {
     struct conn *dirty;
     struct conn *retired;        /* closed, unlinked; memory kept until worker_reap() */
     struct conn *idle_head, *idle_tail; /* --idle-timeout candidates, by idle_since */
+    struct conn *lh[L_COUNT], *lt[L_COUNT]; /* policy timer lists (enum L_*) */
+    uint64_t race_seen;          /* requests that arrived on reused connections */
     struct req *dhead, *dtail;   /* slow-start list (constant delay: FIFO is sorted) */
     struct req *lhead, *ltail;   /* complete exchanges to log once this turn's writes are done */
     struct http1_parser **pool;
@@ -301,29 +324,124 @@ static void stat_status(struct worker *w, int status)
     ST_ADD(w, by_status[i], 1);
 }
 
+/* RFC 9110 IMF-fixdate of now, for the personas whose servers send Date. */
+static void http_date(char *out, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+/* The persona's Content-Type for a JSON body or an event stream. */
+static const char *persona_ctype(int persona, const char *ctype)
+{
+    int sse = strcmp(ctype, "text/event-stream") == 0, json = strcmp(ctype, "application/json") == 0;
+    switch (persona) {
+    case GEN_PERSONA_LLAMACPP:
+    case GEN_PERSONA_OLLAMA:
+        return json ? "application/json; charset=utf-8" : ctype;
+    case GEN_PERSONA_VLLM:
+    case GEN_PERSONA_SGLANG: /* Starlette's StreamingResponse(media_type="text/event-stream") */
+        return sse ? "text/event-stream; charset=utf-8" : ctype;
+    default:
+        return ctype;
+    }
+}
+
 /* Queues the status line and headers. clen >= 0: Content-Length; -1: streamed (chunked, or
- * close-delimited for HTTP/1.0 clients). */
+ * close-delimited for HTTP/1.0 clients). Headers and their case follow the persona's server. */
 static void send_head(struct conn *c, struct req *r, int status, const char *ctype, int64_t clen,
                       const char *extra)
 {
     struct buf *b = &c->out;
-    int rc;
+    const struct sim_opts *o = c->w->sim->o;
+    int rc, persona = o->persona;
+    char date[64];
     if (!r->keep_alive || (clen < 0 && r->http10) || c->w->draining)
         c->closing = 1;
+    if (o->keepalive_requests > 0 && ++c->n_heads >= o->keepalive_requests) {
+        c->closing = 1; /* nginx keepalive_requests, cpp-httplib's max count: the last says so */
+        if (!c->policy_msg)
+            c->policy_msg = "not answered: the server closed the connection after its last "
+                            "keep-alive response (--keepalive-requests)";
+    }
     r->status = status;
     r->chunked = clen < 0 && !r->http10;
-    rc = buf_printf(b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n", status, gen_reason(status), ctype);
-    if (!rc && clen >= 0)
-        rc = buf_printf(b, "Content-Length: %" PRId64 "\r\n", clen);
-    if (!rc && r->chunked)
-        rc = buf_append_str(b, "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
-    if (!rc && r->xid)
-        rc = buf_printf(b, "X-Request-Id: %s\r\n", r->xid);
-    if (!rc && extra)
-        rc = buf_append_str(b, extra);
-    if (!rc)
-        rc = buf_printf(b, "Server: llmtrace-sim/%s\r\nConnection: %s\r\n\r\n", LLMTRACE_VERSION,
-                        c->closing ? "close" : "keep-alive");
+    ctype = persona_ctype(persona, ctype);
+    rc = buf_printf(b, "HTTP/1.1 %d %s\r\n", status, gen_reason(status));
+    switch (persona) {
+    case GEN_PERSONA_LLAMACPP: /* cpp-httplib: Keep-Alive (or close) first, no Date */
+        if (!rc && c->closing)
+            rc = buf_append_str(b, "Connection: close\r\n");
+        else if (!rc)
+            rc = buf_printf(b, "Keep-Alive: timeout=%" PRId64 ", max=%" PRId64 "\r\n",
+                            o->keepalive_timeout_us / 1000000,
+                            o->keepalive_requests > 0 ? o->keepalive_requests : 100);
+        if (!rc)
+            rc = buf_printf(b, "Content-Type: %s\r\nServer: llama.cpp\r\n", ctype);
+        if (!rc && clen >= 0)
+            rc = buf_printf(b, "Content-Length: %" PRId64 "\r\n", clen);
+        if (!rc && r->chunked)
+            rc = buf_append_str(b, "Transfer-Encoding: chunked\r\n");
+        if (!rc && extra)
+            rc = buf_append_str(b, extra);
+        if (!rc)
+            rc = buf_append_str(b, "Access-Control-Allow-Origin: \r\n\r\n");
+        break;
+    case GEN_PERSONA_VLLM:
+    case GEN_PERSONA_SGLANG:
+    case GEN_PERSONA_TGI: /* uvicorn/h11 and hyper write lower-case names */
+        http_date(date, sizeof date);
+        if (persona == GEN_PERSONA_TGI)
+            rc = rc ? rc : buf_printf(b, "content-type: %s\r\n", ctype);
+        else
+            rc = rc ? rc : buf_printf(b, "date: %s\r\nserver: uvicorn\r\ncontent-type: %s\r\n",
+                                      date, ctype);
+        if (!rc && clen >= 0)
+            rc = buf_printf(b, "content-length: %" PRId64 "\r\n", clen);
+        if (!rc && r->chunked)
+            rc = buf_append_str(b, persona == GEN_PERSONA_TGI
+                                       ? "cache-control: no-cache\r\ntransfer-encoding: chunked\r\n"
+                                       : "transfer-encoding: chunked\r\n");
+        if (!rc && extra)
+            rc = buf_append_str(b, extra);
+        if (!rc && c->closing)
+            rc = buf_append_str(b, "connection: close\r\n");
+        if (!rc && persona == GEN_PERSONA_TGI)
+            rc = buf_printf(b, "date: %s\r\n", date);
+        if (!rc)
+            rc = buf_append_str(b, "\r\n");
+        break;
+    case GEN_PERSONA_OLLAMA: /* Go net/http: canonical case, Date, no Connection unless closing */
+        http_date(date, sizeof date);
+        rc = rc ? rc : buf_printf(b, "Content-Type: %s\r\nDate: %s\r\n", ctype, date);
+        if (!rc && clen >= 0)
+            rc = buf_printf(b, "Content-Length: %" PRId64 "\r\n", clen);
+        if (!rc && r->chunked)
+            rc = buf_append_str(b, "Transfer-Encoding: chunked\r\n");
+        if (!rc && extra)
+            rc = buf_append_str(b, extra);
+        if (!rc && c->closing)
+            rc = buf_append_str(b, "Connection: close\r\n");
+        if (!rc)
+            rc = buf_append_str(b, "\r\n");
+        break;
+    default:
+        rc = rc ? rc : buf_printf(b, "Content-Type: %s\r\n", ctype);
+        if (!rc && clen >= 0)
+            rc = buf_printf(b, "Content-Length: %" PRId64 "\r\n", clen);
+        if (!rc && r->chunked)
+            rc = buf_append_str(b, "Transfer-Encoding: chunked\r\nCache-Control: no-cache\r\n");
+        if (!rc && r->xid && persona == GEN_PERSONA_SIM)
+            rc = buf_printf(b, "X-Request-Id: %s\r\n", r->xid);
+        if (!rc && extra)
+            rc = buf_append_str(b, extra);
+        if (!rc)
+            rc = buf_printf(b, "Server: llmtrace-sim/%s\r\nConnection: %s\r\n\r\n", LLMTRACE_VERSION,
+                            c->closing ? "close" : "keep-alive");
+        break;
+    }
     if (rc) {
         conn_kill(c, TLOG_ERROR_OTHER, "output buffer over its cap (client not reading)");
         return;
@@ -357,6 +475,10 @@ static void req_end(struct conn *c, struct req *r)
 {
     if (r->chunked && !c->dead)
         buf_append(&c->out, "0\r\n\r\n", 5);
+    /* llama.cpp b4747: its chunked content provider returns false after the last chunk, so
+     * cpp-httplib ends the keep-alive loop and closes; the headers said Keep-Alive */
+    if (c->w->sim->o->close_after_stream && r->g.stream && r->status == 200 && r->chunked)
+        c->fin_after_flush = 1;
     r->ended = 1;
     r->state = R_FLUSHING;
     mark_push(c, r, MK_END, 0, 0);
@@ -385,7 +507,7 @@ static void respond_error(struct conn *c, struct req *r, int status, const char 
 {
     struct buf *s = &c->w->scratch;
     buf_reset(s);
-    gen_error(s, r->d, status, msg);
+    gen_error_persona(s, c->w->sim->o->persona, r->d, status, msg);
     if (r->logging && status >= 400 && r->err == TLOG_ERROR_NONE) {
         r->err = TLOG_ERROR_HTTP_STATUS;
         snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
@@ -505,6 +627,9 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
     uint64_t rs;
     double u_drop, u_fail, u_reset, u_stall, u_malf;
     int body_in_log = 0;
+    /* what each server answers an invalid body with: llama.cpp's handlers throw (500, as
+     * b4747 does on a wrong "messages" or broken JSON), TGI validates with 422 */
+    int bad_status = o->persona == GEN_PERSONA_LLAMACPP ? 500 : o->persona == GEN_PERSONA_TGI ? 422 : 400;
 
     r->state = R_ACTIVE;
     if (r->preset_status) {
@@ -569,13 +694,13 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
         body_in_log = body != NULL;
     }
     if (!body) {
-        respond_error(c, r, 400, r->body_len ? "invalid JSON body" : "empty request body", NULL);
+        respond_error(c, r, bad_status, r->body_len ? "invalid JSON body" : "empty request body", NULL);
         return;
     }
     if (!cJSON_IsObject(body)) {
         if (!body_in_log)
         cJSON_Delete(body);
-        respond_error(c, r, 400, "request body must be a JSON object", NULL);
+        respond_error(c, r, bad_status, "request body must be a JSON object", NULL);
         return;
     }
     p.max_tokens = -1;
@@ -584,13 +709,13 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
         snprintf(msg, sizeof(msg), "%s", why);
         if (!body_in_log)
         cJSON_Delete(body);
-        respond_error(c, r, 400, msg, NULL);
+        respond_error(c, r, bad_status, msg, NULL);
         return;
     }
     if (p.max_tokens > SIM_MAX_TOKENS_LIMIT || p.max_tokens == 0) {
         if (!body_in_log)
         cJSON_Delete(body);
-        respond_error(c, r, 400,
+        respond_error(c, r, bad_status,
                       p.max_tokens ? "max_tokens larger than 1000000" : "max_tokens must be at least 1",
                       NULL);
         return;
@@ -615,10 +740,10 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
         int64_t malf_pt = rng_range(&rs, 1, n_events);
         const char *model = p.model ? p.model : o->model;
 
-        gen_req_init(&r->g, r->d, r->n, model, strlen(model),
-                     epoch_us_of(w->sim, now) / 1000000);
         r->g.stream = p.stream;
         r->g.include_usage = p.include_usage;
+        gen_req_init_persona(&r->g, o->persona, r->d, r->n, model, strlen(model),
+                             epoch_us_of(w->sim, now) / 1000000);
         r->g.n_in = request_prompt_tokens(&p, o->tokenizer_words);
         r->g.n_out = n_out;
         r->g.finish_length = n_out == max;
@@ -719,12 +844,21 @@ static int on_emit(void *ctx, struct eng_seq *s, int tokens, int first, int last
     if (first)
         r->first_tok_ns = due;
     ST_ADD(w, tokens, (uint64_t)tokens);
-    if (r->g.stream) {
+    if (r->g.stream && !last && gen_token_held(&r->g, s->emitted - 1)) {
+        /* llama.cpp: an incomplete UTF-8 piece waits for the next token's chunk */
+        if (r->held_from < 0)
+            r->held_from = from;
+    } else if (r->g.stream) {
         int malformed;
-        if (first && r->d == DIALECT_OPENAI_CHAT) {
+        if (first && gen_has_role_chunk(&r->g)) {
             buf_reset(&w->ev);
             gen_role_chunk(&w->ev, &r->g);
             out_event(c, r, w->ev.p, w->ev.len, 0, 0);
+        }
+        if (r->held_from >= 0) {
+            tokens += (int)(from - r->held_from);
+            from = r->held_from;
+            r->held_from = -1;
         }
         r->content_events++;
         malformed = r->content_events == r->malformed_at;
@@ -872,6 +1006,68 @@ static void idle_append(struct worker *w, struct conn *c, int64_t now)
     c->in_idle = 1;
 }
 
+static void clist_remove(struct worker *w, struct conn *c, int l)
+{
+    struct clink *k = &c->lk[l];
+    if (!k->on)
+        return;
+    if (k->prev)
+        k->prev->lk[l].next = k->next;
+    else
+        w->lh[l] = k->next;
+    if (k->next)
+        k->next->lk[l].prev = k->prev;
+    else
+        w->lt[l] = k->prev;
+    k->prev = k->next = NULL;
+    k->on = 0;
+}
+
+static void clist_append(struct worker *w, struct conn *c, int l, int64_t now)
+{
+    struct clink *k = &c->lk[l];
+    if (k->on)
+        return;
+    if (w->lt[l] && now < w->lt[l]->lk[l].since)
+        now = w->lt[l]->lk[l].since; /* keep the list sorted */
+    k->since = now;
+    k->next = NULL;
+    k->prev = w->lt[l];
+    if (w->lt[l])
+        w->lt[l]->lk[l].next = c;
+    else
+        w->lh[l] = c;
+    w->lt[l] = c;
+    k->on = 1;
+}
+
+/* A connection policy ends the connection the way the server it copies does: a FIN without
+ * Connection: close (the headers said keep-alive). Requests already read or queued on it are
+ * cut, and the socket closes with a reset, as a kernel answers data for a closed socket; with
+ * none, the socket is half-closed and read on, so that a request the client sends after the
+ * FIN is logged (with msg) before it gets its reset. */
+static void conn_policy_close(struct worker *w, struct conn *c, const char *msg, int64_t now)
+{
+    if (c->dead || c->half_closed)
+        return;
+    c->closing = 1;
+    c->policy_msg = msg;
+    c->fin_after_flush = 0;
+    clist_remove(w, c, L_KA);
+    idle_remove(w, c);
+    if (c->qhead || c->cur_in) {
+        c->reset_pending = 1;
+        conn_kill(c, TLOG_ERROR_RESET, msg);
+        return;
+    }
+    if (shutdown(c->fd, SHUT_WR) < 0) {
+        conn_kill(c, TLOG_ERROR_OTHER, msg);
+        return;
+    }
+    c->half_closed = 1;
+    clist_append(w, c, L_HC, now);
+}
+
 /* Closes the socket, settles and frees the connection's requests and unlinks it from every
  * worker list, but keeps the struct itself on w->retired: an event for it may still sit in
  * this turn's epoll_wait() results, and the loop must find it there marked dead rather than
@@ -897,7 +1093,8 @@ static void conn_retire(struct worker *w, struct conn *c)
             if (r->err == TLOG_ERROR_NONE) {
                 r->err = c->dead_kind ? c->dead_kind : TLOG_ERROR_RESET;
                 snprintf(r->errmsg, sizeof(r->errmsg), "%s",
-                         c->dead_msg ? c->dead_msg : "connection closed");
+                         c->dead_msg ? c->dead_msg : c->policy_msg ? c->policy_msg
+                                                                   : "connection closed");
             }
             if (r->logging && !r->end_written) {
                 int64_t now = clock_mono_ns();
@@ -909,6 +1106,14 @@ static void conn_retire(struct worker *w, struct conn *c)
     }
     c->qhead = c->qtail = NULL;
     c->n_reqs = 0;
+    if (c->cur_in && c->policy_msg && c->cur_in->logging) {
+        /* half-read when the policy cut it: logged too, with what arrived of it */
+        struct req *q = c->cur_in;
+        q->err = TLOG_ERROR_RESET;
+        snprintf(q->errmsg, sizeof(q->errmsg), "%s", c->policy_msg);
+        q->x.resp.end_us = (clock_mono_ns() - q->start_ns) / 1000;
+        req_log(w, q);
+    }
     req_free(c->cur_in);
     c->cur_in = NULL;
     if (c->hp)
@@ -921,6 +1126,8 @@ static void conn_retire(struct worker *w, struct conn *c)
     c->marks = NULL;
     c->n_marks = c->cap_marks = 0;
     idle_remove(w, c);
+    for (int l = 0; l < L_COUNT; l++)
+        clist_remove(w, c, l);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -1033,6 +1240,7 @@ static int conn_pump(struct worker *w, struct conn *c, int64_t now)
         if (!c->qhead)
             c->qtail = NULL;
         c->n_reqs--;
+        c->n_done++;
         req_free(r);
         changed = 1;
     }
@@ -1061,15 +1269,28 @@ static void conn_service(struct worker *w, struct conn *c, int64_t now)
     }
     if (!c->dead && c->reset_pending)
         c->dead = 1;
+    if (!c->dead && c->fin_after_flush && c->out_off == c->out.len &&
+        (!c->qhead || c->qhead->state == R_PARSED))
+        conn_policy_close(w, c, "not answered: the server closed the connection after a streamed "
+                                "response without Connection: close (--close-after-stream)", now);
+    if (!c->dead && c->reset_pending)
+        c->dead = 1;
     if (!c->dead && c->out_off == c->out.len &&
-        ((c->closing && (!c->qhead || c->qhead->state == R_PARSED)) ||
+        ((c->closing && !c->half_closed && (!c->qhead || c->qhead->state == R_PARSED)) ||
          (c->peer_closed && !c->qhead) || (w->draining && !c->qhead && !c->cur_in)))
         c->dead = 1;
     if (!c->dead) {
         if (c->qhead)
             idle_remove(w, c);
-        else
+        else if (!c->half_closed)
             idle_append(w, c, now);
+        /* uvicorn's timeout_keep_alive: armed when a response completes on an idle
+         * connection, cancelled by any byte the client sends */
+        if (w->sim->o->keepalive_timeout_us > 0 && !c->qhead && !c->hp && !c->cur_in &&
+            !c->closing && c->n_done > c->ka_mark) {
+            c->ka_mark = c->n_done;
+            clist_append(w, c, L_KA, now);
+        }
         conn_update_events(c);
     }
 }
@@ -1143,6 +1364,7 @@ static int cb_head(void *user, const struct http1_head *h)
     r->http10 = h->version_minor == 0;
     r->start_ns = c->msg_start_ns;
     r->reset_at = r->malformed_at = -1;
+    r->held_from = -1;
     xh = http1_find_header(h, "X-Request-Id");
     if (xh && xh->value_len > 0 && xh->value_len <= 200)
         r->xid = strndup(xh->value, xh->value_len);
@@ -1170,12 +1392,22 @@ static int cb_head(void *user, const struct http1_head *h)
         req_free(r);
         return -1;
     }
+    if (c->half_closed) {
+        c->late_arrival = 1; /* sent after the policy's FIN: reset, as a closed socket would */
+    } else if (c->n_done > 0 && !c->qhead && !c->closing) {
+        /* --close-race: the next request on an idle keep-alive connection meets the close */
+        const struct sim_opts *o = w->sim->o;
+        uint64_t seen = ++w->race_seen, rs = rng_mix(o->seed ^ 0x636c6f7365ULL ^ rng_mix(r->n));
+        if ((o->close_race_every > 0 && seen % (uint64_t)o->close_race_every == 0) ||
+            (o->close_race_rate > 0 && rng_unit(&rs) < o->close_race_rate))
+            c->race_pending = 1;
+    }
     if (h->content_length > 0 && (uint64_t)h->content_length > w->sim->o->max_body)
         r->body_too_big = 1;
     /* curl waits up to 1 s for this before sending a large body; only sent when no response
      * is in progress, since interim bytes must not land inside another response */
     xh = http1_find_header(h, "Expect");
-    if (xh && !r->http10 && !r->body_too_big && !c->qhead && xh->value_len == 12 &&
+    if (xh && !r->http10 && !r->body_too_big && !c->qhead && !c->closing && xh->value_len == 12 &&
         strncasecmp(xh->value, "100-continue", 12) == 0 &&
         buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") == 0)
         conn_mark_dirty(c);
@@ -1292,9 +1524,62 @@ static void idle_sweep(struct worker *w, int64_t now)
     }
 }
 
+/* --close-race: the request that just arrived on an idle keep-alive connection is not
+ * answered; the server's FIN follows it, as when a keep-alive timeout fires while the request
+ * is on its way. The request is logged as reset; the rest of its bytes are read and dropped. */
+static void conn_race_close(struct worker *w, struct conn *c)
+{
+    static const char msg[] = "not answered: the server closed the idle keep-alive connection as "
+                              "this request arrived (--close-race)";
+    struct req *r;
+    int64_t now = clock_mono_ns();
+    while ((r = c->qhead) && r->state == R_PARSED) {
+        c->qhead = r->next;
+        if (!c->qhead)
+            c->qtail = NULL;
+        c->n_reqs--;
+        r->err = TLOG_ERROR_RESET;
+        snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
+        r->x.resp.end_us = (now - r->start_ns) / 1000;
+        req_log(w, r);
+        req_free(r);
+    }
+    if ((r = c->cur_in)) {
+        c->cur_in = NULL; /* its body, still coming, goes nowhere */
+        r->err = TLOG_ERROR_RESET;
+        snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
+        r->x.resp.end_us = (now - r->start_ns) / 1000;
+        req_log(w, r);
+        req_free(r);
+    }
+    conn_policy_close(w, c, msg, now);
+}
+
+/* The policy timers: --keepalive-timeout (FIN to a connection idle that long after its last
+ * response) and the linger of half-closed connections (closed after SIM_LINGER_NS). */
+static void policy_sweep(struct worker *w, int64_t now)
+{
+    const struct sim_opts *o = w->sim->o;
+    struct conn *c;
+    while ((c = w->lh[L_KA]) && now - c->lk[L_KA].since >= o->keepalive_timeout_us * 1000) {
+        clist_remove(w, c, L_KA);
+        if (c->dead || c->qhead || c->hp || c->cur_in)
+            continue;
+        conn_policy_close(w, c, "not answered: the server closed the idle keep-alive connection "
+                                "(--keepalive-timeout) before this request arrived", now);
+        conn_mark_dirty(c);
+    }
+    while ((c = w->lh[L_HC]) && now - c->lk[L_HC].since >= SIM_LINGER_NS) {
+        clist_remove(w, c, L_HC);
+        if (!c->dead)
+            conn_kill(c, TLOG_ERROR_OTHER, "closed connection lingered out");
+    }
+}
+
 static void conn_on_read(struct worker *w, struct conn *c)
 {
     int turns;
+    clist_remove(w, c, L_KA); /* a byte from the client cancels the keep-alive timer */
     for (turns = 0; turns < 4 && !c->dead && !c->rd_stopped; turns++) {
         ssize_t n = read(c->fd, w->rbuf, SIM_READ_CHUNK), used;
         if (n < 0) {
@@ -1335,6 +1620,13 @@ static void conn_on_read(struct worker *w, struct conn *c)
         }
         if (c->n_reqs >= SIM_MAX_PIPELINE || n < SIM_READ_CHUNK)
             break;
+    }
+    if (!c->dead && c->late_arrival) {
+        c->reset_pending = 1;
+        conn_kill(c, TLOG_ERROR_RESET, c->policy_msg);
+    } else if (!c->dead && c->race_pending) {
+        c->race_pending = 0;
+        conn_race_close(w, c);
     }
     conn_mark_dirty(c);
 }
@@ -1430,6 +1722,16 @@ static void *worker_main(void *arg)
             if (wake < 0 || idle_due < wake)
                 wake = idle_due;
         }
+        if (w->lh[L_KA]) {
+            int64_t ka_due = w->lh[L_KA]->lk[L_KA].since + o->keepalive_timeout_us * 1000;
+            if (wake < 0 || ka_due < wake)
+                wake = ka_due;
+        }
+        if (w->lh[L_HC]) {
+            int64_t hc_due = w->lh[L_HC]->lk[L_HC].since + SIM_LINGER_NS;
+            if (wake < 0 || hc_due < wake)
+                wake = hc_due;
+        }
         if (w->draining) {
             if (!w->conns && !w->dhead)
                 break;
@@ -1501,6 +1803,8 @@ static void *worker_main(void *arg)
         }
         if (w->idle_head)
             idle_sweep(w, clock_mono_ns());
+        if (w->lh[L_KA] || w->lh[L_HC])
+            policy_sweep(w, clock_mono_ns());
         process_dirty(w); /* new requests join the engine before the step boundary passes */
         now = clock_mono_ns();
         while (w->dhead && w->dhead->due_ns <= now) {
@@ -1622,6 +1926,12 @@ static cJSON *options_json(const struct sim_opts *o)
     cJSON_AddNumberToObject(j, "drain_us", (double)o->drain_us);
     cJSON_AddNumberToObject(j, "idle_timeout_us", (double)o->idle_timeout_us);
     cJSON_AddNumberToObject(j, "max_body", (double)o->max_body);
+    cJSON_AddStringToObject(j, "persona", gen_persona_name(o->persona));
+    cJSON_AddBoolToObject(j, "close_after_stream", o->close_after_stream);
+    cJSON_AddNumberToObject(j, "keepalive_requests", (double)o->keepalive_requests);
+    cJSON_AddNumberToObject(j, "keepalive_timeout_us", (double)o->keepalive_timeout_us);
+    cJSON_AddNumberToObject(j, "close_race_every", (double)o->close_race_every);
+    cJSON_AddNumberToObject(j, "close_race_rate", o->close_race_rate);
     return j;
 }
 

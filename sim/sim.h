@@ -38,6 +38,13 @@ struct sim_opts {
     int64_t slow_start_ms;
     double malformed_rate;
     double drop_rate;
+    /* wire behaviour of real servers (sim/README.md "Connection policies", "Personas") */
+    int persona;                 /* enum gen_persona */
+    int close_after_stream;      /* FIN after a streamed response, no Connection: close */
+    int64_t keepalive_requests;  /* close after N responses (the Nth says close); 0: unlimited */
+    int64_t keepalive_timeout_us; /* FIN when idle this long after a response; 0: off */
+    int64_t close_race_every;    /* cut every Nth request arriving on a reused connection */
+    double close_race_rate;      /* ... or each with this probability (seeded) */
     /* for the log header */
     int argc;
     char **argv;
