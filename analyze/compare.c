@@ -11,12 +11,25 @@
 #include <string.h>
 
 #include "buf.h"
+#include "report.h"
 
 static const struct { const char *name, *json; } cmp_metrics[] = {
     {"TTFT ms", "ttft_ms"}, {"TTFB ms", "ttfb_ms"}, {"TPOT ms", "tpot_ms"}, {"E2E ms", "e2e_ms"},
 };
 static const char *const cmp_collect_names[] = {"ttft", "ttfb", "tpot", "e2e"};
 #define CMP_N 4
+
+/* A JSON number that reads back as the same double; null for NAN. */
+static void cmp_json_num(struct buf *b, double v)
+{
+    char t[40];
+    if (isnan(v) || isinf(v)) {
+        buf_append_str(b, "null");
+        return;
+    }
+    report_dbl(t, sizeof t, v);
+    buf_append_str(b, t);
+}
 
 static const char *cmp_rule(void)
 {
@@ -143,8 +156,10 @@ int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err
     buf_append_json_str(&j, c->labels[0], strlen(c->labels[0]));
     buf_append_str(&j, "\",\"new\":\"");
     buf_append_json_str(&j, c->labels[1], strlen(c->labels[1]));
-    buf_printf(&j, "\",\"seed\":%llu,\"bootstrap\":%d,\"alpha\":%g,\"rule\":\"%s\",",
-               (unsigned long long)o->seed, o->rounds, o->alpha, cmp_rule());
+    buf_printf(&j, "\",\"seed\":%llu,\"bootstrap\":%d,\"alpha\":", (unsigned long long)o->seed,
+               o->rounds);
+    cmp_json_num(&j, o->alpha);
+    buf_printf(&j, ",\"rule\":\"%s\",", cmp_rule());
     /* A latency from the schedule includes the client's queueing (coordinated omission
      * corrected), one from the send does not: a difference between them is no regression. */
     const char *oa = cmp_label_origin(c, 0), *ob = cmp_label_origin(c, 1);
@@ -274,16 +289,15 @@ int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err
                 buf_printf(&j, "%s{\"metric\":\"%s\",\"base_n\":%zu,\"new_n\":%zu", m ? "," : "",
                            cmp_metrics[m].json, r->na, r->nb);
                 for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
-                    if (isnan(vals[k]))
-                        buf_printf(&j, ",\"%s\":null", keys[k]);
-                    else
-                        buf_printf(&j, ",\"%s\":%.6g", keys[k], vals[k]);
+                    buf_printf(&j, ",\"%s\":", keys[k]);
+                    cmp_json_num(&j, vals[k]);
                 }
                 buf_printf(&j, ",\"verdict\":\"%s\"}", r->verdict);
             }
-            buf_printf(&j, "],\"base_output_tok_s\":%.6g,\"new_output_tok_s\":%.6g",
-                       isnan(sa.output_tok_s) ? 0 : sa.output_tok_s,
-                       isnan(sb.output_tok_s) ? 0 : sb.output_tok_s);
+            buf_append_str(&j, "],\"base_output_tok_s\":");
+            cmp_json_num(&j, sa.output_tok_s);
+            buf_append_str(&j, ",\"new_output_tok_s\":");
+            cmp_json_num(&j, sb.output_tok_s);
         }
         /* ---- paired by replay.of ---- */
         size_t pairs = 0;
@@ -316,9 +330,11 @@ int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err
             } else {
                 buf_printf(&j, "%s\"%s\":{\"pairs\":%zu,\"n\":%zu,\"median_diff\":",
                            any_pair ? "," : "{", cmp_metrics[m].json, pairs, nd);
-                buf_printf(&j, isnan(med) ? "null" : "%.6g", med);
-                buf_printf(&j, isnan(lo) ? ",\"ci_lo\":null" : ",\"ci_lo\":%.6g", lo);
-                buf_printf(&j, isnan(hi) ? ",\"ci_hi\":null" : ",\"ci_hi\":%.6g", hi);
+                cmp_json_num(&j, med);
+                buf_append_str(&j, ",\"ci_lo\":");
+                cmp_json_num(&j, lo);
+                buf_append_str(&j, ",\"ci_hi\":");
+                cmp_json_num(&j, hi);
                 buf_printf(&j, ",\"verdict\":\"%s\"}", verdict);
                 any_pair = 1;
             }

@@ -34,7 +34,8 @@ static void usage(FILE *f)
         "  --by label|stage|window=60s|path|model|status   (default: label)\n"
         "  --include-warmup        keep replay warm-up requests (excluded by default)\n"
         "  --latency-from send|schedule   default: schedule for open-loop replays, else send\n"
-        "  --slo ttft=500ms,tpot=50ms,e2e=10s   goodput counts requests meeting every SLO\n"
+        "  --slo ttft=500,tpot=50,e2e=10s   goodput counts requests meeting every SLO; a bare\n"
+        "                          number is ms, or give a unit: 800us, 500ms, 0.5s\n"
         "  --compat vllm|genai-perf|guidellm|llmperf   also report other tools' definitions\n"
         "output (default: aligned table on stdout):\n"
         "  --json | --csv | --markdown | --per-request (CSV, one row per exchange)\n"
@@ -49,7 +50,7 @@ static void usage(FILE *f)
         "examples:\n"
         "  " PROG " run.jsonl.gz\n"
         "  " PROG " --by stage --plot charts/ --html report.html sweep.jsonl.gz\n"
-        "  " PROG " --slo ttft=500ms,tpot=50ms --json a=v1.jsonl.gz b=v2.jsonl.gz\n"
+        "  " PROG " --slo ttft=500,tpot=50 --json a=v1.jsonl.gz b=v2.jsonl.gz\n"
         "  " PROG " compare --seed 7 base=v1.jsonl.gz new=v2.jsonl.gz\n"
         "\nexit status: 0 ok, 1 an input unusable or a runtime failure, 2 usage error\n",
         f);

@@ -2,6 +2,8 @@
  * aggregation (see metrics.h; the definitions are restated in analyze/README.md). */
 #include "metrics.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,18 @@ void an_init(struct an_ctx *c, enum an_by by, int64_t window_us, enum an_latency
     c->window_us = window_us > 0 ? window_us : 60000000;
     c->from = from;
     c->include_warmup = include_warmup;
+    c->itl_exact = 1;
+}
+
+static void an_group_drop_exact(struct an_group *g)
+{
+    free(g->gap_v);
+    free(g->gap_k);
+    free(g->vgap_v);
+    g->gap_v = NULL;
+    g->gap_k = NULL;
+    g->vgap_v = NULL;
+    g->gap_n = g->gap_cap = g->vgap_n = g->vgap_cap = 0;
 }
 
 void an_free(struct an_ctx *c)
@@ -37,7 +51,10 @@ void an_free(struct an_ctx *c)
         hist_free(&c->groups[i].itl);
         hist_free(&c->groups[i].itl_tok);
         hist_free(&c->groups[i].itl_vllm);
+        an_group_drop_exact(&c->groups[i]);
     }
+    free(c->lab_t0);
+    free(c->lab_end);
     for (size_t i = 0; i < c->n_labels; i++)
         free(c->labels[i]);
     free(c->labels);
@@ -53,6 +70,16 @@ int an_add_label(struct an_ctx *c, const char *label)
     if (!nl)
         return -1;
     c->labels = nl;
+    int64_t *a = realloc(c->lab_t0, (c->n_labels + 1) * sizeof *a);
+    if (!a)
+        return -1;
+    c->lab_t0 = a;
+    a = realloc(c->lab_end, (c->n_labels + 1) * sizeof *a);
+    if (!a)
+        return -1;
+    c->lab_end = a;
+    c->lab_t0[c->n_labels] = INT64_MAX;
+    c->lab_end[c->n_labels] = INT64_MIN;
     nl[c->n_labels] = strdup(label);
     if (!nl[c->n_labels])
         return -1;
@@ -111,12 +138,19 @@ void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struc
     /* n_out: the record's derived count; when the writer left it unknown, derive it the same
      * way tlog_exchange_derive_tokens does (usage, else content events). */
     int64_t n_out = x->tokens_out;
+    enum tlog_tokens_source src = x->tokens_source;
     if (n_out < 0) {
-        if (x->usage.present && x->usage.completion_tokens >= 0)
+        src = TLOG_TOKENS_NONE;
+        if (x->usage.present && x->usage.completion_tokens >= 0) {
             n_out = x->usage.completion_tokens;
-        else if (x->resp.n_events > 0) /* a stream was seen: 0 content events is n_out = 0 */
+            src = TLOG_TOKENS_USAGE;
+        } else if (x->resp.n_events > 0) { /* a stream was seen: 0 content events is n_out 0 */
             n_out = nce > 0 && with_count == nce ? sum_tok : (int64_t)nce;
+            src = TLOG_TOKENS_EVENTS;
+        }
     }
+    if (src == TLOG_TOKENS_EVENTS)
+        r->flags |= AN_REQ_NOUT_EVENTS;
     int64_t n_in = x->tokens_in;
     if (n_in < 0 && x->usage.present && x->usage.prompt_tokens >= 0)
         n_in = x->usage.prompt_tokens;
@@ -140,6 +174,20 @@ void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struc
             shift = r->lag_us;
             r->flags |= AN_REQ_FROM_SCHED;
         }
+    }
+    r->connect_us = x->conn_new == 1 && x->connect_us >= 0 ? an_clamp32(x->connect_us) : -1;
+    if (r->connect_us >= 0)
+        r->flags |= AN_REQ_CONNECT;
+    /* From the schedule, t0 - t_sched already holds the connect time spent after t_sched. */
+    if (c->include_connect && r->connect_us >= 0 && !(r->flags & AN_REQ_FROM_SCHED)) {
+        shift = r->connect_us;
+        r->flags |= AN_REQ_WITH_CONNECT;
+    }
+    if (x->replay.present && x->replay.n_attempts > 0) {
+        r->flags |= AN_REQ_RESENT;
+        r->attempts = x->replay.n_attempts > 65535 ? 65535 : (uint16_t)x->replay.n_attempts;
+        int64_t first = x->replay.attempts[0].start_us;
+        r->resend_us = first > 0 ? an_clamp32(an_sub(x->start_us, first)) : -1;
     }
     r->ttft_us = fc >= 0 ? an_clamp32(an_add64(fc, shift)) : -1;
     r->ttfb_us = rs->ttfb_us >= 0 ? an_clamp32(an_add64(rs->ttfb_us, shift)) : -1;
@@ -247,11 +295,53 @@ static long an_find_group(struct an_ctx *c, int label_idx, const char *key, int 
     return (long)c->n_groups++;
 }
 
-static int an_record_itl(struct an_group *g, const struct tlog_exchange *x, int compat)
+/* Keeps one exact ITL sample in g while the context's budget lasts; past it every group's
+ * exact samples go and the histograms answer (an_ctx.itl_exact = 0). */
+static int an_keep_gap(struct an_ctx *c, struct an_group *g, double gap, uint32_t k, int vllm)
+{
+    if (!c->itl_exact)
+        return 0;
+    if (c->itl_samples >= AN_ITL_EXACT_MAX) {
+        for (size_t i = 0; i < c->n_groups; i++)
+            an_group_drop_exact(&c->groups[i]);
+        c->itl_exact = 0;
+        return 0;
+    }
+    if (vllm) {
+        if (g->vgap_n == g->vgap_cap) {
+            size_t nc = g->vgap_cap ? g->vgap_cap * 2 : 256;
+            double *nv = realloc(g->vgap_v, nc * sizeof *nv);
+            if (!nv)
+                return -1;
+            g->vgap_v = nv;
+            g->vgap_cap = nc;
+        }
+        g->vgap_v[g->vgap_n++] = gap;
+    } else {
+        if (g->gap_n == g->gap_cap) {
+            size_t nc = g->gap_cap ? g->gap_cap * 2 : 256;
+            double *nv = realloc(g->gap_v, nc * sizeof *nv);
+            if (!nv)
+                return -1;
+            g->gap_v = nv;
+            uint32_t *nk = realloc(g->gap_k, nc * sizeof *nk);
+            if (!nk)
+                return -1;
+            g->gap_k = nk;
+            g->gap_cap = nc;
+        }
+        g->gap_v[g->gap_n] = gap;
+        g->gap_k[g->gap_n++] = k;
+    }
+    c->itl_samples++;
+    return 0;
+}
+
+static int an_record_itl(struct an_ctx *c, struct an_group *g, const struct tlog_exchange *x)
 {
     const struct tlog_response *rs = &x->resp;
     int64_t prev = -1, prev_any = -1;
-    int rc = 0;
+    int rc = 0, compat = c->compat;
     for (size_t i = 0; i < rs->n_events; i++) {
         const struct tlog_event *e = &rs->events[i];
         if (!e->is_content) {
@@ -268,12 +358,17 @@ static int an_record_itl(struct an_group *g, const struct tlog_exchange *x, int 
                 rc |= hist_record_slot(&g->itl_tok, slot, gap, 1);
             else
                 rc |= hist_record(&g->itl_tok, gap / (double)k, k);
-            if (compat)
+            rc |= an_keep_gap(c, g, gap, (uint32_t)k, 0);
+            if (compat) {
                 rc |= hist_record_slot(&g->itl_vllm, slot, gap, 1);
+                rc |= an_keep_gap(c, g, gap, 1, 1);
+            }
         } else if (prev_any >= 0 && compat) {
             /* vLLM times its TTFT at the first chunk with choices (often role-only), so the
              * first content chunk after it is already an inter-token gap there. */
-            rc |= hist_record(&g->itl_vllm, (double)e->offset_us - (double)prev_any, 1);
+            double gap = (double)e->offset_us - (double)prev_any;
+            rc |= hist_record(&g->itl_vllm, gap, 1);
+            rc |= an_keep_gap(c, g, gap, 1, 1);
         }
         prev = e->offset_us;
         prev_any = e->offset_us;
@@ -296,6 +391,11 @@ int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_
     struct an_group *grp = &c->groups[g];
     if (group_out)
         *group_out = (size_t)g;
+    /* A transport attempt the client sent again (capture's resent_as) is not a request. */
+    if (x->resent_as) {
+        grp->transport_retries++;
+        return 0;
+    }
     if (x->replay.present && x->replay.warmup && !c->include_warmup) {
         grp->warmup_excluded++;
         return 0;
@@ -312,14 +412,18 @@ int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_
     c->reqs[c->n_reqs++] = r;
     free(c->goff); /* a request added after sorting: back to scanning */
     c->goff = NULL;
-    enum tlog_tokens_source src = x->tokens_out >= 0 ? x->tokens_source
-                                  : (x->usage.present && x->usage.completion_tokens >= 0)
-                                      ? TLOG_TOKENS_USAGE
-                                  : r.n_out >= 0 ? TLOG_TOKENS_EVENTS : TLOG_TOKENS_NONE;
-    if ((int)src >= 0 && (int)src < 3)
+    if (r.t0_us < c->lab_t0[label_idx])
+        c->lab_t0[label_idx] = r.t0_us;
+    if (r.end_abs_us > c->lab_end[label_idx])
+        c->lab_end[label_idx] = r.end_abs_us;
+    enum tlog_tokens_source src = r.n_out < 0 ? TLOG_TOKENS_NONE
+                                  : (r.flags & AN_REQ_NOUT_EVENTS) ? TLOG_TOKENS_EVENTS
+                                  : x->tokens_out >= 0 ? x->tokens_source
+                                  : TLOG_TOKENS_USAGE;
+    if ((int)src >= 0 && (int)src < 4)
         grp->tokens_src[src]++;
     if (r.flags & AN_REQ_OK)
-        return an_record_itl(grp, x, c->compat) ? -1 : 1;
+        return an_record_itl(c, grp, x) ? -1 : 1;
     return 1;
 }
 
@@ -433,11 +537,15 @@ void an_sort_groups(struct an_ctx *c)
 /* ---- summaries ------------------------------------------------------------------------------ */
 
 enum an_metric { M_TTFT, M_TTFB, M_TPOT, M_E2E, M_LAG, M_NIN, M_NOUT, M_USER, M_VTTFT, M_VTPOT,
-                 M_GPITL, M_GLTPOT, M_LPITL, M_LPTOK };
+                 M_GPITL, M_GLTPOT, M_LPITL, M_LPTOK, M_RESEND, M_CONNECT };
 
 /* Value of metric m for r in display units (ms, tokens, tok/s); NAN when undefined. */
-static double an_value(const struct an_req *r, enum an_metric m)
+static double an_value(const struct an_ctx *c, const struct an_req *r, enum an_metric m)
 {
+    /* vLLM's client opens a connection per request inside its TTFT clock (--compat vllm) */
+    double vc = c->compat_connect && (r->flags & AN_REQ_CONNECT) &&
+                        !(r->flags & (AN_REQ_WITH_CONNECT | AN_REQ_FROM_SCHED))
+                    ? r->connect_us / 1e3 : 0;
     switch (m) {
     case M_TTFT: return r->ttft_us >= 0 ? r->ttft_us / 1e3 : NAN;
     case M_TTFB: return r->ttfb_us >= 0 ? r->ttfb_us / 1e3 : NAN;
@@ -447,7 +555,10 @@ static double an_value(const struct an_req *r, enum an_metric m)
     case M_NIN: return r->n_in >= 0 ? (double)r->n_in : NAN;
     case M_NOUT: return r->n_out >= 0 ? (double)r->n_out : NAN;
     case M_USER: return r->tpot_us > 0 ? 1e6 / r->tpot_us : NAN;
-    case M_VTTFT: return r->first_ev_us >= 0 ? r->first_ev_us / 1e3 : NAN;
+    case M_VTTFT: return r->first_ev_us >= 0 ? r->first_ev_us / 1e3 + vc : NAN;
+    case M_RESEND: return (r->flags & AN_REQ_RESENT) && r->resend_us >= 0 ? r->resend_us / 1e3
+                                                                         : NAN;
+    case M_CONNECT: return (r->flags & AN_REQ_CONNECT) ? r->connect_us / 1e3 : NAN;
     case M_VTPOT:
         return (r->first_ev_us >= 0 && r->e2e_us >= 0 && r->n_out >= 2)
                    ? (r->e2e_us - r->first_ev_us) / 1e3 / (r->n_out - 1) : NAN;
@@ -482,9 +593,10 @@ static size_t an_gather(const struct an_ctx *c, size_t g, enum an_metric m, doub
         if (r->group != g)
             continue;
         /* Token counts describe every request that has them; latencies only successes. */
-        if (!(r->flags & AN_REQ_OK) && m != M_NIN && m != M_LAG)
+        if (!(r->flags & AN_REQ_OK) && m != M_NIN && m != M_LAG && m != M_RESEND &&
+            m != M_CONNECT)
             continue;
-        double v = an_value(r, m);
+        double v = an_value(c, r, m);
         if (!isnan(v))
             out[n++] = v;
     }
@@ -525,6 +637,47 @@ static void an_hist_ms(const struct hist *h, struct stats_dist *d)
         *f[i] /= 1e3;
 }
 
+/* Exact ITL summaries of group g from its kept samples. -1 on allocation failure. */
+static int an_exact_itl(const struct an_group *g, int compat, struct an_summary *s)
+{
+    size_t n = g->gap_n > g->vgap_n ? g->gap_n : g->vgap_n;
+    double *v = malloc((n ? n : 1) * sizeof *v);
+    struct stats_wv *w = malloc((g->gap_n ? g->gap_n : 1) * sizeof *w);
+    if (!v || !w) {
+        free(v);
+        free(w);
+        return -1;
+    }
+    memcpy(v, g->gap_v, g->gap_n * sizeof *v);
+    for (size_t i = 0; i < g->gap_n; i++)
+        w[i] = (struct stats_wv){g->gap_v[i] / 1e3 / (double)g->gap_k[i], g->gap_k[i]};
+    for (size_t i = 0; i < g->gap_n; i++)
+        v[i] /= 1e3;
+    stats_summarize(v, g->gap_n, &s->itl);
+    stats_summarize_weighted(w, g->gap_n, &s->itl_tok);
+    for (size_t i = 0; i < g->vgap_n; i++)
+        v[i] = g->vgap_v[i] / 1e3;
+    stats_summarize(v, compat ? g->vgap_n : 0, &s->vllm_itl);
+    free(v);
+    free(w);
+    return 0;
+}
+
+/* The seconds group g's rates divide by: its span (first t0 to last end), or for a time window
+ * the window's length, clipped to its label's run so a partly covered first or last window
+ * is not understated. NAN when no rate can be told (README "Group span"). */
+static double an_span_s(const struct an_ctx *c, const struct an_group *grp, int64_t min_t0,
+                        int64_t max_end)
+{
+    if (c->by == AN_BY_WINDOW) {
+        double w0 = (double)grp->win * (double)c->window_us, w1 = w0 + (double)c->window_us;
+        double l0 = (double)c->lab_t0[grp->label_idx], l1 = (double)c->lab_end[grp->label_idx];
+        double a = w0 > l0 ? w0 : l0, b = w1 < l1 ? w1 : l1;
+        return b > a ? (b - a) / 1e6 : NAN;
+    }
+    return max_end > min_t0 ? ((double)max_end - (double)min_t0) / 1e6 : NAN;
+}
+
 int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary *s)
 {
     memset(s, 0, sizeof *s);
@@ -546,6 +699,12 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
             max_end = r->end_abs_us;
         if (r->flags & AN_REQ_FROM_SCHED)
             s->from_sched++;
+        if (r->flags & AN_REQ_NOUT_EVENTS)
+            s->n_out_events++;
+        if (r->flags & AN_REQ_RESENT) {
+            s->resent++;
+            s->resends += r->attempts;
+        }
         /* Throughput counts every request of the group ("over the group"): tokens
          * streamed before a reset or a timeout were produced and delivered all the same. */
         if (r->n_out >= 0) {
@@ -572,11 +731,13 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
         s->slo_met += met;
     }
     s->warmup_excluded = grp->warmup_excluded;
+    s->transport_retries = grp->transport_retries;
     memcpy(s->tokens_src, grp->tokens_src, sizeof s->tokens_src);
     struct { enum an_metric m; struct stats_dist *d; int compat; } want[] = {
         {M_TTFT, &s->ttft, 0}, {M_TTFB, &s->ttfb, 0}, {M_TPOT, &s->tpot, 0},
         {M_E2E, &s->e2e, 0}, {M_LAG, &s->lag, 0}, {M_NIN, &s->n_in, 0},
         {M_NOUT, &s->n_out, 0}, {M_USER, &s->user_tok_s, 0},
+        {M_RESEND, &s->resend_ms, 0}, {M_CONNECT, &s->connect_ms, 0},
         {M_VTTFT, &s->vllm_ttft, 1}, {M_VTPOT, &s->vllm_tpot, 1}, {M_VTTFT, &s->gp_ttft, 1},
         {M_GPITL, &s->gp_itl, 1}, {M_GLTPOT, &s->gl_tpot, 1}, {M_TPOT, &s->gl_itl, 1},
         {M_LPITL, &s->lp_itl, 1}, {M_LPTOK, &s->lp_out_tok_s, 1},
@@ -590,14 +751,22 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
         stats_summarize(v, n, want[k].d);
     }
     free(v);
-    an_hist_ms(&grp->itl, &s->itl);
-    an_hist_ms(&grp->itl_tok, &s->itl_tok);
-    if (compat)
-        an_hist_ms(&grp->itl_vllm, &s->vllm_itl);
-    else
-        hist_summarize(&(struct hist){0}, &s->vllm_itl);
-    s->span_s = s->requests && max_end > min_t0 ? ((double)max_end - (double)min_t0) / 1e6 : NAN;
-    if (s->span_s > 0) {
+    s->itl_exact = c->itl_exact;
+    if (c->itl_exact) {
+        if (an_exact_itl(grp, compat, s))
+            return -1;
+    } else {
+        an_hist_ms(&grp->itl, &s->itl);
+        an_hist_ms(&grp->itl_tok, &s->itl_tok);
+        if (compat)
+            an_hist_ms(&grp->itl_vllm, &s->vllm_itl);
+        else
+            hist_summarize(&(struct hist){0}, &s->vllm_itl);
+    }
+    /* A rate needs a time to divide by and something served in it: a group whose every
+     * request failed (often within a millisecond) has no throughput to state. */
+    s->span_s = s->requests ? an_span_s(c, grp, min_t0, max_end) : NAN;
+    if (s->span_s >= 1e-3 && s->ok > 0) {
         s->output_tok_s = (double)s->sum_out / s->span_s;
         /* n_in is never guessed: with one request's prompt size unknown the group's in+out
          * total is unknown too, and a partial sum would pass for the whole. */
@@ -613,6 +782,31 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
     return 0;
 }
 
+/* One SLO value: a bare number is milliseconds (vLLM's --goodput), or a number with the unit
+ * us, µs, ms or s. 0 or -1. */
+static int an_parse_slo_value(const char *s, int64_t *us)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || !(v > 0) || *s == '+' || isspace((unsigned char)*s))
+        return -1;
+    double mult;
+    if (!*end || !strcmp(end, "ms"))
+        mult = 1e3;
+    else if (!strcmp(end, "s"))
+        mult = 1e6;
+    else if (!strcmp(end, "us") || !strcmp(end, "\xc2\xb5s"))
+        mult = 1;
+    else
+        return -1;
+    double r = v * mult;
+    if (!(r >= 1) || r > 9.2e18)
+        return -1; /* below a microsecond: no request can meet it, so it is a typo */
+    *us = (int64_t)llround(r);
+    return 0;
+}
+
 int an_parse_slo(const char *s, struct an_slo *slo, char *err, size_t errlen)
 {
     memset(slo, 0, sizeof *slo);
@@ -621,24 +815,38 @@ int an_parse_slo(const char *s, struct an_slo *slo, char *err, size_t errlen)
         snprintf(err, errlen, "--slo too long");
         return -1;
     }
+    if (!*s) {
+        snprintf(err, errlen, "empty --slo (want ttft=500ms,tpot=50ms,e2e=10s)");
+        return -1;
+    }
     memcpy(tmp, s, strlen(s) + 1);
+    if (tmp[0] == ',' || tmp[strlen(tmp) - 1] == ',' || strstr(tmp, ",,")) {
+        snprintf(err, errlen, "bad --slo '%s': empty item (want ttft=500ms,tpot=50ms,e2e=10s)", s);
+        return -1;
+    }
     char *save = NULL;
     for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
-        int64_t us;
-        if (!eq || units_parse_duration_us(eq + 1, &us) || us <= 0) {
+        if (!eq) {
             snprintf(err, errlen, "bad --slo item '%s' (want ttft=500ms,tpot=50ms,e2e=10s)", tok);
             return -1;
         }
         *eq = '\0';
-        if (!strcmp(tok, "ttft"))
-            slo->ttft_us = us;
-        else if (!strcmp(tok, "tpot"))
-            slo->tpot_us = us;
-        else if (!strcmp(tok, "e2e"))
-            slo->e2e_us = us;
-        else {
+        int64_t *dst = !strcmp(tok, "ttft") ? &slo->ttft_us
+                       : !strcmp(tok, "tpot") ? &slo->tpot_us
+                       : !strcmp(tok, "e2e") ? &slo->e2e_us : NULL;
+        if (!dst) {
             snprintf(err, errlen, "unknown --slo metric '%s' (ttft, tpot, e2e)", tok);
+            return -1;
+        }
+        if (*dst) {
+            snprintf(err, errlen, "--slo %s given twice", tok);
+            return -1;
+        }
+        if (an_parse_slo_value(eq + 1, dst)) {
+            snprintf(err, errlen,
+                     "bad --slo %s value '%s' (a positive number of milliseconds, or with a "
+                     "unit: 500ms, 0.5s, 800us)", tok, eq + 1);
             return -1;
         }
     }

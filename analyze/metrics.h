@@ -19,6 +19,10 @@ enum an_latency_from { AN_FROM_AUTO = 0, AN_FROM_SEND, AN_FROM_SCHEDULE };
 #define AN_REQ_OK        0x01
 #define AN_REQ_FROM_SCHED 0x02  /* latencies measured from replay.sched_us */
 #define AN_REQ_HAS_LAG   0x04
+#define AN_REQ_RESENT    0x08   /* replay.attempts: sent more than once (transport re-send) */
+#define AN_REQ_NOUT_EVENTS 0x10 /* n_out counted from stream events (tokens_source "events") */
+#define AN_REQ_CONNECT   0x20   /* connect_us known (a new connection) */
+#define AN_REQ_WITH_CONNECT 0x40 /* connect_us added to TTFT/TTFB/E2E (--include-connect) */
 
 /* One exchange, compact. Times are µs; -1 (or < 0 for tpot) = undefined. */
 struct an_req {
@@ -31,6 +35,9 @@ struct an_req {
     int32_t first_ev_us;     /* first event of any kind (compat: vLLM/GenAI-Perf TTFT) */
     int32_t last_content_us; /* from t0 (compat: guidellm) */
     int32_t n_in, n_out;     /* -1 unknown */
+    int32_t connect_us;      /* new connection's connect (+ TLS) time; -1 unknown/reused */
+    int32_t resend_us;       /* re-sent: first attempt's start → this attempt's start; else 0 */
+    uint16_t attempts;       /* earlier attempts (replay.attempts) */
     uint32_t group;
     uint16_t status;
     uint8_t err_kind;        /* enum tlog_error_kind */
@@ -52,8 +59,19 @@ struct an_group {
     struct hist itl_tok;     /* per token: a gap ending in a k-token event → k samples gap/k */
     struct hist itl_vllm;    /* compat: gaps between all consecutive events */
     int64_t warmup_excluded;
-    int64_t tokens_src[3];   /* requests by tokens_source (none, usage, events) */
+    int64_t transport_retries; /* records with resent_as: transport attempts, not requests */
+    int64_t tokens_src[4];   /* requests by tokens_source (none, usage, events, max_tokens) */
+    /* Exact ITL samples while the context keeps them (an_ctx.itl_exact): one gap per entry,
+     * with the token count of the event that ends it (itl_tok: k samples of gap / k). */
+    double *gap_v;
+    uint32_t *gap_k;
+    size_t gap_n, gap_cap;
+    double *vgap_v;          /* compat: vLLM's gaps (every content gap plus role → first) */
+    size_t vgap_n, vgap_cap;
 };
+
+/* Exact ITL samples kept in all (beyond: every group falls back to its histogram). */
+#define AN_ITL_EXACT_MAX ((size_t)8 << 20)
 
 struct an_ctx {
     enum an_by by;
@@ -68,6 +86,11 @@ struct an_ctx {
     char **labels;           /* input labels in order */
     size_t n_labels;
     int compat;              /* 1: also fill the --compat histograms (itl_vllm) */
+    int compat_connect;      /* 1 (--compat vllm): vLLM's TTFT includes connect_us */
+    int include_connect;     /* 1: TTFT/TTFB/E2E from the send include connect_us */
+    int itl_exact;           /* 1 while every ITL sample is kept (exact percentiles) */
+    size_t itl_samples;      /* exact samples kept, over every group */
+    int64_t *lab_t0, *lab_end; /* per label: min t0, max end (window spans) */
     size_t *goff;            /* after an_sort_groups: reqs of group g are [goff[g], goff[g+1]) */
 };
 
@@ -98,7 +121,13 @@ struct an_summary {
     struct stats_dist gp_ttft, gp_itl;          /* GenAI-Perf: its "ITL" is a TPOT */
     struct stats_dist gl_tpot, gl_itl;          /* guidellm: TPOT includes TTFT */
     struct stats_dist lp_itl, lp_out_tok_s;     /* llmperf */
-    double span_s;
+    double span_s;           /* seconds the rates divide by (README "Group span") */
+    int64_t transport_retries;
+    int64_t n_out_events;    /* requests whose n_out was counted from stream events */
+    int64_t resent, resends; /* requests sent more than once; their earlier attempts */
+    struct stats_dist resend_ms;  /* extra time of the earlier attempts, per re-sent request */
+    struct stats_dist connect_ms; /* connect (+ TLS) time of requests on a new connection */
+    int itl_exact;           /* ITL percentiles exact (1) or from the histogram (0) */
     /* Token sums over every request of the group whose count is known (errors included);
      * n_*_known = how many requests contributed. */
     int64_t sum_in, sum_out, n_in_known, n_out_known;
@@ -107,7 +136,7 @@ struct an_summary {
      * req_s = requests; ok_req_s = successful requests; goodput_req_s = slo_met. */
     double output_tok_s, total_tok_s, req_s, ok_req_s, goodput_req_s;
     int64_t slo_met;
-    int64_t tokens_src[3];
+    int64_t tokens_src[4];
     int from_sched;          /* requests whose latency was measured from the schedule */
 };
 

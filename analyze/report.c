@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -218,14 +219,24 @@ void report_table(FILE *f, const struct an_report *r)
 
 /* ---- JSON ------------------------------------------------------------------------------- */
 
+void report_dbl(char *out, size_t outlen, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, outlen, "%.*g", prec, v);
+        if (prec == 17 || strtod(out, NULL) == v)
+            return;
+    }
+}
+
 static void json_num(struct buf *b, double v)
 {
-    if (isnan(v) || isinf(v))
+    char t[40];
+    if (isnan(v) || isinf(v)) {
         buf_append_str(b, "null");
-    else if (v == floor(v) && fabs(v) < 1e15)
-        buf_printf(b, "%.0f", v);
-    else
-        buf_printf(b, "%.6g", v);
+        return;
+    }
+    report_dbl(t, sizeof t, v);
+    buf_append_str(b, t);
 }
 
 static void json_str(struct buf *b, const char *s)
@@ -355,7 +366,8 @@ void report_json(FILE *f, const struct an_report *r)
         json_num(&b, s->ok_req_s);
         buf_append_str(&b, ",\"goodput_req_s\":");
         json_num(&b, s->goodput_req_s);
-        buf_printf(&b, ",\"slo_met\":%lld}", (long long)s->slo_met);
+        buf_printf(&b, ",\"slo_met\":%lld,\"itl_exact\":%s}", (long long)s->slo_met,
+                   s->itl_exact ? "true" : "false");
     }
     buf_append_str(&b, "]}\n");
     if (b.p)
@@ -384,8 +396,11 @@ static void csv_field(FILE *f, const char *s)
 
 static void csv_num(FILE *f, double v)
 {
-    if (!isnan(v) && !isinf(v))
-        fprintf(f, "%.6g", v);
+    char t[40];
+    if (isnan(v) || isinf(v))
+        return;
+    report_dbl(t, sizeof t, v);
+    fputs(t, f);
 }
 
 static const char *const report_stat_names[] = {"mean", "stddev", "min", "p50", "p90",

@@ -29,6 +29,9 @@ struct an_report {
     const char *preface;       /* text shown before the summary (compare's table); may be NULL */
 };
 
+/* The shortest decimal form of a finite v that reads back as the same double (%.15g, %.16g
+ * or %.17g, whichever is shortest and exact), for --json and --csv. */
+void report_dbl(char *out, size_t outlen, double v);
 /* Group name for display: "label", "label key" when grouped by something else. */
 void report_group_name(const struct an_ctx *c, size_t g, char *out, size_t outlen);
 /* Aligned table (<= 100 columns) plus a distribution block per group. */

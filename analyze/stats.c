@@ -105,6 +105,70 @@ void stats_summarize(double *v, size_t n, struct stats_dist *d)
     d->p999 = stats_percentile_sorted(v, n, 99.9);
 }
 
+static int stats_wv_cmp(const void *a, const void *b)
+{
+    double x = ((const struct stats_wv *)a)->v, y = ((const struct stats_wv *)b)->v;
+    return (x > y) - (x < y);
+}
+
+/* Value at index i of the expanded list; k and cum walk forward only (percentiles ascend). */
+static double stats_wv_at(const struct stats_wv *v, size_t n, uint64_t i, size_t *k,
+                          uint64_t *cum)
+{
+    while (*k < n && *cum + v[*k].w <= i) {
+        *cum += v[*k].w;
+        (*k)++;
+    }
+    return v[*k < n ? *k : n - 1].v;
+}
+
+static double stats_wv_percentile(const struct stats_wv *v, size_t n, uint64_t total, double p,
+                                  size_t *k, uint64_t *cum)
+{
+    double h = (double)(total - 1) * p / 100.0;
+    uint64_t lo = (uint64_t)floor(h);
+    double a = stats_wv_at(v, n, lo, k, cum);
+    if (lo >= total - 1)
+        return a;
+    size_t k2 = *k;
+    uint64_t cum2 = *cum;
+    double b = stats_wv_at(v, n, lo + 1, &k2, &cum2);
+    return a + (h - (double)lo) * (b - a);
+}
+
+void stats_summarize_weighted(struct stats_wv *v, size_t n, struct stats_dist *d)
+{
+    stats_dist_nan(d);
+    size_t m = 0;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].w) {
+            v[m++] = v[i];
+            total += v[i].w;
+        }
+    if (total == 0)
+        return;
+    qsort(v, m, sizeof *v, stats_wv_cmp);
+    double s = 0;
+    for (size_t i = 0; i < m; i++)
+        s += v[i].v * (double)v[i].w;
+    double mean = s / (double)total, ss = 0;
+    for (size_t i = 0; i < m; i++)
+        ss += (double)v[i].w * (v[i].v - mean) * (v[i].v - mean);
+    d->n = (size_t)total;
+    d->mean = mean;
+    d->stddev = total > 1 ? sqrt(ss / (double)(total - 1)) : 0.0;
+    d->min = v[0].v;
+    d->max = v[m - 1].v;
+    size_t k = 0;
+    uint64_t cum = 0;
+    d->p50 = stats_wv_percentile(v, m, total, 50, &k, &cum);
+    d->p90 = stats_wv_percentile(v, m, total, 90, &k, &cum);
+    d->p95 = stats_wv_percentile(v, m, total, 95, &k, &cum);
+    d->p99 = stats_wv_percentile(v, m, total, 99, &k, &cum);
+    d->p999 = stats_wv_percentile(v, m, total, 99.9, &k, &cum);
+}
+
 /* ---- histogram ----------------------------------------------------------------------------- */
 
 static double hist_log_gamma(void)

@@ -23,6 +23,16 @@ double stats_percentile_sorted(const double *sorted, size_t n, double p);
 void stats_summarize(double *v, size_t n, struct stats_dist *d);
 void stats_sort(double *v, size_t n);
 
+/* A value that stands for w equal samples. */
+struct stats_wv {
+    double v;
+    uint64_t w;
+};
+/* Sorts v[0..n) by value and fills d as stats_summarize would on the expanded list in which
+ * each v[i].v appears v[i].w times (weights 0 are ignored): exact percentiles, mean, and the
+ * sample standard deviation over Σ w samples. */
+void stats_summarize_weighted(struct stats_wv *v, size_t n, struct stats_dist *d);
+
 /* ---- log-linear histogram ----------------------------------------------------------------
  * Buckets grow by HIST_GAMMA: bucket i holds [HIST_MIN * g^i, HIST_MIN * g^(i+1)) and reports
  * the point 2*lo*hi/(lo+hi), whose relative distance to any value in the bucket is at most

@@ -7,7 +7,7 @@ cd "$TEST_TMP"
 
 # --- JSON: the fixed keys and the hand-computed values of basic.jsonl (see README.md) ---
 "$A" --json "$FX/basic.jsonl" > basic.json
-py() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
+py() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
 assert_eq "requests" 5 "$(py basic.json "d['groups'][0]['requests']")"
 assert_eq "ok" 3 "$(py basic.json "d['groups'][0]['ok']")"
 assert_eq "errors" 2 "$(py basic.json "d['groups'][0]['errors']")"
@@ -30,13 +30,26 @@ assert_eq "itl p50 within 0.1 %" "True" "$(py basic.json "abs(d['groups'][0]['it
 # --- SLO, warm-up, per-request, CSV, Markdown ---
 "$A" --json --slo ttft=120ms "$FX/basic.jsonl" > slo.json
 assert_eq "goodput (a, b meet ttft<=120ms) = 2 / 0.47 s" "4.25532" "$(py slo.json "'%g' % d['groups'][0]['goodput_req_s']")"
+# a bare SLO number is milliseconds (vLLM's --goodput); units explicit; anything else exit 2
+"$A" --json --slo ttft=120,tpot=0.1s,e2e=300000us "$FX/basic.jsonl" > slo2.json
+assert_eq "bare --slo number = ms" "120 100 300" "$(py slo2.json "' '.join('%g' % d['slo'][k] for k in ('ttft_ms', 'tpot_ms', 'e2e_ms'))")"
+# a (ttft 100, e2e 400 > 300) fails e2e; b (80, 250) meets all; c (150) fails ttft
+assert_eq "goodput with bare numbers = 1 / 0.47 s" "2.127659574468085" "$(py slo2.json "repr(d['groups'][0]['goodput_req_s'])")"
+for bad in ttft=500s5 ttft=fast ttft=-1 ttft=0 ttft=5m tpot=1h e2e=10x e2e= itl=5 ttft=5,ttft=6 ''; do
+  set +e
+  "$A" --slo "$bad" "$FX/basic.jsonl" > /dev/null 2> slo.err; rc=$?
+  set -e
+  [ "$rc" = 2 ] || fail "--slo '$bad': exit $rc, expected 2"
+  [ "$(wc -l < slo.err)" = 1 ] && grep -q '^llmtrace-analyze: .*--slo' slo.err || fail "--slo '$bad' message: $(cat slo.err)"
+done
+pass "bad --slo values are usage errors"
 assert_eq "per-request rows" 5 "$("$A" --per-request "$FX/basic.jsonl" | tail -n +2 | wc -l)"
 assert_eq "per-request rows with warm-up" 6 "$("$A" --per-request --include-warmup "$FX/basic.jsonl" | tail -n +2 | wc -l)"
 assert_eq "per-request row a" "basic,,a,1700000000000000,,200,,10,3,50,100,100,400,,send" \
   "$("$A" --per-request "$FX/basic.jsonl" | grep ',a,')"
 "$A" --csv -o basic.csv "$FX/basic.jsonl"
 assert_eq "csv lines" 2 "$(wc -l < basic.csv)"
-assert_eq "csv ttft_ms_p50 column" 100 "$(python3 -c "import csv; r=list(csv.DictReader(open('basic.csv'))); print('%g' % float(r[0]['ttft_ms_p50']))")"
+assert_eq "csv ttft_ms_p50 column" 100 "$(/usr/bin/python3 -c "import csv; r=list(csv.DictReader(open('basic.csv'))); print('%g' % float(r[0]['ttft_ms_p50']))")"
 "$A" --markdown "$FX/basic.jsonl" > basic.md
 grep -q '^| basic |  | 5 | 2 |' basic.md || fail "markdown summary row"
 pass "markdown summary row"
@@ -46,7 +59,7 @@ pass "--compat rows"
 # compat values by hand: vLLM TTFT = first event of any kind (a 50, b 80, c 150 ms);
 # GenAI-Perf "ITL" = (E2E - TTFT) / (n_out - 1) (a 350/2, b 170/5); guidellm TPOT = last
 # content / n_out (a 300/3, b 200/6, c 150/1); llmperf tok/s = n_out / E2E (7.5, 24, 6.25).
-cj() { "$A" --json --compat "$1" "$FX/basic.jsonl" | python3 -c "import json,sys; c=json.load(sys.stdin)['groups'][0]['compat']; print('%g' % c['$2']['$3'])"; }
+cj() { "$A" --json --compat "$1" "$FX/basic.jsonl" | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['groups'][0]['compat']; print('%g' % c['$2']['$3'])"; }
 assert_eq "vllm ttft p50" 80 "$(cj vllm vllm_ttft_ms p50)"
 assert_eq "genai-perf itl p50" 104.5 "$(cj genai-perf genai_perf_itl_ms p50)"
 assert_eq "guidellm tpot p50" 100 "$(cj guidellm guidellm_tpot_ms p50)"
@@ -54,7 +67,7 @@ assert_eq "llmperf tok/s p50" 7.5 "$(cj llmperf llmperf_req_out_tok_s p50)"
 "$A" "$FX/basic.jsonl" | head -1 | grep -q 'out tok/s' || fail "table header"
 width=$("$A" --by status "$FX/basic.jsonl" "$FX/basic.jsonl" | awk '{ if (length($0) > m) m = length($0) } END { print m }')
 assert_le "table width" "$width" 100
-assert_eq "--by status groups" "200 500" "$("$A" --json --by status "$FX/basic.jsonl" | python3 -c "import json,sys; print(' '.join(g['key'] for g in json.load(sys.stdin)['groups']))")"
+assert_eq "--by status groups" "200 500" "$("$A" --json --by status "$FX/basic.jsonl" | /usr/bin/python3 -c "import json,sys; print(' '.join(g['key'] for g in json.load(sys.stdin)['groups']))")"
 
 # --- open-loop replay: latency from the schedule by default, from the send on request ---
 "$A" --json --by stage "$FX/replay_rate.jsonl" > rate.json

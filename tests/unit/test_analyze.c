@@ -654,10 +654,14 @@ static void test_group_window_index(void **state)
     struct an_summary s;
     assert_int_equal(an_summarize(&c, 0, 0, &s), 0);
     assert_int_equal(s.requests, 3);
-    /* span: T0 … T0 + 0.9 s + 100 µs */
-    assert_near(s.span_s, 0.9001, 1e-12);
+    /* a window's rates are per its length (1 s), not per its requests' span (0.9001 s):
+     * under overload the last completion runs far past the window */
+    assert_near(s.span_s, 1.0, 1e-12);
+    assert_near(s.req_s, 3.0, 1e-12);
     assert_int_equal(an_summarize(&c, 1, 0, &s), 0);
     assert_int_equal(s.requests, 1);
+    /* the label's last window is clipped to its run: T0 + 2 s … T0 + 2.2 s + 100 µs */
+    assert_near(s.span_s, 0.2001, 1e-12);
     an_free(&c);
 }
 
@@ -673,6 +677,36 @@ static void test_parse_slo(void **state)
     assert_int_equal(an_parse_slo("ttft=fast", &slo, err, sizeof err), -1);
     assert_int_equal(an_parse_slo("itl=5ms", &slo, err, sizeof err), -1);
     assert_non_null(strstr(err, "itl"));
+    /* a bare number is milliseconds, as vLLM's --goodput: never seconds */
+    static const struct { const char *arg; int64_t ttft, tpot, e2e; } ok[] = {
+        {"ttft=500", 500000, 0, 0},
+        {"tpot=50", 0, 50000, 0},
+        {"e2e=10000", 0, 0, 10000000},
+        {"ttft=0.5s,tpot=2.5,e2e=1.5s", 500000, 2500, 1500000},
+        {"ttft=500ms", 500000, 0, 0},
+        {"tpot=800us", 0, 800, 0},
+        {"e2e=750\xc2\xb5s", 0, 0, 750},
+        {"ttft=1e3", 1000000, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(an_parse_slo(ok[i].arg, &slo, err, sizeof err), 0);
+        assert_int_equal(slo.ttft_us, ok[i].ttft);
+        assert_int_equal(slo.tpot_us, ok[i].tpot);
+        assert_int_equal(slo.e2e_us, ok[i].e2e);
+    }
+    static const char *const bad[] = {
+        "ttft=", "ttft=0", "ttft=-5", "ttft=5m", "ttft=1h", "ttft=5 ms", "ttft=5sec",
+        "tpot=abc", "tpot=50x", "e2e=nan", "e2e=inf", "e2e=0.0001", "ttft=5,ttft=6", "",
+        ",", "ttft=5,", "ttft", "TTFT=5", "ttft=+5", "ttft= 5",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (an_parse_slo(bad[i], &slo, err, sizeof err) != -1) {
+            print_error("--slo '%s' accepted\n", bad[i]);
+            fail();
+        }
+        assert_true(err[0] != '\0');
+    }
 }
 
 int main(void)
