@@ -137,14 +137,31 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
                 (long long)s->ok, (long long)s->errors);
         double v[] = {s->output_tok_s, s->total_tok_s, s->req_s, s->goodput_req_s, s->ttft.p50,
                       s->ttft.p99, s->tpot.p50, s->itl.p50, s->e2e.p50, s->e2e.p99};
+        /* output tok/s, total tok/s and TPOT rest on n_out: marked when it was counted */
+        static const int on_n_out[] = {1, 1, 0, 0, 0, 0, 1, 0, 0, 0};
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
             fputs("<td>", f);
             html_num(f, v[k]);
+            if (on_n_out[k] && s->n_out_events > 0 && !isnan(v[k]))
+                fputs("*", f);
             fputs("</td>", f);
         }
         fputs("</tr>\n", f);
     }
     fputs("</table>\n", f);
+    char *notes = NULL;
+    size_t nlen = 0;
+    FILE *nf = open_memstream(&notes, &nlen);
+    if (nf) {
+        report_notes(nf, r, "*");
+        fclose(nf);
+        if (nlen) {
+            fputs("<p class=note>", f);
+            html_esc(f, notes);
+            fputs("</p>\n", f);
+        }
+        free(notes);
+    }
     if (svg_dir) {
         fputs("<h2>Charts</h2>\n", f);
         for (int k = 0; plot_chart_names[k]; k++) {

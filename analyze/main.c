@@ -34,6 +34,8 @@ static void usage(FILE *f)
         "  --by label|stage|window=60s|path|model|status   (default: label)\n"
         "  --include-warmup        keep replay warm-up requests (excluded by default)\n"
         "  --latency-from send|schedule   default: schedule for open-loop replays, else send\n"
+        "  --include-connect       add a new connection's connect (+ TLS) time (connect_us)\n"
+        "                          to TTFT, TTFB and E2E measured from the send\n"
         "  --slo ttft=500,tpot=50,e2e=10s   goodput counts requests meeting every SLO; a bare\n"
         "                          number is ms, or give a unit: 800us, 500ms, 0.5s\n"
         "  --compat vllm|genai-perf|guidellm|llmperf   also report other tools' definitions\n"
@@ -154,6 +156,7 @@ struct opts {
     int64_t window_us;
     enum an_latency_from from;
     int include_warmup;
+    int include_connect;
     const char *slo;
     const char *compat;
     enum { OUT_TABLE, OUT_JSON, OUT_CSV, OUT_MD, OUT_PER_REQ } out;
@@ -263,11 +266,12 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
 static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
 {
     enum { O_BY = 256, O_WARM, O_FROM, O_SLO, O_COMPAT, O_JSON, O_CSV, O_MD, O_PERREQ, O_PLOT,
-           O_PLOTLAT, O_HTML, O_SEED, O_BOOT, O_ALPHA };
+           O_PLOTLAT, O_HTML, O_SEED, O_BOOT, O_ALPHA, O_CONNECT };
     static const struct option lo[] = {
         {"by", required_argument, 0, O_BY},
         {"include-warmup", no_argument, 0, O_WARM},
         {"latency-from", required_argument, 0, O_FROM},
+        {"include-connect", no_argument, 0, O_CONNECT},
         {"slo", required_argument, 0, O_SLO},
         {"compat", required_argument, 0, O_COMPAT},
         {"json", no_argument, 0, O_JSON},
@@ -298,6 +302,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
             }
             break;
         case O_WARM: o->include_warmup = 1; break;
+        case O_CONNECT: o->include_connect = 1; break;
         case O_FROM:
             if (!strcmp(optarg, "send"))
                 o->from = AN_FROM_SEND;
@@ -390,6 +395,8 @@ int main(int argc, char **argv)
     an_init(&c, o.compare && o.by == AN_BY_LABEL ? AN_BY_LABEL : o.by, o.window_us, o.from,
             o.include_warmup);
     c.compat = o.compat != NULL;
+    c.compat_connect = o.compat && !strcmp(o.compat, "vllm");
+    c.include_connect = o.include_connect;
     char err[512];
     if (o.slo && an_parse_slo(o.slo, &c.slo, err, sizeof err)) {
         fprintf(stderr, PROG ": %s\n", err);
@@ -447,6 +454,8 @@ int main(int argc, char **argv)
             an_free(&c);
             an_init(&c, o.by, o.window_us, from, o.include_warmup);
             c.compat = o.compat != NULL;
+            c.compat_connect = o.compat && !strcmp(o.compat, "vllm");
+            c.include_connect = o.include_connect;
             if (o.slo)
                 an_parse_slo(o.slo, &c.slo, err, sizeof err);
             for (int i = 0; i < n_in; i++) {

@@ -50,15 +50,98 @@ struct report_cells {
     char out_tok_s[32], tot_tok_s[32], req_s[32], good_s[32], ttft[32], tpot[32], e2e[32];
 };
 
+/* Appends "*" to a number that rests on n_out counted from stream events. */
+static void report_mark(char *cell, size_t len, int mark)
+{
+    size_t n = strlen(cell);
+    if (mark && strcmp(cell, "-") && n + 1 < len) {
+        cell[n] = '*';
+        cell[n + 1] = '\0';
+    }
+}
+
 static void report_summary_cells(const struct an_summary *s, struct report_cells *v)
 {
+    int m = s->n_out_events > 0;
     report_num(v->out_tok_s, sizeof v->out_tok_s, s->output_tok_s);
+    report_mark(v->out_tok_s, sizeof v->out_tok_s, m);
     report_num(v->tot_tok_s, sizeof v->tot_tok_s, s->total_tok_s);
+    report_mark(v->tot_tok_s, sizeof v->tot_tok_s, m);
     report_num(v->req_s, sizeof v->req_s, s->req_s);
     report_num(v->good_s, sizeof v->good_s, s->goodput_req_s);
     report_num(v->ttft, sizeof v->ttft, s->ttft.p50);
     report_num(v->tpot, sizeof v->tpot, s->tpot.p50);
+    report_mark(v->tpot, sizeof v->tpot, m);
     report_num(v->e2e, sizeof v->e2e, s->e2e.p50);
+}
+
+/* Writes text word-wrapped to 99 columns, continuation lines indented by two spaces. */
+static void report_wrap(FILE *f, const char *text)
+{
+    size_t col = 0;
+    const char *p = text;
+    while (*p) {
+        size_t w = strcspn(p, " ");
+        if (col && col + 1 + w > 99) {
+            fputs("\n  ", f);
+            col = 2;
+        } else if (col) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(p, 1, w, f);
+        col += w;
+        p += w;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', f);
+}
+
+void report_notes(FILE *f, const struct an_report *r, const char *mark)
+{
+    const struct an_ctx *c = r->ctx;
+    size_t flagged = 0;
+    int64_t ev = 0, req = 0;
+    for (size_t g = 0; g < c->n_groups; g++)
+        if (r->sums[g].n_out_events > 0 && r->sums[g].requests > 0) {
+            flagged++;
+            ev += r->sums[g].n_out_events;
+            req += r->sums[g].requests;
+        }
+    if (flagged) {
+        struct buf t;
+        buf_init(&t, 1 << 16);
+        buf_printf(&t, "%s n_out counted from stream events (tokens_source \"events\") for", mark);
+        if (flagged > 6) {
+            buf_printf(&t, " %lld of %lld requests (%.0f %%) of %zu groups", (long long)ev,
+                       (long long)req, 100.0 * (double)ev / (double)req, flagged);
+        } else {
+            size_t k = 0;
+            for (size_t g = 0; g < c->n_groups; g++) {
+                const struct an_summary *s = &r->sums[g];
+                if (s->n_out_events == 0 || s->requests == 0)
+                    continue;
+                char name[300];
+                report_group_name(c, g, name, sizeof name);
+                buf_printf(&t, "%s %s: %lld of %lld requests (%.0f %%)", k++ ? "," : "", name,
+                           (long long)s->n_out_events, (long long)s->requests,
+                           100.0 * (double)s->n_out_events / (double)s->requests);
+            }
+        }
+        buf_append_str(&t, ". A lower bound when an event carries several tokens: tok/s may "
+                           "read low and TPOT high (llmtrace-replay --include-usage asks for "
+                           "usage).");
+        if (t.p)
+            report_wrap(f, t.p);
+        buf_free(&t);
+    }
+    if (c->n_groups && !c->itl_exact)
+        fprintf(f, "note: ITL percentiles from histograms (within 0.1 %%): more than %zu ITL "
+                   "samples\n", (size_t)AN_ITL_EXACT_MAX);
+    if (c->include_connect)
+        fputs("note: TTFT, TTFB and E2E include the connect time of new connections "
+              "(--include-connect)\n", f);
 }
 
 
@@ -108,6 +191,8 @@ static const struct report_metric report_metrics[] = {
     RM("tokens in", "tokens_in", n_in, 0),
     RM("tokens out", "tokens_out", n_out, 0),
     RM("user tok/s", "user_tok_s", user_tok_s, 0),
+    RM("resend ms", "resend_ms", resend_ms, 0),
+    RM("connect ms", "connect_ms", connect_ms, 0),
     RM("vllm TTFT ms", "vllm_ttft_ms", vllm_ttft, 1),
     RM("vllm TPOT ms", "vllm_tpot_ms", vllm_tpot, 1),
     RM("vllm ITL ms", "vllm_itl_ms", vllm_itl, 1),
@@ -181,21 +266,36 @@ void report_table(FILE *f, const struct an_report *r)
                 (long long)s->errors, v.out_tok_s, v.tot_tok_s, v.req_s, v.good_s, v.ttft,
                 v.tpot, v.e2e);
     }
+    report_notes(f, r, "*");
     for (size_t g = 0; g < c->n_groups; g++) {
         const struct an_summary *s = &r->sums[g];
-        if (s->requests == 0 && s->warmup_excluded == 0)
+        if (s->requests == 0 && s->warmup_excluded == 0 && s->transport_retries == 0)
             continue;
         char name[300], errs[512];
         report_group_name(c, g, name, sizeof name);
         report_errors_line(errs, sizeof errs, s);
-        fprintf(f, "\n== %s: %lld requests, %lld ok, %lld errors%s%s%s", name,
-                (long long)s->requests, (long long)s->ok, (long long)s->errors, errs[0] ? " (" : "",
-                errs, errs[0] ? ")" : "");
+        struct buf h;
+        buf_init(&h, 1 << 16);
+        buf_printf(&h, "== %s: %lld requests, %lld ok, %lld errors%s%s%s", name,
+                   (long long)s->requests, (long long)s->ok, (long long)s->errors,
+                   errs[0] ? " (" : "", errs, errs[0] ? ")" : "");
         if (s->warmup_excluded)
-            fprintf(f, ", %lld warm-up excluded", (long long)s->warmup_excluded);
+            buf_printf(&h, ", %lld warm-up excluded", (long long)s->warmup_excluded);
+        if (s->resent)
+            buf_printf(&h, ", %lld re-sent (%lld earlier attempts, not failures)",
+                       (long long)s->resent, (long long)s->resends);
+        if (s->transport_retries)
+            buf_printf(&h, ", %lld transport retries not counted",
+                       (long long)s->transport_retries);
+        if (s->n_out_events)
+            buf_printf(&h, ", n_out from events for %lld (%.0f %%)", (long long)s->n_out_events,
+                       100.0 * (double)s->n_out_events / (double)s->requests);
         report_num(t3, sizeof t3, s->span_s);
-        fprintf(f, ", span %s s%s\n", t3,
-                s->from_sched ? ", latency from schedule" : "");
+        buf_printf(&h, ", span %s s%s", t3, s->from_sched ? ", latency from schedule" : "");
+        fputc('\n', f);
+        if (h.p)
+            report_wrap(f, h.p);
+        buf_free(&h);
         fprintf(f, "%-13s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "metric", "mean", "stddev",
                 "min", "p50", "p90", "p95", "p99", "p99.9", "max");
         for (size_t k = 0; k < REPORT_N_METRICS; k++) {
@@ -278,7 +378,8 @@ void report_json(FILE *f, const struct an_report *r)
     json_num(&b, c->slo.tpot_us ? c->slo.tpot_us / 1e3 : NAN);
     buf_append_str(&b, ",\"e2e_ms\":");
     json_num(&b, c->slo.e2e_us ? c->slo.e2e_us / 1e3 : NAN);
-    buf_append_str(&b, "},\"inputs\":[");
+    buf_printf(&b, "},\"connect_included\":%s,\"inputs\":[",
+               c->include_connect ? "true" : "false");
     for (size_t i = 0; i < r->n_inputs; i++) {
         const struct an_input *in = &r->inputs[i];
         buf_append_str(&b, i ? ",{\"label\":" : "{\"label\":");
@@ -301,7 +402,7 @@ void report_json(FILE *f, const struct an_report *r)
     for (size_t g = 0; g < c->n_groups; g++) {
         const struct an_summary *s = &r->sums[g];
         const struct an_group *grp = &c->groups[g];
-        if (s->requests == 0 && s->warmup_excluded == 0)
+        if (s->requests == 0 && s->warmup_excluded == 0 && s->transport_retries == 0)
             continue;
         buf_append_str(&b, first ? "{\"label\":" : ",{\"label\":");
         first = 0;
@@ -326,10 +427,16 @@ void report_json(FILE *f, const struct an_report *r)
                    s->from_sched == 0                 ? "send"
                    : s->from_sched == s->requests     ? "schedule"
                                                       : "mixed");
-        buf_printf(&b, ",\"tokens_source\":{\"usage\":%lld,\"events\":%lld,\"none\":%lld}",
+        buf_printf(&b, ",\"tokens_source\":{\"usage\":%lld,\"max_tokens\":%lld,\"events\":%lld,"
+                       "\"none\":%lld},\"n_out_from_events\":%lld,\"n_out_from_events_share\":",
                    (long long)s->tokens_src[TLOG_TOKENS_USAGE],
+                   (long long)s->tokens_src[TLOG_TOKENS_MAX_TOKENS],
                    (long long)s->tokens_src[TLOG_TOKENS_EVENTS],
-                   (long long)s->tokens_src[TLOG_TOKENS_NONE]);
+                   (long long)s->tokens_src[TLOG_TOKENS_NONE], (long long)s->n_out_events);
+        json_num(&b, s->requests ? (double)s->n_out_events / (double)s->requests : NAN);
+        buf_printf(&b, ",\"transport_retries\":%lld,\"resent\":%lld,\"resends\":%lld",
+                   (long long)s->transport_retries, (long long)s->resent,
+                   (long long)s->resends);
         for (size_t k = 0; k < REPORT_N_METRICS; k++) {
             const struct report_metric *m = &report_metrics[k];
             if (m->compat)
@@ -410,7 +517,8 @@ void report_csv(FILE *f, const struct an_report *r)
 {
     const struct an_ctx *c = r->ctx;
     fputs("label,key,stage,requests,ok,errors,warmup_excluded,span_s,output_tok_s,total_tok_s,"
-          "req_s,goodput_req_s,ok_req_s,tokens_in_known", f);
+          "req_s,goodput_req_s,ok_req_s,tokens_in_known,n_out_from_events,transport_retries,"
+          "resent,resends", f);
     for (size_t k = 0; k < REPORT_N_METRICS; k++) {
         if (!report_show(r, &report_metrics[k]))
             continue;
@@ -421,7 +529,7 @@ void report_csv(FILE *f, const struct an_report *r)
     for (size_t g = 0; g < c->n_groups; g++) {
         const struct an_summary *s = &r->sums[g];
         const struct an_group *grp = &c->groups[g];
-        if (s->requests == 0 && s->warmup_excluded == 0)
+        if (s->requests == 0 && s->warmup_excluded == 0 && s->transport_retries == 0)
             continue;
         csv_field(f, grp->label);
         fputc(',', f);
@@ -441,7 +549,9 @@ void report_csv(FILE *f, const struct an_report *r)
         csv_num(f, s->goodput_req_s);
         fputc(',', f);
         csv_num(f, s->ok_req_s);
-        fprintf(f, ",%lld", (long long)s->n_in_known);
+        fprintf(f, ",%lld,%lld,%lld,%lld,%lld", (long long)s->n_in_known,
+                (long long)s->n_out_events, (long long)s->transport_retries,
+                (long long)s->resent, (long long)s->resends);
         for (size_t k = 0; k < REPORT_N_METRICS; k++) {
             if (!report_show(r, &report_metrics[k]))
                 continue;
@@ -475,6 +585,16 @@ void report_markdown(FILE *f, const struct an_report *r)
                 c->groups[g].label, c->by == AN_BY_LABEL ? "" : c->groups[g].key,
                 (long long)s->requests, (long long)s->errors, v.out_tok_s, v.tot_tok_s, v.req_s,
                 v.good_s, v.ttft, v.tpot, v.e2e);
+    }
+    char *notes = NULL;
+    size_t nlen = 0;
+    FILE *nf = open_memstream(&notes, &nlen);
+    if (nf) {
+        report_notes(nf, r, "\\*");
+        fclose(nf);
+        if (nlen)
+            fprintf(f, "\n%s", notes);
+        free(notes);
     }
     for (size_t g = 0; g < c->n_groups; g++) {
         const struct an_summary *s = &r->sums[g];

@@ -34,6 +34,10 @@ struct an_report {
 void report_dbl(char *out, size_t outlen, double v);
 /* Group name for display: "label", "label key" when grouped by something else. */
 void report_group_name(const struct an_ctx *c, size_t g, char *out, size_t outlen);
+/* The footnotes every summary carries, one line each, the first starting with mark (the
+ * marker of cells whose n_out was counted from stream events): that share, ITL from
+ * histograms, connect time included. Nothing when none applies. */
+void report_notes(FILE *f, const struct an_report *r, const char *mark);
 /* Aligned table (<= 100 columns) plus a distribution block per group. */
 void report_table(FILE *f, const struct an_report *r);
 void report_json(FILE *f, const struct an_report *r);

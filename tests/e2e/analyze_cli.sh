@@ -59,7 +59,7 @@ pass "--compat rows"
 # compat values by hand: vLLM TTFT = first event of any kind (a 50, b 80, c 150 ms);
 # GenAI-Perf "ITL" = (E2E - TTFT) / (n_out - 1) (a 350/2, b 170/5); guidellm TPOT = last
 # content / n_out (a 300/3, b 200/6, c 150/1); llmperf tok/s = n_out / E2E (7.5, 24, 6.25).
-cj() { "$A" --json --compat "$1" "$FX/basic.jsonl" | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['groups'][0]['compat']; print('%g' % c['$2']['$3'])"; }
+cj() { "$A" --json --compat "$1" "${4:-$FX/basic.jsonl}" | /usr/bin/python3 -c "import json,sys; c=json.load(sys.stdin)['groups'][0]['compat']; print('%g' % c['$2']['$3'])"; }
 assert_eq "vllm ttft p50" 80 "$(cj vllm vllm_ttft_ms p50)"
 assert_eq "genai-perf itl p50" 104.5 "$(cj genai-perf genai_perf_itl_ms p50)"
 assert_eq "guidellm tpot p50" 100 "$(cj guidellm guidellm_tpot_ms p50)"
@@ -68,6 +68,37 @@ assert_eq "llmperf tok/s p50" 7.5 "$(cj llmperf llmperf_req_out_tok_s p50)"
 width=$("$A" --by status "$FX/basic.jsonl" "$FX/basic.jsonl" | awk '{ if (length($0) > m) m = length($0) } END { print m }')
 assert_le "table width" "$width" 100
 assert_eq "--by status groups" "200 500" "$("$A" --json --by status "$FX/basic.jsonl" | /usr/bin/python3 -c "import json,sys; print(' '.join(g['key'] for g in json.load(sys.stdin)['groups']))")"
+
+# --- n_out counted from events is flagged; transport attempts are no requests; re-sends and
+# connect time (tests/fixtures/analyze/resend.jsonl, values by hand in the comments) ---
+R=$FX/resend.jsonl
+"$A" --json "$R" > rs.json
+g() { py rs.json "$1"; }
+assert_eq "b0 (resent_as) is no request" "4 1 1" "$(g "'%d %d %d' % (d['groups'][0]['requests'], d['groups'][0]['errors'], d['groups'][0]['transport_retries'])")"
+assert_eq "re-sent c: 1 request, 1 earlier attempt, not a failure" "1 1 {'connect': 1}" "$(g "'%d %d %s' % (d['groups'][0]['resent'], d['groups'][0]['resends'], d['groups'][0]['errors_by_kind'])")"
+assert_eq "c's extra time: 101000 - 100000 us" "1" "$(g "'%g' % d['groups'][0]['resend_ms']['max']")"
+assert_eq "tokens_source incl. max_tokens" '{"events": 1, "max_tokens": 1, "none": 1, "usage": 1}' "$(g "json.dumps(d['groups'][0]['tokens_source'], sort_keys=True)")"
+assert_eq "n_out from events: c only (max_tokens is exact)" "1 0.25" "$(g "'%d %r' % (d['groups'][0]['n_out_from_events'], d['groups'][0]['n_out_from_events_share'])")"
+# span T … d's end T + 200300 us; tokens a 3 + b 4 + c 3
+assert_eq "output tok/s = 10 / 0.2003 s" "$(/usr/bin/python3 -c 'print(repr(10 / 0.2003))')" "$(g "repr(d['groups'][0]['output_tok_s'])")"
+assert_eq "ttft from the send: a 10, b 10, c 5 ms" "10 8.333333333333334" "$(g "'%g %r' % (d['groups'][0]['ttft_ms']['p50'], d['groups'][0]['ttft_ms']['mean'])")"
+assert_eq "connect ms: a 2, b 1, c 0.8 (d unknown)" "3 1" "$(g "'%d %g' % (d['groups'][0]['connect_ms']['n'], d['groups'][0]['connect_ms']['p50'])")"
+"$A" "$R" > rs.txt
+grep -q '^resend      4     1    49.93\*         -   19.97   14.98    10.00   6.667\*    35.00$' rs.txt || fail "table marks tok/s and TPOT: $(cat rs.txt)"
+grep -q '^\* n_out counted from stream events (tokens_source "events") for resend: 1 of 4 requests (25 %)' rs.txt || fail "table footnote"
+tr '\n' ' ' < rs.txt | sed 's/  */ /g' | grep -q '1 re-sent (1 earlier attempts, not failures), 1 transport retries not counted' || fail "re-sends apart from failures"
+"$A" --markdown "$R" | grep -q '^| resend |  | 4 | 1 | 49.93\* | - |' || fail "markdown marks tok/s"
+"$A" --markdown "$R" | grep -q '^\\\* n_out counted from stream events' || fail "markdown footnote"
+# a log whose every n_out comes from usage: nothing flagged
+"$A" "$SRC_DIR/tests/fixtures/tlog/example.jsonl" | grep -q "n_out counted" && fail "exact n_out flagged"
+pass "n_out from events flagged, re-sends and transport retries reported apart"
+# --include-connect: a 10 + 2, b 10 + 1, c 5 + 0.8 ms; E2E 37, 41, 10.8
+"$A" --json --include-connect "$R" > rc.json
+assert_eq "ttft with connect" "11 9.6 true" "$(py rc.json "'%g %r %s' % (d['groups'][0]['ttft_ms']['p50'], round(d['groups'][0]['ttft_ms']['mean'], 12), d['connect_included'])" | sed 's/True/true/')"
+assert_eq "e2e with connect" "37 41" "$(py rc.json "'%g %g' % (d['groups'][0]['e2e_ms']['p50'], d['groups'][0]['e2e_ms']['max'])")"
+assert_eq "tpot unchanged by connect" "6.666666666666667" "$(py rc.json "repr(d['groups'][0]['tpot_ms']['p50'])")"
+# --compat vllm: vLLM's TTFT (first event of any kind) includes the connect: a 9+2, b 10+1, c 5+0.8
+assert_eq "vllm ttft includes connect" "11 11 5.8" "$(cj vllm vllm_ttft_ms p50 "$R") $(cj vllm vllm_ttft_ms max "$R") $(cj vllm vllm_ttft_ms min "$R")"
 
 # --- open-loop replay: latency from the schedule by default, from the send on request ---
 "$A" --json --by stage "$FX/replay_rate.jsonl" > rate.json

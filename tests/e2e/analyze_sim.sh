@@ -6,7 +6,7 @@ A=$BIN/llmtrace-analyze
 R=$BIN/llmtrace-replay
 TRACE=$SRC_DIR/examples/sample_trace.jsonl.gz
 cd "$TEST_TMP"
-py() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
+py() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
 verdict() { py "$1" "[m['verdict'] for m in d['compare']['groups'][0]['metrics'] if m['metric']=='$2'][0]"; }
 
 start_sim --profile default --log truth.jsonl.gz
@@ -41,6 +41,23 @@ assert_eq "requests per stage" "12 12" "$(py sweep.json "' '.join(str(g['request
 assert_eq "closed loop latency from send" "send send" "$(py sweep.json "' '.join(g['latency_from'] for g in d['groups'])")"
 want=$(zjq sweep.jsonl.gz "' '.join(str(sum(x['tokens_out'] for x in ex if x['replay']['stage'] == s and x['tokens_out'] is not None)) for s in (1, 4))")
 assert_eq "output tokens per stage = Σ tokens_out (errors included)" "$want" "$(py sweep.json "' '.join(str(g['output_tokens']) for g in d['groups'])")"
+
+# several tokens per event: n_out counted from events is flagged with its share, usage is not
+start_sim --profile zero --tokens-per-event 4
+timeout 60 "$R" "$TRACE" --url "$SIM_URL" -c 4 --limit 16 --max-tokens 16 -o tpe.jsonl.gz --quiet
+timeout 60 "$R" "$TRACE" --url "$SIM_URL" -c 4 --limit 16 --max-tokens 16 --include-usage \
+  -o tpe_usage.jsonl.gz --quiet
+n_ev=$(zjq tpe.jsonl.gz "sum(1 for x in ex if x['tokens_source'] == 'events')")
+"$A" --json tpe.jsonl.gz > tpe.json
+assert_eq "flagged requests = the log's tokens_source events" "$n_ev" "$(py tpe.json "d['groups'][0]['n_out_from_events']")"
+if [ "$n_ev" -gt 0 ]; then
+  "$A" tpe.jsonl.gz | grep -q "^\* n_out counted from stream events (tokens_source \"events\") for tpe: $n_ev of 16 requests" \
+    || fail "table footnote: $("$A" tpe.jsonl.gz)"
+fi
+"$A" --json tpe_usage.jsonl.gz > tpe_usage.json
+assert_eq "with usage: nothing flagged" "0 16" "$(py tpe_usage.json "'%d %d' % (d['groups'][0]['n_out_from_events'], d['groups'][0]['tokens_source']['usage'])")"
+"$A" tpe_usage.jsonl.gz | grep -q 'n_out counted' && fail "usage flagged"
+pass "n_out from events flagged against the simulator"
 
 # the simulator's own ground-truth log is a log like any other
 stop_pid "$DEF_PID"
