@@ -250,14 +250,29 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
     char desc[512];
     tlog_reader_describe(rd, desc, sizeof desc);
     in->describe = strdup(desc);
-    if (desc[0] && !o->quiet && !silent)
-        fprintf(stderr, PROG ": %s: %s\n", in->path, desc);
     struct tlog_reader_status st;
     tlog_reader_get_status(rd, &st);
     tlog_reader_close(rd);
-    if (in->records == 0 && (fatal || in->bad_lines || !st.saw_header)) {
-        if (!silent)
-            fprintf(stderr, PROG ": %s: no usable exchange records\n", in->path);
+    if (desc[0] && !o->quiet && !silent && in->records > 0)
+        fprintf(stderr, PROG ": %s: %s\n", in->path, desc);
+    /* One rule for empty, torn and broken logs: no exchange record, nothing to analyze. */
+    if (in->records == 0) {
+        if (!silent) {
+            char why[600];
+            if (fatal)
+                snprintf(why, sizeof why, "reading stopped at the error above");
+            else if (in->bad_lines)
+                snprintf(why, sizeof why, "%lld bad lines, none readable", in->bad_lines);
+            else if (st.truncated)
+                snprintf(why, sizeof why, "%s", desc);
+            else if (!st.saw_header)
+                snprintf(why, sizeof why, "the file is empty");
+            else
+                snprintf(why, sizeof why, "%s", st.saw_trailer
+                             ? "the log holds only a header and a trailer"
+                             : "the log holds only a header, not closed cleanly");
+            fprintf(stderr, PROG ": %s: no exchange record (%s)\n", in->path, why);
+        }
         return -1;
     }
     return 0;

@@ -124,7 +124,7 @@ set +e
 "$A" "$FX/not_a_log.txt" > nl.out 2> nl.err; rc=$?
 set -e
 assert_eq "unusable input exit" 1 "$rc"
-grep -q "not_a_log.txt: no usable exchange records" nl.err || fail "unusable message"
+grep -q "not_a_log.txt: no exchange record (" nl.err || fail "unusable message"
 pass "unusable input named"
 # torn tail: the first 100 kB of the gzip sample (members cut mid-way)
 head -c 100000 "$SRC_DIR/examples/sample_trace.jsonl.gz" > torn.jsonl.gz
