@@ -175,8 +175,36 @@ int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err
     } else {
         buf_append_str(&j, "null");
     }
-    buf_append_char(&j, ',');
+    buf_append_str(&j, ",\"group_note\":");
+    if (o->group_note) {
+        buf_append_char(&j, '"');
+        buf_append_json_str(&j, o->group_note, strlen(o->group_note));
+        buf_append_char(&j, '"');
+    } else {
+        buf_append_str(&j, "null");
+    }
+    buf_append_str(&j, ",\"unmatched\":[");
+    /* groups of one side with no partner on the other: named, never silently dropped */
+    int nu = 0;
+    for (size_t g = 0; g < c->n_groups; g++) {
+        int li = c->groups[g].label_idx, found = 0;
+        for (size_t k = 0; k < c->n_groups && !found; k++)
+            found = c->groups[k].label_idx == 1 - li && !strcmp(c->groups[k].key, c->groups[g].key);
+        if (found || li > 1)
+            continue;
+        buf_append_str(&j, nu++ ? ",{\"side\":\"" : "{\"side\":\"");
+        buf_append_str(&j, li == 0 ? "base" : "new");
+        buf_append_str(&j, "\",\"key\":\"");
+        buf_append_json_str(&j, c->groups[g].key, strlen(c->groups[g].key));
+        buf_append_str(&j, "\"}");
+        if (!o->json)
+            fprintf(f, "note: %s %s only in %s: not compared\n", report_by_name(c->by),
+                    c->groups[g].key, li == 0 ? "base" : "new");
+    }
+    buf_append_str(&j, "],");
     if (!o->json) {
+        if (o->group_note)
+            fprintf(f, "note: %s\n", o->group_note);
         fprintf(f, "latency from: base %s, new %s\n", oa, ob);
         if (origin_differs)
             fputs("WARNING: latency origins differ: TTFT/TTFB/E2E are not comparable "
@@ -356,8 +384,13 @@ int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err
     free(scratch);
     free(diffs);
     if (!matched) {
-        snprintf(err, errlen, "compare: no group of '%s' matches a group of '%s'", c->labels[0],
-                 c->labels[1]);
+        if (c->by == AN_BY_STAGE)
+            snprintf(err, errlen, "compare: no stage of '%s' matches a stage of '%s' (notes "
+                                  "above): --by label pools every stage", c->labels[0],
+                     c->labels[1]);
+        else
+            snprintf(err, errlen, "compare: no group of '%s' matches a group of '%s'",
+                     c->labels[0], c->labels[1]);
         return -1;
     }
     return 0;

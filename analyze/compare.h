@@ -19,6 +19,8 @@ struct cmp_opts {
     /* Why both sides' latency origin was chosen (e.g. "base open loop, new closed loop: both
      * measured from the send"); NULL when nothing was overridden. Shown in the report. */
     const char *origin_note;
+    /* Why groups are what they are (e.g. stage by stage by default); NULL when chosen. */
+    const char *group_note;
 };
 
 /* Latency origin of every counted request of label_idx: "send", "schedule", "mixed" (some of

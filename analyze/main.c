@@ -2,8 +2,10 @@
  * Everything it computes lives in metrics.c/stats.c; renderers in report.c, plot.c, html.c,
  * compare.c. Exit codes (README.md): 0 ok, 1 runtime failure (an input
  * unusable, gnuplot failure), 2 usage error. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,9 @@ static void usage(FILE *f)
         "\n"
         "Computes TTFT, TTFB, TPOT, ITL, E2E, schedule lag, token throughput and goodput per\n"
         "group of exchanges of one or more trace logs (metric definitions: analyze/README.md).\n"
+        "Inputs with one LABEL are one group; LABEL=DIR/ takes every log in DIR, a quoted glob\n"
+        "('cap=rot/trace.*') the files it matches. compare goes stage by stage when the logs\n"
+        "have several stages (--by label pools them).\n"
         "\n"
         "grouping and selection:\n"
         "  --by label|stage|window=60s|path|model|status   (default: label)\n"
@@ -152,6 +157,7 @@ static void split_input(const char *arg, char **label, char **path)
 
 struct opts {
     int compare;
+    int by_given;            /* --by was given (compare picks stage by stage otherwise) */
     enum an_by by;
     int64_t window_us;
     enum an_latency_from from;
@@ -217,7 +223,16 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
             continue;
         }
         nrec = rec.line_no > 0 ? rec.line_no : nrec;
-        if (rec.type == TLOG_REC_HEADER) {
+        if (rec.type == TLOG_REC_TRAILER) {
+            in->saw_trailer = 1;
+        } else if (rec.type == TLOG_REC_HEADER) {
+            const cJSON *ri = cJSON_GetObjectItemCaseSensitive(rec.header.options,
+                                                                "rotation_index");
+            in->rotation = rec.header.tool && !strcmp(rec.header.tool, "llmtrace-capture") &&
+                                   cJSON_IsNumber(ri) && ri->valuedouble >= 0 &&
+                                   ri->valuedouble < 1e9
+                               ? (int)ri->valuedouble
+                               : -1;
             free(in->tool);
             free(in->command);
             free(in->started);
@@ -278,6 +293,180 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
     return 0;
 }
 
+/* The inputs named on the command line, one entry per file. */
+struct in_list {
+    struct an_input *v;
+    size_t n, cap;
+};
+
+static int in_add(struct in_list *l, const char *label, const char *path)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 8;
+        struct an_input *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    struct an_input *in = &l->v[l->n];
+    memset(in, 0, sizeof *in);
+    in->label = strdup(label);
+    in->path = strdup(path);
+    in->rotation = -1;
+    if (!in->label || !in->path) {
+        free(in->label);
+        free(in->path);
+        return -1;
+    }
+    l->n++;
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_log_name(const char *n)
+{
+    size_t k = strlen(n);
+    return n[0] != '.' && ((k > 9 && !strcmp(n + k - 9, ".jsonl.gz")) ||
+                           (k > 6 && !strcmp(n + k - 6, ".jsonl")));
+}
+
+/* One command-line input → files: "LABEL=DIR/" (or a directory) is every .jsonl.gz / .jsonl
+ * file in it, a glob the files it matches (sorted), each under the one label. 0, or 1 with
+ * the problem reported. */
+static int expand_input(struct in_list *l, const char *arg)
+{
+    char *label = NULL, *path = NULL;
+    split_input(arg, &label, &path);
+    int rc = 0;
+    struct stat st;
+    if (!label || !path) {
+        rc = -1;
+    } else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d) {
+            fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+            free(label);
+            free(path);
+            return 1;
+        }
+        /* an unlabelled directory is labelled by its own name */
+        const char *eq = strchr(arg, '='), *slash = strchr(arg, '/');
+        if (!(eq && eq != arg && (!slash || eq < slash))) {
+            size_t n = strlen(path);
+            while (n > 1 && path[n - 1] == '/')
+                n--;
+            const char *b = path + n;
+            while (b > path && b[-1] != '/')
+                b--;
+            free(label);
+            label = strndup(b, (size_t)(path + n - b));
+        }
+        char **names = NULL;
+        size_t nn = 0;
+        for (struct dirent *e; (e = readdir(d));) {
+            if (!is_log_name(e->d_name))
+                continue;
+            char **nv = realloc(names, (nn + 1) * sizeof *nv);
+            if (!nv || !(nv[nn] = strdup(e->d_name))) {
+                names = nv ? nv : names;
+                rc = -1;
+                break;
+            }
+            names = nv;
+            nn++;
+        }
+        closedir(d);
+        qsort(names, nn, sizeof *names, name_cmp);
+        for (size_t i = 0; i < nn && rc == 0 && label; i++) {
+            char p[8192];
+            size_t pl = strlen(path);
+            snprintf(p, sizeof p, "%s%s%s", path, pl && path[pl - 1] == '/' ? "" : "/", names[i]);
+            rc = in_add(l, label, p);
+        }
+        for (size_t i = 0; i < nn; i++)
+            free(names[i]);
+        free(names);
+        if (rc == 0 && nn == 0) {
+            fprintf(stderr, PROG ": %s: no .jsonl.gz or .jsonl file in the directory\n", path);
+            rc = 1;
+        }
+    } else if (strpbrk(path, "*?[") && stat(path, &st) != 0) {
+        glob_t g;
+        int gr = glob(path, 0, NULL, &g);
+        if (gr == GLOB_NOMATCH) {
+            fprintf(stderr, PROG ": %s: no file matches\n", path);
+            rc = 1;
+        } else if (gr != 0) {
+            rc = -1;
+        } else {
+            for (size_t i = 0; i < g.gl_pathc && rc == 0; i++)
+                rc = in_add(l, label, g.gl_pathv[i]);
+        }
+        if (gr != GLOB_NOMATCH)
+            globfree(&g);
+    } else {
+        rc = in_add(l, label, path);
+    }
+    if (rc < 0) {
+        fprintf(stderr, PROG ": out of memory\n");
+        rc = 1;
+    }
+    free(label);
+    free(path);
+    return rc;
+}
+
+static int find_label(const struct an_ctx *c, const char *label)
+{
+    for (size_t i = 0; i < c->n_labels; i++)
+        if (!strcmp(c->labels[i], label))
+            return (int)i;
+    return -1;
+}
+
+static int int_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Files of one label that are rotations of one capture (-C/-G: header options.rotation_index)
+ * are one run: says which rotation numbers are missing between the first and the last, or
+ * given twice. */
+static void check_rotation(const struct in_list *l, const char *label, int quiet)
+{
+    int idx[1024];
+    size_t n = 0;
+    for (size_t i = 0; i < l->n && n < 1024; i++)
+        if (!strcmp(l->v[i].label, label) && l->v[i].rotation >= 0)
+            idx[n++] = l->v[i].rotation;
+    if (n < 2 || quiet)
+        return;
+    qsort(idx, n, sizeof *idx, int_cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (idx[i] == idx[i - 1])
+            fprintf(stderr, PROG ": %s: rotated capture file %03d given twice\n", label, idx[i]);
+        else if (idx[i] > idx[i - 1] + 1)
+            fprintf(stderr, PROG ": %s: rotated capture files %03d to %03d missing (files "
+                            "%03d to %03d given): the run has a gap\n",
+                    label, idx[i - 1] + 1, idx[i] - 1, idx[0], idx[n - 1]);
+    }
+    /* only the newest file of a capture still running may lack its trailer */
+    for (size_t i = 0; i < l->n; i++) {
+        const struct an_input *in = &l->v[i];
+        if (!strcmp(in->label, label) && in->rotation >= 0 && in->rotation < idx[n - 1] &&
+            !in->saw_trailer && in->records > 0)
+            fprintf(stderr, PROG ": %s: %s: rotated file %03d has no trailer although later "
+                            "ones exist: the capture was cut short there\n",
+                    label, in->path, in->rotation);
+    }
+}
+
 static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
 {
     enum { O_BY = 256, O_WARM, O_FROM, O_SLO, O_COMPAT, O_JSON, O_CSV, O_MD, O_PERREQ, O_PLOT,
@@ -315,6 +504,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
                         optarg);
                 return 2;
             }
+            o->by_given = 1;
             break;
         case O_WARM: o->include_warmup = 1; break;
         case O_CONNECT: o->include_connect = 1; break;
@@ -400,15 +590,37 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o, &first);
     if (rc)
         return rc;
-    int n_in = argc - first;
-    if (n_in < 1 || (o.compare && n_in != 2)) {
-        fprintf(stderr, o.compare ? PROG ": compare needs exactly two logs: base=A new=B\n"
+    if (argc - first < 1) {
+        fprintf(stderr, o.compare ? PROG ": compare needs two logs: base=A new=B\n"
                                   : PROG ": no input log (try --help)\n");
         return 2;
     }
+    struct in_list inl = {0};
+    int status = 0;
+    for (int i = first; i < argc; i++)
+        if (expand_input(&inl, argv[i]))
+            status = 1;
+    /* compare: two labels (each may hold several files) */
+    size_t n_labels = 0;
+    for (size_t i = 0; i < inl.n; i++) {
+        size_t k = 0;
+        while (k < i && strcmp(inl.v[k].label, inl.v[i].label))
+            k++;
+        n_labels += k == i;
+    }
+    if (o.compare && n_labels != 2 && !status) {
+        fprintf(stderr, PROG ": compare needs exactly two labels: base=A new=B (%zu given)\n",
+                n_labels);
+        return 2;
+    }
+    if (status && inl.n == 0)
+        return 1;
+    size_t n_in = inl.n;
+    struct an_input *ins = inl.v;
     struct an_ctx c;
-    an_init(&c, o.compare && o.by == AN_BY_LABEL ? AN_BY_LABEL : o.by, o.window_us, o.from,
-            o.include_warmup);
+    /* compare without --by: read by stage, and keep it when a side has several stages */
+    enum an_by by0 = o.compare && !o.by_given ? AN_BY_STAGE : o.by;
+    an_init(&c, by0, o.window_us, o.from, o.include_warmup);
     c.compat = o.compat != NULL;
     c.compat_connect = o.compat && !strcmp(o.compat, "vllm");
     c.include_connect = o.include_connect;
@@ -417,10 +629,7 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err);
         return 2;
     }
-    struct an_input *ins = calloc((size_t)n_in, sizeof *ins);
     char *cmdline = join_argv(argc, argv);
-    if (!ins)
-        return 1;
     FILE *out = stdout;
     if (o.out_path && strcmp(o.out_path, "-")) {
         out = fopen(o.out_path, "w");
@@ -429,20 +638,53 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    int status = 0;
     if (o.out == OUT_PER_REQ)
         report_per_request_header(out);
-    /* compare with the default origin: the rows wait for the origin decision below. */
-    int defer_rows = o.compare && o.from == AN_FROM_AUTO;
+    /* compare: the rows wait for the origin and grouping decisions below. */
+    int defer_rows = o.compare;
     FILE *rows = o.out == OUT_PER_REQ && !defer_rows ? out : NULL;
-    for (int i = 0; i < n_in; i++) {
-        split_input(argv[first + i], &ins[i].label, &ins[i].path);
-        if (!ins[i].label || !ins[i].path || an_add_label(&c, ins[i].label) != i) {
+    for (size_t i = 0; i < n_in; i++) {
+        int li = find_label(&c, ins[i].label);
+        if (li < 0 && (li = an_add_label(&c, ins[i].label)) < 0) {
             fprintf(stderr, PROG ": out of memory\n");
             return 1;
         }
-        if (read_input(&c, i, &ins[i], &o, rows, 0))
+        if (read_input(&c, li, &ins[i], &o, rows, 0))
             status = 1;
+    }
+    for (size_t i = 0; i < c.n_labels; i++)
+        check_rotation(&inl, c.labels[i], o.quiet);
+    enum an_by by = o.by;
+    const char *stage_note = NULL;
+    if (o.compare && !o.by_given && !status) {
+        /* Pooling the stages of a sweep mixes concurrency levels: a −81 % at c=32 vanishes
+         * into "no significant difference" overall. Several stages → compare stage by stage. */
+        size_t per[2] = {0, 0};
+        char *has = calloc(c.n_groups ? c.n_groups : 1, 1);
+        for (size_t i = 0; has && i < c.n_reqs; i++)
+            has[c.reqs[i].group] = 1;
+        for (size_t g = 0; g < c.n_groups; g++)
+            if (c.groups[g].label_idx < 2 && (!has || has[g])) /* groups of only warm-ups: no */
+                per[c.groups[g].label_idx]++;
+        free(has);
+        if (per[0] > 1 || per[1] > 1) {
+            by = AN_BY_STAGE;
+            stage_note = "the logs have several stages: compared stage by stage (--by label "
+                         "pools them)";
+            if (!o.quiet)
+                fprintf(stderr, PROG ": compare: %s\n", stage_note);
+        } else {
+            /* one group per side: the plain label comparison */
+            c.by = AN_BY_LABEL;
+            for (size_t g = 0; g < c.n_groups; g++) {
+                char *k = strdup("");
+                if (k) {
+                    free(c.groups[g].key);
+                    c.groups[g].key = k;
+                }
+                c.groups[g].has_stage = 0;
+            }
+        }
     }
     const char *origin_note = NULL;
     if (o.compare && !status) {
@@ -467,21 +709,24 @@ int main(int argc, char **argv)
         /* Read again when the origin changed, or for the per-request rows held back above. */
         if (from != o.from || (defer_rows && o.out == OUT_PER_REQ)) {
             an_free(&c);
-            an_init(&c, o.by, o.window_us, from, o.include_warmup);
+            an_init(&c, by, o.window_us, from, o.include_warmup);
             c.compat = o.compat != NULL;
             c.compat_connect = o.compat && !strcmp(o.compat, "vllm");
             c.include_connect = o.include_connect;
             if (o.slo)
                 an_parse_slo(o.slo, &c.slo, err, sizeof err);
-            for (int i = 0; i < n_in; i++) {
+            for (size_t i = 0; i < n_in; i++) {
                 free(ins[i].tool);
                 free(ins[i].command);
                 free(ins[i].started);
                 free(ins[i].describe);
                 ins[i].tool = ins[i].command = ins[i].started = ins[i].describe = NULL;
                 ins[i].records = ins[i].bad_lines = 0;
-                if (an_add_label(&c, ins[i].label) != i ||
-                    read_input(&c, i, &ins[i], &o, o.out == OUT_PER_REQ ? out : NULL, 1))
+                int li = find_label(&c, ins[i].label);
+                if (li < 0)
+                    li = an_add_label(&c, ins[i].label);
+                if (li < 0 ||
+                    read_input(&c, li, &ins[i], &o, o.out == OUT_PER_REQ ? out : NULL, 1))
                     status = 1;
             }
         }
@@ -504,7 +749,7 @@ int main(int argc, char **argv)
         } else {
             struct cmp_opts co = {.rounds = o.rounds, .seed = o.seed, .alpha = o.alpha,
                                   .json = o.out == OUT_JSON, .command = cmdline,
-                                  .origin_note = origin_note};
+                                  .origin_note = origin_note, .group_note = stage_note};
             if (cmp_run(out, &c, &co, err, sizeof err)) {
                 fprintf(stderr, PROG ": %s\n", err);
                 status = 1;
@@ -580,7 +825,7 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": %s: %s\n", o.out_path, strerror(errno));
         status = 1;
     }
-    for (int i = 0; i < n_in; i++) {
+    for (size_t i = 0; i < n_in; i++) {
         free(ins[i].label);
         free(ins[i].path);
         free(ins[i].tool);

@@ -17,6 +17,8 @@ struct an_input {
     char *started;           /* header start time, RFC 3339; may be NULL */
     char *describe;          /* tlog_reader_describe(); "" when clean */
     long long records, bad_lines;
+    int rotation;            /* capture's header options.rotation_index; -1 when none */
+    int saw_trailer;
 };
 
 struct an_report {

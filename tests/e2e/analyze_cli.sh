@@ -160,6 +160,34 @@ grep -q 'gnuplot not found' ng.err || fail "gnuplot missing message"
 grep -q '^basic ' ng.out || fail "numbers printed without gnuplot"
 pass "gnuplot missing handled"
 
+# --- several files, one label: one group; DIR/ and globs; rotated captures are one run ---
+"$BIN/capture-bench-gen" g.pcap 12 16 50 2>/dev/null
+mkdir -p rot
+"$BIN/llmtrace-capture" -q -r g.pcap -w all.jsonl.gz
+"$BIN/llmtrace-capture" -q -r g.pcap -w rot/trace.jsonl.gz -C 64k
+nf=$(ls rot/trace.*.jsonl.gz | wc -l)
+assert_le "capture -C made several files" 3 "$nf"
+"$A" --json all.jsonl.gz > all.json
+want=$(py all.json "'%d %r' % (d['groups'][0]['requests'], d['groups'][0]['ttft_ms']['p50'])")
+for spec in "cap=rot/" "cap=rot" "cap=rot/trace.*" "$(for f in rot/trace.*.jsonl.gz; do printf 'cap=%s ' "$f"; done)"; do
+  # shellcheck disable=SC2086
+  "$A" --json $spec > multi.json 2> multi.err
+  assert_eq "'$spec': one group" "1 cap $nf" "$(py multi.json "'%d %s %d' % (len(d['groups']), d['groups'][0]['label'], len(d['inputs']))")"
+  assert_eq "'$spec': the run's numbers" "$want" "$(py multi.json "'%d %r' % (d['groups'][0]['requests'], d['groups'][0]['ttft_ms']['p50'])")"
+  assert_eq "'$spec': nothing to report" "" "$(cat multi.err)"
+done
+"$A" rot/ | grep -q '^rot ' || fail "an unlabelled directory is labelled by its name"
+# a rotation missing from the middle is a gap in the run
+mkdir -p gap
+cp rot/trace.*.jsonl.gz gap/ && rm gap/trace.001.jsonl.gz
+"$A" cap=gap/ > /dev/null 2> gap.err
+grep -q "^llmtrace-analyze: cap: rotated capture files 001 to 001 missing (files 000 to 00$((nf - 1)) given): the run has a gap$" gap.err || fail "rotation gap: $(cat gap.err)"
+set +e
+"$A" cap='nothing/here.*' > /dev/null 2> ng.err; rc=$?
+set -e
+assert_eq "a glob matching nothing" "1 llmtrace-analyze: nothing/here.*: no file matches" "$rc $(cat ng.err)"
+pass "several files, one group"
+
 # --- compare: reproducible with --seed; a log against itself is no significant difference ---
 S=$SRC_DIR/examples/sample_trace.jsonl.gz
 "$A" compare --seed 5 --bootstrap 300 base="$S" new=torn.jsonl.gz > c1.txt
@@ -176,16 +204,23 @@ grep -q '<h2>Comparison</h2>' cmp.html || fail "compare --html shows the compari
 assert_eq "compare --html charts" 6 "$(grep -c '<svg' cmp.html)"
 # compare: a closed-loop / captured base (latency from the send) against an open-loop replay
 # (from the schedule by default) is measured from the send on both sides, and says so.
-"$A" compare --json base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" > orig.json 2> orig.err
+# (--by label: replay_rate has two stages and basic none, so there is no stage to pair)
+set +e
+"$A" compare base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" > nostage.txt 2> nostage.err; rc=$?
+set -e
+assert_eq "stages against none: refused" 1 "$rc"
+grep -q "compare: no stage of 'base' matches a stage of 'new' (notes above): --by label pools every stage" nostage.err || fail "refusal names --by label: $(cat nostage.err)"
+grep -q '^note: stage 2 only in new: not compared$' nostage.txt || fail "unmatched stages named: $(cat nostage.txt)"
+"$A" compare --by label --json base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" > orig.json 2> orig.err
 grep -q 'compare: base latency from send, new from schedule by default: both measured from the send' orig.err \
   || fail "origin override on stderr: $(cat orig.err)"
 assert_eq "both sides from the send" "send send" "$(py orig.json "d['compare']['latency_from']['base'] + ' ' + d['compare']['latency_from']['new']")"
 assert_eq "override noted in the report" "True" "$(py orig.json "'both sides measured from the send' in d['compare']['latency_origin_note']")"
 # replay_rate from the send: TTFT r1 5, r2 4, r3 3 ms → p50 4
 assert_eq "new ttft p50 from the send" 4 "$(py orig.json "'%g' % [m for m in d['compare']['groups'][0]['metrics'] if m['metric'] == 'ttft_ms'][0]['new_p50']")"
-"$A" compare base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" 2>/dev/null | grep -q '^latency from: base send, new send$' || fail "table names the origin"
+"$A" compare --by label base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" 2>/dev/null | grep -q '^latency from: base send, new send$' || fail "table names the origin"
 # an explicit --latency-from schedule cannot apply to a log without schedules: warned, not hidden
-"$A" compare --latency-from schedule base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" > sched.txt 2> sched.err
+"$A" compare --by label --latency-from schedule base="$FX/basic.jsonl" new="$FX/replay_rate.jsonl" > sched.txt 2> sched.err
 grep -q 'warning: base latency from send, new from schedule' sched.err || fail "origin warning on stderr"
 grep -q '^WARNING: latency origins differ' sched.txt || fail "origin warning in the report"
 pass "compare latency origins"

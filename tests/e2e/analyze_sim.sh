@@ -42,6 +42,19 @@ assert_eq "closed loop latency from send" "send send" "$(py sweep.json "' '.join
 want=$(zjq sweep.jsonl.gz "' '.join(str(sum(x['tokens_out'] for x in ex if x['replay']['stage'] == s and x['tokens_out'] is not None)) for s in (1, 4))")
 assert_eq "output tokens per stage = Σ tokens_out (errors included)" "$want" "$(py sweep.json "' '.join(str(g['output_tokens']) for g in d['groups'])")"
 
+# compare of two sweeps: stage by stage by default, said on stderr and in the report
+timeout 60 "$R" "$TRACE" --url "$ZERO_URL" --sweep 1,4 --stage-requests 12 --max-tokens 16 \
+  -o sweep_zero.jsonl.gz --quiet
+"$A" compare --json --seed 3 base=sweep.jsonl.gz new=sweep_zero.jsonl.gz > cs.json 2> cs.err
+assert_eq "compared stage by stage" "1 4" "$(py cs.json "' '.join(g['key'] for g in d['compare']['groups'])")"
+assert_eq "requests per stage" "12 12 12 12" "$(py cs.json "' '.join('%d %d' % (g['base_requests'], g['new_requests']) for g in d['compare']['groups'])")"
+assert_eq "TPOT per stage: zero profile faster" "faster faster" "$(py cs.json "' '.join([m['verdict'] for m in g['metrics'] if m['metric'] == 'tpot_ms'][0] for g in d['compare']['groups'])")"
+grep -q 'compare: the logs have several stages: compared stage by stage (--by label pools them)' cs.err || fail "stage note on stderr: $(cat cs.err)"
+assert_eq "note in the report" "True" "$(py cs.json "'stage by stage' in d['compare']['group_note']")"
+"$A" compare --seed 3 base=sweep.jsonl.gz new=sweep_zero.jsonl.gz 2>/dev/null | grep -q '^compare \[4\]: base=base (12 requests' || fail "table per stage"
+"$A" compare --json --by label base=sweep.jsonl.gz new=sweep_zero.jsonl.gz > cl.json 2>/dev/null
+assert_eq "--by label pools the stages" "None 24" "$(py cl.json "'%s %d' % (d['compare']['groups'][0]['key'], d['compare']['groups'][0]['base_requests'])")"
+
 # several tokens per event: n_out counted from events is flagged with its share, usage is not
 start_sim --profile zero --tokens-per-event 4
 # the sample trace's requests ask for usage: a copy without stream_options does not
