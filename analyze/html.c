@@ -67,8 +67,8 @@ static const char *const html_titles[] = {
     "Output throughput vs latency", "TTFT distribution", "TPOT distribution", "Time series",
     "Inter-token latency histogram", "TTFT vs input tokens"};
 
-int html_write(const char *path, const struct an_report *r, const char *svg_dir, char *err,
-               size_t errlen)
+int html_write(const char *path, const struct an_report *r, const char *svg_dir,
+               const struct plot_result *res, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -162,14 +162,30 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
         }
         free(notes);
     }
-    if (svg_dir) {
+    if (svg_dir && res) {
         fputs("<h2>Charts</h2>\n", f);
+        int missing = 0;
         for (int k = 0; plot_chart_names[k]; k++) {
+            if (res[k].state != PLOT_DRAWN)
+                continue;
             fprintf(f, "<figure id=\"%s\">\n", plot_chart_names[k]);
             if (html_svg(f, svg_dir, plot_chart_names[k]))
-                fprintf(f, "<p>(chart %s missing)</p>", plot_chart_names[k]);
+                fprintf(f, "<p>(chart %s could not be read back)</p>", plot_chart_names[k]);
             fprintf(f, "\n<figcaption>%s</figcaption></figure>\n", html_titles[k]);
         }
+        for (int k = 0; plot_chart_names[k]; k++) {
+            if (res[k].state == PLOT_DRAWN)
+                continue;
+            if (!missing++)
+                fputs("<p>Not drawn:</p>\n<ul>\n", f);
+            fprintf(f, "<li id=\"%s\">%s (<code>%s</code>): %s: ", plot_chart_names[k],
+                    html_titles[k], plot_chart_names[k],
+                    res[k].state == PLOT_SKIPPED ? "skipped" : "failed");
+            html_esc(f, res[k].why);
+            fputs("</li>\n", f);
+        }
+        if (missing)
+            fputs("</ul>\n", f);
     } else {
         fputs("<p>No charts: gnuplot was not available.</p>\n", f);
     }

@@ -5,9 +5,12 @@
 
 #include "report.h"
 
-/* Writes the report to path. svg_dir holds the SVG charts from plot_all (NULL: no charts).
- * 0 or -1 with err set. */
-int html_write(const char *path, const struct an_report *r, const char *svg_dir, char *err,
-               size_t errlen);
+#include "plot.h"
+
+/* Writes the report to path. svg_dir holds the SVG charts plot_all wrote and res what became
+ * of each (NULL, NULL: gnuplot was not available): drawn charts are embedded, the others
+ * listed with the reason. 0 or -1 with err set. */
+int html_write(const char *path, const struct an_report *r, const char *svg_dir,
+               const struct plot_result *res, char *err, size_t errlen);
 
 #endif

@@ -782,6 +782,8 @@ int main(int argc, char **argv)
     const char *svg_dir = NULL;
     char tmpdir[] = "/tmp/llmtrace-analyze.XXXXXX";
     int made_tmp = 0;
+    struct plot_result pres[PLOT_N_CHARTS];
+    int have_res = 0;
     if (o.plot_dir && c.n_reqs == 0) {
         fprintf(stderr, PROG ": --plot: no exchanges to chart\n");
         status = 1;
@@ -789,25 +791,39 @@ int main(int argc, char **argv)
         if (mkdir(o.plot_dir, 0777) && errno != EEXIST) {
             fprintf(stderr, PROG ": %s: %s\n", o.plot_dir, strerror(errno));
             status = 1;
-        } else if (plot_all(&c, sums, o.plot_dir, &po, err, sizeof err) < 0) {
+        } else if (plot_all(&c, sums, o.plot_dir, &po, pres, err, sizeof err) < 0) {
             fprintf(stderr, PROG ": --plot: %s\n", err);
             status = 1;
         } else {
             svg_dir = o.plot_dir;
+            have_res = 1;
         }
     } else if (o.html && plot_find_gnuplot() && mkdtemp(tmpdir)) {
         /* The HTML page embeds SVG text: have gnuplot draw into a private directory that
          * is removed once the page is written. */
         made_tmp = 1;
         po.png = 0;
-        if (plot_all(&c, sums, tmpdir, &po, err, sizeof err) >= 0)
+        if (plot_all(&c, sums, tmpdir, &po, pres, err, sizeof err) >= 0) {
             svg_dir = tmpdir;
-        else
+            have_res = 1;
+        } else {
             fprintf(stderr, PROG ": --html charts: %s\n", err);
+        }
     } else if (o.html) {
         fprintf(stderr, PROG ": gnuplot not found: the HTML report has tables only\n");
     }
-    if (o.html && html_write(o.html, &r, svg_dir, err, sizeof err)) {
+    /* One line per chart not drawn: skipped for lack of data (not an error), or failed. */
+    for (int k = 0; have_res && k < PLOT_N_CHARTS; k++) {
+        if (pres[k].state == PLOT_SKIPPED && !o.quiet)
+            fprintf(stderr, PROG ": %s: %s skipped: %s\n", o.plot_dir ? "--plot" : "--html",
+                    plot_chart_names[k], pres[k].why);
+        if (pres[k].state == PLOT_FAILED) {
+            fprintf(stderr, PROG ": %s: %s not drawn: %s\n", o.plot_dir ? "--plot" : "--html",
+                    plot_chart_names[k], pres[k].why);
+            status = 1;
+        }
+    }
+    if (o.html && html_write(o.html, &r, svg_dir, have_res ? pres : NULL, err, sizeof err)) {
         fprintf(stderr, PROG ": %s\n", err);
         status = 1;
     }

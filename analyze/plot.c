@@ -4,7 +4,9 @@
 #include "plot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +90,8 @@ static void plot_emit(struct buf *b, const char *dir, const char *name, const ch
         buf_printf(b, "set terminal svg size 1000,%d dynamic noenhanced font 'Sans,11' "
                       "background rgb 'white'\nset output ", h);
         plot_qpath(b, dir, name, "svg");
-        buf_printf(b, "\n%s\nunset multiplot\nset output\n", body);
+        /* the labels the PNG pass set would be drawn twice */
+        buf_printf(b, "\nunset label\n%s\nunset multiplot\nset output\n", body);
     }
     buf_append_str(b, "reset\n");
 }
@@ -109,33 +112,116 @@ static void plot_style(struct buf *b, int i, double ps)
         buf_printf(b, " pt %d ps %.1f", 4 + 2 * (i % 4), -ps);
 }
 
-/* (1) output tokens/s against p50 and p90 latency, one point per group, one line per label. */
-static void plot_throughput(struct buf *data, struct buf *body, const struct an_ctx *c,
-                            const struct an_summary *sums, enum plot_latency lat)
+/* A stage label's box in chart fractions (0..1 of the plot area), for overlap tests. */
+struct plot_box { double x0, y0, x1, y1; };
+
+static int plot_box_hit(const struct plot_box *a, const struct plot_box *b)
+{
+    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+/* (1) output tokens/s against p50 and p90 latency, one point per group, one line per label.
+ * Each point's group key is written beside it where it fits: four places are tried around
+ * the point (right above, right below, left above, left below) against the labels already
+ * placed and every marker; a key that fits nowhere is left out rather than printed over
+ * another. Returns the number of points. */
+static size_t plot_throughput(struct buf *data, struct buf *body, const struct an_ctx *c,
+                              const struct an_summary *sums, enum plot_latency lat)
 {
     size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS;
+    size_t npts = 0, *per = calloc(nl ? nl : 1, sizeof *per);
+    double xmax = 0, ymax = 0;
+    struct pt { double x50, x90, y; size_t g; } *pts = malloc((c->n_groups ? c->n_groups : 1) *
+                                                               sizeof *pts);
+    if (!pts || !per) {
+        free(pts);
+        free(per);
+        return 0;
+    }
+    for (size_t g = 0; g < c->n_groups; g++) {
+        const struct an_summary *s = &sums[g];
+        int l = c->groups[g].label_idx;
+        if (l >= (int)nl || s->requests == 0)
+            continue;
+        const struct stats_dist *d = lat == PLOT_LAT_TPOT ? &s->tpot
+                                     : lat == PLOT_LAT_TTFT ? &s->ttft : &s->e2e;
+        if (isnan(d->p50) || isnan(s->output_tok_s))
+            continue;
+        pts[npts++] = (struct pt){d->p50, d->p90, s->output_tok_s, g};
+        per[l]++;
+        xmax = d->p90 > xmax ? d->p90 : xmax;
+        ymax = s->output_tok_s > ymax ? s->output_tok_s : ymax;
+    }
+    if (npts == 0) {
+        free(pts);
+        free(per);
+        return 0;
+    }
+    xmax = xmax > 0 ? xmax * 1.08 : 1;
+    ymax = ymax > 0 ? ymax * 1.12 : 1;
     for (size_t l = 0; l < nl; l++) {
+        if (!per[l])
+            continue;
         buf_printf(data, "$TL%zu << EOD\n", l);
-        for (size_t g = 0; g < c->n_groups; g++) {
-            const struct an_summary *s = &sums[g];
-            if (c->groups[g].label_idx != (int)l || s->requests == 0)
-                continue;
-            const struct stats_dist *d = lat == PLOT_LAT_TPOT ? &s->tpot
-                                         : lat == PLOT_LAT_TTFT ? &s->ttft : &s->e2e;
-            if (isnan(d->p50) || isnan(s->output_tok_s))
-                continue;
-            buf_printf(data, "%.6g %.6g %.6g \"%s\"\n", d->p50, d->p90, s->output_tok_s,
-                       c->by == AN_BY_LABEL ? "" : c->groups[g].key);
-        }
+        for (size_t i = 0; i < npts; i++)
+            if (c->groups[pts[i].g].label_idx == (int)l)
+                buf_printf(data, "%.17g %.17g %.17g\n", pts[i].x50, pts[i].x90, pts[i].y);
         buf_append_str(data, "EOD\n");
     }
     buf_printf(body, "set title 'Output throughput vs %s latency (one point per %s)'\n"
                      "set xlabel '%s latency (ms)'\nset ylabel 'output tokens/s (all requests)'\n"
-                     "set grid\nset key outside right top box\nset yrange [0:*]\nset xrange [0:*]\n"
-                     "plot ",
-               plot_lat_name(lat), c->by == AN_BY_STAGE ? "stage" : "group", plot_lat_name(lat));
+                     "set grid\nset key outside right top box\nset xrange [0:%.17g]\n"
+                     "set yrange [0:%.17g]\n",
+               plot_lat_name(lat), c->by == AN_BY_STAGE ? "stage" : "group", plot_lat_name(lat),
+               xmax, ymax);
+    if (c->by != AN_BY_LABEL) {
+        /* The plot area of a 1000 x 620 chart with the key outside is about 780 x 518 px; a
+         * 9 pt label is ~6 px per character and ~12 px high; points ~9 px across. */
+        const double pw = 780, ph = 518, cw = 6.0 / pw, chh = 13.0 / ph, mk = 6.0;
+        struct plot_box *placed = malloc((3 * npts + 1) * sizeof *placed);
+        size_t np = 0;
+        for (size_t i = 0; placed && i < npts; i++)
+            for (int k = 0; k < 2; k++) {
+                double u = (k ? pts[i].x90 : pts[i].x50) / xmax, v = pts[i].y / ymax;
+                placed[np++] = (struct plot_box){u - mk / pw, v - mk / ph, u + mk / pw,
+                                                 v + mk / ph};
+            }
+        for (size_t i = 0; placed && i < npts; i++) {
+            const char *key = c->groups[pts[i].g].key;
+            double u = pts[i].x50 / xmax, v = pts[i].y / ymax, w = (double)strlen(key) * cw;
+            static const double off[4][2] = {{1, 1}, {1, -1}, {-1, 1}, {-1, -1}};
+            for (int k = 0; k < 4; k++) {
+                double gx = 8.0 / pw, gy = 7.0 / ph;
+                struct plot_box b;
+                b.x0 = off[k][0] > 0 ? u + gx : u - gx - w;
+                b.x1 = b.x0 + w;
+                b.y0 = off[k][1] > 0 ? v + gy : v - gy - chh;
+                b.y1 = b.y0 + chh;
+                if (b.x0 < 0 || b.x1 > 1 || b.y0 < 0 || b.y1 > 1)
+                    continue;
+                size_t j = 0;
+                while (j < np && !plot_box_hit(&b, &placed[j]))
+                    j++;
+                if (j < np)
+                    continue;
+                placed[np++] = b;
+                buf_append_str(body, "set label ");
+                plot_qstr(body, key);
+                /* at the box's lower-left corner, in graph coordinates */
+                buf_printf(body, " at graph %.6f, graph %.6f left font ',9' front\n", b.x0,
+                           b.y0 + 0.25 * chh);
+                break;
+            }
+        }
+        free(placed);
+    }
+    buf_append_str(body, "plot ");
+    int any = 0;
     for (size_t l = 0; l < nl; l++) {
-        buf_printf(body, "%s$TL%zu using 1:3 with linespoints ", l ? ", " : "", l);
+        if (!per[l])
+            continue;
+        buf_printf(body, "%s$TL%zu using 1:3 with linespoints ", any ? ", " : "", l);
+        any = 1;
         plot_style(body, (int)l, 1.2);
         buf_append_str(body, " dt 1 title ");
         struct buf t;
@@ -143,7 +229,6 @@ static void plot_throughput(struct buf *data, struct buf *body, const struct an_
         buf_printf(&t, "%s p50", c->labels[l]);
         plot_qstr(body, t.p);
         buf_reset(&t);
-        buf_printf(body, ", $TL%zu using 1:3:4 with labels offset 0.8,0.8 font ',9' notitle", l);
         buf_printf(body, ", $TL%zu using 2:3 with linespoints ", l);
         /* open markers for p90 so the two series separate in greyscale print too */
         plot_style(body, (int)l, -1.2);
@@ -153,6 +238,9 @@ static void plot_throughput(struct buf *data, struct buf *body, const struct an_
         buf_free(&t);
     }
     buf_append_char(body, '\n');
+    free(pts);
+    free(per);
+    return npts;
 }
 
 /* Sorted values of one metric over every group of label l (ok requests). */
@@ -185,35 +273,39 @@ static double *plot_label_values(const struct an_ctx *c, size_t l, const char *m
     return all;
 }
 
-/* (2) CDF of a per-request metric, labels overlaid; at most 400 points per label. */
-static void plot_cdf(struct buf *data, struct buf *body, const struct an_ctx *c,
-                     const char *metric, const char *title, const char *tag)
+/* (2) CDF of a per-request metric, labels overlaid; at most 400 points per label. Labels
+ * without a value are left out. Returns the number of labels drawn. */
+static size_t plot_cdf(struct buf *data, struct buf *body, const struct an_ctx *c,
+                       const char *metric, const char *title, const char *tag)
 {
     size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS;
     buf_printf(body, "set title '%s'\nset xlabel '%s (ms)'\nset ylabel 'fraction of requests'\n"
                      "set grid\nset key bottom right box\nset yrange [0:1]\nplot ",
                title, tag);
-    int any = 0;
+    size_t any = 0;
     for (size_t l = 0; l < nl; l++) {
         size_t n;
         double *v = plot_label_values(c, l, metric, &n);
+        if (n == 0) {
+            free(v);
+            continue;
+        }
         buf_printf(data, "$%s%zu << EOD\n", tag, l);
         size_t pts = n < 400 ? n : 400;
-        for (size_t i = 0; i < pts && n; i++) {
+        for (size_t i = 0; i < pts; i++) {
             double q = pts > 1 ? (double)i / (double)(pts - 1) : 1.0;
-            buf_printf(data, "%.6g %.6g\n", stats_percentile_sorted(v, n, q * 100), q);
+            buf_printf(data, "%.17g %.6g\n", stats_percentile_sorted(v, n, q * 100), q);
         }
-        if (n == 0)
-            buf_append_str(data, "NaN NaN\n");
         buf_append_str(data, "EOD\n");
         free(v);
         buf_printf(body, "%s$%s%zu using 1:2 with lines ", any ? ", " : "", tag, l);
         plot_style(body, (int)l, 0);
         buf_append_str(body, " title ");
         plot_qstr(body, c->labels[l]);
-        any = 1;
+        any++;
     }
     buf_append_char(body, '\n');
+    return any;
 }
 
 static double plot_nice_width(double span_s)
@@ -246,9 +338,12 @@ static void plot_spread(double *acc, size_t nb, double w, double a, double e, do
 
 /* (3) time series per label: output tokens/s (tokens spread evenly between first content
  * and end), time-averaged in-flight requests, mean TTFT of requests started in the bin. */
-static void plot_timeseries(struct buf *data, struct buf *body, const struct an_ctx *c)
+static size_t plot_timeseries(struct buf *data, struct buf *body, const struct an_ctx *c)
 {
     size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS;
+    unsigned char drawn[PLOT_MAX_LABELS] = {0};
+    size_t any = 0;
+    int has_ttft = 0;
     for (size_t l = 0; l < nl; l++) {
         int64_t t_min = INT64_MAX, t_max = INT64_MIN;
         for (size_t i = 0; i < c->n_reqs; i++) {
@@ -260,9 +355,13 @@ static void plot_timeseries(struct buf *data, struct buf *body, const struct an_
             if (r->end_abs_us > t_max)
                 t_max = r->end_abs_us;
         }
-        buf_printf(data, "$TS%zu << EOD\n", l);
         double span = (double)t_max - (double)t_min;
-        if (t_min < t_max) {
+        if (!(t_min < t_max))
+            continue;
+        buf_printf(data, "$TS%zu << EOD\n", l);
+        drawn[l] = 1;
+        any++;
+        {
             double w = plot_nice_width(span / 1e6), wu = w * 1e6;
             size_t nb = (size_t)(span / wu) + 1;
             double *tok = calloc(nb, sizeof *tok), *inf = calloc(nb, sizeof *inf);
@@ -296,9 +395,10 @@ static void plot_timeseries(struct buf *data, struct buf *body, const struct an_
                 }
                 for (size_t b = 0; b < nb; b++) {
                     buf_printf(data, "%.6g %.6g %.6g ", (double)b * w + w / 2, tok[b] / w, inf[b]);
-                    if (cnt[b] > 0)
+                    if (cnt[b] > 0) {
                         buf_printf(data, "%.6g\n", ttft[b] / cnt[b]);
-                    else
+                        has_ttft = 1;
+                    } else
                         buf_append_str(data, "NaN\n");
                 }
             }
@@ -306,77 +406,159 @@ static void plot_timeseries(struct buf *data, struct buf *body, const struct an_
             free(inf);
             free(ttft);
             free(cnt);
-        } else {
-            buf_append_str(data, "NaN NaN NaN NaN\n");
         }
         buf_append_str(data, "EOD\n");
     }
+    if (!any)
+        return 0;
     static const char *const panel[] = {"output tokens/s", "in-flight requests", "TTFT (ms)"};
     buf_append_str(body, "set multiplot layout 3,1 title \"Time series (x: seconds since the "
                          "label's first request)\"\nset grid\nset key top right box\n");
     for (int p = 0; p < 3; p++) {
-        buf_printf(body, "set ylabel '%s'\n%s\nplot ", panel[p],
+        buf_printf(body, "set ylabel '%s'\n%s\n", panel[p],
                    p == 2 ? "set xlabel 'time (s)'" : "unset xlabel");
-        for (size_t l = 0; l < nl; l++) {
-            buf_printf(body, "%s$TS%zu using 1:%d with linespoints ", l ? ", " : "", l, p + 2);
+        if (p == 2 && !has_ttft) {
+            /* every request failed: an empty panel that says so (gnuplot refuses to plot
+             * a column of NaN) */
+            buf_append_str(body, "set label 1 'no TTFT: no successful request' at graph 0.5, "
+                                 "graph 0.5 center\nset yrange [0:1]\nplot -1 notitle\n"
+                                 "unset label 1\n");
+            continue;
+        }
+        buf_append_str(body, "plot ");
+        for (size_t l = 0, k = 0; l < nl; l++) {
+            if (!drawn[l])
+                continue;
+            buf_printf(body, "%s$TS%zu using 1:%d with linespoints ", k++ ? ", " : "", l, p + 2);
             plot_style(body, (int)l, 0.6);
             buf_append_str(body, " title ");
             plot_qstr(body, c->labels[l]);
         }
         buf_append_char(body, '\n');
     }
+    return any;
 }
 
-/* (4) ITL histogram: the log-linear histogram regrouped into 60 log-spaced bins. */
-static void plot_itl(struct buf *data, struct buf *body, const struct an_ctx *c)
+/* (4) ITL histogram: the log-linear histogram regrouped into 60 log-spaced bins over at most
+ * four decades below the largest gap (shorter gaps, and gaps of 0 µs — events that arrived in
+ * one read — count in the first bin, and the title says how many). Returns the labels drawn. */
+static size_t plot_itl(struct buf *data, struct buf *body, const struct an_ctx *c)
 {
     size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS;
-    buf_append_str(body, "set title 'Inter-token latency (one sample per gap between content "
-                         "events)'\nset xlabel 'ITL (ms, log scale)'\n"
-                         "set ylabel 'fraction of gaps'\n"
-                         "set logscale x\nset grid\nset key top right box\nplot ");
+    struct hist *hs = calloc(nl ? nl : 1, sizeof *hs);
+    if (!hs)
+        return 0;
+    double lo = INFINITY, hi = 0;
+    uint64_t below = 0, total = 0;
     for (size_t l = 0; l < nl; l++) {
-        struct hist h;
-        hist_init(&h);
+        hist_init(&hs[l]);
         for (size_t g = 0; g < c->n_groups; g++)
             if (c->groups[g].label_idx == (int)l)
-                hist_merge(&h, &c->groups[g].itl);
-        buf_printf(data, "$IH%zu << EOD\n", l);
-        if (h.n > 0 && h.b && h.max > 0) {
-            double lo = h.min > HIST_MIN ? h.min : HIST_MIN, hi = h.max * 1.0001;
-            double step = log(hi / lo) / 60;
-            if (step <= 0)
-                step = 0.01;
+                hist_merge(&hs[l], &c->groups[g].itl);
+        if (hs[l].n == 0 || !hs[l].b || !(hs[l].max > 0))
+            continue;
+        for (int i = 0; i < HIST_BUCKETS; i++)
+            if (hs[l].b[i]) {
+                double v = hist_bucket_value(i);
+                lo = v < lo ? v : lo;
+                break;
+            }
+        hi = hs[l].max > hi ? hs[l].max : hi;
+    }
+    size_t any = 0;
+    if (hi > 0 && isfinite(lo)) {
+        hi *= 1.0001;
+        if (lo < hi / 1e4)
+            lo = hi / 1e4;
+        if (lo >= hi)
+            lo = hi / 2;
+        double step = log(hi / lo) / 60;
+        for (size_t l = 0; l < nl; l++) {
+            const struct hist *h = &hs[l];
+            if (h->n == 0 || !h->b || !(h->max > 0))
+                continue;
             double bins[61] = {0};
+            bins[0] += (double)h->zero;
+            below += h->zero;
+            total += h->n;
             for (int i = 0; i < HIST_BUCKETS; i++) {
-                if (!h.b[i])
+                if (!h->b[i])
                     continue;
                 double v = hist_bucket_value(i);
-                int k = (int)(log(v / lo) / step);
-                bins[k < 0 ? 0 : k > 60 ? 60 : k] += h.b[i];
+                if (v < lo)
+                    below += h->b[i];
+                int k = v < lo ? 0 : (int)(log(v / lo) / step);
+                bins[k < 0 ? 0 : k > 60 ? 60 : k] += h->b[i];
             }
+            buf_printf(data, "$IH%zu << EOD\n", l);
             for (int k = 0; k <= 60; k++)
                 buf_printf(data, "%.6g %.6g\n", lo * exp((k + 0.5) * step) / 1e3,
-                           bins[k] / (double)h.n);
-        } else {
-            buf_append_str(data, "NaN NaN\n");
+                           bins[k] / (double)h->n);
+            buf_append_str(data, "EOD\n");
+            any++;
         }
-        buf_append_str(data, "EOD\n");
-        hist_free(&h);
-        buf_printf(body, "%s$IH%zu using 1:2 with histeps ", l ? ", " : "", l);
-        plot_style(body, (int)l, 0);
-        buf_append_str(body, " title ");
-        plot_qstr(body, c->labels[l]);
+        buf_append_str(body, "set title \"Inter-token latency (one sample per gap between "
+                             "content events)");
+        if (below)
+            buf_printf(body, "\\n%llu of %llu gaps under %.3g ms (0 us included) in the first "
+                             "bin", (unsigned long long)below, (unsigned long long)total,
+                       lo / 1e3);
+        double x0 = lo / 1e3, x1 = hi * exp(step) / 1e3;
+        buf_printf(body, "\"\nset xlabel 'ITL (ms, log scale)'\nset ylabel 'fraction of gaps'\n"
+                         "set logscale x\nset xrange [%.6g:%.6g]\nset xtics (",
+                   x0, x1);
+        /* tics at 1, 2, 5 x 10^k inside the range, labelled plainly: a range under a decade
+         * still gets several, and none reads 1e-05 */
+        static const double m125[] = {1, 2, 5}, m19[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        int nt = 0;
+        for (int pass = 0; pass < 2 && nt < 3; pass++) {
+            const double *mm = pass ? m19 : m125;
+            int nm = pass ? 9 : 3, cnt = 0;
+            for (int e = (int)floor(log10(x0)); e <= (int)ceil(log10(x1)); e++)
+                for (int m = 0; m < nm; m++) {
+                    double t = mm[m] * pow(10, e);
+                    cnt += t >= x0 && t <= x1;
+                }
+            if (cnt < 3 && !pass)
+                continue;
+            for (int e = (int)floor(log10(x0)); e <= (int)ceil(log10(x1)); e++)
+                for (int m = 0; m < nm; m++) {
+                    double t = mm[m] * pow(10, e);
+                    if (t >= x0 && t <= x1)
+                        buf_printf(body, "%s\"%g\" %.6g", nt++ ? ", " : "", t, t);
+                }
+        }
+        for (int i = 0, n0 = nt; n0 < 3 && i < 4; i++) {
+            /* a range too narrow even for 1 … 9: four log-spaced tics */
+            double t = x0 * pow(x1 / x0, (i + 0.5) / 4);
+            buf_printf(body, "%s\"%.3g\" %.6g", nt++ ? ", " : "", t, t);
+        }
+        buf_append_str(body, ")\nset grid\nset key top right box\nplot ");
+        for (size_t l = 0, k = 0; l < nl; l++) {
+            const struct hist *h = &hs[l];
+            if (h->n == 0 || !h->b || !(h->max > 0))
+                continue;
+            buf_printf(body, "%s$IH%zu using 1:2 with histeps ", k++ ? ", " : "", l);
+            plot_style(body, (int)l, 0);
+            buf_append_str(body, " title ");
+            plot_qstr(body, c->labels[l]);
+        }
+        buf_append_char(body, '\n');
     }
-    buf_append_char(body, '\n');
+    for (size_t l = 0; l < nl; l++)
+        hist_free(&hs[l]);
+    free(hs);
+    return any;
 }
 
-/* (5) TTFT against input tokens, at most 5000 points per label (even stride). */
-static void plot_scatter(struct buf *data, struct buf *body, const struct an_ctx *c)
+/* (5) TTFT against input tokens, at most 5000 points per label (even stride). Labels without
+ * a request whose n_in is known are left out. Returns the labels drawn. */
+static size_t plot_scatter(struct buf *data, struct buf *body, const struct an_ctx *c)
 {
     size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS;
     buf_append_str(body, "set title 'TTFT vs input tokens'\nset xlabel 'input tokens'\n"
                          "set ylabel 'TTFT (ms)'\nset grid\nset key top left box\nplot ");
+    size_t any = 0;
     for (size_t l = 0; l < nl; l++) {
         size_t n = 0;
         for (size_t i = 0; i < c->n_reqs; i++) {
@@ -384,32 +566,134 @@ static void plot_scatter(struct buf *data, struct buf *body, const struct an_ctx
             n += c->groups[r->group].label_idx == (int)l && (r->flags & AN_REQ_OK) &&
                  r->n_in >= 0 && r->ttft_us >= 0;
         }
-        size_t stride = n > 5000 ? (n + 4999) / 5000 : 1, k = 0, w = 0;
+        if (n == 0)
+            continue;
+        size_t stride = n > 5000 ? (n + 4999) / 5000 : 1, k = 0;
         buf_printf(data, "$SC%zu << EOD\n", l);
         for (size_t i = 0; i < c->n_reqs; i++) {
             const struct an_req *r = &c->reqs[i];
             if (!(c->groups[r->group].label_idx == (int)l && (r->flags & AN_REQ_OK) &&
                   r->n_in >= 0 && r->ttft_us >= 0))
                 continue;
-            if (k++ % stride == 0) {
+            if (k++ % stride == 0)
                 buf_printf(data, "%d %.6g\n", r->n_in, r->ttft_us / 1e3);
-                w++;
-            }
         }
-        if (w == 0)
-            buf_append_str(data, "NaN NaN\n");
         buf_append_str(data, "EOD\n");
-        buf_printf(body, "%s$SC%zu using 1:2 with points ", l ? ", " : "", l);
+        buf_printf(body, "%s$SC%zu using 1:2 with points ", any ? ", " : "", l);
         plot_style(body, (int)l, 0.5);
         buf_append_str(body, " title ");
         plot_qstr(body, c->labels[l]);
+        any++;
     }
     buf_append_char(body, '\n');
+    return any;
+}
+
+/* Why a chart has nothing to draw (README "Charts"). */
+static const char *const plot_empty_why[PLOT_N_CHARTS] = {
+    "no group has both a latency and a throughput (no successful request)",
+    "no successful request has a TTFT (no content event)",
+    "no request has a TPOT (it needs n_out >= 2 and two content events)",
+    "no request with a start and an end",
+    "no inter-token gap (no response had two content events)",
+    "the input token count of every request is unknown (no usage in the responses: "
+    "llmtrace-replay --include-usage asks for it)",
+};
+
+/* Size of a file, -1 when it does not exist. */
+static long long plot_fsize(const char *dir, const char *name, const char *ext)
+{
+    char p[4200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s.%s", dir, name, ext);
+    return stat(p, &st) ? -1 : (long long)st.st_size;
+}
+
+static void plot_unlink(const char *dir, const char *name, const char *ext)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s.%s", dir, name, ext);
+    unlink(p);
+}
+
+/* Runs gnuplot on script with its stdout discarded and its stderr kept in a temporary file;
+ * 0 when it exited 0, else -1 with gnuplot's first error line (trimmed) in why. */
+static int plot_run(const char *gp, const char *script, size_t len, char *why, size_t whylen)
+{
+    FILE *ef = tmpfile();
+    int pfd[2];
+    if (!ef || pipe(pfd)) {
+        snprintf(why, whylen, "cannot run gnuplot: %s", strerror(errno));
+        if (ef)
+            fclose(ef);
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int dn = open("/dev/null", O_WRONLY);
+        dup2(pfd[0], 0);
+        dup2(fileno(ef), 2);
+        if (dn >= 0)
+            dup2(dn, 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        execl(gp, gp, (char *)NULL);
+        fprintf(stderr, "cannot run %s: %s\n", gp, strerror(errno));
+        _exit(127);
+    }
+    close(pfd[0]);
+    if (pid < 0) {
+        close(pfd[1]);
+        fclose(ef);
+        snprintf(why, whylen, "cannot run gnuplot: %s", strerror(errno));
+        return -1;
+    }
+    /* gnuplot may exit before reading everything: a write error, not a SIGPIPE */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(pfd[1], script + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    close(pfd[1]);
+    sigaction(SIGPIPE, &old, NULL);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    /* gnuplot reports an error as "gnuplot> command", a caret line, then "line N: what":
+     * keep the last of these, which says what went wrong */
+    char line[512], best[512] = "";
+    rewind(ef);
+    while (fgets(line, sizeof line, ef)) {
+        char *t = line;
+        while (*t == ' ' || *t == '\t')
+            t++;
+        t[strcspn(t, "\r\n")] = '\0';
+        if (!*t || *t == '^' || !strncmp(t, "gnuplot>", 8))
+            continue;
+        if (!best[0] || !strncmp(t, "line ", 5))
+            snprintf(best, sizeof best, "%s", t);
+    }
+    fclose(ef);
+    if (ok)
+        return 0;
+    snprintf(why, whylen, "gnuplot failed (%s%s%s)",
+             WIFEXITED(st) ? "exit status" : "killed", best[0] ? ": " : "", best);
+    return -1;
 }
 
 int plot_all(const struct an_ctx *c, const struct an_summary *sums, const char *dir,
-             const struct plot_opts *o, char *err, size_t errlen)
+             const struct plot_opts *o, struct plot_result res[PLOT_N_CHARTS], char *err,
+             size_t errlen)
 {
+    memset(res, 0, PLOT_N_CHARTS * sizeof *res);
     const char *gp = plot_find_gnuplot();
     if (!gp) {
         snprintf(err, errlen, "gnuplot not found in PATH (install gnuplot-nox); no charts "
@@ -429,41 +713,51 @@ int plot_all(const struct an_ctx *c, const struct an_summary *sums, const char *
     for (int k = 0; plot_chart_names[k]; k++) {
         buf_reset(&body);
         buf_reset(&data);
+        buf_reset(&all);
+        size_t n = 0;
         switch (k) {
-        case 0: plot_throughput(&data, &body, c, sums, o->latency); break;
-        case 1: plot_cdf(&data, &body, c, "ttft", "TTFT distribution (CDF)", "TTFT"); break;
-        case 2: plot_cdf(&data, &body, c, "tpot", "TPOT distribution (CDF)", "TPOT"); break;
-        case 3: plot_timeseries(&data, &body, c); break;
-        case 4: plot_itl(&data, &body, c); break;
-        case 5: plot_scatter(&data, &body, c); break;
+        case 0: n = plot_throughput(&data, &body, c, sums, o->latency); break;
+        case 1: n = plot_cdf(&data, &body, c, "ttft", "TTFT distribution (CDF)", "TTFT"); break;
+        case 2: n = plot_cdf(&data, &body, c, "tpot", "TPOT distribution (CDF)", "TPOT"); break;
+        case 3: n = plot_timeseries(&data, &body, c); break;
+        case 4: n = plot_itl(&data, &body, c); break;
+        case 5: n = plot_scatter(&data, &body, c); break;
+        }
+        const char *name = plot_chart_names[k];
+        if (n == 0) {
+            res[k].state = PLOT_SKIPPED;
+            int zero_gaps = 0;
+            for (size_t g = 0; k == 4 && g < c->n_groups; g++)
+                zero_gaps |= c->groups[g].itl.n > 0;
+            snprintf(res[k].why, sizeof res[k].why, "%s",
+                     zero_gaps ? "every inter-token gap is 0 us (the events arrived together)"
+                               : plot_empty_why[k]);
+            continue;
         }
         if (data.p)
             buf_append(&all, data.p, data.len);
-        plot_emit(&all, dir, plot_chart_names[k], body.p ? body.p : "", o, k == 3);
+        plot_emit(&all, dir, name, body.p ? body.p : "", o, k == 3);
+        char why[320];
+        int rc = strchr(gp, '\'') ? -1 : plot_run(gp, all.p ? all.p : "", all.len, why,
+                                                  sizeof why);
+        /* a chart counts when every file it should have is there and not empty */
+        if (rc == 0 && ((o->png && plot_fsize(dir, name, "png") <= 0) ||
+                        (o->svg && plot_fsize(dir, name, "svg") <= 0))) {
+            rc = -1;
+            snprintf(why, sizeof why, "gnuplot wrote no image");
+        }
+        if (rc) {
+            res[k].state = PLOT_FAILED;
+            snprintf(res[k].why, sizeof res[k].why, "%s", why);
+            if (o->png)
+                plot_unlink(dir, name, "png");
+            if (o->svg)
+                plot_unlink(dir, name, "svg");
+            continue;
+        }
+        res[k].state = PLOT_DRAWN;
         charts++;
     }
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "'%s'", gp);
-    /* The path came from PATH or LLMTRACE_GNUPLOT; refuse quotes rather than escape them. */
-    if (strchr(gp, '\'')) {
-        snprintf(err, errlen, "gnuplot path contains a quote: %s", gp);
-        charts = -1;
-        goto out;
-    }
-    FILE *p = popen(cmd, "w");
-    if (!p) {
-        snprintf(err, errlen, "cannot run gnuplot: %s", strerror(errno));
-        charts = -1;
-        goto out;
-    }
-    if (all.p)
-        fwrite(all.p, 1, all.len, p);
-    int st2 = pclose(p);
-    if (st2 == -1 || !WIFEXITED(st2) || WEXITSTATUS(st2) != 0) {
-        snprintf(err, errlen, "gnuplot failed (status %d)", WIFEXITED(st2) ? WEXITSTATUS(st2) : -1);
-        charts = -1;
-    }
-out:
     buf_free(&data);
     buf_free(&all);
     buf_free(&body);

@@ -17,11 +17,22 @@ struct plot_opts {
 /* Path of the gnuplot executable (LLMTRACE_GNUPLOT overrides; searched in PATH), or NULL. */
 const char *plot_find_gnuplot(void);
 
+#define PLOT_N_CHARTS 6
+
+/* What became of one chart. */
+struct plot_result {
+    enum { PLOT_DRAWN = 1, PLOT_SKIPPED, PLOT_FAILED } state;
+    char why[320];           /* SKIPPED: what data is missing; FAILED: gnuplot's first error */
+};
+
 /* Writes DIR/{throughput_latency,ttft_cdf,tpot_cdf,timeseries,itl_hist,ttft_vs_input}.{png,svg}.
- * sums[g] summarizes group g. Returns the number of charts written, or -1 with err set
- * (gnuplot missing, DIR not writable, gnuplot failed). */
+ * sums[g] summarizes group g. A chart without data is skipped (no file written) and a chart
+ * gnuplot could not draw leaves no file; res[k] says which and why (one gnuplot process per
+ * chart, its messages captured, never passed through). Returns the number of charts drawn,
+ * or -1 with err set when nothing can be drawn at all (gnuplot missing, DIR not writable). */
 int plot_all(const struct an_ctx *c, const struct an_summary *sums, const char *dir,
-             const struct plot_opts *o, char *err, size_t errlen);
+             const struct plot_opts *o, struct plot_result res[PLOT_N_CHARTS], char *err,
+             size_t errlen);
 
 /* Names of the charts plot_all writes, NULL-terminated (for the HTML report). */
 extern const char *const plot_chart_names[];

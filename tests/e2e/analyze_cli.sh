@@ -151,6 +151,42 @@ assert_eq "svg charts inline in HTML" 6 "$(grep -c '<svg' report.html)"
 if grep -qE '(src|href)="(https?:)?//' report.html; then fail "HTML loads network resources"; fi
 grep -q '<td class=l>a</td>' report.html || fail "HTML summary table"
 pass "HTML self-contained with tables"
+# crowded stages: every stage label on the throughput-latency chart stands apart from the others
+/usr/bin/python3 "$SRC_DIR/tests/e2e/analyze_cluster.py" crowd.jsonl
+"$A" --by stage crowd.jsonl --plot crowd > /dev/null 2>&1
+/usr/bin/python3 - crowd/throughput_latency.svg <<'PY' || fail "stage labels overlap"
+import re, sys
+svg = open(sys.argv[1]).read()
+labs = re.findall(r'<g transform="translate\(([\d.]+),([\d.]+)\)"[^>]*font-size="9\.00"[^>]*>\s*<text>([^<]*)</text>', svg)
+assert len(labs) >= 8, "only %d stage labels drawn" % len(labs)
+# a 9-pt label: ~5.5 px per character, from 9 px above its baseline to 2 px below
+box = [(float(x), float(y) - 9, float(x) + 5.5 * len(t), float(y) + 2, t) for x, y, t in labs]
+for i, a in enumerate(box):
+    for b in box[i + 1:]:
+        assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), "%s and %s overlap" % (a[4], b[4])
+print("%d stage labels, none overlapping" % len(labs))
+PY
+pass "stage labels apart"
+# a gnuplot that fails: one line per chart in our words, never its own output, no file left
+cat > fakegp.sh <<'SH'
+#!/bin/sh
+cat > /dev/null
+echo 'gnuplot> plot $X using 1:2' >&2
+echo '         line 7: all points y value undefined!' >&2
+exit 1
+SH
+chmod +x fakegp.sh
+set +e
+LLMTRACE_GNUPLOT=$PWD/fakegp.sh "$A" --plot failed --html failed.html "$FX/basic.jsonl" > fg.out 2> fg.err; rc=$?
+set -e
+assert_eq "gnuplot failure exit" 1 "$rc"
+assert_eq "one line per chart" 6 "$(grep -c '^llmtrace-analyze: --plot: [a-z_]* not drawn: gnuplot failed (exit status: line 7: all points y value undefined!)$' fg.err)"
+grep -q '^gnuplot>\|^ *line 7' fg.err && fail "gnuplot's own output reached the user"
+assert_eq "no file left" "" "$(ls failed)"
+grep -q 'No charts: gnuplot was not available' failed.html && fail "HTML blames a missing gnuplot"
+assert_eq "HTML lists the failures" 6 "$(grep -c '<li id="[a-z_]*">.*: failed: gnuplot failed' failed.html)"
+pass "gnuplot failures reported in one line each"
+
 # gnuplot missing: a clear message, the numbers still printed
 set +e
 LLMTRACE_GNUPLOT=/nonexistent/gnuplot "$A" --plot nochart "$FX/basic.jsonl" > ng.out 2> ng.err; rc=$?

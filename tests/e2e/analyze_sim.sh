@@ -81,6 +81,20 @@ fi
 assert_eq "with usage: nothing flagged" "0 16" "$(py tpe_usage.json "'%d %d' % (d['groups'][0]['n_out_from_events'], d['groups'][0]['tokens_source']['usage'])")"
 "$A" tpe_usage.jsonl.gz | grep -q 'n_out counted' && fail "usage flagged"
 pass "n_out from events flagged against the simulator"
+# charts of a replay without usage (every n_in unknown): the charts without data are skipped
+# with one line each, no empty file, and the HTML embeds what was drawn and says what was not
+"$A" --by stage tpe.jsonl.gz --plot charts --html report.html > /dev/null 2> charts.err
+assert_eq "skipped, one line" "llmtrace-analyze: --plot: ttft_vs_input skipped: the input token count of every request is unknown (no usage in the responses: llmtrace-replay --include-usage asks for it)" "$(grep ttft_vs_input charts.err)"
+grep -q 'gnuplot>\|^ *line [0-9]' charts.err && fail "raw gnuplot output: $(cat charts.err)"
+[ -e charts/ttft_vs_input.png ] || [ -e charts/ttft_vs_input.svg ] && fail "a skipped chart left a file"
+assert_eq "no empty file" "" "$(find charts -size 0)"
+drawn=$(ls charts/*.svg | wc -l)
+assert_le "some charts drawn" 3 "$drawn"
+assert_eq "one line per chart not drawn" "$((6 - drawn))" "$(grep -c ' skipped: ' charts.err)"
+assert_eq "HTML embeds every chart drawn" "$drawn" "$(grep -c '<svg' report.html)"
+grep -q 'gnuplot was not available' report.html && fail "HTML says gnuplot was not available"
+grep -q '<li id="ttft_vs_input">TTFT vs input tokens (<code>ttft_vs_input</code>): skipped: the input token count of every request is unknown' report.html || fail "HTML names the skipped chart"
+pass "charts without data skipped and said so"
 
 # the simulator's own ground-truth log is a log like any other
 stop_pid "$DEF_PID"

@@ -665,6 +665,47 @@ static void test_group_window_index(void **state)
     an_free(&c);
 }
 
+/* A group whose every request failed within a millisecond has no rate ("3,625 req/s" for five
+ * refused connections), and neither has a span under 1 ms. */
+static void test_no_rate_without_span(void **state)
+{
+    (void)state;
+    struct an_ctx c;
+    an_init(&c, AN_BY_LABEL, 0, AN_FROM_AUTO, 0);
+    an_add_label(&c, "down");
+    an_add_label(&c, "fast");
+    an_add_label(&c, "ok");
+    struct tlog_exchange x;
+    for (int i = 0; i < 5; i++) { /* five refused connects over 1.38 ms */
+        mk(&x, "f", T0 + i * 300, 0, -1, 180);
+        tlog_exchange_set_error(&x, TLOG_ERROR_CONNECT, "refused");
+        assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+        tlog_exchange_free(&x);
+    }
+    mk(&x, "one", T0, 200, 100, 800); /* one success, 0.8 ms */
+    ev(&x, 300, 1, 1);
+    assert_int_equal(an_add(&c, 1, &x, NULL), 1);
+    tlog_exchange_free(&x);
+    mk(&x, "ok", T0, 200, 100, 2000); /* 2 ms: 500 req/s */
+    ev(&x, 300, 1, 1);
+    assert_int_equal(an_add(&c, 2, &x, NULL), 1);
+    tlog_exchange_free(&x);
+    an_sort_groups(&c);
+    struct an_summary s;
+    assert_int_equal(an_summarize(&c, 0, 0, &s), 0);
+    assert_int_equal(s.requests, 5);
+    assert_int_equal(s.errors, 5);
+    assert_near(s.span_s, 0.00138, 1e-12);
+    assert_true(isnan(s.req_s) && isnan(s.output_tok_s) && isnan(s.ok_req_s) &&
+                isnan(s.goodput_req_s));
+    assert_int_equal(an_summarize(&c, 1, 0, &s), 0);
+    assert_true(isnan(s.req_s));
+    assert_int_equal(an_summarize(&c, 2, 0, &s), 0);
+    assert_near(s.req_s, 500, 1e-9);
+    assert_near(s.output_tok_s, 500, 1e-9);
+    an_free(&c);
+}
+
 static void test_parse_slo(void **state)
 {
     (void)state;
@@ -724,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_hist_stddev_stable),
         cmocka_unit_test(test_slo_undefined_values),
         cmocka_unit_test(test_group_window_index),
+        cmocka_unit_test(test_no_rate_without_span),
         cmocka_unit_test(test_parse_slo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
