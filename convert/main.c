@@ -50,6 +50,9 @@ static const char usage_text[] =
     "  --calibrate URL        fit F from an OpenAI-compatible endpoint's usage.prompt_tokens\n"
     "                         for 5 sample prompts (URL = base or full endpoint URL)\n"
     "  -H 'Name: value'       extra header for --calibrate (repeatable)\n"
+    "  --connect-timeout T    --calibrate: connect (+ TLS) limit per request (default 10s)\n"
+    "  --timeout T            --calibrate: total limit per request (default 2m; 0 = none)\n"
+    "  --idle-timeout T       --calibrate: limit with nothing received (default 30s; 0 = none)\n"
     "  --time-scale S         multiply every gap from the first arrival by S (0.5 = twice as\n"
     "                         dense; default 1)\n"
     "  --base-time T          epoch of relative traces (Mooncake, BurstGPT, ShareGPT, Batch):\n"
@@ -81,7 +84,8 @@ static const char usage_text[] =
 enum {
     OPT_FROM = 256, OPT_MODEL, OPT_DIALECT, OPT_PATH, OPT_NO_PIN, OPT_TPW, OPT_CALIBRATE,
     OPT_TIME_SCALE, OPT_BASE_TIME, OPT_RATE, OPT_ARRIVAL, OPT_SEED, OPT_SKIP_BAD,
-    OPT_SKIP_FAILED, OPT_MAX_INPUT, OPT_TO, OPT_VERSION,
+    OPT_SKIP_FAILED, OPT_MAX_INPUT, OPT_TO, OPT_VERSION, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
 };
 
 static const struct option convert_options[] = {
@@ -93,6 +97,9 @@ static const struct option convert_options[] = {
     {"tokens-per-word", required_argument, NULL, OPT_TPW},
     {"calibrate", required_argument, NULL, OPT_CALIBRATE},
     {"header", required_argument, NULL, 'H'},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"time-scale", required_argument, NULL, OPT_TIME_SCALE},
     {"base-time", required_argument, NULL, OPT_BASE_TIME},
     {"rate", required_argument, NULL, OPT_RATE},
@@ -116,6 +123,7 @@ struct convert_args {
     const char *calibrate;
     const char *headers[CONVERT_MAX_HEADERS];
     size_t n_headers;
+    int64_t connect_timeout_us, timeout_us, idle_timeout_us; /* --calibrate; 0 = none */
     enum export_format to;
     const char *out;
     int quiet;
@@ -177,6 +185,35 @@ static size_t convert_curl_write(char *p, size_t size, size_t n, void *ud)
 {
     struct buf *b = ud;
     return buf_append(b, p, size * n) ? 0 : size * n;
+}
+
+/* --idle-timeout: libcurl's low-speed check averages over several seconds, so a request that
+ * was sent and then got nothing would run on for ~5 s more; this counts from the last byte
+ * moved either way (the progress callback runs at least about once a second). */
+struct convert_idle {
+    int64_t limit_us, last_us;
+    curl_off_t last_dl, last_ul;
+    int fired;
+};
+
+static int convert_curl_idle(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                             curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    struct convert_idle *s = ud;
+    int64_t now = clock_mono_us();
+    if (dlnow != s->last_dl || ulnow != s->last_ul) {
+        s->last_dl = dlnow;
+        s->last_ul = ulnow;
+        s->last_us = now;
+        return 0;
+    }
+    if (now - s->last_us >= s->limit_us) {
+        s->fired = 1;
+        return 1; /* CURLE_ABORTED_BY_CALLBACK */
+    }
+    return 0;
 }
 
 /* The endpoint URL: a base URL ("http://h:8000" or ".../", with or without a query such as
@@ -263,15 +300,40 @@ static int convert_calibrate(const struct convert_args *a, double *f, double *ic
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, js);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, convert_curl_write);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+        /* An endpoint that accepts and never answers must not hold the conversion: the same
+         * three limits as llmtrace-replay (connect, total, nothing received). */
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(a->connect_timeout_us / 1000));
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(a->timeout_us / 1000));
+        struct convert_idle idle = {.limit_us = a->idle_timeout_us,
+                                    .last_us = clock_mono_us(), .last_dl = -1, .last_ul = -1};
+        if (a->idle_timeout_us > 0) {
+            curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, convert_curl_idle);
+            curl_easy_setopt(c, CURLOPT_XFERINFODATA, &idle);
+            curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        }
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        char cerr[CURL_ERROR_SIZE] = "";
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
         CURLcode cc = curl_easy_perform(c);
         free(js);
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (cc != CURLE_OK) {
-            snprintf(err, errlen, "calibrate: %s: %s", shown ? shown : "?",
-                     curl_easy_strerror(cc));
+            const char *which = "";
+            if (cc == CURLE_OPERATION_TIMEDOUT) {
+                double ct = 0;
+                curl_easy_getinfo(c, CURLINFO_CONNECT_TIME, &ct);
+                which = ct <= 0 && a->connect_timeout_us ? " (--connect-timeout)"
+                        : strstr(cerr, "too slow") ? " (--idle-timeout)"
+                                                   : " (--timeout)";
+            }
+            if (idle.fired)
+                snprintf(err, errlen, "calibrate: %s: nothing received for %.3g s "
+                                      "(--idle-timeout)", shown ? shown : "?",
+                         (double)a->idle_timeout_us / 1e6);
+            else
+                snprintf(err, errlen, "calibrate: %s: %s%s", shown ? shown : "?",
+                         cerr[0] ? cerr : curl_easy_strerror(cc), which);
             goto out;
         }
         cJSON *j = cJSON_ParseWithLength(resp.p ? resp.p : "", resp.len);
@@ -597,7 +659,9 @@ static int convert_parse_base(const char *s, int64_t *out)
 
 int main(int argc, char **argv)
 {
-    struct convert_args a = {.out = "-", .max_input = (uint64_t)4 << 30};
+    struct convert_args a = {.out = "-", .max_input = (uint64_t)4 << 30,
+                             .connect_timeout_us = 10000000, .timeout_us = 120000000,
+                             .idle_timeout_us = 30000000};
     a.io.seed = 1;
     a.bo.dialect = DIALECT_OPENAI_CHAT;
     int c;
@@ -630,6 +694,18 @@ int main(int argc, char **argv)
             a.tpw_given = 1;
             break;
         case OPT_CALIBRATE: a.calibrate = optarg; break;
+        case OPT_CONNECT_TIMEOUT:
+        case OPT_TIMEOUT:
+        case OPT_IDLE_TIMEOUT:
+            if (units_parse_duration_us(optarg, &iv) || iv > (int64_t)86400 * 1000000 ||
+                (c == OPT_CONNECT_TIMEOUT && iv < 1000))
+                return convert_usage_error("bad timeout '%s' (e.g. 500ms, 10s, 2m; 0 = none "
+                                           "except for --connect-timeout)", optarg);
+            if (iv > 0 && iv < 1000)
+                iv = 1000; /* libcurl counts milliseconds: 0 would mean no limit */
+            *(c == OPT_CONNECT_TIMEOUT ? &a.connect_timeout_us
+              : c == OPT_TIMEOUT       ? &a.timeout_us : &a.idle_timeout_us) = iv;
+            break;
         case 'H':
             if (a.n_headers == CONVERT_MAX_HEADERS || !strchr(optarg, ':'))
                 return convert_usage_error("-H %s: expected 'Name: value' (at most 32)", optarg);
