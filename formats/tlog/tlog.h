@@ -240,10 +240,22 @@ int tlog_exchange_to_line(const struct tlog_exchange *x, const struct tlog_write
                           struct buf *out);
 /* Builds a cJSON object for x (caller frees). NULL on allocation failure. */
 cJSON *tlog_exchange_to_json(const struct tlog_exchange *x, const struct tlog_write_opts *o);
-/* Fills x (initialised by the callee) from a parsed exchange object. On a core key with the
- * wrong type returns TLOG_ERR_FORMAT and writes "bad \"key\": expected …" into err. Takes no
+/* Fields of the wrong type that were dropped instead of the record (formats/SCHEMA.md
+ * "Versioning": the keys analysis does not need). */
+struct tlog_skips {
+    int64_t n;               /* fields dropped */
+    char first[256];         /* the first one: "bad \"request.host\": expected string" */
+};
+
+/* Fills x (initialised by the callee) from a parsed exchange object. On a key the analysis
+ * needs with the wrong type returns TLOG_ERR_FORMAT and writes "bad \"key\": expected …" into
+ * err; a wrong type in another key (SCHEMA.md "Versioning") leaves that field unset and is
+ * not an error. Headers may be [[name, value], …] or an object {name: value}. Takes no
  * ownership of obj. */
 int tlog_exchange_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, size_t errlen);
+/* The same, counting the fields dropped in *sk (may be NULL). */
+int tlog_exchange_from_json_ex(const cJSON *obj, struct tlog_exchange *x, char *err,
+                               size_t errlen, struct tlog_skips *sk);
 
 /* Copies into x->extra (created on demand) every top-level key of obj that schema 1 does not
  * define, so a rewrite keeps fields added by newer writers. 0 or TLOG_ERR_NOMEM. */
@@ -334,6 +346,8 @@ struct tlog_reader_status {
     uint64_t stop_offset;    /* compressed byte offset where the torn/corrupt data begins */
     uint64_t skipped_bytes;  /* compressed bytes skipped (corrupt middles + torn tail) */
     int schema;              /* header's schema version; 0 if no header */
+    int64_t skipped_fields;  /* fields of the wrong type dropped from records that were kept
+                                (SCHEMA.md "Versioning"); the first is named by describe */
 };
 void tlog_reader_get_status(const struct tlog_reader *r, struct tlog_reader_status *st);
 /* One line for the user, e.g. "not closed cleanly: 1042 records recovered, torn tail at byte

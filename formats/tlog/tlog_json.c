@@ -368,6 +368,20 @@ static int tlog_bad(char *err, size_t errlen, const char *key, const char *what)
     return TLOG_ERR_FORMAT;
 }
 
+/* A soft field (formats/SCHEMA.md "Versioning"): a wrong type costs that field, left at its
+ * default, not the record; sk counts it and keeps the first message. Other codes pass. */
+static int tlog_soft(struct tlog_skips *sk, int rc, const char *err)
+{
+    if (rc != TLOG_ERR_FORMAT)
+        return rc;
+    if (sk) {
+        if (sk->n == 0)
+            snprintf(sk->first, sizeof sk->first, "%s", err ? err : "");
+        sk->n++;
+    }
+    return 0;
+}
+
 /* Integral JSON number within int64 range (checked before the cast: out-of-range casts are
  * undefined behaviour and the input is untrusted). */
 static int tlog_num_i64(const cJSON *v, int64_t *out)
@@ -455,7 +469,8 @@ static int tlog_get_tri(const cJSON *obj, const char *key, const char *path, int
 
 /* An error object {kind, message} (never "none": an error object means a failure). */
 static int tlog_get_error(const cJSON *e, const char *kpath, const char *mpath,
-                          enum tlog_error_kind *kind, char **msg, char *err, size_t errlen)
+                          enum tlog_error_kind *kind, char **msg, char *err, size_t errlen,
+                          struct tlog_skips *sk)
 {
     char *k = NULL;
     int rc = tlog_get_str(e, "kind", kpath, &k, err, errlen);
@@ -465,7 +480,7 @@ static int tlog_get_error(const cJSON *e, const char *kpath, const char *mpath,
     free(k);
     if (*kind == TLOG_ERROR_NONE)
         *kind = TLOG_ERROR_OTHER;
-    return tlog_get_str(e, "message", mpath, msg, err, errlen);
+    return tlog_soft(sk, tlog_get_str(e, "message", mpath, msg, err, errlen), err);
 }
 
 static int tlog_get_attempts(const cJSON *r, struct tlog_exchange *x, char *err, size_t errlen)
@@ -493,7 +508,7 @@ static int tlog_get_attempts(const cJSON *r, struct tlog_exchange *x, char *err,
             return rc;
         if (e && (rc = tlog_get_error(e, "replay.attempts.error.kind",
                                       "replay.attempts.error.message", &at.error_kind,
-                                      &at.error_message, err, errlen)))
+                                      &at.error_message, err, errlen, NULL)))
             return rc;
         if ((rc = tlog_get_str(a, "conn", "replay.attempts.conn", &at.conn, err, errlen))) {
             free(at.error_message);
@@ -510,21 +525,51 @@ static int tlog_get_attempts(const cJSON *r, struct tlog_exchange *x, char *err,
     return 0;
 }
 
+/* Drops the headers added after the first n0 (a headers value that turned out bad). */
+static void tlog_headers_undo(struct tlog_exchange *x, int which, size_t n0)
+{
+    struct tlog_hdr *h = which ? x->resp.headers : x->req.headers;
+    size_t *n = which ? &x->resp.n_headers : &x->req.n_headers;
+    for (size_t i = n0; i < *n; i++) {
+        free(h[i].name);
+        free(h[i].value);
+    }
+    *n = n0;
+}
+
+/* Headers as the writer puts them, [[name, value], …], or as an object {name: value, …}
+ * (hand-written logs, other tools' exports; object order kept). */
 static int tlog_get_headers(const cJSON *obj, const char *path, struct tlog_exchange *x,
                             int which, char *err, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "headers");
     if (!v || cJSON_IsNull(v))
         return 0;
+    size_t n0 = which ? x->resp.n_headers : x->req.n_headers;
+    const cJSON *h;
+    if (cJSON_IsObject(v)) {
+        cJSON_ArrayForEach(h, v) {
+            if (!h->string || !cJSON_IsString(h)) {
+                tlog_headers_undo(x, which, n0);
+                return tlog_bad(err, errlen, path, "array of [name, value] or an object of "
+                                                   "strings");
+            }
+            if (tlog_exchange_add_header(x, which, h->string, strlen(h->string),
+                                         h->valuestring, strlen(h->valuestring)))
+                return TLOG_ERR_NOMEM;
+        }
+        return 0;
+    }
     if (!cJSON_IsArray(v))
         return tlog_bad(err, errlen, path, "array");
-    const cJSON *h;
     cJSON_ArrayForEach(h, v) {
         const cJSON *n = cJSON_GetArrayItem(h, 0);
         const cJSON *val = cJSON_GetArrayItem(h, 1);
         if (!cJSON_IsArray(h) || cJSON_GetArraySize(h) != 2 || !cJSON_IsString(n) ||
-            !cJSON_IsString(val))
+            !cJSON_IsString(val)) {
+            tlog_headers_undo(x, which, n0);
             return tlog_bad(err, errlen, path, "array of [name, value] strings");
+        }
         if (tlog_exchange_add_header(x, which, n->valuestring, strlen(n->valuestring),
                                      val->valuestring, strlen(val->valuestring)))
             return TLOG_ERR_NOMEM;
@@ -562,7 +607,8 @@ static int tlog_get_events(const cJSON *resp, struct tlog_exchange *x, char *err
     return 0;
 }
 
-static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, size_t errlen)
+static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, size_t errlen,
+                          struct tlog_skips *sk)
 {
     int rc;
     const cJSON *v;
@@ -572,44 +618,50 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
         return rc;
     if ((rc = tlog_get_i64(obj, "start_us", "start_us", 0, &x->start_us, err, errlen)))
         return rc;
-    if ((rc = tlog_get_str(obj, "conn", "conn", &x->conn, err, errlen)) ||
-        (rc = tlog_get_str(obj, "dialect", "dialect", &x->dialect, err, errlen)) ||
-        (rc = tlog_get_str(obj, "model", "model", &x->model, err, errlen)) ||
+    if ((rc = tlog_soft(sk, tlog_get_str(obj, "conn", "conn", &x->conn, err, errlen), err)) ||
+        (rc = tlog_soft(sk, tlog_get_str(obj, "dialect", "dialect", &x->dialect, err, errlen),
+                        err)) ||
+        (rc = tlog_soft(sk, tlog_get_str(obj, "model", "model", &x->model, err, errlen), err)) ||
         (rc = tlog_get_tri(obj, "conn_new", "conn_new", &x->conn_new, err, errlen)) ||
         (rc = tlog_get_i64(obj, "connect_us", "connect_us", -1, &x->connect_us, err, errlen)) ||
         (rc = tlog_get_str(obj, "resent_as", "resent_as", &x->resent_as, err, errlen)))
         return rc;
     const cJSON *ses;
-    if ((rc = tlog_get_obj(obj, "session", "session", &ses, err, errlen)))
+    if ((rc = tlog_soft(sk, tlog_get_obj(obj, "session", "session", &ses, err, errlen), err)))
         return rc;
     if (ses) {
         x->session.present = 1;
-        if ((rc = tlog_get_str(ses, "id", "session.id", &x->session.id, err, errlen)) ||
-            (rc = tlog_get_i64(ses, "turn", "session.turn", -1, &x->session.turn, err,
-                               errlen)) ||
-            (rc = tlog_get_i64(ses, "think_us", "session.think_us", -1, &x->session.think_us,
-                               err, errlen)))
+        if ((rc = tlog_soft(sk, tlog_get_str(ses, "id", "session.id", &x->session.id, err,
+                                             errlen), err)) ||
+            (rc = tlog_soft(sk, tlog_get_i64(ses, "turn", "session.turn", -1, &x->session.turn,
+                                             err, errlen), err)) ||
+            (rc = tlog_soft(sk, tlog_get_i64(ses, "think_us", "session.think_us", -1,
+                                             &x->session.think_us, err, errlen), err)))
             return rc;
     }
     v = cJSON_GetObjectItemCaseSensitive(obj, "stream");
     if (v && !cJSON_IsNull(v)) {
-        if (!cJSON_IsBool(v))
-            return tlog_bad(err, errlen, "stream", "boolean");
-        x->stream = cJSON_IsTrue(v);
+        if (cJSON_IsBool(v))
+            x->stream = cJSON_IsTrue(v);
+        else if ((rc = tlog_soft(sk, tlog_bad(err, errlen, "stream", "boolean"), err)))
+            return rc;
     }
 
     const cJSON *q;
     if ((rc = tlog_get_obj(obj, "request", "request", &q, err, errlen)))
         return rc;
     if (q) {
-        if ((rc = tlog_get_str(q, "method", "request.method", &x->req.method, err, errlen)) ||
+        if ((rc = tlog_soft(sk, tlog_get_str(q, "method", "request.method", &x->req.method, err,
+                                             errlen), err)) ||
             (rc = tlog_get_str(q, "path", "request.path", &x->req.path, err, errlen)) ||
-            (rc = tlog_get_str(q, "host", "request.host", &x->req.host, err, errlen)) ||
-            (rc = tlog_get_headers(q, "request.headers", x, 0, err, errlen)) ||
-            (rc = tlog_get_i64(q, "body_bytes", "request.body_bytes", -1, &x->req.body_bytes,
-                               err, errlen)) ||
-            (rc = tlog_get_str(q, "body_sha256", "request.body_sha256", &x->req.body_sha256,
-                               err, errlen)))
+            (rc = tlog_soft(sk, tlog_get_str(q, "host", "request.host", &x->req.host, err,
+                                             errlen), err)) ||
+            (rc = tlog_soft(sk, tlog_get_headers(q, "request.headers", x, 0, err, errlen),
+                            err)) ||
+            (rc = tlog_soft(sk, tlog_get_i64(q, "body_bytes", "request.body_bytes", -1,
+                                             &x->req.body_bytes, err, errlen), err)) ||
+            (rc = tlog_soft(sk, tlog_get_str(q, "body_sha256", "request.body_sha256",
+                                             &x->req.body_sha256, err, errlen), err)))
             return rc;
         v = cJSON_GetObjectItemCaseSensitive(q, "body");
         if (v && !cJSON_IsNull(v)) {
@@ -629,22 +681,25 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
         if (st < 0 || st > 999)
             return tlog_bad(err, errlen, "response.status", "integer 0..999");
         x->resp.status = (int)st;
-        if ((rc = tlog_get_headers(s, "response.headers", x, 1, err, errlen)) ||
+        if ((rc = tlog_soft(sk, tlog_get_headers(s, "response.headers", x, 1, err, errlen),
+                            err)) ||
             (rc = tlog_get_i64(s, "ttfb_us", "response.ttfb_us", -1, &x->resp.ttfb_us, err,
                                errlen)) ||
             (rc = tlog_get_i64(s, "end_us", "response.end_us", -1, &x->resp.end_us, err,
                                errlen)) ||
             (rc = tlog_get_events(s, x, err, errlen)) ||
-            (rc = tlog_get_str(s, "finish_reason", "response.finish_reason",
-                               &x->resp.finish_reason, err, errlen)) ||
-            (rc = tlog_get_i64(s, "body_bytes", "response.body_bytes", -1, &x->resp.body_bytes,
-                               err, errlen)) ||
-            (rc = tlog_get_i64(s, "dropped_text_bytes", "response.dropped_text_bytes", 0,
-                               &x->resp.dropped_text_bytes, err, errlen)) ||
-            (rc = tlog_get_i64(s, "dropped_events", "response.dropped_events", 0,
-                               &x->resp.dropped_events, err, errlen)))
+            (rc = tlog_soft(sk, tlog_get_str(s, "finish_reason", "response.finish_reason",
+                                             &x->resp.finish_reason, err, errlen), err)) ||
+            (rc = tlog_soft(sk, tlog_get_i64(s, "body_bytes", "response.body_bytes", -1,
+                                             &x->resp.body_bytes, err, errlen), err)) ||
+            (rc = tlog_soft(sk, tlog_get_i64(s, "dropped_text_bytes",
+                                             "response.dropped_text_bytes", 0,
+                                             &x->resp.dropped_text_bytes, err, errlen), err)) ||
+            (rc = tlog_soft(sk, tlog_get_i64(s, "dropped_events", "response.dropped_events", 0,
+                                             &x->resp.dropped_events, err, errlen), err)))
             return rc;
-        if ((rc = tlog_get_str(s, "text", "response.text", &x->resp.text, err, errlen)))
+        if ((rc = tlog_soft(sk, tlog_get_str(s, "text", "response.text", &x->resp.text, err,
+                                             errlen), err)))
             return rc;
         x->resp.text_len = x->resp.text ? strlen(x->resp.text) : 0;
     }
@@ -658,8 +713,8 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
                                &x->usage.prompt_tokens, err, errlen)) ||
             (rc = tlog_get_i64(u, "completion_tokens", "usage.completion_tokens", -1,
                                &x->usage.completion_tokens, err, errlen)) ||
-            (rc = tlog_get_i64(u, "cached_tokens", "usage.cached_tokens", -1,
-                               &x->usage.cached_tokens, err, errlen)))
+            (rc = tlog_soft(sk, tlog_get_i64(u, "cached_tokens", "usage.cached_tokens", -1,
+                                             &x->usage.cached_tokens, err, errlen), err)))
             return rc;
     }
     if ((rc = tlog_get_i64(obj, "tokens_in", "tokens_in", -1, &x->tokens_in, err, errlen)) ||
@@ -677,7 +732,7 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
         return rc;
     /* an error object always means a failed exchange, whatever its kind says */
     if (e && (rc = tlog_get_error(e, "error.kind", "error.message", &x->error_kind,
-                                  &x->error_message, err, errlen)))
+                                  &x->error_message, err, errlen, sk)))
         return rc;
 
     const cJSON *r;
@@ -690,9 +745,12 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
             (rc = tlog_get_i64(r, "sched_us", "replay.sched_us", -1, &p->sched_us, err,
                                errlen)) ||
             (rc = tlog_get_str(r, "mode", "replay.mode", &p->mode, err, errlen)) ||
-            (rc = tlog_get_str(r, "target", "replay.target", &p->target, err, errlen)) ||
-            (rc = tlog_get_i64(r, "wait_us", "replay.wait_us", 0, &p->wait_us, err, errlen)) ||
-            (rc = tlog_get_int(r, "worker", "replay.worker", 0, &p->worker, err, errlen)) ||
+            (rc = tlog_soft(sk, tlog_get_str(r, "target", "replay.target", &p->target, err,
+                                             errlen), err)) ||
+            (rc = tlog_soft(sk, tlog_get_i64(r, "wait_us", "replay.wait_us", 0, &p->wait_us,
+                                             err, errlen), err)) ||
+            (rc = tlog_soft(sk, tlog_get_int(r, "worker", "replay.worker", 0, &p->worker, err,
+                                             errlen), err)) ||
             (rc = tlog_get_attempts(r, x, err, errlen)))
             return rc;
         v = cJSON_GetObjectItemCaseSensitive(r, "stage");
@@ -717,10 +775,20 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
 
 int tlog_exchange_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, size_t errlen)
 {
+    return tlog_exchange_from_json_ex(obj, x, err, errlen, NULL);
+}
+
+int tlog_exchange_from_json_ex(const cJSON *obj, struct tlog_exchange *x, char *err,
+                               size_t errlen, struct tlog_skips *sk)
+{
     tlog_exchange_init(x);
     if (err && errlen)
         err[0] = '\0';
-    int rc = tlog_from_json(obj, x, err, errlen);
+    char serr[256];
+    /* soft-field messages go to sk, never to err: the record is fine */
+    int rc = tlog_from_json(obj, x, err ? err : serr, err ? errlen : sizeof serr, sk);
+    if (rc == 0 && err && errlen)
+        err[0] = '\0';
     if (rc) {
         tlog_exchange_free(x);
         if (rc == TLOG_ERR_NOMEM && err && errlen)

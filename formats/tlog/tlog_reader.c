@@ -77,6 +77,7 @@ struct tlog_reader {
     int damage_in_middle;         /* damage followed by good data */
     int64_t trailer_records;
     char warn[160];               /* e.g. newer schema; reported by describe */
+    char skip_first[300];         /* the first field dropped for its type */
     char err[512];
     char *pool[TLOG_SLOTS];       /* see TLOG_SLOT_*; owned by the reader */
     struct tlog_event *spare_events;
@@ -879,10 +880,35 @@ static int tlog_fp_skip(struct tlog_fp *c)
     return TLOG_FP_OK;
 }
 
+/* Headers as an object {name: value, …} (hand-written logs, other tools' exports). Anything
+ * but string values goes to the cJSON path, which drops the field and counts it. */
+static int tlog_fp_headers_obj(struct tlog_fp *c, struct tlog_exchange *x, int which)
+{
+    if (tlog_fp_eat(c, '}'))
+        return TLOG_FP_OK;
+    do {
+        char *n = NULL, *v = NULL;
+        int rc = tlog_fp_str(c, TLOG_SLOT_TMP1, &n);
+        if (!rc && !tlog_fp_eat(c, ':'))
+            rc = TLOG_FP_FALLBACK;
+        if (!rc)
+            rc = tlog_fp_str(c, TLOG_SLOT_TMP2, &v);
+        if (!rc && tlog_exchange_add_header(x, which, n, strlen(n), v, strlen(v)))
+            rc = TLOG_ERR_NOMEM;
+        tlog_fp_release(c, TLOG_SLOT_TMP1, n);
+        tlog_fp_release(c, TLOG_SLOT_TMP2, v);
+        if (rc)
+            return rc;
+    } while (tlog_fp_eat(c, ','));
+    return tlog_fp_eat(c, '}') ? TLOG_FP_OK : TLOG_FP_FALLBACK;
+}
+
 static int tlog_fp_headers(struct tlog_fp *c, struct tlog_exchange *x, int which)
 {
     if (tlog_fp_null(c))
         return TLOG_FP_OK;
+    if (tlog_fp_eat(c, '{'))
+        return tlog_fp_headers_obj(c, x, which);
     if (!tlog_fp_eat(c, '['))
         return TLOG_FP_FALLBACK;
     if (tlog_fp_eat(c, ']'))
@@ -1494,7 +1520,14 @@ static int tlog_r_parse_line(struct tlog_reader *r, char *line, size_t len,
         rc = tlog_r_trailer(r, j, rec);
     } else if (strcmp(type, "exchange") == 0) {
         char e[256];
-        rc = tlog_exchange_from_json(j, &rec->x, e, sizeof e);
+        struct tlog_skips sk = {0};
+        rc = tlog_exchange_from_json_ex(j, &rec->x, e, sizeof e, &sk);
+        if (rc == 0 && sk.n) {
+            if (r->st.skipped_fields == 0)
+                snprintf(r->skip_first, sizeof r->skip_first, "record %" PRId64 ": %s",
+                         r->line_no, sk.first);
+            r->st.skipped_fields += sk.n;
+        }
         if (rc == TLOG_ERR_FORMAT) {
             rc = tlog_r_bad(r, e);
         } else if (rc == 0) {
@@ -1650,6 +1683,10 @@ void tlog_reader_describe(const struct tlog_reader *r, char *out, size_t outlen)
         r->trailer_records != s->records)
         buf_printf(&b, "trailer says %" PRId64 " records, %" PRId64 " read",
                    r->trailer_records, s->records);
+    if (s->skipped_fields)
+        buf_printf(&b, "%s%" PRId64 " field%s of the wrong type ignored (first: %s)",
+                   b.len ? "; " : "", s->skipped_fields, s->skipped_fields == 1 ? "" : "s",
+                   r->skip_first);
     if (r->warn[0])
         buf_printf(&b, "%s%s", b.len ? "; " : "", r->warn);
     if (b.p)

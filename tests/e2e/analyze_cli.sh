@@ -120,6 +120,22 @@ assert_eq "bad record exit" 0 "$rc"
 grep -q "llmtrace-analyze: $FX/bad_record.jsonl: record 3: bad \"response.events\"" bad.err || fail "bad record message: $(cat bad.err)"
 pass "bad record named"
 grep -q '^bad_record  *2 ' bad.out || fail "recovered records analyzed"
+# "headers": {} (hand-written logs, other tools' exports) is read silently; a wrong type in a
+# key the analysis does not use costs that key, reported once, not the record
+/usr/bin/python3 - "$FX/basic.jsonl" <<'PY' > objhdr.jsonl
+import json, sys
+for i, l in enumerate(open(sys.argv[1])):
+    r = json.loads(l)
+    if r.get('type') == 'exchange':
+        r['request']['headers'] = {} if i % 2 else {'Content-Type': 'application/json'}
+        if i == 3:
+            r['request']['host'] = 8000
+            r['model'] = ['m']
+    print(json.dumps(r))
+PY
+"$A" --json objhdr.jsonl > objhdr.json 2> objhdr.err
+assert_eq "object headers: every record read" "5 2" "$(py objhdr.json "'%d %d' % (d['groups'][0]['requests'], d['groups'][0]['errors'])")"
+assert_eq "wrong types reported once" 'llmtrace-analyze: objhdr.jsonl: 2 fields of the wrong type ignored (first: record 4: bad "model": expected string)' "$(cat objhdr.err)"
 set +e
 "$A" "$FX/not_a_log.txt" > nl.out 2> nl.err; rc=$?
 set -e

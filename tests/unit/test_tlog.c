@@ -533,12 +533,7 @@ static void test_bad_types(void **state)
         {"{\"start_us\":\"x\"}", "bad \"start_us\": expected integer"},
         {"{\"start_us\":1.5}", "bad \"start_us\": expected integer"},
         {"{\"start_us\":1e300}", "bad \"start_us\": expected integer"},
-        {"{\"stream\":1}", "bad \"stream\": expected boolean"},
         {"{\"request\":[]}", "bad \"request\": expected object"},
-        {"{\"request\":{\"method\":1}}", "bad \"request.method\": expected string"},
-        {"{\"request\":{\"headers\":{}}}", "bad \"request.headers\": expected array"},
-        {"{\"request\":{\"headers\":[[\"a\"]]}}",
-         "bad \"request.headers\": expected array of [name, value] strings"},
         {"{\"response\":{\"status\":\"200\"}}", "bad \"response.status\": expected integer"},
         {"{\"response\":{\"status\":1000}}", "bad \"response.status\": expected integer 0..999"},
         {"{\"response\":{\"events\":5}}", "bad \"response.events\": expected array"},
@@ -548,7 +543,6 @@ static void test_bad_types(void **state)
          "bad \"response.events\": expected array of [offset_us, tokens, is_content]"},
         {"{\"response\":{\"events\":[[1,-2,1]]}}",
          "bad \"response.events\": expected array of [offset_us, tokens, is_content]"},
-        {"{\"response\":{\"text\":[]}}", "bad \"response.text\": expected string"},
         {"{\"response\":{\"ttfb_us\":true}}", "bad \"response.ttfb_us\": expected integer"},
         {"{\"usage\":5}", "bad \"usage\": expected object"},
         {"{\"usage\":{\"completion_tokens\":\"3\"}}",
@@ -570,6 +564,47 @@ static void test_bad_types(void **state)
         assert_int_equal(tlog_exchange_from_json(j, &x, err, sizeof err), TLOG_ERR_FORMAT);
         assert_string_equal(err, cases[i].msg);
         assert_null(x.id); /* freed and re-initialised on error */
+        cJSON_Delete(j);
+    }
+    /* a wrong type in a key the analysis does not use costs that key, not the record */
+    static const struct {
+        const char *json;
+        const char *msg;
+    } soft[] = {
+        {"{\"stream\":1}", "bad \"stream\": expected boolean"},
+        {"{\"request\":{\"method\":1}}", "bad \"request.method\": expected string"},
+        {"{\"request\":{\"headers\":[[\"a\"]]}}",
+         "bad \"request.headers\": expected array of [name, value] strings"},
+        {"{\"request\":{\"headers\":{\"a\":\"1\",\"b\":2}}}",
+         "bad \"request.headers\": expected array of [name, value] or an object of strings"},
+        {"{\"request\":{\"headers\":\"x\"}}", "bad \"request.headers\": expected array"},
+        {"{\"request\":{\"host\":5}}", "bad \"request.host\": expected string"},
+        {"{\"response\":{\"text\":[]}}", "bad \"response.text\": expected string"},
+        {"{\"response\":{\"finish_reason\":{}}}",
+         "bad \"response.finish_reason\": expected string"},
+        {"{\"response\":{\"headers\":7}}", "bad \"response.headers\": expected array"},
+        {"{\"model\":[\"m\"]}", "bad \"model\": expected string"},
+        {"{\"session\":\"s1\"}", "bad \"session\": expected object"},
+        {"{\"error\":{\"kind\":\"reset\",\"message\":5}}",
+         "bad \"error.message\": expected string"},
+        {"{\"replay\":{\"worker\":\"w1\"}}", "bad \"replay.worker\": expected integer"},
+        {"{\"usage\":{\"cached_tokens\":\"3\"}}", "bad \"usage.cached_tokens\": expected integer"},
+    };
+    for (size_t i = 0; i < sizeof soft / sizeof soft[0]; i++) {
+        cJSON *j = cJSON_Parse(soft[i].json);
+        assert_non_null(j);
+        struct tlog_exchange x;
+        char err[128];
+        struct tlog_skips sk = {0};
+        assert_int_equal(tlog_exchange_from_json_ex(j, &x, err, sizeof err, &sk), 0);
+        assert_int_equal(sk.n, 1);
+        assert_string_equal(sk.first, soft[i].msg);
+        assert_string_equal(err, "");
+        assert_int_equal(x.req.n_headers, 0); /* a bad headers value leaves none behind */
+        assert_null(x.req.host);
+        assert_null(x.model);
+        assert_int_equal(x.stream, -1);
+        tlog_exchange_free(&x);
         cJSON_Delete(j);
     }
     /* accepted variants: booleans for is_content, error kinds unknown to this reader */
@@ -1299,6 +1334,66 @@ static void test_fixture_golden(void **state)
     free(text);
 }
 
+/* "headers": {} and an object of strings are read silently; a wrong type in a key the analysis
+ * does not use costs that key (counted, named once by describe), in a key it needs the record. */
+static void test_soft_fields_in_a_log(void **state)
+{
+    (void)state;
+    const char *log =
+        "{\"type\":\"header\",\"schema\":1,\"tool\":\"t\"}\n"
+        "{\"type\":\"exchange\",\"id\":\"a\",\"request\":{\"method\":\"POST\",\"headers\":{}},"
+        "\"response\":{\"status\":200,\"headers\":{\"Content-Type\":\"text/event-stream\"}}}\n"
+        "{\"type\":\"exchange\",\"id\":\"b\",\"request\":{\"host\":8000},\"stream\":\"yes\","
+        "\"response\":{\"status\":200,\"end_us\":9}}\n"
+        "{\"type\":\"exchange\",\"id\":\"c\",\"response\":{\"status\":\"200\"}}\n"
+        "{\"type\":\"exchange\",\"id\":\"d\",\"session\":[1]}\n"
+        "{\"type\":\"trailer\",\"records\":4}\n";
+    char err[256];
+    struct tlog_reader *r = tlog_reader_open_mem(log, strlen(log), NULL, err, sizeof err);
+    assert_non_null(r);
+    struct tlog_record rec;
+    tlog_record_init(&rec);
+    int n = 0, bad = 0, rc;
+    const char *ids[3] = {"a", "b", "d"};
+    while ((rc = tlog_read(r, &rec)) != 0) {
+        if (rc == TLOG_ERR_FORMAT) {
+            assert_string_equal(tlog_reader_error(r),
+                                "record 4: bad \"response.status\": expected integer");
+            bad++;
+            continue;
+        }
+        assert_int_equal(rc, 1);
+        if (rec.type != TLOG_REC_EXCHANGE)
+            continue;
+        assert_true(n < 3);
+        assert_string_equal(rec.x.id, ids[n]);
+        if (n == 0) {
+            assert_int_equal(rec.x.req.n_headers, 0);
+            assert_int_equal(rec.x.resp.n_headers, 1);
+            assert_string_equal(rec.x.resp.headers[0].name, "Content-Type");
+            assert_string_equal(rec.x.resp.headers[0].value, "text/event-stream");
+        }
+        if (n == 1) {
+            assert_null(rec.x.req.host);
+            assert_int_equal(rec.x.stream, -1);
+            assert_int_equal(rec.x.resp.end_us, 9); /* the rest of the record is kept */
+        }
+        n++;
+    }
+    assert_int_equal(n, 3);
+    assert_int_equal(bad, 1);
+    struct tlog_reader_status st;
+    tlog_reader_get_status(r, &st);
+    assert_int_equal(st.skipped_fields, 3);
+    assert_int_equal(st.bad_lines, 1);
+    char desc[512];
+    tlog_reader_describe(r, desc, sizeof desc);
+    assert_string_equal(desc, "trailer says 4 records, 3 read; 3 fields of the wrong type "
+                              "ignored (first: record 3: bad \"stream\": expected boolean)");
+    tlog_record_free(&rec);
+    tlog_reader_close(r);
+}
+
 /* The reader's own exchange parser and the cJSON path (tlog_exchange_from_json) must agree on
  * every line, including the ones where the fast path hands over to cJSON. */
 static void test_fast_path_matches_cjson(void **state)
@@ -1330,6 +1425,12 @@ static void test_fast_path_matches_cjson(void **state)
         "{\"id\":\"i\",\"conn_new\":1,\"connect_us\":88,\"resent_as\":\"j\",\"replay\":{\"attempts\":"
         "[{\"start_us\":5,\"end_us\":null,\"conn\":null,\"conn_new\":true,\"error\":{\"kind\":\"reset\"}},"
         "{\"start_us\":9,\"error\":null}]}}",
+        /* headers as an object: the fast path reads it, object order kept */
+        "{\"id\":\"k\",\"request\":{\"headers\":{\"Content-Type\":\"application/json\","
+        "\"X-\\u0041\":\"v\\\"w\"}},\"response\":{\"headers\":{}}}",
+        /* wrong types in keys the analysis does not use: the cJSON path drops them */
+        "{\"id\":\"l\",\"request\":{\"host\":5,\"headers\":{\"a\":1}},\"model\":[],"
+        "\"response\":{\"status\":200,\"finish_reason\":3}}",
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         for (int skip = 0; skip < 2; skip++) {
@@ -1578,6 +1679,7 @@ int main(void)
         cmocka_unit_test(test_threads_and_python),
         cmocka_unit_test(test_fixture_golden),
         cmocka_unit_test(test_fast_path_matches_cjson),
+        cmocka_unit_test(test_soft_fields_in_a_log),
         cmocka_unit_test(test_kill9_keeps_closed_members),
         cmocka_unit_test(test_many_escapes),
         cmocka_unit_test(test_file_windows),
