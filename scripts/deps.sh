@@ -2,12 +2,18 @@
 # Installs the Debian packages llmtrace builds, tests and demos with, when any is missing.
 # As root it runs apt-get; otherwise it prints the exact command to run and fails.
 set -eu
+# python3-pandas: the pandas recipe of formats/SCHEMA.md is a test (e2e.analyze_readers), as is
+# the DuckDB one, which npm installs under the build tree: node and npm come from Debian's
+# nodejs and npm unless the machine already has them (e.g. a nodejs build that bundles npm).
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev libpcap-dev zlib1g-dev \
-libcjson-dev libcurl4-openssl-dev libssl-dev libnghttp2-dev libcmocka-dev gnuplot-nox python3 python3-aiohttp curl tcpdump iproute2 procps"
+libcjson-dev libcurl4-openssl-dev libssl-dev libnghttp2-dev libcmocka-dev gnuplot-nox python3 \
+python3-aiohttp python3-pandas curl tcpdump iproute2 procps"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   echo "deps: installing$missing" >&2
