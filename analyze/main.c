@@ -186,6 +186,34 @@ static void report_read_error(const char *path, long long nrec, const char *msg)
         fprintf(stderr, PROG ": %s: record %lld: %s\n", path, nrec, msg);
 }
 
+/* Progress on stderr when it is a terminal (and not --quiet): the file and the records read
+ * so far, rewritten in place at most every 250 ms from the first record on, erased when the
+ * file is done. */
+struct progress {
+    int on;
+    int64_t next_us;
+};
+
+static void progress_show(struct progress *p, const char *path, long long n, int force)
+{
+    if (!p->on)
+        return;
+    int64_t now = clock_mono_us();
+    if (!force && now < p->next_us)
+        return;
+    p->next_us = now + 250000;
+    fprintf(stderr, "\r\033[K" PROG ": %s: %lld records", path, n);
+    fflush(stderr);
+}
+
+static void progress_done(struct progress *p)
+{
+    if (p->on) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
 /* Reads one input into c. Returns 0 when usable (some records or a clean empty log), -1 when
  * the whole input is unusable; every problem is reported on stderr with file and record. */
 static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, const struct opts *o,
@@ -207,9 +235,14 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
     tlog_record_init(&rec);
     int fatal = 0, rc;
     long long nrec = 0, reported = 0;
+    struct progress pg = {.on = !silent && !o->quiet && isatty(STDERR_FILENO)};
+    progress_show(&pg, in->path, 0, 1);
     while ((rc = tlog_read(rd, &rec)) != 0) {
         nrec++;
+        if ((nrec & 1023) == 0)
+            progress_show(&pg, in->path, nrec, 0);
         if (rc < 0) {
+            progress_done(&pg); /* a message never lands on the progress line */
             if (rc != TLOG_ERR_FORMAT) {
                 if (!silent)
                     report_read_error(in->path, nrec, tlog_reader_error(rd));
@@ -262,6 +295,7 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
         }
     }
     tlog_record_free(&rec);
+    progress_done(&pg);
     char desc[512];
     tlog_reader_describe(rd, desc, sizeof desc);
     in->describe = strdup(desc);

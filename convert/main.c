@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,36 @@ struct convert_args {
     uint64_t max_input;
     int tpw_given;
 };
+
+/* Progress on stderr when it is a terminal (and not -q): what is being done and how far,
+ * rewritten in place at most every 250 ms, erased when done. */
+static int convert_progress_on;
+static int64_t convert_progress_next;
+
+static void convert_progress(int force, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void convert_progress(int force, const char *fmt, ...)
+{
+    if (!convert_progress_on)
+        return;
+    int64_t now = clock_mono_us();
+    if (!force && now < convert_progress_next)
+        return;
+    convert_progress_next = now + 250000;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("\r\033[Kllmtrace-convert: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+}
+
+static void convert_progress_done(void)
+{
+    if (convert_progress_on) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
 
 static int convert_usage_error(const char *fmt, const char *arg)
 {
@@ -430,7 +461,9 @@ static int convert_import(struct convert_args *a, char **inputs, int n_in, int a
         struct buf data;
         buf_init(&data, (size_t)a->max_input);
         names[i] = convert_display(inputs[i]);
+        convert_progress(1, "%s: reading", names[i]);
         if (convert_read_all(inputs[i], &data, err, sizeof err)) {
+            convert_progress_done();
             fprintf(stderr, "llmtrace-convert: %s\n", err);
             buf_free(&data);
             goto out;
@@ -448,8 +481,10 @@ static int convert_import(struct convert_args *a, char **inputs, int n_in, int a
         io.name = names[i];
         io.input_index = n_in > 1 ? i + 1 : 0;
         struct import_trace before = t; /* counters, to report this input's share */
+        convert_progress(1, "%s: parsing %zu bytes", names[i], data.len);
         int prc = import_parse(f, data.p ? data.p : "", data.len, &io, &t);
         buf_free(&data);
+        convert_progress_done();
         if (prc) {
             fprintf(stderr, "llmtrace-convert: %s\n", t.err);
             goto out;
@@ -510,9 +545,12 @@ static int convert_import(struct convert_args *a, char **inputs, int n_in, int a
             goto out;
         }
         wrc = tlog_writer_line(w, line.p, line.len, 1, r->resp.status >= 400);
-        if (!wrc && (i & 255) == 0)
+        if (!wrc && (i & 255) == 0) {
             wrc = tlog_writer_tick(w, clock_mono_us());
+            convert_progress(i == 0, "writing %zu of %zu records", i, t.n);
+        }
     }
+    convert_progress_done();
     cJSON *stats = cJSON_CreateObject();
     cJSON_AddNumberToObject(stats, "rows", (double)t.records);
     cJSON_AddNumberToObject(stats, "bad", (double)t.bad);
@@ -575,8 +613,13 @@ static int convert_export(const struct convert_args *a, char **inputs, int n_in)
             goto out;
         }
         int k;
+        convert_progress(1, "%s: %" PRId64 " exchanges exported", convert_display(inputs[i]), n);
         while ((k = tlog_read(r, &rec)) != 0) {
+            if ((n & 1023) == 0)
+                convert_progress(0, "%s: %" PRId64 " exchanges exported",
+                                 convert_display(inputs[i]), n);
             if (k < 0) {
+                convert_progress_done();
                 if (k == TLOG_ERR_FORMAT && a->io.skip_bad) {
                     bad++;
                     continue;
@@ -611,6 +654,7 @@ static int convert_export(const struct convert_args *a, char **inputs, int n_in)
                 goto out;
             }
         }
+        convert_progress_done();
         char desc[256];
         tlog_reader_describe(r, desc, sizeof desc);
         if (desc[0] && !a->quiet)
@@ -760,6 +804,7 @@ int main(int argc, char **argv)
     int n_in = argc - optind;
     if (n_in < 1)
         return convert_usage_error("%s", "no input (use - for stdin)");
+    convert_progress_on = !a.quiet && isatty(STDERR_FILENO);
     if (n_in > CONVERT_MAX_INPUTS)
         return convert_usage_error("%s", "too many inputs (at most 256)");
     int stdin_uses = 0;
