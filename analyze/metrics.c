@@ -30,6 +30,7 @@ void an_init(struct an_ctx *c, enum an_by by, int64_t window_us, enum an_latency
     c->from = from;
     c->include_warmup = include_warmup;
     c->itl_exact = 1;
+    c->itl_exact_max = AN_ITL_EXACT_MAX;
 }
 
 static void an_group_drop_exact(struct an_group *g)
@@ -301,7 +302,7 @@ static int an_keep_gap(struct an_ctx *c, struct an_group *g, double gap, uint32_
 {
     if (!c->itl_exact)
         return 0;
-    if (c->itl_samples >= AN_ITL_EXACT_MAX) {
+    if (c->itl_samples >= c->itl_exact_max) {
         for (size_t i = 0; i < c->n_groups; i++)
             an_group_drop_exact(&c->groups[i]);
         c->itl_exact = 0;

@@ -90,6 +90,7 @@ struct an_ctx {
     int include_connect;     /* 1: TTFT/TTFB/E2E from the send include connect_us */
     int itl_exact;           /* 1 while every ITL sample is kept (exact percentiles) */
     size_t itl_samples;      /* exact samples kept, over every group */
+    size_t itl_exact_max;    /* budget of exact samples (AN_ITL_EXACT_MAX; tests lower it) */
     int64_t *lab_t0, *lab_end; /* per label: min t0, max end (window spans) */
     size_t *goff;            /* after an_sort_groups: reqs of group g are [goff[g], goff[g+1]) */
 };

@@ -596,8 +596,8 @@ static const char *const plot_empty_why[PLOT_N_CHARTS] = {
     "no request has a TPOT (it needs n_out >= 2 and two content events)",
     "no request with a start and an end",
     "no inter-token gap (no response had two content events)",
-    "the input token count of every request is unknown (no usage in the responses: "
-    "llmtrace-replay --include-usage asks for it)",
+    ("the input token count of every request is unknown (no usage in the responses: "
+     "llmtrace-replay --include-usage asks for it)"),
 };
 
 /* Size of a file, -1 when it does not exist. */

@@ -706,6 +706,44 @@ static void test_no_rate_without_span(void **state)
     an_free(&c);
 }
 
+/* ITL percentiles are exact while the samples fit the budget, then every group falls back to
+ * its histogram (within 0.1 %) and says so. */
+static void test_itl_exact_then_histogram(void **state)
+{
+    (void)state;
+    for (int budget = 0; budget < 2; budget++) {
+        struct an_ctx c;
+        an_init(&c, AN_BY_LABEL, 0, AN_FROM_AUTO, 0);
+        if (budget)
+            c.itl_exact_max = 3;
+        an_add_label(&c, "l");
+        struct tlog_exchange x;
+        mk(&x, "a", T0, 200, 100, 2000);
+        /* gaps 100, 300, 700, 1001 µs; the third event carries 2 tokens */
+        ev(&x, 100, 1, 1);
+        ev(&x, 200, 1, 1);
+        ev(&x, 500, 2, 1);
+        ev(&x, 1200, 1, 1);
+        ev(&x, 2201, 1, 1);
+        assert_int_equal(an_add(&c, 0, &x, NULL), 1);
+        tlog_exchange_free(&x);
+        an_sort_groups(&c);
+        struct an_summary s;
+        assert_int_equal(an_summarize(&c, 0, 0, &s), 0);
+        assert_int_equal(s.itl_exact, !budget);
+        assert_int_equal(s.itl.n, 4);
+        /* sorted 0.1, 0.3, 0.7, 1.001 ms: p50 = 0.5, p90 = 0.7 + 0.7 × 0.301 */
+        double tol = budget ? 1e-3 * 0.7 : 1e-15;
+        assert_near(s.itl.p50, 0.5, budget ? 1e-3 * 0.5 : 1e-15);
+        assert_near(s.itl.p90, 0.9107, tol * 1.4);
+        assert_near(s.itl.mean, 2.101 / 4, 1e-12);
+        /* per token: 0.1, 0.15, 0.15, 0.7, 1.001 → p50 0.15 */
+        assert_int_equal(s.itl_tok.n, 5);
+        assert_near(s.itl_tok.p50, 0.15, budget ? 1e-3 * 0.15 : 1e-15);
+        an_free(&c);
+    }
+}
+
 static void test_parse_slo(void **state)
 {
     (void)state;
@@ -766,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_slo_undefined_values),
         cmocka_unit_test(test_group_window_index),
         cmocka_unit_test(test_no_rate_without_span),
+        cmocka_unit_test(test_itl_exact_then_histogram),
         cmocka_unit_test(test_parse_slo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
