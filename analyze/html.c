@@ -187,7 +187,9 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
         if (missing)
             fputs("</ul>\n", f);
     } else {
-        fputs("<p>No charts: gnuplot was not available.</p>\n", f);
+        fputs("<p>No charts: ", f);
+        html_esc(f, r->no_charts ? r->no_charts : "gnuplot was not available");
+        fputs(".</p>\n", f);
     }
     fputs("<h2>Distributions</h2>\n", f);
     /* The Markdown renderer's per-group tables are plain enough to reuse as <pre>. */

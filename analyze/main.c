@@ -818,16 +818,24 @@ int main(int argc, char **argv)
     int made_tmp = 0;
     struct plot_result pres[PLOT_N_CHARTS];
     int have_res = 0;
+    char nochart[512];
     if (o.plot_dir && c.n_reqs == 0) {
         fprintf(stderr, PROG ": --plot: no exchanges to chart\n");
         status = 1;
+        r.no_charts = "no exchanges to chart";
     } else if (o.plot_dir) {
         if (mkdir(o.plot_dir, 0777) && errno != EEXIST) {
-            fprintf(stderr, PROG ": %s: %s\n", o.plot_dir, strerror(errno));
+            snprintf(nochart, sizeof nochart, "%s: %s", o.plot_dir, strerror(errno));
+            fprintf(stderr, PROG ": %s\n", nochart);
+            r.no_charts = nochart;
             status = 1;
         } else if (plot_all(&c, sums, o.plot_dir, &po, pres, err, sizeof err) < 0) {
             fprintf(stderr, PROG ": --plot: %s\n", err);
             status = 1;
+            if (plot_find_gnuplot()) { /* e.g. DIR not writable: not a missing gnuplot */
+                snprintf(nochart, sizeof nochart, "%s", err);
+                r.no_charts = nochart;
+            }
         } else {
             svg_dir = o.plot_dir;
             have_res = 1;
@@ -842,6 +850,8 @@ int main(int argc, char **argv)
             have_res = 1;
         } else {
             fprintf(stderr, PROG ": --html charts: %s\n", err);
+            snprintf(nochart, sizeof nochart, "%s", err);
+            r.no_charts = nochart;
         }
     } else if (o.html) {
         fprintf(stderr, PROG ": gnuplot not found: the HTML report has tables only\n");

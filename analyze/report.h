@@ -29,6 +29,7 @@ struct an_report {
     int compat;                /* 0, or the --compat tool: report_compat_family(name) */
     const char *command;       /* analyze's own command line */
     const char *preface;       /* text shown before the summary (compare's table); may be NULL */
+    const char *no_charts;     /* why there are no charts at all (HTML); NULL: gnuplot missing */
 };
 
 /* The shortest decimal form of a finite v that reads back as the same double (%.15g, %.16g

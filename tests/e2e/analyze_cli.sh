@@ -210,6 +210,12 @@ set -e
 assert_eq "gnuplot missing exit" 1 "$rc"
 grep -q 'gnuplot not found' ng.err || fail "gnuplot missing message"
 grep -q '^basic ' ng.out || fail "numbers printed without gnuplot"
+LLMTRACE_GNUPLOT=/nonexistent/gnuplot "$A" --html ng.html "$FX/basic.jsonl" > /dev/null 2>&1
+grep -q '<p>No charts: gnuplot was not available.</p>' ng.html || fail "HTML: gnuplot missing"
+set +e
+"$A" --plot nodir/sub --html nd.html "$FX/basic.jsonl" > /dev/null 2>&1
+set -e
+grep -q '<p>No charts: nodir/sub: No such file or directory.</p>' nd.html || fail "HTML: the real reason"
 pass "gnuplot missing handled"
 
 # --- several files, one label: one group; DIR/ and globs; rotated captures are one run ---
