@@ -59,6 +59,7 @@ static void usage(FILE *f)
         "  " PROG " --by stage --plot charts/ --html report.html sweep.jsonl.gz\n"
         "  " PROG " --slo ttft=500,tpot=50 --json a=v1.jsonl.gz b=v2.jsonl.gz\n"
         "  " PROG " compare --seed 7 base=v1.jsonl.gz new=v2.jsonl.gz\n"
+        "  " PROG " --by window=60s cap=rotated/      (rates per window length)\n"
         "\nexit status: 0 ok, 1 an input unusable or a runtime failure, 2 usage error\n",
         f);
 }
@@ -357,6 +358,16 @@ static int in_add(struct in_list *l, const char *label, const char *path)
     return 0;
 }
 
+static void in_free(struct in_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].label);
+        free(l->v[i].path);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -629,6 +640,12 @@ int main(int argc, char **argv)
                                   : PROG ": no input log (try --help)\n");
         return 2;
     }
+    char err[512];
+    struct an_slo slo0;
+    if (o.slo && an_parse_slo(o.slo, &slo0, err, sizeof err)) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
     struct in_list inl = {0};
     int status = 0;
     for (int i = first; i < argc; i++)
@@ -645,10 +662,13 @@ int main(int argc, char **argv)
     if (o.compare && n_labels != 2 && !status) {
         fprintf(stderr, PROG ": compare needs exactly two labels: base=A new=B (%zu given)\n",
                 n_labels);
+        in_free(&inl);
         return 2;
     }
-    if (status && inl.n == 0)
+    if (status && inl.n == 0) {
+        in_free(&inl);
         return 1;
+    }
     size_t n_in = inl.n;
     struct an_input *ins = inl.v;
     struct an_ctx c;
@@ -658,17 +678,18 @@ int main(int argc, char **argv)
     c.compat = o.compat != NULL;
     c.compat_connect = o.compat && !strcmp(o.compat, "vllm");
     c.include_connect = o.include_connect;
-    char err[512];
-    if (o.slo && an_parse_slo(o.slo, &c.slo, err, sizeof err)) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return 2;
-    }
+    c.slo = slo0;
+    if (!o.slo)
+        memset(&c.slo, 0, sizeof c.slo);
     char *cmdline = join_argv(argc, argv);
     FILE *out = stdout;
     if (o.out_path && strcmp(o.out_path, "-")) {
         out = fopen(o.out_path, "w");
         if (!out) {
             fprintf(stderr, PROG ": %s: %s\n", o.out_path, strerror(errno));
+            free(cmdline);
+            in_free(&inl);
+            an_free(&c);
             return 1;
         }
     }

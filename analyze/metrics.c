@@ -649,7 +649,8 @@ static int an_exact_itl(const struct an_group *g, int compat, struct an_summary 
         free(w);
         return -1;
     }
-    memcpy(v, g->gap_v, g->gap_n * sizeof *v);
+    if (g->gap_n)
+        memcpy(v, g->gap_v, g->gap_n * sizeof *v);
     for (size_t i = 0; i < g->gap_n; i++)
         w[i] = (struct stats_wv){g->gap_v[i] / 1e3 / (double)g->gap_k[i], g->gap_k[i]};
     for (size_t i = 0; i < g->gap_n; i++)
