@@ -189,7 +189,7 @@ static void test_unreachable(void **state)
     struct scrape_stats st;
     int n;
     char *txt = scrape_for(url, 250, 0, &st, &n);
-    assert_true(st.failures >= 3);
+    assert_true(st.failures >= 2); /* at start, each 100 ms, at stop: fewer on a loaded machine */
     assert_int_equal(st.failures, st.scrapes);
     assert_int_equal((uint64_t)n, st.failures);
     assert_non_null(strstr(txt, "Connection refused"));
