@@ -1,6 +1,9 @@
 /* clock.c — monotonic/epoch clocks and their mapping (see clock.h). */
 #include "clock.h"
 
+#include <string.h>
+#include <sys/timex.h>
+
 #include <stdio.h>
 #include <time.h>
 
@@ -52,4 +55,18 @@ void clock_format_rfc3339(int64_t epoch_us, char *out, unsigned outlen)
     gmtime_r(&s, &tm);
     snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us);
+}
+
+void clock_sync_read(struct clock_sync *s)
+{
+    memset(s, 0, sizeof *s);
+    struct timex tx;
+    memset(&tx, 0, sizeof tx); /* modes 0: read, change nothing */
+    int state = adjtimex(&tx);
+    if (state < 0)
+        return;
+    s->known = 1;
+    s->synced = state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+    s->est_error_us = tx.esterror;
+    s->max_error_us = tx.maxerror;
 }

@@ -20,6 +20,16 @@ int64_t clock_epoch_us(void);
 void clock_map_init(struct clock_map *m);
 int64_t clock_map_epoch_us(const struct clock_map *m, int64_t mono_ns);
 int64_t clock_map_mono_ns(const struct clock_map *m, int64_t epoch_us);
+/* The host clock's synchronisation as the kernel reports it (adjtimex(2), read only): whether
+ * an NTP/PTP daemon keeps it synchronised, and the kernel's estimated and maximum error. Logs
+ * record it so runs merged from several machines can say how far their clocks may disagree. */
+struct clock_sync {
+    int known;               /* adjtimex answered */
+    int synced;              /* STA_UNSYNC clear and the state is not TIME_ERROR */
+    int64_t est_error_us;
+    int64_t max_error_us;
+};
+void clock_sync_read(struct clock_sync *s);
 /* Formats epoch µs as RFC 3339 UTC with microseconds: 2026-11-26T09:45:17.123456Z. */
 void clock_format_rfc3339(int64_t epoch_us, char *out, unsigned outlen);
 

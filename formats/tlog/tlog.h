@@ -215,6 +215,8 @@ struct tlog_header {
     cJSON *command;          /* array of argv strings, secrets removed; may be NULL */
     cJSON *source;           /* object: {"kind":"capture","interface":"lo","filter":…} etc. */
     cJSON *options;          /* object of tool options; may be NULL */
+    cJSON *clock;            /* {"synced","est_error_us","max_error_us","source"}; the writer
+                                fills it from the host (clock_sync_read) when NULL */
 };
 void tlog_header_free(struct tlog_header *h);
 

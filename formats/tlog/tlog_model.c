@@ -299,6 +299,7 @@ void tlog_header_free(struct tlog_header *h)
     cJSON_Delete(h->command);
     cJSON_Delete(h->source);
     cJSON_Delete(h->options);
+    cJSON_Delete(h->clock);
     memset(h, 0, sizeof *h);
 }
 

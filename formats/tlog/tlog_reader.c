@@ -1432,9 +1432,9 @@ static int tlog_r_header(struct tlog_reader *r, const cJSON *j, struct tlog_reco
             return tlog_r_bad(r, "bad \"start_us\": expected integer");
         h->start_us = (int64_t)v->valuedouble;
     }
-    const char *objs[] = {"command", "source", "options"};
-    cJSON **dst[] = {&h->command, &h->source, &h->options};
-    for (size_t i = 0; i < 3; i++) {
+    const char *objs[] = {"command", "source", "options", "clock"};
+    cJSON **dst[] = {&h->command, &h->source, &h->options, &h->clock};
+    for (size_t i = 0; i < 4; i++) {
         v = cJSON_GetObjectItemCaseSensitive(j, objs[i]);
         if (!v || cJSON_IsNull(v))
             continue;

@@ -237,6 +237,19 @@ int tlog_writer_header(struct tlog_writer *w, const struct tlog_header *h)
     cJSON_AddItemToObject(j, "command", c ? c : cJSON_CreateArray());
     cJSON_AddItemToObject(j, "source", s ? s : cJSON_CreateObject());
     cJSON_AddItemToObject(j, "options", op ? op : cJSON_CreateObject());
+    cJSON *ck = tlog_w_dup(h->clock);
+    if (!ck && (ck = cJSON_CreateObject())) {
+        struct clock_sync cs;
+        clock_sync_read(&cs);
+        if (cs.known) {
+            cJSON_AddBoolToObject(ck, "synced", cs.synced);
+            cJSON_AddNumberToObject(ck, "est_error_us", (double)cs.est_error_us);
+            cJSON_AddNumberToObject(ck, "max_error_us", (double)cs.max_error_us);
+        }
+        cJSON_AddStringToObject(ck, "source", cs.known ? "adjtimex" : "unknown");
+    }
+    if (ck)
+        cJSON_AddItemToObject(j, "clock", ck);
     /* readers learn how the records were filtered without guessing */
     cJSON_AddBoolToObject(j, "redacted", !w->o.w.no_redact);
     cJSON_AddBoolToObject(j, "bodies", !w->o.w.no_bodies);

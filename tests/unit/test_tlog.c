@@ -310,6 +310,49 @@ static struct read_result read_all(struct tlog_reader *r)
     return res;
 }
 
+/* The header carries the host clock's synchronisation (filled by the writer, or the caller's
+ * object kept as given), and the reader returns it. */
+static void test_header_clock(void **state)
+{
+    (void)state;
+    for (int given = 0; given < 2; given++) {
+        char path[300], err[256];
+        tmp_path(path, sizeof path, given ? "clock2.jsonl.gz" : "clock1.jsonl.gz");
+        struct tlog_writer_opts o = {0};
+        struct tlog_writer *w = tlog_writer_open(path, &o, err, sizeof err);
+        assert_non_null(w);
+        struct tlog_header h = {.schema = TLOG_SCHEMA_VERSION, .tool = "t", .version = "0"};
+        if (given)
+            h.clock = cJSON_Parse("{\"synced\":true,\"est_error_us\":12,\"max_error_us\":900,"
+                                  "\"source\":\"adjtimex\"}");
+        assert_int_equal(tlog_writer_header(w, &h), 0);
+        cJSON_Delete(h.clock);
+        assert_int_equal(tlog_writer_close(w, NULL), 0);
+        struct tlog_reader_opts ro = {0};
+        struct tlog_reader *r = tlog_reader_open(path, &ro, err, sizeof err);
+        struct tlog_record rec;
+        tlog_record_init(&rec);
+        assert_int_equal(tlog_read(r, &rec), 1);
+        assert_int_equal(rec.type, TLOG_REC_HEADER);
+        const cJSON *c = rec.header.clock;
+        assert_true(cJSON_IsObject(c));
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(c, "source");
+        assert_true(cJSON_IsString(src));
+        if (given) {
+            assert_int_equal(cJSON_GetObjectItemCaseSensitive(c, "max_error_us")->valuedouble, 900);
+            assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "synced")));
+        } else if (!strcmp(src->valuestring, "adjtimex")) {
+            /* this host's kernel answered: every field is there */
+            assert_true(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(c, "synced")));
+            assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "est_error_us")));
+        } else {
+            assert_string_equal(src->valuestring, "unknown");
+        }
+        tlog_record_free(&rec);
+        tlog_reader_close(r);
+    }
+}
+
 /* ---- model ------------------------------------------------------------------------------ */
 
 static void test_error_kind_names(void **state)
@@ -1663,6 +1706,7 @@ int main(void)
         cmocka_unit_test(test_model_growth),
         cmocka_unit_test(test_model_caps),
         cmocka_unit_test(test_line_exact),
+        cmocka_unit_test(test_header_clock),
         cmocka_unit_test(test_json_roundtrip_memory),
         cmocka_unit_test(test_bad_types),
         cmocka_unit_test(test_roundtrip_file),
