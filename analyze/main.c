@@ -215,6 +215,30 @@ static void progress_done(struct progress *p)
     }
 }
 
+/* A replay shard's identity from its header, and the host clock it was written with. */
+static void header_shard(struct an_input *in, const struct tlog_header *h)
+{
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(h->options, "shard");
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(h->options, "start_at");
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(h->source, "input");
+    int k, n;
+    char tail;
+    if (h->tool && !strcmp(h->tool, "llmtrace-replay") && cJSON_IsString(sh) &&
+        sscanf(sh->valuestring, "%d/%d%c", &k, &n, &tail) == 2 && k >= 1 && k <= n) {
+        in->shard_k = k;
+        in->shard_n = n;
+    }
+    in->start_at = cJSON_IsNumber(at) ? at->valuedouble : 0;
+    free(in->trace);
+    in->trace = cJSON_IsString(src) ? strdup(src->valuestring) : NULL;
+    const cJSON *ck = h->clock;
+    const cJSON *syn = cJSON_GetObjectItemCaseSensitive(ck, "synced");
+    const cJSON *me = cJSON_GetObjectItemCaseSensitive(ck, "max_error_us");
+    in->clock_known = cJSON_IsBool(syn) && cJSON_IsNumber(me);
+    in->clock_synced = cJSON_IsTrue(syn);
+    in->clock_max_error_us = cJSON_IsNumber(me) ? (int64_t)me->valuedouble : -1;
+}
+
 /* Reads one input into c. Returns 0 when usable (some records or a clean empty log), -1 when
  * the whole input is unusable; every problem is reported on stderr with file and record. */
 static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, const struct opts *o,
@@ -267,6 +291,7 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
                                    ri->valuedouble < 1e9
                                ? (int)ri->valuedouble
                                : -1;
+            header_shard(in, &rec.header);
             free(in->tool);
             free(in->command);
             free(in->started);
@@ -287,6 +312,11 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
                 break;
             }
             in->records++;
+            if (rec.x.replay.present && rec.x.replay.sched_us > 0 &&
+                (in->first_sched_us < 0 || rec.x.replay.sched_us < in->first_sched_us))
+                in->first_sched_us = rec.x.replay.sched_us;
+            if (in->first_start_us < 0 || rec.x.start_us < in->first_start_us)
+                in->first_start_us = rec.x.start_us;
             if (per_req && r > 0) {
                 struct an_req q;
                 an_req_compute(c, &rec.x, &q);
@@ -349,6 +379,7 @@ static int in_add(struct in_list *l, const char *label, const char *path)
     in->label = strdup(label);
     in->path = strdup(path);
     in->rotation = -1;
+    in->first_sched_us = in->first_start_us = -1;
     if (!in->label || !in->path) {
         free(in->label);
         free(in->path);
@@ -478,6 +509,77 @@ static int int_cmp(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
+}
+
+/* Files of one label that are shards of one replay (--shard K/N) are one run: they must agree
+ * on the trace, N and --start-at, and cover every K once; each shard's first scheduled send
+ * is shown against --start-at by its own clock, with what the clocks say of their error, so a
+ * machine whose clock is off shows up. Returns the number of problems found. */
+static int check_shards(const struct in_list *l, const char *label, int quiet)
+{
+    const struct an_input *ref = NULL;
+    int problems = 0, n = 0;
+    unsigned char seen[1025] = {0};
+    for (size_t i = 0; i < l->n; i++) {
+        const struct an_input *in = &l->v[i];
+        if (strcmp(in->label, label) || in->shard_n == 0)
+            continue;
+        n++;
+        if (!ref) {
+            ref = in;
+        } else if (in->shard_n != ref->shard_n) {
+            problems++;
+            if (!quiet)
+                fprintf(stderr, PROG ": %s: %s is shard %d/%d, %s is of %d shards: not one run\n",
+                        label, in->path, in->shard_k, in->shard_n, ref->path, ref->shard_n);
+        } else if (in->start_at != ref->start_at) {
+            problems++;
+            if (!quiet)
+                fprintf(stderr, PROG ": %s: %s started at %.6f, %s at %.6f (--start-at): not "
+                                "one schedule\n",
+                        label, in->path, in->start_at, ref->path, ref->start_at);
+        } else if ((in->trace == NULL) != (ref->trace == NULL) ||
+                   (in->trace && strcmp(in->trace, ref->trace))) {
+            problems++;
+            if (!quiet)
+                fprintf(stderr, PROG ": %s: %s replayed %s, %s replayed %s: not one trace\n",
+                        label, in->path, in->trace ? in->trace : "?", ref->path,
+                        ref->trace ? ref->trace : "?");
+        }
+        if (in->shard_k <= 1024 && seen[in->shard_k]++) {
+            problems++;
+            if (!quiet)
+                fprintf(stderr, PROG ": %s: shard %d/%d given twice (%s)\n", label, in->shard_k,
+                        in->shard_n, in->path);
+        }
+    }
+    if (!ref)
+        return 0;
+    for (int k = 1; k <= ref->shard_n && k <= 1024; k++)
+        if (!seen[k]) {
+            problems++;
+            if (!quiet)
+                fprintf(stderr, PROG ": %s: shard %d/%d missing: the merged run lacks its share "
+                                "of the requests\n", label, k, ref->shard_n);
+        }
+    if (quiet || n < 2)
+        return problems;
+    for (size_t i = 0; i < l->n; i++) {
+        const struct an_input *in = &l->v[i];
+        if (strcmp(in->label, label) || in->shard_n == 0 || in->first_start_us < 0)
+            continue;
+        char clk[96] = "clock synchronisation unknown";
+        if (in->clock_known)
+            snprintf(clk, sizeof clk, "clock %s, max error %.3f ms",
+                     in->clock_synced ? "synchronised" : "NOT synchronised",
+                     (double)in->clock_max_error_us / 1e3);
+        if (in->start_at > 0)
+            fprintf(stderr, PROG ": %s: shard %d/%d: first request sent %+.3f ms after "
+                            "--start-at by its clock (%s)\n",
+                    label, in->shard_k, in->shard_n,
+                    ((double)in->first_start_us - in->start_at * 1e6) / 1e3, clk);
+    }
+    return problems;
 }
 
 /* Files of one label that are rotations of one capture (-C/-G: header options.rotation_index)
@@ -707,8 +809,10 @@ int main(int argc, char **argv)
         if (read_input(&c, li, &ins[i], &o, rows, 0))
             status = 1;
     }
-    for (size_t i = 0; i < c.n_labels; i++)
+    for (size_t i = 0; i < c.n_labels; i++) {
         check_rotation(&inl, c.labels[i], o.quiet);
+        check_shards(&inl, c.labels[i], o.quiet);
+    }
     enum an_by by = o.by;
     const char *stage_note = NULL;
     if (o.compare && !o.by_given && !status) {
@@ -774,8 +878,10 @@ int main(int argc, char **argv)
                 free(ins[i].tool);
                 free(ins[i].command);
                 free(ins[i].started);
+                free(ins[i].trace);
                 free(ins[i].describe);
                 ins[i].tool = ins[i].command = ins[i].started = ins[i].describe = NULL;
+                ins[i].trace = NULL;
                 ins[i].records = ins[i].bad_lines = 0;
                 int li = find_label(&c, ins[i].label);
                 if (li < 0)
@@ -912,6 +1018,7 @@ int main(int argc, char **argv)
         free(ins[i].tool);
         free(ins[i].command);
         free(ins[i].started);
+        free(ins[i].trace);
         free(ins[i].describe);
     }
     free(ins);

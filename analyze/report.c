@@ -395,6 +395,17 @@ void report_json(FILE *f, const struct an_report *r)
         buf_printf(&b, ",\"records\":%lld,\"bad_lines\":%lld,\"status\":", in->records,
                    in->bad_lines);
         json_str(&b, in->describe && in->describe[0] ? in->describe : "ok");
+        if (in->shard_n > 0) {
+            buf_printf(&b, ",\"shard\":\"%d/%d\",\"start_at\":", in->shard_k, in->shard_n);
+            json_num(&b, in->start_at > 0 ? in->start_at : NAN);
+            buf_append_str(&b, ",\"first_start_after_start_at_ms\":");
+            json_num(&b, in->start_at > 0 && in->first_start_us >= 0
+                             ? ((double)in->first_start_us - in->start_at * 1e6) / 1e3
+                             : NAN);
+        }
+        if (in->clock_known)
+            buf_printf(&b, ",\"clock\":{\"synced\":%s,\"max_error_us\":%lld}",
+                       in->clock_synced ? "true" : "false", (long long)in->clock_max_error_us);
         buf_append_char(&b, '}');
     }
     buf_append_str(&b, "],\"groups\":[");

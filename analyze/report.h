@@ -19,6 +19,14 @@ struct an_input {
     long long records, bad_lines;
     int rotation;            /* capture's header options.rotation_index; -1 when none */
     int saw_trailer;
+    /* replay --shard K/N (header options.shard, .start_at, source.input); 0/0 when none */
+    int shard_k, shard_n;
+    double start_at;         /* seconds since the epoch; 0 when none */
+    char *trace;             /* source.input of a replay: the trace it sent */
+    int64_t first_sched_us;  /* earliest replay.sched_us among its records; -1 none */
+    int64_t first_start_us;  /* earliest start_us among its records; -1 none */
+    int clock_known, clock_synced;
+    int64_t clock_max_error_us;
 };
 
 struct an_report {

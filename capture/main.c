@@ -427,11 +427,18 @@ static int cap_emit(void *user, const struct tlog_exchange *x)
 
 /* ---- privileges -------------------------------------------------------------------------- */
 
-static int cap_drop_privileges(const char *user)
+/* Becomes user. first_file: the log already opened as root (or NULL), handed to user first so
+ * that a -C/-W ring can later overwrite it and -G retention can remove it. */
+static int cap_drop_privileges(const char *user, const char *first_file)
 {
     struct passwd *pw = getpwnam(user);
     if (!pw) {
         fprintf(stderr, "llmtrace-capture: -Z: no such user: %s\n", user);
+        return -1;
+    }
+    if (first_file && strcmp(first_file, "-") && chown(first_file, pw->pw_uid, pw->pw_gid)) {
+        fprintf(stderr, "llmtrace-capture: cannot give %s to %s: %s\n", first_file, user,
+                strerror(errno));
         return -1;
     }
     if (initgroups(pw->pw_name, pw->pw_gid) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
@@ -776,10 +783,10 @@ int main(int argc, char **argv)
                             "staying root (use -Z USER)\n", user);
             user = NULL;
         }
-        if (user && strcmp(user, "root") != 0 && cap_drop_privileges(user))
+        if (user && strcmp(user, "root") != 0 && cap_drop_privileges(user, out.w ? out.path : NULL))
             return 1;
     } else if (a.user && geteuid() == 0 && strcmp(a.user, "root") != 0 &&
-               cap_drop_privileges(a.user)) {
+               cap_drop_privileges(a.user, out.w ? out.path : NULL)) {
         return 1;
     }
 

@@ -1,0 +1,182 @@
+# deploy.sh — deploy/kubernetes/ checked as far as a machine without a cluster can: every
+# manifest parses (YAML) and has what Kubernetes requires of its kind; then the exact commands
+# in the manifests run
+# here, with only the mount paths pointed at scratch directories and the ConfigMap values a test
+# needs: the replay Job's command as 4 shards (JOB_COMPLETION_INDEX 0…3) started together with
+# --start-at against one llmtrace-sim, and the merge Job's command over their logs. The merged
+# run has every request of the trace exactly once, the shards' scheduled times are one
+# process's schedule for the same trace and flags, and its numbers equal those of analyzing
+# all the records as one file. The capture DaemonSet's command runs on lo with a small ring:
+# -C/-W keep at most KEEP_FILES files and -Z drops the process to an unprivileged user.
+source "$SRC_DIR/tests/e2e/lib.sh"
+source "$SRC_DIR/tests/e2e/replay_lib.sh"
+T=$TEST_TMP
+K=$SRC_DIR/deploy/kubernetes
+PY=/usr/bin/python3
+export PATH="$BIN:$PATH" # the image has the tools on PATH; here they are in the build tree
+
+# ---- 1. the manifests ----------------------------------------------------------------------
+$PY - "$K" <<'PY'
+import glob, os, sys, yaml
+kdir = sys.argv[1]
+need = {"Job": ["spec.template.spec.containers"], "DaemonSet": ["spec.selector.matchLabels",
+        "spec.template.metadata.labels", "spec.template.spec.containers"],
+        "ConfigMap": [], "Secret": []}
+def get(d, path):
+    for k in path.split("."):
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+docs = {}
+for f in sorted(glob.glob(os.path.join(kdir, "*.yaml"))):
+    for d in yaml.safe_load_all(open(f)):
+        where = "%s: %s" % (os.path.basename(f), d.get("kind"))
+        for k in ("apiVersion", "kind", "metadata"):
+            assert k in d, "%s: missing %s" % (where, k)
+        assert d["metadata"].get("name"), where + ": metadata.name"
+        assert d["kind"] in need, where + ": unexpected kind"
+        for p in need[d["kind"]]:
+            assert get(d, p), "%s: missing %s" % (where, p)
+        if d["kind"] in ("Job", "DaemonSet"):
+            spec = d["spec"]["template"]["spec"]
+            for c in spec["containers"]:
+                assert c.get("name") and c.get("image"), where + ": container name/image"
+            if d["kind"] == "Job":
+                assert spec.get("restartPolicy") in ("Never", "OnFailure"), where + ": restartPolicy"
+            else:
+                sel, lab = d["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"]
+                assert all(lab.get(k) == v for k, v in sel.items()), where + ": selector does not match labels"
+        if d["kind"] == "ConfigMap":
+            assert all(isinstance(v, str) for v in d.get("data", {}).values()), where + ": data values must be strings"
+        docs[d["metadata"]["name"] + "/" + d["kind"]] = d
+job = docs["llmtrace-replay/Job"]
+cm = docs["llmtrace-replay/ConfigMap"]["data"]
+assert job["spec"]["completionMode"] == "Indexed"
+assert job["spec"]["completions"] == job["spec"]["parallelism"] == int(cm["SHARDS"]), "completions = parallelism = SHARDS"
+env = job["spec"]["template"]["spec"]["containers"][0]["env"]
+assert any(e["name"] == "API_KEY" and "secretKeyRef" in e["valueFrom"] for e in env), "API key from a Secret"
+assert "API_KEY" not in " ".join(job["spec"]["template"]["spec"]["containers"][0]["args"]).replace("--api-key-env API_KEY", ""), "the key itself is never on the command line"
+ds = docs["llmtrace-capture/DaemonSet"]["spec"]["template"]["spec"]
+sc = ds["containers"][0]["securityContext"]
+assert ds["hostNetwork"] is True and sc["privileged"] is False and sc["allowPrivilegeEscalation"] is False
+assert {"NET_RAW", "NET_ADMIN"} <= set(sc["capabilities"]["add"]) and sc["capabilities"]["drop"] == ["ALL"]
+print("manifests: %d objects ok" % len(docs))
+PY
+pass "manifests parse and have their kinds' required fields"
+# (kubectl --dry-run=client is no help without a cluster: even client-side it asks the API
+# server for its resource list first — kubectl 1.32: "couldn't get current server API group
+# list" — so the kinds' required fields are checked above instead)
+
+# cmd_of FILE KIND: the container's shell command (args[0]) with the mount paths pointed at
+# scratch directories ($T/trace, $T/results, $T/data).
+cmd_of() {
+  $PY - "$1" "$2" "$T" <<'PY'
+import sys, yaml
+f, kind, t = sys.argv[1:]
+d = next(x for x in yaml.safe_load_all(open(f)) if x["kind"] == kind)
+c = d["spec"]["template"]["spec"]["containers"][0]
+cmd = c["args"][0]
+for m in c.get("volumeMounts", []):
+    cmd = cmd.replace(m["mountPath"] + "/", "%s/%s/" % (t, m["mountPath"].strip("/")))
+print(cmd)
+PY
+}
+
+# ---- 2. the replay Job as 4 shards, and the merge Job ----------------------------------------
+start_sim --profile zero --seed 7
+mkdir -p "$T/trace" "$T/results"
+mk_trace "$T/trace/trace.jsonl.gz" 48 5000
+REPLAY_CMD=$(cmd_of "$K/replay-job.yaml" Job)
+MERGE_CMD=$(cmd_of "$K/merge-job.yaml" Job)
+export TARGET_URL=$SIM_URL SHARDS=4 RUN=run1 API_KEY=sk-test-not-logged
+export REPLAY_FLAGS="--rate 400 --arrival constant --max-tokens 8 --ignore-eos"
+START=$(( $(date +%s) + 2 ))
+export START_AT=$START
+pids=()
+for i in 0 1 2 3; do
+  JOB_COMPLETION_INDEX=$i /bin/sh -c "$REPLAY_CMD" &
+  pids+=("$!")
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a replay shard failed"; done
+ls "$T/results/run1" >"$T/shards.txt"
+assert_eq "one log per shard" "shard-1-of-4.jsonl.gz shard-2-of-4.jsonl.gz shard-3-of-4.jsonl.gz shard-4-of-4.jsonl.gz" "$(tr '\n' ' ' <"$T/shards.txt" | sed 's/ $//')"
+# the same trace and flags from one process, for the schedule
+SINGLE_AT=$(( $(date +%s) + 2 ))
+"$BIN/llmtrace-replay" "$T/trace/trace.jsonl.gz" --url "$SIM_URL" --start-at "$SINGLE_AT" $REPLAY_FLAGS \
+  -q -o "$T/single.jsonl.gz"
+assert_eq "union of the shards = the trace, each request once; schedule = one process's" "48 True True" "$($PY - "$T/results/run1" "$T/single.jsonl.gz" "$START" "$SINGLE_AT" <<'PY'
+import glob, gzip, json, sys
+d, single, a, b = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def ex(p):
+    return [r for r in map(json.loads, gzip.open(p, "rt")) if r.get("type") == "exchange"]
+sh = [x for f in sorted(glob.glob(d + "/*.jsonl.gz")) for x in ex(f)]
+one = ex(single)
+ofs = sorted(x["replay"]["sched_us"] - a * 1000000 for x in sh)
+ofs1 = sorted(x["replay"]["sched_us"] - b * 1000000 for x in one)
+print(len(set(x["replay"]["of"] for x in sh)), len(sh) == 48, ofs == ofs1)
+PY
+)"
+/bin/sh -c "$MERGE_CMD" || fail "the merge Job's command failed"
+[ -s "$T/results/run1/merged.json" ] && [ -s "$T/results/run1/report.html" ] || fail "merge wrote no JSON/HTML"
+# all the records as one file, analyzed the same way
+$PY - "$T/results/run1" "$T/all.jsonl" <<'PY'
+import glob, gzip, sys
+d, out = sys.argv[1], sys.argv[2]
+files = sorted(glob.glob(d + "/*.jsonl.gz"))
+with open(out, "w") as o:
+    import json
+    h = json.loads(gzip.open(files[0], "rt").readline())
+    h["options"].pop("shard", None)   # one file of everything: no shard of anything
+    o.write(json.dumps(h) + "\n")
+    for f in files:
+        for l in gzip.open(f, "rt"):
+            if '"type":"exchange"' in l:
+                o.write(l)
+PY
+"$BIN/llmtrace-analyze" "run1=$T/all.jsonl" --json -o "$T/all.json" 2>/dev/null
+assert_eq "merged numbers = one file's (requests, throughput, TTFT and E2E percentiles)" True "$($PY - "$T/results/run1/merged.json" "$T/all.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+ga, gb = a["groups"][0], b["groups"][0]
+keys = ["requests", "output_tok_s", "req_s"]
+same = all(ga[k] == gb[k] for k in keys) and ga["ttft_ms"] == gb["ttft_ms"] and ga["e2e_ms"] == gb["e2e_ms"]
+print(same and ga["requests"] == 48)
+PY
+)"
+# a missing shard, a shard given twice: said, not merged silently
+mkdir -p "$T/partial"
+cp "$T/results/run1/shard-1-of-4.jsonl.gz" "$T/results/run1/shard-2-of-4.jsonl.gz" \
+   "$T/results/run1/shard-4-of-4.jsonl.gz" "$T/partial/"
+"$BIN/llmtrace-analyze" "run1=$T/partial/" "run1=$T/results/run1/shard-2-of-4.jsonl.gz" \
+  --json -o "$T/partial.json" 2>"$T/partial.err"
+assert_eq "analyze: the missing shard named" 1 "$(grep -c 'shard 3/4 missing' "$T/partial.err")"
+assert_eq "analyze: the duplicate shard named" 1 "$(grep -c 'shard 2/4 given twice' "$T/partial.err")"
+assert_eq "analyze: each shard's start against --start-at, with its clock" 4 "$(grep -c 'first request sent .* after --start-at by its clock (clock ' "$T/results.err" 2>/dev/null || "$BIN/llmtrace-analyze" "run1=$T/results/run1/" -o /dev/null 2>&1 | grep -c 'after --start-at by its clock (clock ')"
+stop_pid "$SIM_PID"
+
+# ---- 3. the capture DaemonSet's command ------------------------------------------------------
+if [ "$(id -u)" -ne 0 ]; then
+  echo "skip: capture needs root"
+  exit 0
+fi
+start_sim --profile zero --seed 9
+mkdir -p "$T/data"
+CAP_CMD=$(cmd_of "$K/capture-daemonset.yaml" DaemonSet)
+export INTERFACE=lo FILTER="tcp port $SIM_PORT" ROTATE_SIZE=16k KEEP_FILES=2 CAPTURE_USER=nobody
+export NODE_NAME=node-a
+/bin/sh -c "$CAP_CMD" 2>"$T/capture.stderr" &
+CAP_PID=$!
+_pids+=("$CAP_PID")
+sleep 1
+assert_eq "capture dropped root for CAPTURE_USER" "$(id -u nobody)" "$(ps -o uid= -p "$CAP_PID" | tr -d ' ')"
+mk_trace "$T/cap_trace.jsonl.gz" 300 1000
+"$BIN/llmtrace-replay" "$T/cap_trace.jsonl.gz" --url "$SIM_URL" -c 8 --max-tokens 80 --ignore-eos -q \
+  -o "$T/cap_replay.jsonl.gz"
+sleep 1.5
+stop_pid "$CAP_PID" INT
+n=$(ls "$T/data/node-a" | wc -l)
+assert_eq "ring: KEEP_FILES files" 2 "$n"
+assert_eq "ring: it wrapped (file 000 rewritten after 001) and nothing failed" "ok" "$([ "$T/data/node-a/capture.000.jsonl.gz" -nt "$T/data/node-a/capture.001.jsonl.gz" ] && ! grep -q . "$T/capture.stderr" && echo ok || cat "$T/capture.stderr")"
+assert_eq "files owned by CAPTURE_USER, the first one too" "nobody" "$(stat -c %U "$T/data/node-a/"* | sort -u)"
+stop_pid "$SIM_PID"
