@@ -205,6 +205,14 @@ int tlog_exchange_set_error(struct tlog_exchange *x, enum tlog_error_kind k, con
  * usage.completion_tokens when present, else the number of content events (sum of their
  * tokens when every content event carries a count), else unknown. */
 void tlog_exchange_derive_tokens(struct tlog_exchange *x);
+/* Called on a completed exchange whose request pinned its output length (max_tokens with
+ * ignore_eos), with that max_tokens (< 1: nothing pinned, no-op). When the response reported
+ * no usage, carries no error, ended with finish_reason "length" and counted no more content
+ * events than max_tokens, exactly max_tokens were generated: tokens_out = max_tokens,
+ * tokens_source = TLOG_TOKENS_MAX_TOKENS. Returns 1 when it applied, else 0 (x unchanged).
+ * Call after the usage, events, finish reason and error are final (llm_stream_finish and any
+ * transport error), before the record is written. */
+int tlog_exchange_apply_pinned(struct tlog_exchange *x, int64_t max_tokens);
 
 /* Header record. */
 struct tlog_header {
@@ -355,6 +363,12 @@ void tlog_reader_get_status(const struct tlog_reader *r, struct tlog_reader_stat
 /* One line for the user, e.g. "not closed cleanly: 1042 records recovered, torn tail at byte
  * 88231 (311 bytes skipped)". Empty string when the log was closed cleanly and whole. */
 void tlog_reader_describe(const struct tlog_reader *r, char *out, size_t outlen);
+/* The bytes of request.body (a non-null value) of the exchange the last tlog_read returned,
+ * exactly as its line holds them, so a caller can keep the value as written (replay sends
+ * bodies byte for byte). NULL (*len 0) when there is none, when bodies are skipped, and for
+ * the rare line the reader has to parse in full (a duplicate key, a key of an unexpected
+ * type…): rec->x.req.body is the value then. Valid until the next tlog_read or close. */
+const char *tlog_reader_body(const struct tlog_reader *r, size_t *len);
 const char *tlog_reader_error(const struct tlog_reader *r);
 const char *tlog_reader_path(const struct tlog_reader *r);
 void tlog_reader_close(struct tlog_reader *r);

@@ -277,6 +277,20 @@ void tlog_exchange_derive_tokens(struct tlog_exchange *x)
     x->tokens_source = TLOG_TOKENS_EVENTS;
 }
 
+int tlog_exchange_apply_pinned(struct tlog_exchange *x, int64_t max_tokens)
+{
+    if (max_tokens < 1 || x->error_kind != TLOG_ERROR_NONE ||
+        (x->usage.present && x->usage.completion_tokens >= 0) || !x->resp.finish_reason ||
+        strcmp(x->resp.finish_reason, "length"))
+        return 0;
+    /* more content events than the cap contradicts "exactly max_tokens": keep the count */
+    if (x->tokens_source == TLOG_TOKENS_EVENTS && x->tokens_out > max_tokens)
+        return 0;
+    x->tokens_out = max_tokens;
+    x->tokens_source = TLOG_TOKENS_MAX_TOKENS;
+    return 1;
+}
+
 int tlog_header_is_secret(const char *name, size_t len)
 {
     static const char *const secrets[] = {

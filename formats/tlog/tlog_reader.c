@@ -73,6 +73,8 @@ struct tlog_reader {
     int fatal;
     int skip_long;            /* discarding the rest of an over-long line */
     int64_t line_no;
+    const char *body_src;         /* request.body of the last record as its line holds it */
+    size_t body_src_len;          /* (tlog_reader_body); points into pend */
     struct tlog_reader_status st;
     int damage_in_middle;         /* damage followed by good data */
     int64_t trailer_records;
@@ -1077,6 +1079,10 @@ static int tlog_fp_request(struct tlog_fp *c, struct tlog_exchange *x, int skip_
                 q->body = cJSON_ParseWithLength(v, (size_t)(c->p - v));
                 if (!q->body)
                     return TLOG_FP_FALLBACK;
+                if (c->r) {
+                    c->r->body_src = v;
+                    c->r->body_src_len = (size_t)(c->p - v);
+                }
             }
         } else if (TLOG_FP_KEY(k, kn, "body_bytes")) {
             TLOG_FP_ONCE(seen, 5);
@@ -1584,6 +1590,8 @@ static void tlog_r_harvest(struct tlog_reader *r, struct tlog_exchange *x)
 
 int tlog_read(struct tlog_reader *r, struct tlog_record *rec)
 {
+    r->body_src = NULL;
+    r->body_src_len = 0;
     if (rec)
         tlog_r_harvest(r, &rec->x);
     tlog_record_free(rec);
@@ -1656,6 +1664,12 @@ int tlog_read(struct tlog_reader *r, struct tlog_record *rec)
             return rc;
         }
     }
+}
+
+const char *tlog_reader_body(const struct tlog_reader *r, size_t *len)
+{
+    *len = r->body_src_len;
+    return r->body_src;
 }
 
 void tlog_reader_get_status(const struct tlog_reader *r, struct tlog_reader_status *st)

@@ -426,6 +426,97 @@ static void test_derive_tokens(void **state)
     tlog_exchange_free(NULL);
 }
 
+/* A pinned output length (max_tokens + ignore_eos) is exact only when the response ended at
+ * the cap ("length"), said no usage and nothing failed. */
+static void test_apply_pinned(void **state)
+{
+    (void)state;
+    struct tlog_exchange x;
+    tlog_exchange_init(&x);
+    for (int i = 0; i < 16; i++) /* 16 events of 4 tokens each, counted as 16 */
+        tlog_exchange_add_event(&x, 100 * i, 0, 1);
+    tlog_exchange_derive_tokens(&x);
+    assert_int_equal(x.tokens_out, 16);
+    assert_int_equal(tlog_exchange_apply_pinned(&x, 64), 0); /* no finish reason */
+    x.resp.finish_reason = strdup("stop");
+    assert_int_equal(tlog_exchange_apply_pinned(&x, 64), 0);
+    free(x.resp.finish_reason);
+    x.resp.finish_reason = strdup("length");
+    assert_int_equal(tlog_exchange_apply_pinned(&x, 0), 0);  /* nothing pinned */
+    assert_int_equal(tlog_exchange_apply_pinned(&x, -1), 0);
+    assert_int_equal(tlog_exchange_apply_pinned(&x, 15), 0); /* more events than the cap */
+    assert_int_equal(x.tokens_out, 16);
+    assert_int_equal(x.tokens_source, TLOG_TOKENS_EVENTS);
+    tlog_exchange_set_error(&x, TLOG_ERROR_RESET, "cut");
+    assert_int_equal(tlog_exchange_apply_pinned(&x, 64), 0);
+    tlog_exchange_set_error(&x, TLOG_ERROR_NONE, NULL);
+    assert_int_equal(tlog_exchange_apply_pinned(&x, 64), 1);
+    assert_int_equal(x.tokens_out, 64);
+    assert_int_equal(x.tokens_source, TLOG_TOKENS_MAX_TOKENS);
+    assert_string_equal(tlog_tokens_source_name(x.tokens_source), "max_tokens");
+    /* usage is the server's own count: it wins */
+    x.usage.present = 1;
+    x.usage.completion_tokens = 63;
+    tlog_exchange_derive_tokens(&x);
+    assert_int_equal(tlog_exchange_apply_pinned(&x, 64), 0);
+    assert_int_equal(x.tokens_out, 63);
+    assert_int_equal(x.tokens_source, TLOG_TOKENS_USAGE);
+    /* usage without completion_tokens says nothing about the output */
+    x.usage.completion_tokens = -1;
+    tlog_exchange_derive_tokens(&x);
+    assert_int_equal(tlog_exchange_apply_pinned(&x, 64), 1);
+    assert_int_equal(x.tokens_out, 64);
+    tlog_exchange_free(&x);
+}
+
+/* tlog_reader_body hands back each exchange's request body exactly as the line holds it. */
+static void test_reader_body(void **state)
+{
+    (void)state;
+    static const char log[] =
+        "{\"type\":\"header\",\"schema\":1}\n"
+        "{\"type\": \"exchange\", \"id\": \"a\", \"start_us\": 5,"
+        " \"request\": {\"method\": \"POST\", \"body\": {\"n\": 1.0, \"s\": \"\\u00e9\"} ,"
+        " \"path\": \"/v1/x\"}}\r\n"
+        "\n"
+        "{\"type\":\"exchange\",\"id\":\"b\",\"request\":{\"body\":null}}\n"
+        "{\"type\":\"exchange\",\"id\":\"c\",\"id\":\"d\",\"request\":{\"body\":[1 ]}}\n"
+        "{\"type\":\"exchange\",\"id\":\"e\",\"request\":{\"body\":\"x\\ty\"}}";
+    char err[256];
+    struct tlog_reader_opts ro = {0};
+    struct tlog_reader *r = tlog_reader_open_mem(log, sizeof log - 1, &ro, err, sizeof err);
+    assert_non_null(r);
+    size_t len = 99;
+    assert_null(tlog_reader_body(r, &len));
+    assert_int_equal(len, 0);
+    struct tlog_record rec;
+    tlog_record_init(&rec);
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_int_equal(rec.type, TLOG_REC_HEADER);
+    assert_null(tlog_reader_body(r, &len));
+    assert_int_equal(tlog_read(r, &rec), 1);
+    const char *b = tlog_reader_body(r, &len);
+    assert_int_equal(len, 25);
+    assert_memory_equal(b, "{\"n\": 1.0, \"s\": \"\\u00e9\"}", 25);
+    assert_true(cJSON_IsObject(rec.x.req.body));
+    assert_int_equal(tlog_read(r, &rec), 1); /* body null */
+    assert_string_equal(rec.x.id, "b");
+    assert_null(tlog_reader_body(r, &len));
+    assert_int_equal(len, 0);
+    assert_int_equal(tlog_read(r, &rec), 1); /* duplicate key: parsed in full, body as a tree */
+    assert_string_equal(rec.x.id, "c");
+    assert_true(cJSON_IsArray(rec.x.req.body));
+    assert_null(tlog_reader_body(r, &len));
+    assert_int_equal(tlog_read(r, &rec), 1); /* a string body: its JSON bytes, quotes included */
+    b = tlog_reader_body(r, &len);
+    assert_int_equal(len, 6);
+    assert_memory_equal(b, "\"x\\ty\"", 6);
+    assert_int_equal(tlog_read(r, &rec), 0);
+    assert_null(tlog_reader_body(r, &len));
+    tlog_record_free(&rec);
+    tlog_reader_close(r);
+}
+
 static void test_model_growth(void **state)
 {
     (void)state;
@@ -1703,6 +1794,8 @@ int main(void)
         cmocka_unit_test(test_error_kind_names),
         cmocka_unit_test(test_secret_headers),
         cmocka_unit_test(test_derive_tokens),
+        cmocka_unit_test(test_apply_pinned),
+        cmocka_unit_test(test_reader_body),
         cmocka_unit_test(test_model_growth),
         cmocka_unit_test(test_model_caps),
         cmocka_unit_test(test_line_exact),
