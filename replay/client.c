@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "llmstream.h"
+#include "tally.h" /* tally_add: pinned n_out + the summary's counts */
 
 #define CLIENT_STOP_POLL_NS (100 * 1000000LL)   /* how soon a worker notices Ctrl-C */
 #define CLIENT_MAX_SAMPLES  (10u * 1000 * 1000) /* cap on kept lag/ttft samples */
@@ -305,6 +306,7 @@ static void xfer_finish(struct client_xfer *t, const struct hc_result *r, enum t
         if (had == TLOG_ERROR_NONE || had == TLOG_ERROR_TRUNCATED)
             tlog_exchange_set_error(x, k, r->msg[0] ? r->msg : hc_strerror(r->err));
     }
+    tally_add(w->idx, t->req, x); /* input.h's pinned_out → n_out; summary counts */
     if (x->tokens_source == TLOG_TOKENS_EVENTS)
         stat_add(&w->st.tokens_counted, 1);
 

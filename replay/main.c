@@ -18,12 +18,14 @@
 #include "input.h"
 #include "redact.h"
 #include "schedule.h"
+#include "tally.h"
 #include "tlog.h"
 #include "units.h"
 
 #define PROG "llmtrace-replay"
 #define MAX_STAGES 64
 #define MAX_HEADERS 64
+#define STAGE_REQUESTS_ALL (-1) /* --stage-requests all: one pass over the input per stage */
 
 static const char usage_text[] =
     "Usage: " PROG " INPUT --url URL -o OUT.jsonl.gz [options]\n"
@@ -44,7 +46,10 @@ static const char usage_text[] =
     "  --max-tokens original|N pin the output length (original: the recorded output count)\n"
     "  --ignore-eos            set ignore_eos (vLLM, SGLang, llama.cpp)\n"
     "  --stream on|keep        force streaming on, or keep the recorded setting (default)\n"
-    "  --include-usage         add stream_options.include_usage to streaming requests\n"
+    "  --include-usage         ask streaming OpenAI requests for usage (the default):\n"
+    "                          stream_options.include_usage, so n_out is the server's count\n"
+    "  --no-include-usage      leave requests as recorded (byte for byte when nothing else\n"
+    "                          is rewritten); n_out is then counted from stream events\n"
     "  --dialect D             auto (default), openai, anthropic, ollama, tgi, or a full name\n"
     "\n"
     "Timing (one absolute schedule; each record keeps its scheduled and actual send time):\n"
@@ -55,8 +60,10 @@ static const char usage_text[] =
     "  --burstiness K          gamma shape (1 = Poisson, < 1 burstier); default 1\n"
     "  --seed S                arrival process seed (default 1)\n"
     "  -c, --concurrency N     closed loop: N requests in flight, the next when one finishes\n"
-    "  --sweep 1,2,4,…         successive closed-loop stages, records tagged with their stage\n"
-    "  --stage-requests N      requests per sweep stage (wrapping around the input)\n"
+    "  --sweep 1,2,4,…         successive closed-loop stages, records tagged with their stage;\n"
+    "                          needs --stage-requests or --stage-duration\n"
+    "  --stage-requests N|all  requests per sweep stage (wrapping around the input); all: one\n"
+    "                          pass over the selected input per stage\n"
     "  --stage-duration T      duration of each sweep stage (e.g. 30s)\n"
     "  --stage-pause T         pause between stages\n"
     "  --max-inflight N        cap open-loop concurrency (waiting time is recorded)\n"
@@ -70,6 +77,9 @@ static const char usage_text[] =
     "  --limit N  --skip N     keep at most N requests / drop the first N\n"
     "  --from T  --to T        keep requests recorded in [T, T2) from the trace's first\n"
     "  --filter-path P         keep paths starting with P (or matching the glob P)\n"
+    "  Requests go in recorded start order. --limit and --to stop reading once the selection\n"
+    "  is complete while the input is in start order (as llmtrace-convert writes it); an input\n"
+    "  out of order is read in full and sorted (warned).\n"
     "\n"
     "Client and output:\n"
     "  -o, --output FILE       results trace log (.jsonl.gz; '-' = stdout)\n"
@@ -92,8 +102,10 @@ static const char usage_text[] =
     "  -q, --quiet             no progress line and no summary\n"
     "  -h, --help  -V, --version\n"
     "\n"
-    "Ctrl-C stops scheduling, waits --grace, records the rest as cancelled and closes the log;\n"
-    "a second Ctrl-C exits at once, leaving the log readable.\n"
+    "Ctrl-C stops scheduling, waits --grace, records the rest as cancelled and closes the log\n"
+    "(while the input is read: nothing is sent); a second Ctrl-C exits at once, leaving the\n"
+    "log readable. Progress (on a terminal) shows the current stage's tok/s and the run's ETA;\n"
+    "the summary marks tok/s and TPOT with * when n_out was counted from stream events.\n"
     "\n"
     "Exit status: 0 the run completed (failed requests are in the log and the summary);\n"
     "1 runtime failure (input unreadable, output unwritable, interrupted, or no request could\n"
@@ -155,7 +167,7 @@ enum {
     O_DURATION, O_WARMUP, O_LOOP, O_SHARD, O_START_AT, O_LIMIT, O_SKIP, O_FROM, O_TO,
     O_FILTER_PATH, O_THREADS, O_TIMEOUT, O_IDLE_TIMEOUT, O_CONNECT_TIMEOUT, O_GRACE, O_NO_BODIES,
     O_TIMESTAMPS, O_CACERT, O_NO_RESEND, O_CONN_PER_REQUEST, O_NO_PRECONNECT,
-    O_MAX_CONNECT_ERRORS
+    O_MAX_CONNECT_ERRORS, O_NO_INCLUDE_USAGE
 };
 
 static const struct option long_opts[] = {
@@ -170,6 +182,7 @@ static const struct option long_opts[] = {
     {"ignore-eos", no_argument, 0, O_IGNORE_EOS},
     {"stream", required_argument, 0, O_STREAM},
     {"include-usage", no_argument, 0, O_INCLUDE_USAGE},
+    {"no-include-usage", no_argument, 0, O_NO_INCLUDE_USAGE},
     {"dialect", required_argument, 0, O_DIALECT},
     {"timing", required_argument, 0, O_TIMING},
     {"speed", required_argument, 0, O_SPEED},
@@ -228,6 +241,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
     o->connect_timeout_us = 10 * 1000000LL;
     o->grace_us = 5 * 1000000LL;
     o->max_connect_errors = 10;
+    o->include_usage = 1;
     int c, speed_set = 0;
     int64_t v;
     while ((c = getopt_long(argc, argv, "H:c:o:qhV", long_opts, NULL)) != -1) {
@@ -260,6 +274,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
                 return usage_error("--stream expects on or keep, got '%s'", optarg);
             break;
         case O_INCLUDE_USAGE: o->include_usage = 1; break;
+        case O_NO_INCLUDE_USAGE: o->include_usage = 0; break;
         case O_DIALECT:
             if (!strcmp(optarg, "auto"))
                 o->dialect = DIALECT_UNKNOWN;
@@ -311,8 +326,11 @@ static int opts_parse(int argc, char **argv, struct opts *o)
                                    " got '%s'", optarg);
             break;
         case O_STAGE_REQUESTS:
-            if (units_parse_int64(optarg, 1, INT64_MAX / 4, &o->stage_requests))
-                return usage_error("--stage-requests expects a count >= 1, got '%s'", optarg);
+            if (!strcmp(optarg, "all"))
+                o->stage_requests = STAGE_REQUESTS_ALL;
+            else if (units_parse_int64(optarg, 1, INT64_MAX / 4, &o->stage_requests))
+                return usage_error("--stage-requests expects a count >= 1 or 'all', got '%s'",
+                                   optarg);
             break;
         case O_STAGE_DURATION:
             if (units_parse_duration_us(optarg, &o->stage_duration_us) || !o->stage_duration_us)
@@ -437,6 +455,14 @@ static int opts_parse(int argc, char **argv, struct opts *o)
         return usage_error("--duration does not apply to --sweep; use --stage-duration%s", "");
     if (o->n_sweep && o->stage_requests && o->stage_duration_us)
         return usage_error("give --stage-requests or --stage-duration, not both%s", "");
+    /* Each stage's size sets the run's length and each point's statistical weight; no default
+     * fits a 20-request file and a 20,000-request trace alike, so the tool does not guess. */
+    if (o->n_sweep && !o->stage_requests && !o->stage_duration_us)
+        return usage_error("--sweep needs the size of each stage: --stage-requests N (or 'all':"
+                           " one pass over the input) or --stage-duration T%s", "");
+    if (o->n_sweep && o->loop)
+        return usage_error("--loop does not apply to --sweep: stages wrap around the input "
+                           "(use --stage-requests or --stage-duration)%s", "");
     if (o->max_inflight && (o->concurrency || o->n_sweep))
         return usage_error("--max-inflight caps open-loop timing; with -c/--sweep the "
                            "concurrency is the cap%s", "");
@@ -514,7 +540,9 @@ static cJSON *options_json(const struct opts *o, const char *mode)
         cJSON *s = cJSON_AddArrayToObject(j, "sweep");
         for (size_t i = 0; s && i < o->n_sweep; i++)
             cJSON_AddItemToArray(s, cJSON_CreateNumber((double)o->sweep[i]));
-        if (o->stage_requests)
+        if (o->stage_requests == STAGE_REQUESTS_ALL)
+            cJSON_AddStringToObject(j, "stage_requests", "all");
+        else if (o->stage_requests)
             cJSON_AddNumberToObject(j, "stage_requests", (double)o->stage_requests);
         if (o->stage_duration_us)
             cJSON_AddNumberToObject(j, "stage_duration_us", (double)o->stage_duration_us);
@@ -597,7 +625,8 @@ static double percentile(const int64_t *v, size_t n, double q)
 /* ---- signals ----------------------------------------------------------------------------- */
 
 static atomic_int g_stop;
-static struct client_out *g_out;
+static struct client_out *_Atomic g_out; /* NULL until the results log is open */
+static atomic_int g_sending;             /* the run's first stage has begun */
 static int g_quiet;
 
 /* Signals are taken by this thread alone (sigwait), so no handler runs inside a worker. */
@@ -610,16 +639,21 @@ static void *signal_thread(void *arg)
             continue;
         if (++count == 1) {
             atomic_store(&g_stop, 1);
-            if (!g_quiet)
+            if (!g_quiet && atomic_load(&g_sending))
                 fprintf(stderr, "\n" PROG ": stopping (waiting for in-flight requests; "
                                 "Ctrl-C again to quit now)\n");
+            else if (!g_quiet)
+                fprintf(stderr, "\n" PROG ": stopping before any request is sent\n");
             continue;
         }
         /* Second signal: close the current gzip member so every record so far reads back, and
          * leave without a trailer. Holding the mutex means no record is half written. */
-        pthread_mutex_lock(&g_out->mu);
-        if (g_out->w)
-            tlog_writer_flush(g_out->w);
+        struct client_out *out = atomic_load(&g_out);
+        if (out) {
+            pthread_mutex_lock(&out->mu);
+            if (out->w)
+                tlog_writer_flush(out->w);
+        }
         _exit(1);
     }
     return NULL;
@@ -647,6 +681,7 @@ struct stage_result {
     uint64_t done, errors, tokens;
     int64_t wall_us;
     double ttft_p50, ttft_p99;
+    struct tally_summary tally; /* n_out sources and TPOT of the stage's requests */
 };
 
 static uint64_t sum_stat(struct run_worker *ws, int n, size_t off)
@@ -659,28 +694,66 @@ static uint64_t sum_stat(struct run_worker *ws, int n, size_t off)
 }
 #define SUM(ws, n, field) sum_stat(ws, n, offsetof(struct client_stats, field))
 
-static void progress_print(struct run_worker *ws, int n, const char *stage, int64_t t0_ns,
-                           uint64_t total)
+/* What the progress line needs to know about the run around the current stage. */
+struct progress {
+    const char *label;         /* "[c=8]", "[rate 5/s]" … */
+    int64_t stage_t0_ns;       /* the stage's start */
+    uint64_t done0, tok0;      /* run totals when the stage started */
+    uint64_t stage_total;      /* requests this stage will send; 0 unknown (loop, duration) */
+    int64_t stage_end_ns;      /* the stage stops issuing then; 0 none */
+    int64_t run_t0_ns;         /* the run's first stage's start */
+    size_t stages_after;       /* stages still to come after this one */
+    uint64_t after_total;      /* requests of those stages (count stages) */
+    int64_t after_ns;          /* their time (duration stages), pauses included */
+};
+
+/* ETA of the run: the rest of this stage at this stage's pace (or until its end time), then
+ * the stages to come at the whole run's pace so far (or their durations). -1 unknown. */
+static int64_t progress_eta_us(const struct progress *pg, uint64_t done, int64_t now)
+{
+    double st_s = (double)(now - pg->stage_t0_ns) / 1e9;
+    double run_s = (double)(now - pg->run_t0_ns) / 1e9;
+    uint64_t st_done = done - pg->done0;
+    double left;
+    if (pg->stage_end_ns)
+        left = pg->stage_end_ns > now ? (double)(pg->stage_end_ns - now) / 1e9 : 0;
+    else if (pg->stage_total && st_done > 0 && st_done <= pg->stage_total)
+        left = (double)(pg->stage_total - st_done) * st_s / (double)st_done;
+    else
+        return -1;
+    if (pg->after_ns) {
+        left += (double)pg->after_ns / 1e9;
+    } else if (pg->stages_after) {
+        if (!pg->after_total || done == 0)
+            return -1;
+        left += (double)pg->after_total * run_s / (double)done;
+    }
+    return (int64_t)(left * 1e6);
+}
+
+/* The progress line: this stage's output tokens over this stage's time, and the ETA of the
+ * whole run (present through every stage). */
+static void progress_print(struct run_worker *ws, int n, const struct progress *pg)
 {
     uint64_t sent = SUM(ws, n, sent), done = SUM(ws, n, done), errs = SUM(ws, n, errors);
     uint64_t infl = SUM(ws, n, inflight), tok = SUM(ws, n, tokens_out);
-    double el = (double)(clock_mono_ns() - t0_ns) / 1e9;
+    int64_t now = clock_mono_ns();
+    double el = (double)(now - pg->stage_t0_ns) / 1e9;
     char eta[32] = "";
-    if (total && done > 0 && done < total) {
+    int64_t eta_us = progress_eta_us(pg, done, now);
+    if (eta_us >= 0) {
         char d[24];
-        units_format_duration((int64_t)((double)(total - done) * el / (double)done * 1e6), d,
-                              sizeof(d));
+        units_format_duration(eta_us, d, sizeof(d));
         snprintf(eta, sizeof(eta), " | ETA %s", d);
     }
     fprintf(stderr, "\r\033[K%s sent %llu | in flight %llu | done %llu | errors %llu | "
-                    "%.0f tok/s%s", stage, (unsigned long long)sent, (unsigned long long)infl,
-            (unsigned long long)done, (unsigned long long)errs, el > 0 ? (double)tok / el : 0,
-            eta);
+                    "%.0f tok/s%s", pg->label, (unsigned long long)sent,
+            (unsigned long long)infl, (unsigned long long)done, (unsigned long long)errs,
+            el > 0 ? (double)(tok - pg->tok0) / el : 0, eta);
 }
 
 static int run_phase(struct run_worker *ws, int n, struct client_phase *ph,
-                     struct client_out *out, int progress, const char *stage_label,
-                     uint64_t total)
+                     struct client_out *out, int progress, struct progress *pg)
 {
     atomic_int finished = 0;
     int started = 0;
@@ -694,6 +767,7 @@ static int run_phase(struct run_worker *ws, int n, struct client_phase *ph,
     if (started < n)
         atomic_store(&g_stop, 1);
     int64_t t0 = clock_mono_ns(), next_progress = t0 + 1000000000LL;
+    pg->stage_t0_ns = t0;
     while (atomic_load(&finished) < started) {
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
@@ -705,7 +779,7 @@ static int run_phase(struct run_worker *ws, int n, struct client_phase *ph,
         pthread_mutex_unlock(&out->mu);
         int64_t now = clock_mono_ns();
         if (progress && now >= next_progress) {
-            progress_print(ws, n, stage_label, t0, total);
+            progress_print(ws, n, pg);
             next_progress = now + 1000000000LL;
         }
     }
@@ -738,6 +812,17 @@ static void samples_slice_percentiles(struct run_worker *ws, int n, const size_t
     free(v);
 }
 
+/* The n_out sources and TPOT of a run or stage, for the trailer's stats. */
+static void stats_add_tally(cJSON *o, const struct tally_summary *t)
+{
+    cJSON_AddNumberToObject(o, "n_out_from_events", (double)t->from_events);
+    cJSON_AddNumberToObject(o, "n_out_max_tokens", (double)t->pinned);
+    if (!isnan(t->tpot_p50_us)) { /* to the ns: the samples' own precision */
+        cJSON_AddNumberToObject(o, "tpot_p50_us", (double)llround(t->tpot_p50_us * 1e3) / 1e3);
+        cJSON_AddNumberToObject(o, "tpot_p99_us", (double)llround(t->tpot_p99_us * 1e3) / 1e3);
+    }
+}
+
 static void fmt_us(double us, char *out, size_t len)
 {
     if (isnan(us))
@@ -762,29 +847,47 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 
+    /* Signals go to one thread from the start — Ctrl-C while the input loads stops the run as
+     * well — and are blocked everywhere else (the threads created later inherit the mask).
+     * Blocked, they are also delivered when the shell started us with SIGINT ignored. */
+    static sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    pthread_t sig_th;
+    if (pthread_create(&sig_th, NULL, signal_thread, &sigs)) {
+        fprintf(stderr, PROG ": cannot start the signal thread\n");
+        return 1;
+    }
+    pthread_detach(sig_th);
+
     /* Input. */
     struct replay_input in;
     char err[512];
-    if (input_load(o.input, &o.sel, &in, err, sizeof(err))) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return 1;
-    }
     struct input_rewrite rwr = {
         .model = o.model, .max_tokens = o.max_tokens, .ignore_eos = o.ignore_eos,
         .stream_on = o.stream_on, .include_usage = o.include_usage, .dialect = o.dialect,
     };
-    if (input_rewrite_all(&in, &rwr)) {
-        fprintf(stderr, PROG ": out of memory rewriting requests\n");
-        input_free(&in);
+    int lrc = input_load(o.input, &o.sel, &rwr, &g_stop, &in, err, sizeof(err));
+    if (lrc < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
         return 1;
     }
-    if (in.n == 0) {
+    /* Interrupted while reading: the log still gets its header and an "interrupted" trailer,
+     * and nothing is sent (the stages below do not start once g_stop is set). */
+    int load_stopped = lrc == INPUT_STOPPED;
+    if (in.n == 0 && !load_stopped) {
         fprintf(stderr, PROG ": %s: no request to replay (%lld read, %lld without a body)\n",
                 o.input, (long long)in.read, (long long)in.skipped_no_body);
         input_free(&in);
         return 1;
     }
-    if (!o.quiet) {
+    if (!o.quiet && !load_stopped) {
+        if (in.unsorted_at && (o.sel.limit || o.sel.to_us))
+            fprintf(stderr, PROG ": warning: %s is not in start order (record %lld starts "
+                            "before the one read before it): read it all to select by start "
+                            "time\n", o.input, (long long)in.unsorted_at);
         if (in.skipped_no_body)
             fprintf(stderr, PROG ": warning: %lld records skipped: no request body (log "
                             "written with --no-bodies?)\n", (long long)in.skipped_no_body);
@@ -813,7 +916,7 @@ int main(int argc, char **argv)
     const char *mode = o.rate > 0 ? "rate" : (o.concurrency || o.n_sweep) ? "concurrency"
                                                                              : "original";
     int open = !strcmp(mode, "original") || !strcmp(mode, "rate");
-    int64_t *offsets = malloc(in.n * sizeof(*offsets));
+    int64_t *offsets = malloc((in.n ? in.n : 1) * sizeof(*offsets));
     if (!offsets) {
         input_free(&in);
         return 1;
@@ -946,7 +1049,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg.out = &out;
-    g_out = &out;
+    atomic_store(&g_out, &out);
     struct tlog_header hdr = {0};
     hdr.schema = TLOG_SCHEMA_VERSION;
     hdr.tool = PROG;
@@ -958,6 +1061,10 @@ int main(int argc, char **argv)
     cJSON_AddStringToObject(hdr.source, "input", o.input);
     cJSON_AddStringToObject(hdr.source, "input_format", in.kind == INPUT_BATCH ? "batch"
                                                                                 : "tlog");
+    /* how much of the input the selection saw: all of it, or its start when reading stopped
+     * once a bounded selection was complete */
+    cJSON_AddNumberToObject(hdr.source, "records_read", (double)in.read);
+    cJSON_AddBoolToObject(hdr.source, "read_all", !in.stopped_early && !load_stopped);
     cJSON_AddStringToObject(hdr.source, "target", target);
     hdr.options = options_json(&o, mode);
     if (tlog_writer_header(out.w, &hdr) || tlog_writer_flush(out.w)) {
@@ -967,16 +1074,6 @@ int main(int argc, char **argv)
     cJSON_Delete(hdr.command);
     cJSON_Delete(hdr.source);
     cJSON_Delete(hdr.options);
-
-    /* Signals go to one thread; block them everywhere else before creating threads. */
-    static sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    pthread_t sig_th;
-    pthread_create(&sig_th, NULL, signal_thread, &sigs);
-    pthread_detach(sig_th);
 
     /* Workers. */
     int nw = (int)o.threads;
@@ -989,7 +1086,7 @@ int main(int argc, char **argv)
             fprintf(stderr, PROG ": %s\n", ws[i].w.err);
             fatal = 1;
         }
-    if (!ws)
+    if (!ws || tally_init(nw))
         fatal = 1;
 
     /* Closed loop has no schedule to anchor: --start-at simply delays the first stage. */
@@ -1005,6 +1102,9 @@ int main(int argc, char **argv)
     struct stage_result stages[MAX_STAGES];
     size_t n_stages = 0;
     int64_t run_t0 = clock_mono_ns();
+    atomic_store(&g_sending, 1);
+    /* one pass over this machine's share of the input */
+    uint64_t pass = (in.n + (size_t)o.shard_n - 1 - (size_t)(o.shard_k - 1)) / (size_t)o.shard_n;
     uint64_t seq_base = 0;
     size_t n_phases = open ? 1 : (o.n_sweep ? o.n_sweep : 1);
     for (size_t p = 0; !fatal && p < n_phases && !atomic_load(&g_stop) &&
@@ -1045,8 +1145,7 @@ int main(int argc, char **argv)
                         (double)(now_epoch - start_epoch) / 1e6);
             ph->anchor_ns = clock_map_mono_ns(&cfg.cmap, start_epoch);
             if (!o.loop)
-                total = (in.n + (size_t)o.shard_n - 1 - (size_t)(o.shard_k - 1)) /
-                        (size_t)o.shard_n;
+                total = pass;
             if (o.rate > 0)
                 snprintf(label, sizeof(label), "[rate %g/s]", o.rate);
             else
@@ -1057,8 +1156,10 @@ int main(int argc, char **argv)
             ph->has_stage = 1;
             ph->stage = (double)ph->concurrency;
             if (o.n_sweep) {
-                ph->max_requests = (uint64_t)o.stage_requests;
-                ph->loop = o.stage_requests || o.stage_duration_us || o.loop;
+                /* a count or a duration wraps around the input; "all" is one pass */
+                int all = o.stage_requests == STAGE_REQUESTS_ALL;
+                ph->max_requests = o.stage_requests > 0 ? (uint64_t)o.stage_requests : 0;
+                ph->loop = !all;
                 if (o.stage_duration_us)
                     ph->end_ns = clock_mono_ns() + o.stage_duration_us * 1000;
             } else {
@@ -1066,10 +1167,7 @@ int main(int argc, char **argv)
                 if (o.duration_us)
                     ph->end_ns = clock_mono_ns() + o.duration_us * 1000;
             }
-            total = ph->max_requests ? ph->max_requests
-                    : ph->loop       ? 0
-                                     : (in.n + (size_t)o.shard_n - 1 - (size_t)(o.shard_k - 1)) /
-                                     (size_t)o.shard_n;
+            total = ph->max_requests ? ph->max_requests : ph->loop ? 0 : pass;
             snprintf(label, sizeof(label), "[c=%lld]", (long long)ph->concurrency);
         }
         uint64_t done0 = SUM(ws, nw, done), err0 = SUM(ws, nw, errors);
@@ -1077,8 +1175,18 @@ int main(int argc, char **argv)
         size_t *ttft_from = calloc((size_t)nw, sizeof(*ttft_from));
         for (int i = 0; ttft_from && i < nw; i++)
             ttft_from[i] = ws[i].w.ttft.n;
+        struct tally_mark tmark;
+        tally_mark(&tmark);
+        struct progress pg = {.label = label, .done0 = done0, .tok0 = tok0,
+                              .stage_total = total, .stage_end_ns = ph->end_ns,
+                              .run_t0_ns = run_t0, .stages_after = n_phases - 1 - p};
+        if (o.stage_duration_us)
+            pg.after_ns = (int64_t)pg.stages_after * (o.stage_duration_us + o.stage_pause_us) *
+                          1000;
+        else
+            pg.after_total = pg.stages_after * total;
         int64_t ps = clock_mono_ns();
-        if (run_phase(ws, nw, ph, &out, progress, label, total))
+        if (run_phase(ws, nw, ph, &out, progress, &pg))
             fatal = 1;
         int64_t pe = clock_mono_ns();
         for (int i = 0; i < nw; i++)
@@ -1097,6 +1205,7 @@ int main(int argc, char **argv)
             sr->ttft_p50 = sr->ttft_p99 = NAN;
             if (ttft_from)
                 samples_slice_percentiles(ws, nw, ttft_from, &sr->ttft_p50, &sr->ttft_p99);
+            tally_since(&tmark, &sr->tally);
         }
         free(ttft_from);
         if (ph->kind == PHASE_CLOSED) {
@@ -1153,6 +1262,9 @@ int main(int argc, char **argv)
         free(lag);
     }
 
+    struct tally_summary tt;
+    tally_since(NULL, &tt);
+
     cJSON *stats = cJSON_CreateObject();
     cJSON_AddNumberToObject(stats, "sent", (double)sent);
     cJSON_AddNumberToObject(stats, "done", (double)done);
@@ -1163,6 +1275,7 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(bk, tlog_error_kind_name((enum tlog_error_kind)k),
                                     (double)by_kind[k]);
     cJSON_AddNumberToObject(stats, "tokens_out", (double)tokens);
+    stats_add_tally(stats, &tt);
     cJSON_AddNumberToObject(stats, "elapsed_us", (double)run_us);
     cJSON_AddBoolToObject(stats, "interrupted", interrupted);
     cJSON_AddNumberToObject(stats, "resent", (double)resent);
@@ -1175,6 +1288,8 @@ int main(int argc, char **argv)
     if (gave_up)
         cJSON_AddNumberToObject(stats, "gave_up_after_connect_errors",
                                 (double)o.max_connect_errors);
+    if (load_stopped)
+        cJSON_AddBoolToObject(stats, "input_complete", 0);
     if (!isnan(lag_p99)) {
         cJSON_AddNumberToObject(stats, "sched_lag_p50_us", lag_p50);
         cJSON_AddNumberToObject(stats, "sched_lag_p99_us", lag_p99);
@@ -1188,6 +1303,7 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(s, "done", (double)stages[i].done);
         cJSON_AddNumberToObject(s, "errors", (double)stages[i].errors);
         cJSON_AddNumberToObject(s, "tokens_out", (double)stages[i].tokens);
+        stats_add_tally(s, &stages[i].tally);
         cJSON_AddNumberToObject(s, "elapsed_us", (double)stages[i].wall_us);
         cJSON_AddItemToArray(sa, s);
     }
@@ -1203,7 +1319,10 @@ int main(int argc, char **argv)
         fatal = 1;
     }
 
-    if (!o.quiet) {
+    if (!o.quiet && load_stopped) {
+        fprintf(stderr, PROG ": interrupted while reading %s: no request sent; %s holds the "
+                        "header and trailer only.\n", o.input, o.output);
+    } else if (!o.quiet) {
         double secs = (double)run_us / 1e6;
         char kinds[512] = "";
         size_t kl = 0;
@@ -1214,17 +1333,24 @@ int main(int argc, char **argv)
                                        (unsigned long long)by_kind[k]);
         if (kl)
             snprintf(kinds + kl, sizeof(kinds) - kl, ")");
+        /* "*": the number rests on n_out counted from stream events (footnote below) */
+        const char *mark = tt.from_events ? "*" : "";
         fprintf(stderr, PROG ": %s%llu requests to %s in %.1fs (%.1f req/s): %llu ok, %llu "
-                        "failed%s; %llu output tokens (%.0f tok/s)",
+                        "failed%s; %llu output tokens (%.0f tok/s%s)",
                 interrupted ? "interrupted: " : "", (unsigned long long)done, target, secs,
                 secs > 0 ? (double)done / secs : 0, (unsigned long long)(done - errors),
                 (unsigned long long)errors, kinds, (unsigned long long)tokens,
-                secs > 0 ? (double)tokens / secs : 0);
+                secs > 0 ? (double)tokens / secs : 0, mark);
         if (n_stages == 1 && !isnan(stages[0].ttft_p50)) {
             char a[24], b[24];
             fmt_us(stages[0].ttft_p50, a, sizeof(a));
             fmt_us(stages[0].ttft_p99, b, sizeof(b));
             fprintf(stderr, "; TTFT p50 %s, p99 %s", a, b);
+        }
+        if (n_stages == 1 && !isnan(tt.tpot_p50_us)) {
+            char a[24];
+            fmt_us(tt.tpot_p50_us, a, sizeof(a));
+            fprintf(stderr, "; TPOT p50 %s%s", a, mark);
         }
         if (!isnan(lag_p99)) {
             char a[24], b[24], c[24];
@@ -1244,16 +1370,28 @@ int main(int argc, char **argv)
                             "without Connection: close; a new connection per request from then "
                             "on\n");
         for (size_t i = 0; i < n_stages && n_stages > 1; i++) {
-            char a[24], b[24];
-            fmt_us(stages[i].ttft_p50, a, sizeof(a));
-            fmt_us(stages[i].ttft_p99, b, sizeof(b));
-            double s = (double)stages[i].wall_us / 1e6;
-            fprintf(stderr, "  stage %g: %llu requests, %llu failed, %.1f req/s, %.0f tok/s, "
-                            "TTFT p50 %s p99 %s\n", stages[i].stage,
-                    (unsigned long long)stages[i].done, (unsigned long long)stages[i].errors,
-                    s > 0 ? (double)stages[i].done / s : 0,
-                    s > 0 ? (double)stages[i].tokens / s : 0, a, b);
+            const struct stage_result *st = &stages[i];
+            const char *sm = st->tally.from_events ? "*" : "";
+            char a[24], b[24], c[24];
+            fmt_us(st->ttft_p50, a, sizeof(a));
+            fmt_us(st->ttft_p99, b, sizeof(b));
+            fmt_us(st->tally.tpot_p50_us, c, sizeof(c));
+            double sec = (double)st->wall_us / 1e6;
+            fprintf(stderr, "  stage %g: %llu requests, %llu failed, %.1f req/s, %.0f tok/s%s, "
+                            "TTFT p50 %s p99 %s, TPOT p50 %s%s\n", st->stage,
+                    (unsigned long long)st->done, (unsigned long long)st->errors,
+                    sec > 0 ? (double)st->done / sec : 0,
+                    sec > 0 ? (double)st->tokens / sec : 0, sm, a, b, c,
+                    isnan(st->tally.tpot_p50_us) ? "" : sm);
         }
+        if (tt.from_events)
+            fprintf(stderr, "  * n_out counted from stream events (tokens_source \"events\") for "
+                            "%llu of %llu requests (%.0f %%): a lower bound when an event "
+                            "carries several tokens, so tok/s may read low and TPOT high (%s)\n",
+                    (unsigned long long)tt.from_events, (unsigned long long)tt.done,
+                    tt.done ? 100.0 * (double)tt.from_events / (double)tt.done : 0,
+                    o.include_usage ? "the endpoint reported no usage"
+                                    : "--no-include-usage: requests did not ask for usage");
     }
     /* a failed TLS handshake is a connection that never carried a request, too */
     int no_connect = done > 0 && by_kind[TLOG_ERROR_CONNECT] + by_kind[TLOG_ERROR_CONNECT_TIMEOUT] +
@@ -1280,6 +1418,7 @@ int main(int argc, char **argv)
     free(target);
     free(offsets);
     input_free(&in);
+    tally_free();
 
     return fatal || interrupted || no_connect || gave_up ? 1 : 0;
 }

@@ -34,7 +34,7 @@ PY
 run_stopped() {
   start_sim --profile default --slow-start-ms 400 --log "$T/truth.$1.jsonl.gz"
   "$RP" "$T/t8.jsonl.gz" --url "$SIM_URL" -c 8 --max-tokens 2 --ignore-eos --timestamps "$1" \
-    -q -o "$T/r.$1.jsonl.gz" &
+    --no-include-usage -q -o "$T/r.$1.jsonl.gz" &
   local rp=$!
   _pids+=("$rp")
   sleep 0.15
@@ -63,7 +63,8 @@ assert_le "user: every stamp is after SIGCONT (µs)" 300000 "$lo"
 # Without the stop, at 16 concurrent streams on the default profile's steps.
 start_sim --profile default --log "$T/truth.run.jsonl.gz"
 mk_trace "$T/t64.jsonl.gz" 64 1000
-"$RP" "$T/t64.jsonl.gz" --url "$SIM_URL" -c 16 --max-tokens 16 --ignore-eos -q -o "$T/r.run.jsonl.gz"
+"$RP" "$T/t64.jsonl.gz" --url "$SIM_URL" -c 16 --max-tokens 16 --ignore-eos --no-include-usage \
+  -q -o "$T/r.run.jsonl.gz"
 stop_pid "$SIM_PID" INT
 read -r n lo hi <<<"$(errors "$T/truth.run.jsonl.gz" "$T/r.run.jsonl.gz")"
 assert_eq "run: all 64 requests matched (head + 19 events each)" $((64 * 20)) "$n"

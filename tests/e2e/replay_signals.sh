@@ -56,3 +56,53 @@ wait "$RPID" 2>/dev/null || true
 # loaded machine and still fails if records only reach the disk at exit or every 1,000.
 assert_le "kill -9: records recovered" 60 "$(RQ_TORN_OK=1 rq "$T/k9.jsonl.gz" 'len(ex)')"
 assert_eq "kill -9: header present" true "$(RQ_TORN_OK=1 rq "$T/k9.jsonl.gz" 'hdr is not None')"
+
+# wait_gone PID SECONDS: PID must end within SECONDS (else it is killed and the test fails).
+wait_gone() {
+  local i
+  for i in $(seq 1 $(( $2 * 10 ))); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$1"
+  fail "process $1 still running ${2} s after the signal"
+}
+
+# Ctrl-C while the input loads stops the run: exit 1, the log has its header and a trailer
+# saying "interrupted", and nothing is sent. From stdin that never ends (a FIFO kept open):
+stop_pid "$SIM_PID"
+start_sim --profile zero --log "$T/load.sim.jsonl.gz"
+mkfifo "$T/in.fifo"
+"$RP" - --url "$SIM_URL" -c 1 --max-tokens 5 -o "$T/ld.jsonl.gz" < "$T/in.fifo" 2> "$T/ld.err" &
+RPID=$!
+exec 7> "$T/in.fifo"
+cat "$T/t4.jsonl.gz" >&7
+sleep 0.3
+kill -INT "$RPID"
+wait_gone "$RPID" 5
+rc=0
+wait "$RPID" || rc=$?
+exec 7>&-
+assert_eq "ctrl-c while reading stdin: exit 1" 1 "$rc"
+assert_eq "ctrl-c while reading stdin: trailer" '[true, false, 0, 0]' "$(rq "$T/ld.jsonl.gz" '
+[trl["stats"]["interrupted"], trl["stats"]["input_complete"], trl["stats"]["sent"], len(ex)]')"
+assert_eq "ctrl-c while reading stdin: says so" 1 "$(grep -c '^llmtrace-replay: interrupted while reading -: no request sent; .*ld.jsonl.gz holds the header and trailer only.$' "$T/ld.err")"
+# From a file that takes a while to read (the Azure sample converted: 19,366 requests), -c 1
+# and no --limit, so the whole input is read before the first request: SIGINT at 0.2 s.
+"$BIN/llmtrace-convert" "$DATA/AzureLLMInferenceTrace_conv.csv" -q -o "$T/azure.jsonl.gz"
+t0=$(date +%s%N)
+"$RP" "$T/azure.jsonl.gz" --url "$SIM_URL" -c 1 --max-tokens 5 -o "$T/la.jsonl.gz" 2> "$T/la.err" &
+RPID=$!
+sleep 0.2
+kill -INT "$RPID"
+wait_gone "$RPID" 5
+rc=0
+wait "$RPID" || rc=$?
+t1=$(date +%s%N)
+assert_eq "ctrl-c while loading: exit 1" 1 "$rc"
+assert_le "ctrl-c while loading: out at once (ms)" $(( (t1 - t0) / 1000000 )) 1500
+assert_eq "ctrl-c while loading: trailer interrupted, nothing sent" '[true, 0, 0]' "$(rq "$T/la.jsonl.gz" '
+[trl["stats"]["interrupted"], trl["stats"]["sent"], len(ex)]')"
+grep -q 'interrupted while reading' "$T/la.err" || fail "ctrl-c while loading: message: $(cat "$T/la.err")"
+stop_pid "$SIM_PID" INT
+assert_eq "ctrl-c while loading: the server received nothing" 0 "$(rq "$T/load.sim.jsonl.gz" 'len(ex)')"

@@ -31,3 +31,21 @@ s = [x["start_us"] for x in ex if x["replay"]["stage"] == 1]; max(s) - min(s)')"
 assert_le "stage-duration: stage 1 got several requests" 3 "$(rq "$T/sd.jsonl.gz" 'sum(1 for x in ex if x["replay"]["stage"] == 1)')"
 assert_le "stage-duration: pause between stages (us)" 300000 "$(rq "$T/sd.jsonl.gz" '
 min(x["start_us"] for x in ex if x["replay"]["stage"] == 3) - max(x["start_us"] + x["response"]["end_us"] for x in ex if x["replay"]["stage"] == 1)')"
+
+# A sweep needs each stage's size: without it, a usage error naming both flags (it used to
+# replay the whole input per stage, silently); 'all' asks for one pass per stage explicitly.
+rc=0
+"$RP" "$T/t5.jsonl.gz" --url "$SIM_URL" --sweep 1,2 -o "$T/no.jsonl.gz" 2> "$T/no.err" || rc=$?
+assert_eq "sweep without a stage size: exit 2" 2 "$rc"
+assert_eq "sweep without a stage size: message" "llmtrace-replay: --sweep needs the size of each stage: --stage-requests N (or 'all': one pass over the input) or --stage-duration T" "$(head -1 "$T/no.err")"
+[ ! -e "$T/no.jsonl.gz" ] || fail "a usage error wrote a log"
+rc=0
+"$RP" "$T/t5.jsonl.gz" --url "$SIM_URL" --sweep 1,2 --stage-requests 4 --loop -o "$T/no.jsonl.gz" 2>/dev/null || rc=$?
+assert_eq "sweep with --loop: exit 2" 2 "$rc"
+"$RP" --help > "$T/help.txt"
+grep -q -- "--stage-requests N|all" "$T/help.txt" || fail "--help names --stage-requests all"
+"$RP" "$T/t5.jsonl.gz" --url "$SIM_URL" --sweep 1,2 --stage-requests all --max-tokens 5 \
+  --ignore-eos -q -o "$T/all.jsonl.gz"
+assert_eq "stage-requests all: each stage replays the input once" '[["1", ["o0", "o1", "o2", "o3", "o4"]], ["2", ["o0", "o1", "o2", "o3", "o4"]]]' "$(rq "$T/all.jsonl.gz" '
+[[str(int(s)), sorted(x["replay"]["of"] for x in ex if x["replay"]["stage"] == s)] for s in (1, 2)]')"
+assert_eq "stage-requests all: header option" all "$(rq "$T/all.jsonl.gz" 'hdr["options"]["stage_requests"]')"
