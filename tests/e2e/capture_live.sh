@@ -87,7 +87,8 @@ pass "live capture matches ground truth"
 # the captured trace replays with llmtrace-replay and analyzes with llmtrace-analyze
 if [ -x "$BIN/llmtrace-replay" ] && [ -x "$BIN/llmtrace-analyze" ]; then
   start_sim
-  timeout 60 "$BIN/llmtrace-replay" "$TEST_TMP/cap.jsonl.gz" --url "$SIM_URL" \
+  # --no-include-usage: the captured requests as they were (no usage event added)
+  timeout 60 "$BIN/llmtrace-replay" "$TEST_TMP/cap.jsonl.gz" --url "$SIM_URL" --no-include-usage \
     -o "$TEST_TMP/replay.jsonl.gz" 2>"$TEST_TMP/replay.err" || fail "replay: $(tail -3 "$TEST_TMP/replay.err")"
   assert_eq "replayed the captured requests" \
     "$(zjq "$TEST_TMP/cap.jsonl.gz" "sorted((r['id'], r['request']['path'], len(r['response']['events'])) for r in ex)")" \
