@@ -190,7 +190,7 @@ int input_rewrite_req(struct replay_req *r, const struct input_rewrite *rw)
 int input_dialect_cannot_pin(enum dialect_id d)
 {
     return d == DIALECT_ANTHROPIC || d == DIALECT_OLLAMA_GENERATE || d == DIALECT_OLLAMA_CHAT ||
-           d == DIALECT_TGI;
+           d == DIALECT_TGI || d == DIALECT_OPENAI_RESPONSES;
 }
 
 /* ---- selection while reading ------------------------------------------------------------- */

@@ -75,12 +75,13 @@ struct replay_input {
                                   the input was then read in full and sorted. 0: none seen */
     int64_t untimed;           /* Batch lines without timestamp_ms (selected ones) */
     /* Per dialect: requests whose output length --max-tokens original / --ignore-eos asked to
-     * pin but whose API has no ignore_eos (Anthropic, Ollama, TGI): only a cap was set. */
+     * pin but whose API has no ignore_eos (Anthropic, Ollama, TGI, OpenAI Responses): only a
+     * cap was set. */
     int64_t unpinned[DIALECT_COUNT];
 };
 
 /* 1 when dialect d has no way to ignore the end-of-sequence token (so a max-tokens value is
- * only a cap, never a forced length): Anthropic, Ollama and TGI. */
+ * only a cap, never a forced length): Anthropic, Ollama, TGI and OpenAI Responses. */
 int input_dialect_cannot_pin(enum dialect_id d);
 
 #define INPUT_STOPPED 1

@@ -552,6 +552,7 @@ static void test_unpinned(void **state)
 
     assert_int_equal(input_dialect_cannot_pin(DIALECT_OLLAMA_GENERATE), 1);
     assert_int_equal(input_dialect_cannot_pin(DIALECT_OPENAI_COMPLETIONS), 0);
+    assert_int_equal(input_dialect_cannot_pin(DIALECT_OPENAI_RESPONSES), 1);
     assert_int_equal(input_dialect_cannot_pin(DIALECT_UNKNOWN), 0);
 }
 
