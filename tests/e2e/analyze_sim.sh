@@ -67,7 +67,8 @@ with gzip.open(sys.argv[1], 'rt') as f, open('nousage.jsonl', 'w') as o:
             r['request']['body'].pop('stream_options', None)
         o.write(json.dumps(r) + '\n')
 PY
-timeout 60 "$R" nousage.jsonl --url "$SIM_URL" -c 4 --limit 16 --max-tokens 16 -o tpe.jsonl.gz --quiet
+timeout 60 "$R" nousage.jsonl --url "$SIM_URL" -c 4 --limit 16 --max-tokens 16 --no-include-usage \
+  -o tpe.jsonl.gz --quiet
 timeout 60 "$R" nousage.jsonl --url "$SIM_URL" -c 4 --limit 16 --max-tokens 16 --include-usage \
   -o tpe_usage.jsonl.gz --quiet
 n_ev=$(zjq tpe.jsonl.gz "sum(1 for x in ex if x['tokens_source'] == 'events')")
