@@ -307,8 +307,6 @@ static void xfer_finish(struct client_xfer *t, const struct hc_result *r, enum t
             tlog_exchange_set_error(x, k, r->msg[0] ? r->msg : hc_strerror(r->err));
     }
     tally_add(w->idx, t->req, x); /* input.h's pinned_out → n_out; summary counts */
-    if (x->tokens_source == TLOG_TOKENS_EVENTS)
-        stat_add(&w->st.tokens_counted, 1);
 
     worker_write_record(w, t);
 

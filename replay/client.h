@@ -90,7 +90,6 @@ struct client_stats {
     atomic_uint_fast64_t by_kind[TLOG_ERROR_KIND_COUNT];
     atomic_uint_fast64_t resent;       /* requests re-sent on a new connection */
     atomic_uint_fast64_t new_conns;    /* requests that went out on a new connection */
-    atomic_uint_fast64_t tokens_counted; /* requests whose n_out was counted from events */
 };
 
 /* Samples kept for the end summary (µs). */

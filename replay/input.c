@@ -421,6 +421,11 @@ static int input_load_tlog(const char *path, const char *name, struct loader *L,
             continue;
         in->read++;
         struct tlog_exchange *x = &rec.x;
+        if (x->resent_as) {
+            /* a captured transport attempt the client re-sent: the re-send is the request */
+            in->skipped_attempts++;
+            continue;
+        }
         if (!x->req.path || !path_selected(L->sel, x->req.path))
             continue;
         const char *method = x->req.method ? x->req.method : "POST";

@@ -66,6 +66,7 @@ struct replay_input {
     size_t n, cap;
     int64_t read;              /* records/lines read */
     int64_t skipped_no_body;   /* POST records without a body (log written with --no-bodies) */
+    int64_t skipped_attempts;  /* captured transport attempts (resent_as): not requests */
     int64_t bad_records;       /* unreadable records skipped */
     int64_t no_recorded_tokens;/* --max-tokens original without a recorded count */
     int truncated;             /* the input log had a torn tail (recovered) */

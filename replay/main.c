@@ -891,6 +891,10 @@ int main(int argc, char **argv)
         if (in.skipped_no_body)
             fprintf(stderr, PROG ": warning: %lld records skipped: no request body (log "
                             "written with --no-bodies?)\n", (long long)in.skipped_no_body);
+        if (in.skipped_attempts)
+            fprintf(stderr, PROG ": %lld captured transport attempts not replayed (resent_as: "
+                            "their re-sends are the requests)\n",
+                    (long long)in.skipped_attempts);
         if (in.bad_records)
             fprintf(stderr, PROG ": warning: %lld unreadable records skipped\n",
                     (long long)in.bad_records);

@@ -196,6 +196,26 @@ static void test_tlog_sorted_selected(void **state)
     assert_non_null(strstr(err, "/nonexistent/x.jsonl.gz"));
 }
 
+/* A captured transport attempt (resent_as) is not a request: its re-send is. */
+static void test_transport_attempts_skipped(void **state)
+{
+    (void)state;
+    const char *p = write_file("att.jsonl",
+        "{\"type\":\"exchange\",\"id\":\"a1\",\"start_us\":10,\"resent_as\":\"a2\","
+        "\"request\":{\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\"}},"
+        "\"error\":{\"kind\":\"reset\",\"message\":null}}\n"
+        "{\"type\":\"exchange\",\"id\":\"a2\",\"start_us\":20,"
+        "\"request\":{\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\"}}}\n");
+    struct input_select sel = {0};
+    struct replay_input in;
+    char err[256];
+    assert_int_equal(input_load(p, &sel, &keep, NULL, &in, err, sizeof(err)), 0);
+    assert_int_equal(in.n, 1);
+    assert_string_equal(in.reqs[0].of, "a2");
+    assert_int_equal(in.skipped_attempts, 1);
+    input_free(&in);
+}
+
 static void test_rewrite(void **state)
 {
     (void)state;
@@ -562,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_batch_line),
         cmocka_unit_test(test_batch_file),
         cmocka_unit_test(test_tlog_sorted_selected),
+        cmocka_unit_test(test_transport_attempts_skipped),
         cmocka_unit_test(test_rewrite),
         cmocka_unit_test(test_bytes_kept),
         cmocka_unit_test(test_select_while_reading),
