@@ -4,7 +4,7 @@ BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan test test-plain test-asan fuzz demo bench clean
+.PHONY: all deps build build-asan test test-plain test-asan fuzz demo bench interop clean
 
 all: build
 
@@ -41,6 +41,18 @@ demo: build
 
 bench: build
 	@bash bench/run.sh $(BUILD)/bin
+
+# Real servers (tests/interop/README.md): uvicorn at INTEROP_REQUESTS requests, and a llama.cpp
+# server and model of your own (nothing of llama.cpp is in this repository).
+LLAMA_SERVER ?=
+LLAMA_MODEL ?=
+INTEROP_REQUESTS ?= 1000
+INTEROP_ENV = LLAMA_SERVER="$(LLAMA_SERVER)" LLAMA_MODEL="$(LLAMA_MODEL)"
+interop:
+	@$(INTEROP_ENV) bash tests/interop/run.sh --preflight
+	@$(MAKE) --no-print-directory build
+	@$(INTEROP_ENV) INTEROP_REQUESTS="$(INTEROP_REQUESTS)" LLMTRACE_BIN="$(abspath $(BUILD))/bin" \
+	  SRC_DIR="$(CURDIR)" bash tests/interop/run.sh "$(abspath $(BUILD))/interop-tmp"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) demo-out
