@@ -18,6 +18,8 @@
 #include "input.h"
 #include "redact.h"
 #include "schedule.h"
+#include "scrape.h"
+#include "search.h"
 #include "tally.h"
 #include "tlog.h"
 #include "units.h"
@@ -80,6 +82,24 @@ static const char usage_text[] =
     "  Requests go in recorded start order. --limit and --to stop reading once the selection\n"
     "  is complete while the input is in start order (as llmtrace-convert writes it); an input\n"
     "  out of order is read in full and sorted (warned).\n"
+    "\n"
+    "Capacity search (the largest load meeting latency SLOs, found automatically):\n"
+    "  --search concurrency|rate  grow from --search-start by --search-factor until a stage\n"
+    "                          fails, then bisect until the bracket is within --search-tolerance\n"
+    "  --slo ttft=500,tpot=50,e2e=10s  the SLOs (bare numbers are ms; us, ms, s)\n"
+    "  --slo-quantile Q        judge the Q-quantile of each metric (default 0.9) by a 95 %\n"
+    "                          confidence interval: met, failed, or undecided (lengthened)\n"
+    "  --goodput-min F         judge instead the share of requests meeting every SLO (e.g. 0.99)\n"
+    "  --search-start X  --search-factor F  --search-tolerance T  --search-stages N\n"
+    "                          (defaults 1, 2, 0.05, 12); --stage-requests N measured requests\n"
+    "                          per stage (default: enough for the quantile's interval, >= 100),\n"
+    "                          after --warmup N (default: the concurrency, or one second)\n"
+    "  --json                  print the search's answer as JSON on stdout\n"
+    "\n"
+    "Server metrics:\n"
+    "  --scrape [URL]          sample the endpoint's Prometheus metrics during the run (default\n"
+    "                          URL: the target's /metrics) into the log as \"metrics\" records\n"
+    "  --scrape-interval T     default 1s      --scrape-all  histogram buckets too\n"
     "\n"
     "Client and output:\n"
     "  -o, --output FILE       results trace log (.jsonl.gz; '-' = stdout)\n"
@@ -150,6 +170,16 @@ struct opts {
     const char *cacert;
     int no_resend, conn_per_request, no_preconnect;
     int64_t max_connect_errors;
+    int search;                /* 0 none, 1 concurrency, 2 rate */
+    struct search_slo slo;
+    int slo_given;
+    double search_start, search_factor, search_tolerance;
+    int64_t search_stages, search_lengthen;
+    int warmup_given;
+    int json;
+    const char *scrape_url;    /* NULL: no scraping; "" the target's /metrics */
+    int64_t scrape_interval_us;
+    int scrape_all;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -167,7 +197,9 @@ enum {
     O_DURATION, O_WARMUP, O_LOOP, O_SHARD, O_START_AT, O_LIMIT, O_SKIP, O_FROM, O_TO,
     O_FILTER_PATH, O_THREADS, O_TIMEOUT, O_IDLE_TIMEOUT, O_CONNECT_TIMEOUT, O_GRACE, O_NO_BODIES,
     O_TIMESTAMPS, O_CACERT, O_NO_RESEND, O_CONN_PER_REQUEST, O_NO_PRECONNECT,
-    O_MAX_CONNECT_ERRORS, O_NO_INCLUDE_USAGE
+    O_MAX_CONNECT_ERRORS, O_NO_INCLUDE_USAGE, O_SEARCH, O_SLO, O_SLO_QUANTILE, O_GOODPUT_MIN,
+    O_SEARCH_START, O_SEARCH_FACTOR, O_SEARCH_TOLERANCE, O_SEARCH_STAGES, O_SEARCH_LENGTHEN,
+    O_JSON, O_SCRAPE, O_SCRAPE_INTERVAL, O_SCRAPE_ALL
 };
 
 static const struct option long_opts[] = {
@@ -219,6 +251,19 @@ static const struct option long_opts[] = {
     {"connection-per-request", no_argument, 0, O_CONN_PER_REQUEST},
     {"no-preconnect", no_argument, 0, O_NO_PRECONNECT},
     {"max-connect-errors", required_argument, 0, O_MAX_CONNECT_ERRORS},
+    {"search", required_argument, 0, O_SEARCH},
+    {"slo", required_argument, 0, O_SLO},
+    {"slo-quantile", required_argument, 0, O_SLO_QUANTILE},
+    {"goodput-min", required_argument, 0, O_GOODPUT_MIN},
+    {"search-start", required_argument, 0, O_SEARCH_START},
+    {"search-factor", required_argument, 0, O_SEARCH_FACTOR},
+    {"search-tolerance", required_argument, 0, O_SEARCH_TOLERANCE},
+    {"search-stages", required_argument, 0, O_SEARCH_STAGES},
+    {"search-lengthen", required_argument, 0, O_SEARCH_LENGTHEN},
+    {"json", no_argument, 0, O_JSON},
+    {"scrape", optional_argument, 0, O_SCRAPE},
+    {"scrape-interval", required_argument, 0, O_SCRAPE_INTERVAL},
+    {"scrape-all", no_argument, 0, O_SCRAPE_ALL},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
@@ -241,6 +286,13 @@ static int opts_parse(int argc, char **argv, struct opts *o)
     o->connect_timeout_us = 10 * 1000000LL;
     o->grace_us = 5 * 1000000LL;
     o->max_connect_errors = 10;
+    o->slo.quantile = 0.9;
+    o->slo.alpha = 0.05;
+    o->search_factor = 2;
+    o->search_tolerance = 0.05;
+    o->search_stages = 12;
+    o->search_lengthen = 2;
+    o->scrape_interval_us = 1000000;
     o->include_usage = 1;
     int c, speed_set = 0;
     int64_t v;
@@ -352,6 +404,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
         case O_WARMUP:
             if (units_parse_int64(optarg, 0, INT64_MAX, &o->warmup))
                 return usage_error("--warmup expects a count, got '%s'", optarg);
+            o->warmup_given = 1;
             break;
         case O_LOOP: o->loop = 1; break;
         case O_SHARD: {
@@ -422,6 +475,70 @@ static int opts_parse(int argc, char **argv, struct opts *o)
             if (units_parse_int64(optarg, 0, 1000000000, &o->max_connect_errors))
                 return usage_error("--max-connect-errors expects a count, got '%s'", optarg);
             break;
+        case O_SEARCH:
+            if (!strcmp(optarg, "concurrency"))
+                o->search = 1;
+            else if (!strcmp(optarg, "rate"))
+                o->search = 2;
+            else
+                return usage_error("--search expects concurrency or rate, got '%s'", optarg);
+            break;
+        case O_SLO: {
+            char e[200];
+            if (search_parse_slo(optarg, &o->slo, e, sizeof e))
+                return usage_error("%s", e);
+            o->slo_given = 1;
+            break;
+        }
+        case O_SLO_QUANTILE:
+            if (units_parse_double(optarg, &o->slo.quantile) || !(o->slo.quantile > 0) ||
+                !(o->slo.quantile < 1))
+                return usage_error("--slo-quantile expects 0 < Q < 1, got '%s'", optarg);
+            break;
+        case O_GOODPUT_MIN:
+            if (units_parse_double(optarg, &o->slo.goodput_min) || !(o->slo.goodput_min > 0) ||
+                o->slo.goodput_min > 1)
+                return usage_error("--goodput-min expects 0 < F <= 1, got '%s'", optarg);
+            break;
+        case O_SEARCH_START:
+            if (units_parse_double(optarg, &o->search_start) || !(o->search_start > 0))
+                return usage_error("--search-start expects a positive number, got '%s'", optarg);
+            break;
+        case O_SEARCH_FACTOR:
+            if (units_parse_double(optarg, &o->search_factor) || !(o->search_factor > 1))
+                return usage_error("--search-factor expects a number > 1, got '%s'", optarg);
+            break;
+        case O_SEARCH_TOLERANCE:
+            if (units_parse_double(optarg, &o->search_tolerance) ||
+                !(o->search_tolerance > 0) || o->search_tolerance >= 1)
+                return usage_error("--search-tolerance expects 0 < T < 1, got '%s'", optarg);
+            break;
+        case O_SEARCH_STAGES:
+            if (units_parse_int64(optarg, 1, MAX_STAGES, &o->search_stages))
+                return usage_error("--search-stages expects 1…64, got '%s'", optarg);
+            break;
+        case O_SEARCH_LENGTHEN:
+            if (units_parse_int64(optarg, 0, 6, &o->search_lengthen))
+                return usage_error("--search-lengthen expects 0…6, got '%s'", optarg);
+            break;
+        case O_JSON: o->json = 1; break;
+        case O_SCRAPE:
+            /* --scrape alone: the target's /metrics; --scrape=URL or --scrape URL */
+            if (optarg)
+                o->scrape_url = optarg;
+            else if (optind < argc && (!strncmp(argv[optind], "http://", 7) ||
+                                       !strncmp(argv[optind], "https://", 8)))
+                o->scrape_url = argv[optind++];
+            else
+                o->scrape_url = "";
+            break;
+        case O_SCRAPE_INTERVAL:
+            if (units_parse_duration_us(optarg, &o->scrape_interval_us) ||
+                o->scrape_interval_us < 10000)
+                return usage_error("--scrape-interval expects a duration >= 10ms, got '%s'",
+                                   optarg);
+            break;
+        case O_SCRAPE_ALL: o->scrape_all = 1; break;
         case 'q': o->quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': printf(PROG " %s\n", LLMTRACE_VERSION); return 0;
@@ -444,13 +561,26 @@ static int opts_parse(int argc, char **argv, struct opts *o)
     }
     if (!o->output)
         return usage_error("missing -o OUTPUT (the results trace log)%s", "");
-    int modes = (o->rate > 0) + (o->concurrency > 0) + (o->n_sweep > 0);
+    int modes = (o->rate > 0) + (o->concurrency > 0) + (o->n_sweep > 0) + (o->search > 0);
     if (modes > 1)
-        return usage_error("--rate, -c and --sweep are exclusive%s", "");
+        return usage_error("--rate, -c, --sweep and --search are exclusive%s", "");
+    if (o->search && !o->slo_given)
+        return usage_error("--search needs --slo (e.g. --slo ttft=500,e2e=10s)%s", "");
+    if (!o->search && (o->slo_given || o->json || o->search_start || o->slo.goodput_min > 0))
+        return usage_error("--slo, --goodput-min, --search-* and --json go with --search%s", "");
+    if (o->search && (o->stage_duration_us || o->loop || o->duration_us))
+        return usage_error("--search sizes its stages by requests (--stage-requests); "
+                           "--stage-duration, --duration and --loop do not apply%s", "");
+    if (o->json && !strcmp(o->output, "-"))
+        return usage_error("--json writes to stdout: give -o a file%s", "");
+    if (o->scrape_url && o->scrape_url[0] && strncmp(o->scrape_url, "http://", 7) &&
+        strncmp(o->scrape_url, "https://", 8))
+        return usage_error("--scrape expects an http:// or https:// URL, got '%s'", o->scrape_url);
     if (speed_set && modes)
         return usage_error("--speed applies to original timing only%s", "");
-    if ((o->stage_requests || o->stage_duration_us || o->stage_pause_us) && !o->n_sweep)
-        return usage_error("--stage-* options need --sweep%s", "");
+    if ((o->stage_requests || o->stage_duration_us || o->stage_pause_us) && !o->n_sweep &&
+        !o->search)
+        return usage_error("--stage-* options need --sweep or --search%s", "");
     if (o->duration_us && o->n_sweep)
         return usage_error("--duration does not apply to --sweep; use --stage-duration%s", "");
     if (o->n_sweep && o->stage_requests && o->stage_duration_us)
@@ -599,6 +729,30 @@ static cJSON *options_json(const struct opts *o, const char *mode)
     cJSON_AddBoolToObject(j, "connection_per_request", o->conn_per_request);
     cJSON_AddBoolToObject(j, "preconnect", !o->no_preconnect);
     cJSON_AddNumberToObject(j, "max_connect_errors", (double)o->max_connect_errors);
+    if (o->search) {
+        cJSON *sj = cJSON_AddObjectToObject(j, "search");
+        cJSON_AddStringToObject(sj, "by", o->search == 1 ? "concurrency" : "rate");
+        cJSON *sl = cJSON_AddObjectToObject(sj, "slo");
+        for (int m = 0; m < SEARCH_N_METRICS; m++)
+            if (o->slo.limit_ms[m] > 0) {
+                char k[16];
+                snprintf(k, sizeof k, "%s_ms", search_metric_name(m));
+                cJSON_AddNumberToObject(sl, k, o->slo.limit_ms[m]);
+            }
+        cJSON_AddNumberToObject(sj, "quantile", o->slo.quantile);
+        if (o->slo.goodput_min > 0)
+            cJSON_AddNumberToObject(sj, "goodput_min", o->slo.goodput_min);
+        cJSON_AddNumberToObject(sj, "start", o->search_start > 0 ? o->search_start : 1);
+        cJSON_AddNumberToObject(sj, "factor", o->search_factor);
+        cJSON_AddNumberToObject(sj, "tolerance", o->search_tolerance);
+        cJSON_AddNumberToObject(sj, "max_stages", (double)o->search_stages);
+        cJSON_AddNumberToObject(sj, "lengthen", (double)o->search_lengthen);
+    }
+    if (o->scrape_url) {
+        cJSON *sj = cJSON_AddObjectToObject(j, "scrape");
+        cJSON_AddNumberToObject(sj, "interval_us", (double)o->scrape_interval_us);
+        cJSON_AddBoolToObject(sj, "all", o->scrape_all);
+    }
     if (o->cacert)
         cJSON_AddStringToObject(j, "cacert", o->cacert);
     return j;
@@ -917,8 +1071,9 @@ int main(int argc, char **argv)
                         dialect_name((enum dialect_id)d), (long long)in.unpinned[d]);
     }
 
-    const char *mode = o.rate > 0 ? "rate" : (o.concurrency || o.n_sweep) ? "concurrency"
-                                                                             : "original";
+    const char *mode = o.rate > 0 || o.search == 2                      ? "rate"
+                       : (o.concurrency || o.n_sweep || o.search == 1) ? "concurrency"
+                                                                       : "original";
     int open = !strcmp(mode, "original") || !strcmp(mode, "rate");
     int64_t *offsets = malloc((in.n ? in.n : 1) * sizeof(*offsets));
     if (!offsets) {
@@ -1079,6 +1234,27 @@ int main(int argc, char **argv)
     cJSON_Delete(hdr.source);
     cJSON_Delete(hdr.options);
 
+    /* The server's own view beside the client's: its Prometheus metrics, sampled meanwhile. */
+    struct scrape scr = {0};
+    char *scrape_url = NULL;
+    if (o.scrape_url) {
+        if (o.scrape_url[0]) {
+            scrape_url = strdup(o.scrape_url);
+        } else if ((scrape_url = malloc(strlen(cfg.base_url) + 16))) {
+            /* the target's origin: scheme://host[:port]/metrics */
+            const char *h = strstr(cfg.base_url, "://");
+            size_t ol = h ? (size_t)(h + 3 - cfg.base_url) + strcspn(h + 3, "/") : strlen(cfg.base_url);
+            snprintf(scrape_url, strlen(cfg.base_url) + 16, "%.*s/metrics", (int)ol, cfg.base_url);
+        }
+        struct scrape_cfg sc = {.url = scrape_url, .interval_us = o.scrape_interval_us,
+                                .all = o.scrape_all, .insecure = o.insecure, .cacert = o.cacert,
+                                .cmap = &cfg.cmap, .out = &out};
+        if (!scrape_url || scrape_start(&scr, &sc)) {
+            fprintf(stderr, PROG ": --scrape: %s\n", scrape_url ? scr.err : "out of memory");
+            return 1;
+        }
+    }
+
     /* Workers. */
     int nw = (int)o.threads;
     if (o.max_inflight && nw > o.max_inflight)
@@ -1111,7 +1287,32 @@ int main(int argc, char **argv)
     uint64_t pass = (in.n + (size_t)o.shard_n - 1 - (size_t)(o.shard_k - 1)) / (size_t)o.shard_n;
     uint64_t seq_base = 0;
     size_t n_phases = open ? 1 : (o.n_sweep ? o.n_sweep : 1);
-    for (size_t p = 0; !fatal && p < n_phases && !atomic_load(&g_stop) &&
+    /* --search: stages chosen one after the other from the verdicts (search.c) */
+    struct search_state ss;
+    struct search_stage_result {
+        double x;
+        int64_t wall_us;
+        struct search_verdict v;
+    } sres[MAX_STAGES * 4];
+    size_t n_sres = 0;
+    double sx = 0;
+    int64_t stage_n = 0, stage_n_now = 0;
+    int lengthened = 0;
+    if (o.search) {
+        size_t minn = search_min_samples(o.slo.quantile, o.slo.alpha);
+        stage_n = o.stage_requests > 0 ? o.stage_requests
+                  : o.slo.goodput_min > 0
+                      ? (int64_t)fmax(100, ceil(20 / fmax(1e-3, 1 - o.slo.goodput_min)))
+                      : (int64_t)(2 * minn > 100 ? 2 * minn : 100);
+        stage_n_now = stage_n;
+        search_init(&ss, o.search == 1, o.search_start > 0 ? o.search_start : 1, o.search_factor,
+                    o.search_tolerance, (int)o.search_stages);
+        sx = ss.start;
+        tally_keep_samples(1, o.search == 2); /* open loop: latency from the schedule */
+    }
+    struct buf sline;
+    buf_init(&sline, 1u << 20);
+    for (size_t p = 0; !fatal && (o.search ? sx > 0 : p < n_phases) && !atomic_load(&g_stop) &&
                        !atomic_load(&out.failed); p++) {
         struct client_phase *ph = calloc(1, sizeof(*ph));
         if (!ph) {
@@ -1120,15 +1321,16 @@ int main(int argc, char **argv)
         }
         ph->seq_base = seq_base;
         ph->warmup = o.warmup;
+        double rate = o.search == 2 ? sx : o.rate;
         ph->shard_k = o.shard_k;
         ph->shard_n = o.shard_n;
         char label[48];
         uint64_t total = 0;
         if (open) {
             ph->kind = PHASE_OPEN;
-            ph->sp.mode = o.rate > 0 ? SCHED_RATE : SCHED_ORIGINAL;
+            ph->sp.mode = rate > 0 ? SCHED_RATE : SCHED_ORIGINAL;
             ph->sp.speed = o.speed;
-            ph->sp.rate = o.rate;
+            ph->sp.rate = rate;
             ph->sp.arrival = o.arrival;
             ph->sp.burstiness = o.burstiness;
             ph->sp.seed = o.seed;
@@ -1138,8 +1340,15 @@ int main(int argc, char **argv)
             ph->sp.shard_n = o.shard_n;
             ph->sp.n_workers = nw;
             ph->max_inflight = o.max_inflight;
-            ph->has_stage = o.rate > 0;
-            ph->stage = o.rate;
+            ph->has_stage = rate > 0;
+            ph->stage = rate;
+            if (o.search == 2) {
+                /* one second of warm-up at the stage's rate, then its measured requests */
+                ph->warmup = o.warmup_given ? o.warmup : (int64_t)ceil(rate);
+                ph->sp.loop = 1;
+                ph->sp.duration_us =
+                    (int64_t)ceil((double)(stage_n_now + ph->warmup) / rate * 1e6);
+            }
             int64_t now_epoch = clock_epoch_us();
             int64_t start_epoch = o.has_start_at ? (int64_t)llround(o.start_at * 1e6)
                                                  : now_epoch + 20000;
@@ -1150,16 +1359,20 @@ int main(int argc, char **argv)
             ph->anchor_ns = clock_map_mono_ns(&cfg.cmap, start_epoch);
             if (!o.loop)
                 total = pass;
-            if (o.rate > 0)
-                snprintf(label, sizeof(label), "[rate %g/s]", o.rate);
+            if (rate > 0)
+                snprintf(label, sizeof(label), "[rate %g/s]", rate);
             else
                 snprintf(label, sizeof(label), "[original x%g]", o.speed);
         } else {
             ph->kind = PHASE_CLOSED;
-            ph->concurrency = o.n_sweep ? o.sweep[p] : o.concurrency;
+            ph->concurrency = o.search ? (int64_t)sx : o.n_sweep ? o.sweep[p] : o.concurrency;
             ph->has_stage = 1;
             ph->stage = (double)ph->concurrency;
-            if (o.n_sweep) {
+            if (o.search) {
+                ph->warmup = o.warmup_given ? o.warmup : ph->concurrency;
+                ph->max_requests = (uint64_t)(stage_n_now + ph->warmup);
+                ph->loop = 1;
+            } else if (o.n_sweep) {
                 /* a count or a duration wraps around the input; "all" is one pass */
                 int all = o.stage_requests == STAGE_REQUESTS_ALL;
                 ph->max_requests = o.stage_requests > 0 ? (uint64_t)o.stage_requests : 0;
@@ -1183,7 +1396,8 @@ int main(int argc, char **argv)
         tally_mark(&tmark);
         struct progress pg = {.label = label, .done0 = done0, .tok0 = tok0,
                               .stage_total = total, .stage_end_ns = ph->end_ns,
-                              .run_t0_ns = run_t0, .stages_after = n_phases - 1 - p};
+                              .run_t0_ns = run_t0,
+                              .stages_after = o.search ? 0 : n_phases - 1 - p};
         if (o.stage_duration_us)
             pg.after_ns = (int64_t)pg.stages_after * (o.stage_duration_us + o.stage_pause_us) *
                           1000;
@@ -1212,12 +1426,44 @@ int main(int argc, char **argv)
             tally_since(&tmark, &sr->tally);
         }
         free(ttft_from);
+        if (o.search && !atomic_load(&g_stop) && !fatal) {
+            size_t ns = 0;
+            struct search_sample *sv = tally_samples_since(&tmark, &ns);
+            struct search_verdict v;
+            search_judge(&o.slo, sv, ns, &v);
+            free(sv);
+            if (search_stage_json(&sline, mode, sx, clock_epoch_us(), (pe - ps) / 1000, &o.slo,
+                                  &v) == 0)
+                tlog_writer_line(out.w, sline.p, sline.len, 0, 0);
+            char why[600];
+            search_describe(&o.slo, &v, why, sizeof why);
+            int again = v.kind == SEARCH_UNDECIDED && lengthened < o.search_lengthen;
+            if (!o.quiet)
+                fprintf(stderr, PROG ": search: %s %g: %s (%zu requests): %s%s\n",
+                        o.search == 1 ? "concurrency" : "rate", sx, search_verdict_name(v.kind),
+                        v.n, why, again ? "; lengthening the stage" : "");
+            if (n_sres < sizeof sres / sizeof sres[0]) {
+                sres[n_sres].x = sx;
+                sres[n_sres].wall_us = (pe - ps) / 1000;
+                sres[n_sres].v = v;
+                n_sres++;
+            }
+            if (again) {
+                lengthened++;
+                stage_n_now *= 2; /* the same load again, with twice the requests */
+            } else {
+                lengthened = 0;
+                stage_n_now = stage_n;
+                sx = search_next(&ss, sx, v.kind);
+            }
+        }
         if (ph->kind == PHASE_CLOSED) {
             uint64_t used = atomic_load(&ph->next);
             seq_base += used * (uint64_t)o.shard_n + (uint64_t)o.shard_n;
         }
         free(ph);
-        if (o.stage_pause_us && p + 1 < n_phases && !atomic_load(&g_stop)) {
+        if (o.stage_pause_us && (o.search ? sx > 0 : p + 1 < n_phases) &&
+            !atomic_load(&g_stop)) {
             int64_t until = clock_mono_ns() + o.stage_pause_us * 1000;
             while (clock_mono_ns() < until && !atomic_load(&g_stop)) {
                 struct timespec ts = {0, 50 * 1000000L};
@@ -1229,6 +1475,8 @@ int main(int argc, char **argv)
         }
     }
     int64_t run_us = (clock_mono_ns() - run_t0) / 1000;
+    buf_free(&sline);
+    scrape_stop(&scr); /* one last sample, then the thread is gone */
     int gave_up = atomic_load(&out.gave_up);
     int interrupted = atomic_load(&g_stop) && !gave_up;
 
@@ -1298,6 +1546,69 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(stats, "sched_lag_p50_us", lag_p50);
         cJSON_AddNumberToObject(stats, "sched_lag_p99_us", lag_p99);
         cJSON_AddNumberToObject(stats, "sched_lag_max_us", lag_max);
+    }
+    if (o.scrape_url) {
+        cJSON *sj = cJSON_AddObjectToObject(stats, "scrape");
+        char *shown = redact_url(scrape_url);
+        cJSON_AddStringToObject(sj, "url", shown ? shown : "");
+        free(shown);
+        cJSON_AddNumberToObject(sj, "scrapes", (double)scr.st.scrapes);
+        cJSON_AddNumberToObject(sj, "failures", (double)scr.st.failures);
+        cJSON_AddNumberToObject(sj, "samples", (double)scr.st.samples);
+        cJSON_AddNumberToObject(sj, "skipped", (double)scr.st.skipped);
+        cJSON_AddNumberToObject(sj, "bad_lines", (double)scr.st.bad_lines);
+        if (scr.st.first_error[0])
+            cJSON_AddStringToObject(sj, "first_error", scr.st.first_error);
+    }
+    /* --search's answer: the highest stage that met, and the lowest above it that did not */
+    const struct search_stage_result *best = NULL, *above = NULL;
+    for (size_t i = 0; i < n_sres; i++) {
+        if (sres[i].v.kind == SEARCH_MET && (!best || sres[i].x > best->x))
+            best = &sres[i];
+    }
+    for (size_t i = 0; i < n_sres; i++)
+        if (sres[i].v.kind != SEARCH_MET && (!best || sres[i].x > best->x) &&
+            (!above || sres[i].x < above->x || (sres[i].x == above->x)))
+            above = &sres[i];
+    cJSON *search_json = NULL;
+    if (o.search) {
+        search_json = cJSON_CreateObject();
+        cJSON_AddStringToObject(search_json, "search", o.search == 1 ? "concurrency" : "rate");
+        cJSON_AddNumberToObject(search_json, "stages", (double)n_sres);
+        cJSON_AddNumberToObject(search_json, "elapsed_us", (double)run_us);
+        cJSON_AddBoolToObject(search_json, "interrupted", interrupted);
+        /* the bracket the stages left: converged when narrower than the tolerance */
+        int conv = ss.lo > 0 && ss.hi > 0 &&
+                   ((ss.hi - ss.lo) / ss.lo <= ss.tolerance || (ss.integer && ss.hi - ss.lo <= 1));
+        cJSON *br = cJSON_AddObjectToObject(search_json, "bracket");
+        if (ss.lo > 0)
+            cJSON_AddNumberToObject(br, "met", ss.lo);
+        else
+            cJSON_AddNullToObject(br, "met");
+        if (ss.hi > 0)
+            cJSON_AddNumberToObject(br, "not_met", ss.hi);
+        else
+            cJSON_AddNullToObject(br, "not_met");
+        cJSON_AddBoolToObject(search_json, "converged", conv);
+        const struct search_stage_result *pick[2] = {best, above};
+        const char *names[2] = {"answer", "next"};
+        for (int k = 0; k < 2; k++) {
+            if (!pick[k]) {
+                cJSON_AddNullToObject(search_json, names[k]);
+                continue;
+            }
+            struct buf jb;
+            buf_init(&jb, 1u << 20);
+            search_stage_json(&jb, mode, pick[k]->x, 0, pick[k]->wall_us, &o.slo, &pick[k]->v);
+            cJSON *one = cJSON_Parse(jb.p ? jb.p : "null");
+            buf_free(&jb);
+            if (one) {
+                cJSON_DeleteItemFromObject(one, "type");
+                cJSON_DeleteItemFromObject(one, "t_us");
+                cJSON_AddItemToObject(search_json, names[k], one);
+            }
+        }
+        cJSON_AddItemReferenceToObject(stats, "search", search_json);
     }
     cJSON *sa = cJSON_AddArrayToObject(stats, "stages");
     for (size_t i = 0; i < n_stages; i++) {
@@ -1397,6 +1708,50 @@ int main(int argc, char **argv)
                     o.include_usage ? "the endpoint reported no usage"
                                     : "--no-include-usage: requests did not ask for usage");
     }
+    if (o.scrape_url && !o.quiet) {
+        if (scr.st.samples)
+            fprintf(stderr, "  server metrics: %llu scrapes, %llu samples in the log%s%s\n",
+                    (unsigned long long)scr.st.scrapes, (unsigned long long)scr.st.samples,
+                    scr.st.failures ? "; some failed: " : "",
+                    scr.st.failures ? scr.st.first_error : "");
+        else
+            fprintf(stderr, "  server metrics: none (%llu scrapes of %s: %s)\n",
+                    (unsigned long long)scr.st.scrapes, scrape_url,
+                    scr.st.first_error[0] ? scr.st.first_error : "no samples");
+    }
+    if (o.search) {
+        const char *what = o.search == 1 ? "concurrency" : "rate";
+        char a[600] = "", b[600] = "";
+        if (best)
+            search_describe(&o.slo, &best->v, a, sizeof a);
+        if (above)
+            search_describe(&o.slo, &above->v, b, sizeof b);
+        int conv = ss.lo > 0 && ss.hi > 0 &&
+                   ((ss.hi - ss.lo) / ss.lo <= ss.tolerance || (ss.integer && ss.hi - ss.lo <= 1));
+        if (!o.quiet && best)
+            fprintf(stderr, PROG ": capacity at the SLO: %s %g (met: %s); %zu stages in %.1fs%s\n",
+                    what, best->x, a, n_sres, (double)run_us / 1e6,
+                    conv ? "" : ss.hi > 0 ? " — the stage budget ran out before the bracket "
+                                            "narrowed to --search-tolerance"
+                                          : " — nothing failed: raise --search-stages to go on");
+        else if (!o.quiet)
+            fprintf(stderr, PROG ": nothing meets the SLO: at %s %g, %s%s; %zu stages in %.1fs\n",
+                    what, above ? above->x : 0, above ? b : "no stage ran",
+                    above && above->v.kind == SEARCH_UNDECIDED ? " (undecided)" : "", n_sres,
+                    (double)run_us / 1e6);
+        if (!o.quiet && best && above)
+            fprintf(stderr, PROG ": next: %s %g %s: %s\n", what, above->x,
+                    search_verdict_name(above->v.kind), b);
+        if (o.json && search_json) {
+            char *js = cJSON_PrintUnformatted(search_json);
+            if (js) {
+                printf("%s\n", js);
+                cJSON_free(js);
+            }
+        }
+    }
+    cJSON_Delete(search_json);
+    free(scrape_url);
     /* a failed TLS handshake is a connection that never carried a request, too */
     int no_connect = done > 0 && by_kind[TLOG_ERROR_CONNECT] + by_kind[TLOG_ERROR_CONNECT_TIMEOUT] +
                                          by_kind[TLOG_ERROR_TLS] == done;

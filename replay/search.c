@@ -9,8 +9,12 @@
 #include "search.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "buf.h"
 
 const char *search_metric_name(enum search_metric m)
 {
@@ -207,4 +211,161 @@ double search_next(struct search_state *s, double x, enum search_verdict_kind v)
             next = floor(next);
     }
     return next;
+}
+
+int search_parse_slo(const char *spec, struct search_slo *slo, char *err, size_t errlen)
+{
+    const char *p = spec;
+    int any = 0;
+    while (*p) {
+        const char *eq = strchr(p, '=');
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        if (!eq || eq > end) {
+            snprintf(err, errlen, "--slo expects KEY=VALUE[,…] (ttft, tpot, e2e), got '%s'", spec);
+            return -1;
+        }
+        int m = -1;
+        for (int k = 0; k < SEARCH_N_METRICS; k++)
+            if ((size_t)(eq - p) == strlen(search_metric_name(k)) &&
+                !strncasecmp(p, search_metric_name(k), (size_t)(eq - p)))
+                m = k;
+        if (m < 0) {
+            snprintf(err, errlen, "--slo: unknown metric '%.*s' (ttft, tpot, e2e)",
+                     (int)(eq - p), p);
+            return -1;
+        }
+        char num[64];
+        size_t nl = (size_t)(end - eq - 1);
+        if (nl == 0 || nl >= sizeof num) {
+            snprintf(err, errlen, "--slo: no value for %s", search_metric_name(m));
+            return -1;
+        }
+        memcpy(num, eq + 1, nl);
+        num[nl] = 0;
+        char *u;
+        double v = strtod(num, &u);
+        double scale = 1; /* a bare number is ms */
+        if (!strcmp(u, "us") || !strcmp(u, "\xc2\xb5s"))
+            scale = 1e-3;
+        else if (!strcmp(u, "ms") || !*u)
+            scale = 1;
+        else if (!strcmp(u, "s"))
+            scale = 1e3;
+        else
+            scale = -1;
+        if (u == num || scale < 0 || !(v > 0) || !isfinite(v)) {
+            snprintf(err, errlen, "--slo %s: expected a positive duration (500, 500ms, 0.5s), "
+                                  "got '%s'", search_metric_name(m), num);
+            return -1;
+        }
+        slo->limit_ms[m] = v * scale;
+        any = 1;
+        p = *end ? end + 1 : end;
+    }
+    if (!any) {
+        snprintf(err, errlen, "--slo: no SLO given");
+        return -1;
+    }
+    return 0;
+}
+
+static void search_fmt_ms(double v, char *out, size_t n)
+{
+    if (isinf(v))
+        snprintf(out, n, v > 0 ? "inf" : "-inf");
+    else if (isnan(v))
+        snprintf(out, n, "-");
+    else
+        snprintf(out, n, "%.1f", v);
+}
+
+void search_describe(const struct search_slo *slo, const struct search_verdict *v, char *out,
+                     size_t outlen)
+{
+    size_t k = 0;
+    out[0] = 0;
+    if (slo->goodput_min > 0) {
+        snprintf(out, outlen, "goodput %.1f %% [%.1f, %.1f] %s %.1f %%", 100 * v->goodput,
+                 100 * v->goodput_lo, 100 * v->goodput_hi,
+                 v->kind == SEARCH_MET ? ">=" : v->kind == SEARCH_FAILED ? "<" : "vs",
+                 100 * slo->goodput_min);
+        return;
+    }
+    static const char *const up[SEARCH_N_METRICS] = {"TTFT", "TPOT", "E2E"};
+    for (int m = 0; m < SEARCH_N_METRICS && k + 1 < outlen; m++) {
+        const struct search_estimate *e = &v->est[m];
+        if (!e->present)
+            continue;
+        char a[24], lo[24], hi[24];
+        search_fmt_ms(e->point, a, sizeof a);
+        search_fmt_ms(e->lo, lo, sizeof lo);
+        search_fmt_ms(e->hi, hi, sizeof hi);
+        const char *rel = e->hi <= slo->limit_ms[m]  ? "<="
+                          : e->lo > slo->limit_ms[m] ? ">"
+                                                     : "vs";
+        int w = snprintf(out + k, outlen - k, "%sp%g %s %s ms [%s, %s] %s %g ms", k ? "; " : "",
+                         100 * slo->quantile, up[m], a, lo, hi, rel, slo->limit_ms[m]);
+        if (w < 0)
+            break;
+        k += (size_t)w < outlen - k ? (size_t)w : outlen - k - 1;
+    }
+}
+
+static void search_json_num(struct buf *b, double v)
+{
+    if (isfinite(v))
+        buf_printf(b, "%.17g", v);
+    else
+        buf_append_str(b, "null"); /* an infinite bound: too few samples (or failures) */
+}
+
+int search_stage_json(struct buf *b, const char *mode, double x, int64_t t_us, int64_t wall_us,
+                      const struct search_slo *slo, const struct search_verdict *v)
+{
+    buf_reset(b);
+    buf_printf(b, "{\"type\":\"stage\",\"t_us\":%lld,\"mode\":\"%s\",\"stage\":%.17g,"
+                  "\"verdict\":\"%s\",\"requests\":%zu,\"wall_us\":%lld,\"quantile\":",
+               (long long)t_us, mode, x, search_verdict_name(v->kind), v->n, (long long)wall_us);
+    search_json_num(b, slo->goodput_min > 0 ? NAN : slo->quantile);
+    buf_printf(b, ",\"alpha\":%.17g,\"min_requests\":%zu,\"slo\":{",
+               slo->alpha > 0 ? slo->alpha : 0.05, v->min_n);
+    int first = 1;
+    for (int m = 0; m < SEARCH_N_METRICS; m++)
+        if (slo->limit_ms[m] > 0) {
+            buf_printf(b, "%s\"%s_ms\":%.17g", first ? "" : ",", search_metric_name(m),
+                       slo->limit_ms[m]);
+            first = 0;
+        }
+    buf_append_str(b, "},\"estimates\":{");
+    first = 1;
+    for (int m = 0; m < SEARCH_N_METRICS; m++) {
+        const struct search_estimate *e = &v->est[m];
+        if (!e->present)
+            continue;
+        buf_printf(b, "%s\"%s_ms\":{\"n\":%zu,\"point\":", first ? "" : ",",
+                   search_metric_name(m), e->n);
+        search_json_num(b, e->point);
+        buf_append_str(b, ",\"lo\":");
+        search_json_num(b, e->lo);
+        buf_append_str(b, ",\"hi\":");
+        search_json_num(b, e->hi);
+        buf_append_char(b, '}');
+        first = 0;
+    }
+    buf_append_str(b, "},\"goodput\":{\"share\":");
+    search_json_num(b, v->goodput);
+    buf_append_str(b, ",\"lo\":");
+    search_json_num(b, v->goodput_lo);
+    buf_append_str(b, ",\"hi\":");
+    search_json_num(b, v->goodput_hi);
+    buf_printf(b, ",\"min\":");
+    search_json_num(b, slo->goodput_min > 0 ? slo->goodput_min : NAN);
+    buf_append_str(b, "},\"deciding\":");
+    if (v->deciding >= 0)
+        buf_printf(b, "\"%s\"", search_metric_name(v->deciding));
+    else
+        buf_append_str(b, v->deciding == -1 ? "\"goodput\"" : "null");
+    return buf_append_char(b, '}');
 }

@@ -73,4 +73,17 @@ void search_init(struct search_state *s, int integer, double start, double facto
  * undecided stage counts as not met for the search (the report says it was undecided). */
 double search_next(struct search_state *s, double x, enum search_verdict_kind v);
 
+/* --slo "ttft=500,tpot=50ms,e2e=2s": a bare number is milliseconds (as vLLM's --goodput);
+ * us/ms/s suffixes. Sets slo->limit_ms; 0, or -1 with a reason in err. */
+int search_parse_slo(const char *spec, struct search_slo *slo, char *err, size_t errlen);
+
+/* "p90 TTFT 120.4 ms [110.2, 131.0] <= 500 ms; p90 E2E …" (or the goodput share) for people. */
+void search_describe(const struct search_slo *slo, const struct search_verdict *v, char *out,
+                     size_t outlen);
+
+/* The log's stage record (one JSON line, formats/SCHEMA.md "Stage record"). 0 or -1. */
+struct buf;
+int search_stage_json(struct buf *b, const char *mode, double x, int64_t t_us, int64_t wall_us,
+                      const struct search_slo *slo, const struct search_verdict *v);
+
 #endif

@@ -11,11 +11,20 @@ struct tally_worker {
     struct tally_counts c;
     int64_t *tpot_ns;
     size_t cap;
+    struct search_sample *samples;
+    size_t samples_cap;
     char pad[64];              /* slots of different workers on different cache lines */
 };
 
 static struct tally_worker *g_w;
 static int g_n;
+static int g_keep, g_from_sched;
+
+void tally_keep_samples(int on, int from_sched)
+{
+    g_keep = on;
+    g_from_sched = from_sched;
+}
 
 int tally_init(int n_workers)
 {
@@ -31,8 +40,10 @@ int tally_init(int n_workers)
 
 void tally_free(void)
 {
-    for (int i = 0; i < g_n; i++)
+    for (int i = 0; i < g_n; i++) {
         free(g_w[i].tpot_ns);
+        free(g_w[i].samples);
+    }
     free(g_w);
     g_w = NULL;
     g_n = 0;
@@ -58,6 +69,39 @@ static int64_t tally_tpot_ns(const struct tlog_exchange *x)
     return (last - first) * 1000 / (x->tokens_out - 1);
 }
 
+/* One exchange as --search judges it: a failed one never met anything (ok = 0); a metric it
+ * never reached is +Inf; TPOT undefined (one token) is NaN and left out. */
+static void tally_push_sample(struct tally_worker *w, const struct tlog_exchange *x,
+                              int64_t tpot_ns)
+{
+    if (w->c.n_samples == w->samples_cap) {
+        if (w->samples_cap >= TALLY_MAX_SAMPLES)
+            return;
+        size_t cap = w->samples_cap ? w->samples_cap * 2 : 1024;
+        struct search_sample *p = realloc(w->samples, cap * sizeof(*p));
+        if (!p)
+            return;
+        w->samples = p;
+        w->samples_cap = cap;
+    }
+    struct search_sample *s = &w->samples[w->c.n_samples++];
+    double lag_ms = g_from_sched && x->replay.sched_us > 0
+                        ? (double)(x->start_us - x->replay.sched_us) / 1e3
+                        : 0;
+    if (lag_ms < 0)
+        lag_ms = 0;
+    int64_t ttft = -1;
+    for (size_t i = 0; i < x->resp.n_events; i++)
+        if (x->resp.events[i].is_content) {
+            ttft = x->resp.events[i].offset_us;
+            break;
+        }
+    s->ok = x->error_kind == TLOG_ERROR_NONE;
+    s->ms[SEARCH_TTFT] = ttft >= 0 ? (double)ttft / 1e3 + lag_ms : INFINITY;
+    s->ms[SEARCH_TPOT] = tpot_ns >= 0 ? (double)tpot_ns / 1e6 : NAN;
+    s->ms[SEARCH_E2E] = x->resp.end_us >= 0 ? (double)x->resp.end_us / 1e3 + lag_ms : INFINITY;
+}
+
 void tally_add(int worker, const struct replay_req *r, struct tlog_exchange *x)
 {
     if (r)
@@ -71,6 +115,8 @@ void tally_add(int worker, const struct replay_req *r, struct tlog_exchange *x)
     else if (x->tokens_source == TLOG_TOKENS_MAX_TOKENS)
         w->c.pinned++;
     int64_t t = tally_tpot_ns(x);
+    if (g_keep && !x->replay.warmup)
+        tally_push_sample(w, x, t);
     if (t < 0)
         return;
     if (w->c.n_tpot == w->cap) {
@@ -132,4 +178,21 @@ void tally_since(const struct tally_mark *m, struct tally_summary *s)
     s->tpot_p50_us = tally_pct(v, k, 0.5) / 1000.0;
     s->tpot_p99_us = tally_pct(v, k, 0.99) / 1000.0;
     free(v);
+}
+
+struct search_sample *tally_samples_since(const struct tally_mark *m, size_t *n)
+{
+    size_t total = 0;
+    for (int i = 0; i < g_n; i++)
+        total += g_w[i].c.n_samples - (m ? m->w[i].n_samples : 0);
+    *n = 0;
+    if (!total)
+        return NULL;
+    struct search_sample *v = malloc(total * sizeof(*v));
+    if (!v)
+        return NULL;
+    for (int i = 0; i < g_n; i++)
+        for (size_t j = m ? m->w[i].n_samples : 0; j < g_w[i].c.n_samples; j++)
+            v[(*n)++] = g_w[i].samples[j];
+    return v;
 }

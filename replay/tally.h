@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "input.h"
+#include "search.h"
 #include "tlog.h"
 
 #define TALLY_MAX_WORKERS 256
@@ -26,10 +27,15 @@ void tally_free(void);
  * before it is written. A worker outside the initialised slots is not counted. */
 void tally_add(int worker, const struct replay_req *r, struct tlog_exchange *x);
 
+/* --search: also keep each non-warm-up exchange's TTFT, TPOT and E2E (ms; measured from the
+ * scheduled send time when from_sched, else from t0) for the stage's judgement. */
+void tally_keep_samples(int on, int from_sched);
+
 /* Where each worker's counts stood at one moment (the start of a stage). */
 struct tally_counts {
     uint64_t done, from_events, pinned;
     size_t n_tpot;
+    size_t n_samples;
 };
 struct tally_mark {
     struct tally_counts w[TALLY_MAX_WORKERS];
@@ -46,5 +52,8 @@ struct tally_summary {
 /* Sums every worker's counts since m (NULL: since tally_init), with TPOT percentiles (linear
  * interpolation, NumPy's default). Only while no worker runs. */
 void tally_since(const struct tally_mark *m, struct tally_summary *s);
+/* The samples kept since m (tally_keep_samples), in one array the caller frees; *n their
+ * count. NULL with *n = 0 when there are none. Only while no worker runs. */
+struct search_sample *tally_samples_since(const struct tally_mark *m, size_t *n);
 
 #endif
