@@ -1755,6 +1755,10 @@ int main(int argc, char **argv)
     /* a failed TLS handshake is a connection that never carried a request, too */
     int no_connect = done > 0 && by_kind[TLOG_ERROR_CONNECT] + by_kind[TLOG_ERROR_CONNECT_TIMEOUT] +
                                          by_kind[TLOG_ERROR_TLS] == done;
+    /* a run where every request got an HTTP error is not a measurement of the model */
+    if (!o.quiet && done > 0 && by_kind[TLOG_ERROR_HTTP_STATUS] == done)
+        fprintf(stderr, PROG ": warning: every request failed with an HTTP error status (see "
+                        "error.message in the log): the endpoint answered, but not as asked\n");
     if (gave_up)
         fprintf(stderr, PROG ": gave up: %lld requests in a row could not connect to %s and none "
                         "ever did (--max-connect-errors)\n",

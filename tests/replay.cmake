@@ -7,7 +7,7 @@ if(TARGET replay_core)
     endif()
   endforeach()
   foreach(t timing sweep rewrite usage progress select headers faults signals chain accuracy tls
-          http2 policies search)
+          http2 policies search connect)
     if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/e2e/replay_${t}.sh)
       llmtrace_e2e(replay_${t} TIMEOUT 180)
     endif()

@@ -28,6 +28,10 @@ dict(sorted(collections.Counter((x["error"] or {}).get("kind", "ok") for x in ex
 }
 
 run_fault fail "--fail-rate 1 --fail-status 503" "" '{"http_status": 8}'
+start_sim --profile zero --fail-rate 1 --fail-status 500
+"$RP" "$T/t8.jsonl.gz" --url "$SIM_URL" -c 2 -o "$T/all500.jsonl.gz" 2>"$T/all500.err" || true
+stop_pid "$SIM_PID"
+assert_eq "all 500: a warning line says so" 1 "$(grep -c 'warning: every request failed with an HTTP error status' "$T/all500.err")"
 assert_eq "fail: status and message" '[[503, "injected failure (--fail-rate)"]]' "$(rq "$T/fail.jsonl.gz" '
 sorted(set((x["response"]["status"], x["error"]["message"]) for x in ex))')"
 run_fault reset "--reset-rate 1" "" '{"reset": 8}'
