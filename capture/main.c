@@ -336,6 +336,8 @@ static int cap_out_open(struct cap_out *o, int64_t now_us)
     cJSON_AddBoolToObject(h.options, "no_bodies", o->a->eo.no_bodies);
     cJSON_AddBoolToObject(h.options, "hash_prompts", o->a->eo.hash_prompts);
     cJSON_AddNumberToObject(h.options, "rotation_index", o->index);
+    /* 1, 2, 3… over the whole capture: a -W ring reuses names, not numbers */
+    cJSON_AddNumberToObject(h.options, "file_number", o->files);
     int64_t rw = o->a->eo.resend_window_us;
     cJSON_AddNumberToObject(h.options, "resend_window_us", (double)(rw < 0 ? 0 : rw ? rw : 1000000));
     int rc = tlog_writer_header(o->w, &h);
