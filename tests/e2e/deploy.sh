@@ -161,8 +161,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 0
 fi
 start_sim --profile zero --seed 9
+# the node's /var/lib/llmtrace: a directory the -Z user can reach (the scratch tree may sit
+# under a 0700 mktemp directory, which nobody cannot traverse)
+NODE=$(mktemp -d /tmp/llmtrace-deploy.XXXXXX)
+chmod 755 "$NODE"
 mkdir -p "$T/data"
 CAP_CMD=$(cmd_of "$K/capture-daemonset.yaml" DaemonSet)
+CAP_CMD=${CAP_CMD//$T\/data\//$NODE\/}
 export INTERFACE=lo FILTER="tcp port $SIM_PORT" ROTATE_SIZE=16k KEEP_FILES=2 CAPTURE_USER=nobody
 export NODE_NAME=node-a
 /bin/sh -c "$CAP_CMD" 2>"$T/capture.stderr" &
@@ -176,14 +181,15 @@ mk_trace "$T/cap_trace.jsonl.gz" 600 1000
   --no-include-usage -q -o "$T/cap_replay.jsonl.gz"
 sleep 1.5
 stop_pid "$CAP_PID" INT
-n=$(ls "$T/data/node-a" | wc -l)
+n=$(ls "$NODE/node-a" | wc -l)
 assert_eq "ring: KEEP_FILES files" 2 "$n"
-assert_eq "ring: it wrapped (a file numbered past KEEP_FILES) and nothing failed" "ok" "$($PY - "$T/data/node-a" "$T/capture.stderr" <<'PY'
+assert_eq "ring: it wrapped (a file numbered past KEEP_FILES) and nothing failed" "ok" "$($PY - "$NODE/node-a" "$T/capture.stderr" <<'PY'
 import glob, gzip, json, sys
 nums = [json.loads(gzip.open(f, "rt").readline())["options"]["file_number"] for f in glob.glob(sys.argv[1] + "/*.jsonl.gz")]
 err = open(sys.argv[2]).read()
 print("ok" if max(nums) > 2 and not err else "file numbers %s, stderr %r" % (nums, err))
 PY
 )"
-assert_eq "files owned by CAPTURE_USER, the first one too" "nobody" "$(stat -c %U "$T/data/node-a/"* | sort -u)"
+assert_eq "files owned by CAPTURE_USER, the first one too" "nobody" "$(stat -c %U "$NODE/node-a/"* | sort -u)"
+rm -rf "$NODE"
 stop_pid "$SIM_PID"
