@@ -23,6 +23,11 @@ void engine_set_chunked_prefill(struct engine *e, int64_t n)
     e->chunk_budget = n > 0 ? n : 0;
 }
 
+void engine_set_kvcache(struct engine *e, struct kvcache *kv)
+{
+    e->kv = kv;
+}
+
 void engine_free(struct engine *e)
 {
     free(e->running);
@@ -50,6 +55,8 @@ static void run_remove(struct engine *e, struct eng_seq *s)
     int i = s->slot;
     if (s->prefill_left > 0)
         prefill_unlink(e, s);
+    if (e->kv)
+        kv_release(e->kv, &s->kv);
     e->n_running--;
     if (i != e->n_running) {
         e->running[i] = e->running[e->n_running];
@@ -58,15 +65,84 @@ static void run_remove(struct engine *e, struct eng_seq *s)
     e->running[e->n_running] = NULL;
 }
 
+/* KV tokens a running sequence holds once this step is done: its prompt, and the KV of the
+ * tokens it emitted, each computed in the step after the one that emitted it. */
+static int64_t kv_tokens_after_step(const struct engine *e, const struct eng_seq *s)
+{
+    int64_t next = s->emitted + e->tokens_per_event;
+    if (s->prefill_left > 0)
+        return s->prompt_tokens + s->emitted; /* allocated whole at admission */
+    return s->prompt_tokens + (next < s->n_out ? next : s->n_out) - 1;
+}
+
+/* Takes the most recently admitted running sequence out of the batch and puts it back at the
+ * head of the queue, its blocks released; it will be recomputed. */
+static void kv_preempt_newest(struct engine *e)
+{
+    struct eng_seq *v = e->running[0];
+    for (int i = 1; i < e->n_running; i++)
+        if (e->running[i]->order > v->order)
+            v = e->running[i];
+    run_remove(e, v); /* releases its blocks */
+    v->prefill_left = v->chunk = 0;
+    v->pnext = NULL;
+    v->state = ENG_WAITING;
+    v->next = e->qhead;
+    e->qhead = v;
+    if (!e->qtail)
+        e->qtail = v;
+    e->n_waiting++;
+    v->preemptions++;
+    e->preemptions++;
+}
+
+/* The running sequences' blocks for this step, preempting the newest until they fit. Returns
+ * 1 when something was preempted. */
+static int kv_schedule_running(struct engine *e)
+{
+    int preempted = 0, i;
+    for (;;) {
+        int64_t need = 0;
+        for (i = 0; i < e->n_running; i++)
+            need += kv_blocks_needed(e->kv, &e->running[i]->kv,
+                                     kv_tokens_after_step(e, e->running[i]));
+        if (need <= e->kv->n_free || e->n_running == 0)
+            break;
+        kv_preempt_newest(e);
+        preempted = 1;
+    }
+    for (i = 0; i < e->n_running; i++) {
+        struct eng_seq *s = e->running[i];
+        int64_t n = kv_tokens_after_step(e, s);
+        if (kv_grow(e->kv, &s->kv, n) == 0)
+            kv_register(e->kv, &s->kv, s->hashes, s->n_hashes, n);
+    }
+    return preempted;
+}
+
 /* Admits waiting sequences and schedules the step that starts at t. */
 static void step_begin(struct engine *e, int64_t t)
 {
     int64_t prefill = 0;
     int i, runnable = 0;
     int64_t wake = -1;
+    int preempted = e->kv ? kv_schedule_running(e) : 0;
 
-    while (e->n_running < e->max_batch && e->qhead) {
+    while (!preempted && e->n_running < e->max_batch && e->qhead) {
         struct eng_seq *s = e->qhead;
+        /* a sequence preempted earlier recomputes what it emitted too */
+        int64_t ntok = s->prompt_tokens + s->emitted, todo = ntok;
+        if (e->kv) {
+            int64_t hit = kv_admit(e->kv, &s->kv, s->hashes, s->n_hashes, ntok);
+            if (hit < 0)
+                break; /* the head waits for blocks; nothing overtakes it */
+            if (s->preemptions == 0) {
+                s->cached_tokens = hit;
+                e->pc_queries += (uint64_t)ntok;
+                e->pc_hits += (uint64_t)hit;
+            }
+            todo = ntok - hit;
+        }
         e->qhead = s->next;
         if (!e->qhead)
             e->qtail = NULL;
@@ -75,11 +151,14 @@ static void step_begin(struct engine *e, int64_t t)
         s->state = ENG_RUNNING;
         s->slot = e->n_running;
         s->admit_ns = t;
+        s->order = ++e->admit_seq;
         e->running[e->n_running++] = s;
-        e->admitted++;
-        e->prompt_tokens += (uint64_t)s->prompt_tokens;
-        if (e->chunk_budget > 0 && s->prompt_tokens > 0) {
-            s->prefill_left = s->prompt_tokens;
+        if (s->preemptions == 0) {
+            e->admitted++;
+            e->prompt_tokens += (uint64_t)s->prompt_tokens;
+        }
+        if (e->chunk_budget > 0 && todo > 0) {
+            s->prefill_left = todo;
             s->pnext = NULL;
             if (e->ptail)
                 e->ptail->pnext = s;
@@ -88,7 +167,7 @@ static void step_begin(struct engine *e, int64_t t)
             e->ptail = s;
             e->n_prefill++;
         } else {
-            prefill += s->prompt_tokens;
+            prefill += todo;
         }
     }
     if (e->chunk_budget > 0) {
@@ -173,6 +252,7 @@ void engine_cancel(struct engine *e, struct eng_seq *s)
     } else if (s->state == ENG_RUNNING) {
         run_remove(e, s);
     }
+    kv_table_free(&s->kv);
     s->prefill_left = 0;
     s->next = NULL;
     s->state = ENG_DONE;
@@ -235,6 +315,7 @@ static void step_complete(struct engine *e)
         }
         if (e->emit(e->ctx, s, tokens, first, last, t) || last) {
             run_remove(e, s); /* moves another sequence into slot i */
+            kv_table_free(&s->kv);
             s->state = ENG_DONE;
             continue;
         }

@@ -12,13 +12,26 @@
  * --max-num-batched-tokens N): a step processes at most N tokens, K per decoding sequence
  * (--tokens-per-event K) and the rest as prompt chunks of the admitted sequences in admission order; a sequence emits
  * its first token at the end of the step that finishes its prompt, and decoding sequences keep
- * emitting while long prompts are prefilled over several steps. */
+ * emitting while long prompts are prefilled over several steps.
+ *
+ * KV cache (engine_set_kvcache, llmtrace-sim --prefix-cache; vLLM v1's scheduler,
+ * vllm/v1/core/sched/scheduler.py): each running sequence holds the KV blocks of its tokens
+ * (kvcache.h). At every step boundary the running sequences first get the blocks this step's
+ * tokens need; when the free blocks do not suffice, the most recently admitted sequence is
+ * preempted — its blocks released, itself put back at the head of the queue, to be recomputed
+ * (prompt + the tokens it already emitted) when admitted again — until they do, and no sequence
+ * is admitted in a step that preempted. A waiting sequence is admitted only when its blocks can
+ * be allocated (the queue's head waits; none behind it overtakes). Its cached prefix is not
+ * prefilled: the step it joins charges prefill(tokens − cached). A sequence's prompt blocks are
+ * registered at admission, its output blocks as they are computed (the KV of an emitted token
+ * is computed in the step after), under the hashes the caller gives (eng_seq.hashes). */
 #ifndef LLMTRACE_SIM_ENGINE_H
 #define LLMTRACE_SIM_ENGINE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kvcache.h"
 #include "profile.h"
 
 enum eng_state { ENG_IDLE = 0, ENG_WAITING, ENG_RUNNING, ENG_DONE };
@@ -38,6 +51,14 @@ struct eng_seq {
     int64_t prefill_left;        /* private: chunked prefill, prompt tokens still to process */
     int64_t chunk;               /* private: ... of them processed in the current step */
     struct eng_seq *pnext;       /* private: ... prefill queue link (admission order) */
+    /* KV cache (engine_set_kvcache); the caller zeroes these before the first submit */
+    const uint64_t *hashes;      /* block hashes of its token stream: the prompt's full blocks,
+                                    then the output's (prefix.h); the caller's, kept alive */
+    size_t n_hashes;
+    int64_t cached_tokens;       /* prompt tokens served by the cache at its first admission */
+    int64_t preemptions;         /* times it was preempted */
+    uint64_t order;              /* private: admission order */
+    struct kv_table kv;          /* private: its blocks */
     void *user;
 };
 
@@ -64,7 +85,13 @@ struct engine {
     int64_t chunk_budget;        /* chunked prefill: tokens per step; 0 = whole prompts */
     struct eng_seq *phead, *ptail; /* chunked prefill: admitted, prompt not done */
     int n_prefill;               /* ... how many */
+    struct kvcache *kv;          /* NULL: no KV limit, no prefix cache */
+    uint64_t admit_seq;
     uint64_t steps, tokens_out, prompt_tokens, admitted;
+    uint64_t preemptions;        /* KV cache: sequences preempted */
+    uint64_t pc_queries, pc_hits; /* prefix cache: prompt tokens looked up / found, counted at
+                                     each sequence's first admission (vLLM's
+                                     prefix_cache_queries / prefix_cache_hits) */
 };
 
 /* 0, or -1 when out of memory / bad arguments. The profile must outlive the engine. */
@@ -74,8 +101,12 @@ void engine_free(struct engine *e);
 /* Turns chunked prefill on with a budget of n tokens per step (n >= 1), or off (0). Call
  * before the first submit. */
 void engine_set_chunked_prefill(struct engine *e, int64_t n);
-/* Queues s (n_out, prompt_tokens, stall_* filled by the caller). When the engine is idle a
- * step starts at now_ns. */
+/* Gives the engine a KV cache (kvcache.h; the caller owns it, it must outlive the engine), or
+ * none (NULL). Call before the first submit. A sequence whose prompt plus output needs more
+ * blocks than the whole cache would wait forever: the caller refuses such requests. */
+void engine_set_kvcache(struct engine *e, struct kvcache *kv);
+/* Queues s (n_out, prompt_tokens, stall_*, hashes filled by the caller). When the engine is
+ * idle a step starts at now_ns. */
 void engine_submit(struct engine *e, struct eng_seq *s, int64_t now_ns);
 /* Removes s from the queue or the batch (no-op when it already finished). */
 void engine_cancel(struct engine *e, struct eng_seq *s);

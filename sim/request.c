@@ -1,11 +1,14 @@
 /* request.c — request routing and body validation of llmtrace-sim (see request.h). */
 #include "request.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void acc_text(struct request_prompt *a, const char *s)
 {
     int in_word = 0;
+    if (a->hash)
+        prefix_text(a->hash, s, strlen(s));
     for (; *s; s++) {
         int sp = *s == ' ' || *s == '\n' || *s == '\t' || *s == '\r';
         a->bytes++;
@@ -15,8 +18,24 @@ static void acc_text(struct request_prompt *a, const char *s)
     }
 }
 
-/* A message content: a string, null, or an array of parts with "text". */
-static int acc_content(struct request_prompt *a, const cJSON *content)
+/* A JSON value that is prompt text: a string as is, anything else printed compactly (tool
+ * arguments given as an object, Anthropic tool_use input). */
+static void acc_json(struct request_prompt *a, const cJSON *v)
+{
+    if (cJSON_IsString(v)) {
+        acc_text(a, v->valuestring);
+    } else if (v && !cJSON_IsNull(v)) {
+        char *t = cJSON_PrintUnformatted(v);
+        if (t)
+            acc_text(a, t);
+        free(t);
+    }
+}
+
+/* A message content: a string, null, or an array of parts with "text" (Anthropic tool_use
+ * parts count their name and input, tool_result parts their content). depth bounds the
+ * nesting of tool_result contents. */
+static int acc_content_depth(struct request_prompt *a, const cJSON *content, int depth)
 {
     const cJSON *part;
     if (!content || cJSON_IsNull(content))
@@ -29,10 +48,46 @@ static int acc_content(struct request_prompt *a, const cJSON *content)
         return -1;
     cJSON_ArrayForEach(part, content) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (cJSON_IsString(t))
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(part, "type");
+        if (cJSON_IsString(t)) {
             acc_text(a, t->valuestring);
+        } else if (cJSON_IsString(ty) && strcmp(ty->valuestring, "tool_use") == 0) {
+            acc_json(a, cJSON_GetObjectItemCaseSensitive(part, "name"));
+            acc_json(a, cJSON_GetObjectItemCaseSensitive(part, "input"));
+        } else if (cJSON_IsString(ty) && strcmp(ty->valuestring, "tool_result") == 0 && depth < 2) {
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(part, "content");
+            if (cJSON_IsString(c) || cJSON_IsArray(c))
+                acc_content_depth(a, c, depth + 1);
+        }
     }
     return 0;
+}
+
+static int acc_content(struct request_prompt *a, const cJSON *content)
+{
+    return acc_content_depth(a, content, 0);
+}
+
+/* OpenAI and Ollama tool calls: [{"function": {"name", "arguments"}}…] (arguments a JSON
+ * string in OpenAI's API, an object in Ollama's). */
+static void acc_tool_calls(struct request_prompt *a, const cJSON *calls)
+{
+    const cJSON *c;
+    if (!cJSON_IsArray(calls))
+        return;
+    cJSON_ArrayForEach(c, calls) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(c, "function");
+        if (!cJSON_IsObject(f))
+            continue;
+        acc_json(a, cJSON_GetObjectItemCaseSensitive(f, "name"));
+        acc_json(a, cJSON_GetObjectItemCaseSensitive(f, "arguments"));
+    }
+}
+
+static void acc_mark(struct request_prompt *a, const cJSON *role)
+{
+    if (a->hash)
+        prefix_mark(a->hash, cJSON_IsString(role) ? role->valuestring : "");
 }
 
 static const char *acc_messages(struct request_prompt *a, const cJSON *msgs)
@@ -43,8 +98,10 @@ static const char *acc_messages(struct request_prompt *a, const cJSON *msgs)
     cJSON_ArrayForEach(m, msgs) {
         if (!cJSON_IsObject(m))
             return "each message must be an object";
+        acc_mark(a, cJSON_GetObjectItemCaseSensitive(m, "role"));
         if (acc_content(a, cJSON_GetObjectItemCaseSensitive(m, "content")) < 0)
             return "message \"content\" must be a string or an array of parts";
+        acc_tool_calls(a, cJSON_GetObjectItemCaseSensitive(m, "tool_calls"));
     }
     return NULL;
 }
@@ -103,8 +160,12 @@ const char *request_validate(enum request_endpoint ep, const cJSON *b, struct re
                 cJSON_ArrayForEach(it, v) {
                     if (cJSON_IsString(it))
                         acc_text(&p->prompt, it->valuestring);
-                    else if (cJSON_IsNumber(it))
+                    else if (cJSON_IsNumber(it)) {
                         p->prompt.exact_tokens++;
+                        double d = it->valuedouble; /* out-of-range ids hash alike */
+                        if (p->prompt.hash)
+                            prefix_token_id(p->prompt.hash, d > -9e18 && d < 9e18 ? (int64_t)d : 0);
+                    }
                     else
                         return "\"prompt\" must be a string, an array of strings or of token ids";
                 }
@@ -123,38 +184,48 @@ const char *request_validate(enum request_endpoint ep, const cJSON *b, struct re
         }
         return NULL;
     case EP_RESP:
-        /* input: a string or a non-empty array of input items ({"role","content"} messages,
-         * or strings); instructions: a string */
+        /* instructions: a string, the system prompt (first in the prompt); input: a string or
+         * a non-empty array of input items ({"role","content"} messages, or strings) */
+        v = cJSON_GetObjectItemCaseSensitive(b, "instructions");
+        if (v && !cJSON_IsNull(v)) {
+            if (!cJSON_IsString(v))
+                return "\"instructions\" must be a string";
+            if (p->prompt.hash)
+                prefix_mark(p->prompt.hash, "system");
+            acc_text(&p->prompt, v->valuestring);
+        }
         v = cJSON_GetObjectItemCaseSensitive(b, "input");
         if (cJSON_IsString(v)) {
+            if (p->prompt.hash)
+                prefix_mark(p->prompt.hash, "user");
             acc_text(&p->prompt, v->valuestring);
         } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
             const cJSON *it;
             cJSON_ArrayForEach(it, v) {
-                if (cJSON_IsString(it))
+                if (cJSON_IsString(it)) {
                     acc_text(&p->prompt, it->valuestring);
-                else if (!cJSON_IsObject(it) ||
-                         acc_content(&p->prompt, cJSON_GetObjectItemCaseSensitive(it, "content")) < 0)
+                    continue;
+                }
+                if (!cJSON_IsObject(it))
+                    return "\"input\" items must be messages with string or part-list content";
+                acc_mark(&p->prompt, cJSON_GetObjectItemCaseSensitive(it, "role"));
+                if (acc_content(&p->prompt, cJSON_GetObjectItemCaseSensitive(it, "content")) < 0)
                     return "\"input\" items must be messages with string or part-list content";
             }
         } else {
             return "\"input\" must be a string or a non-empty array";
         }
-        v = cJSON_GetObjectItemCaseSensitive(b, "instructions");
-        if (v && !cJSON_IsNull(v)) {
-            if (!cJSON_IsString(v))
-                return "\"instructions\" must be a string";
-            acc_text(&p->prompt, v->valuestring);
-        }
         if (get_int(b, "max_output_tokens", &p->max_tokens) < 0)
             return "\"max_output_tokens\" must be a non-negative integer";
         return NULL;
     case EP_MSG:
-        if ((why = acc_messages(&p->prompt, cJSON_GetObjectItemCaseSensitive(b, "messages"))))
-            return why;
-        v = cJSON_GetObjectItemCaseSensitive(b, "system");
+        v = cJSON_GetObjectItemCaseSensitive(b, "system"); /* the prompt's start */
+        if (v && !cJSON_IsNull(v) && p->prompt.hash)
+            prefix_mark(p->prompt.hash, "system");
         if (v && acc_content(&p->prompt, v) < 0)
             return "\"system\" must be a string or an array of text blocks";
+        if ((why = acc_messages(&p->prompt, cJSON_GetObjectItemCaseSensitive(b, "messages"))))
+            return why;
         if (!cJSON_GetObjectItemCaseSensitive(b, "max_tokens"))
             return "max_tokens: Field required";
         if (get_int(b, "max_tokens", &p->max_tokens) < 0 || p->max_tokens < 0)
@@ -169,13 +240,13 @@ const char *request_validate(enum request_endpoint ep, const cJSON *b, struct re
             if ((why = acc_messages(&p->prompt, cJSON_GetObjectItemCaseSensitive(b, "messages"))))
                 return why;
         } else {
+            const cJSON *sys = cJSON_GetObjectItemCaseSensitive(b, "system");
             v = cJSON_GetObjectItemCaseSensitive(b, "prompt");
             if (!cJSON_IsString(v))
                 return "\"prompt\" must be a string";
+            if (cJSON_IsString(sys))
+                acc_text(&p->prompt, sys->valuestring); /* the system prompt comes first */
             acc_text(&p->prompt, v->valuestring);
-            v = cJSON_GetObjectItemCaseSensitive(b, "system");
-            if (cJSON_IsString(v))
-                acc_text(&p->prompt, v->valuestring);
         }
         opts = cJSON_GetObjectItemCaseSensitive(b, "options");
         if (opts && !cJSON_IsNull(opts)) {

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "dialect.h"
+#include "prefix.h"
 
 enum request_endpoint {
     EP_NONE = 0, EP_CHAT, EP_COMPL, EP_MSG, EP_OGEN, EP_OCHAT, EP_TGI_STREAM, EP_TGI,
@@ -20,6 +21,7 @@ enum request_endpoint {
 struct request_prompt {
     size_t bytes, words;         /* of every prompt/message/system text */
     int64_t exact_tokens;        /* completions prompts given as token ids */
+    struct prefix_hasher *hash;  /* when set (--prefix-cache), fed the prompt's token stream */
 };
 
 struct request_params {
@@ -36,8 +38,11 @@ struct request_params {
 enum request_endpoint request_route(const char *path, size_t len, const char **allow);
 /* The dialect of an endpoint (OpenAI chat for the GET endpoints and EP_NONE: error shapes). */
 enum dialect_id request_dialect(enum request_endpoint ep);
-/* Fills p (zeroed, max_tokens = -1, by the caller) from body, a JSON object. Returns NULL, or
- * a static message for the 400 answer (first problem found). */
+/* Fills p (zeroed, max_tokens = -1, by the caller; prompt.hash set or NULL) from body, a JSON
+ * object. Every text of the prompt is counted, and hashed when prompt.hash is set, in prompt
+ * order: system text first, then the messages (each starting with its role's marker), a
+ * message's tool calls after its content (prefix.h says what counts). Returns NULL, or a
+ * static message for the 400 answer (first problem found). */
 const char *request_validate(enum request_endpoint ep, const cJSON *body,
                              struct request_params *p);
 /* Prompt tokens: ceil(bytes / 4), or words when words != 0; token-id prompts count one per id;

@@ -1,6 +1,6 @@
 # sim area: unit tests of llmtrace-sim's model and response bytes, end-to-end tests of the binary.
 if(TARGET sim_core)
-  foreach(t sim_profile sim_engine sim_gen sim_request)
+  foreach(t sim_profile sim_engine sim_gen sim_request sim_kvcache)
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_${t}.c)
       llmtrace_unit(${t} LIBS sim_core)
     endif()

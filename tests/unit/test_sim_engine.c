@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "kvcache.h"
 
 #define MS 1000000LL
 
@@ -309,6 +310,109 @@ static void test_chunked_prefill_cancel(void **state)
     engine_free(&e);
 }
 
+
+/* Prefix cache: a prompt whose first 8 tokens are cached prefills only the rest. decode =
+ * 2 + 1·b ms, prefill 0.01 ms per token, blocks of 4 tokens. */
+static void test_kv_prefix_hit(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct kvcache kv;
+    struct log l = {.cancel_id = -1};
+    struct eng_seq a, b;
+    const uint64_t h[3] = {5, 6, 7};
+    (void)state;
+    linear(&p);
+    assert_int_equal(kv_init(&kv, 8, 4), 0);
+    assert_int_equal(engine_init(&e, &p, 4, 1, on_emit, &l), 0);
+    engine_set_kvcache(&e, &kv);
+    seq(&a, 1, 2, 8);
+    a.hashes = h;
+    a.n_hashes = 2;
+    engine_submit(&e, &a, 0); /* 3 + 0.08 ms */
+    assert_int_equal(engine_due(&e), 3080 * US);
+    engine_advance(&e, 100 * MS, 100);
+    expect(&l, 1, 1, 1, 0, 1, 6080 * US);
+    assert_int_equal(a.cached_tokens, 0);
+    assert_int_equal(kv_used(&kv), 0); /* released, still cached */
+    seq(&b, 2, 1, 10);
+    b.hashes = h;
+    b.n_hashes = 3; /* its third block (tokens 8..11) is not full: never looked up */
+    engine_submit(&e, &b, 10 * MS); /* 8 cached, 2 prefilled: 3 + 0.02 ms */
+    assert_int_equal(engine_due(&e), 13020 * US);
+    assert_int_equal(b.cached_tokens, 8);
+    assert_int_equal(e.pc_queries, 18);
+    assert_int_equal(e.pc_hits, 8);
+    engine_advance(&e, 100 * MS, 100);
+    expect(&l, 2, 2, 1, 1, 1, 13020 * US);
+    engine_free(&e);
+    kv_free(&kv);
+}
+
+/* A full cache preempts the newest sequence, which waits at the queue's head until its blocks
+ * fit and is then recomputed (prompt + what it emitted), the part still cached excepted.
+ * 4 blocks of 4 tokens; decode = 2 + 1·b ms; prefill 0.1 ms per token. */
+static void test_kv_preemption(void **state)
+{
+    struct profile p;
+    struct engine e;
+    struct kvcache kv;
+    struct log l = {.cancel_id = -1};
+    struct eng_seq a, b;
+    const uint64_t ha[2] = {1, 2}, hb[2] = {3, 4};
+    (void)state;
+    linear(&p);
+    p.prefill_ms_per_token = 0.1;
+    assert_int_equal(kv_init(&kv, 4, 4), 0);
+    assert_int_equal(engine_init(&e, &p, 4, 1, on_emit, &l), 0);
+    engine_set_kvcache(&e, &kv);
+    seq(&a, 1, 4, 7);
+    a.hashes = ha;
+    a.n_hashes = 2;
+    seq(&b, 2, 4, 7);
+    b.hashes = hb;
+    b.n_hashes = 2;
+    engine_submit(&e, &a, 0);
+    engine_submit(&e, &b, 0); /* waits for the boundary */
+    /* step 1: a alone, 2 + 1 + 0.7 = 3.7 ms; b joins at 3.7: 2 blocks each, the cache full */
+    engine_advance(&e, 3700 * US, 100);
+    expect(&l, 0, 1, 1, 1, 0, 3700 * US);
+    assert_int_equal(kv_used(&kv), 4);
+    /* step 2 (4 + 0.7 ms) → 8.4: a's 2nd, b's 1st. a's KV then needs a 3rd block */
+    engine_advance(&e, 8400 * US, 100);
+    expect(&l, 1, 1, 1, 0, 0, 8400 * US);
+    expect(&l, 2, 2, 1, 1, 0, 8400 * US);
+    /* step 3: a needs 7 + 2 = 9 tokens → 3 blocks: b is preempted (newest); a alone → 11.4 */
+    assert_int_equal(e.preemptions, 1);
+    assert_int_equal(b.preemptions, 1);
+    assert_int_equal(b.state, ENG_WAITING);
+    assert_int_equal(e.n_waiting, 1);
+    assert_int_equal(engine_due(&e), 11400 * US);
+    /* step 4: b needs 8 tokens → 2 blocks, 1 free: it waits; a → 14.4 */
+    engine_advance(&e, 11400 * US, 100);
+    expect(&l, 3, 1, 1, 0, 0, 11400 * US);
+    assert_int_equal(b.state, ENG_WAITING);
+    engine_advance(&e, 14400 * US, 100);
+    expect(&l, 4, 1, 1, 0, 1, 14400 * US); /* a done, its blocks released */
+    /* step 5: b recomputes 7 + 1 tokens; its first block (hash 3) is still cached, its second
+     * (hash 4: tokens 4..7, full only once its first output token's KV was computed) was
+     * never registered: 4 cached, 4 prefilled → 3 + 0.4 ms → 17.8 */
+    assert_int_equal(engine_due(&e), 17800 * US);
+    assert_int_equal(b.state, ENG_RUNNING);
+    engine_advance(&e, 100 * MS, 100);
+    expect(&l, 5, 2, 1, 0, 0, 17800 * US);
+    expect(&l, 6, 2, 1, 0, 0, 20800 * US);
+    expect(&l, 7, 2, 1, 0, 1, 23800 * US);
+    assert_int_equal(l.n, 8);
+    assert_int_equal(b.cached_tokens, 0); /* usage reports its first admission */
+    assert_int_equal(e.pc_queries, 14);
+    assert_int_equal(e.pc_hits, 0);
+    assert_int_equal(e.admitted, 2);
+    assert_int_equal(kv_used(&kv), 0);
+    engine_free(&e);
+    kv_free(&kv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +425,8 @@ int main(void)
         cmocka_unit_test(test_chunked_prefill_beside_decode),
         cmocka_unit_test(test_chunked_prefill_cancel),
         cmocka_unit_test(test_chunked_prefill_tokens_per_event),
+        cmocka_unit_test(test_kv_prefix_hit),
+        cmocka_unit_test(test_kv_preemption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

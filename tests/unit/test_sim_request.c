@@ -141,12 +141,84 @@ static void test_other_dialects(void **state)
     cJSON_Delete(b);
 }
 
+
+/* Validates json for ep with the words tokenizer and a prefix hasher of 2-token blocks. */
+static const char *run_hashed(enum request_endpoint ep, const char *json, struct request_params *p,
+                              struct prefix_hasher *h)
+{
+    cJSON *b = cJSON_Parse(json);
+    const char *why;
+    assert_non_null(b);
+    memset(p, 0, sizeof(*p));
+    p->max_tokens = -1;
+    prefix_init(h, 1, 2, 100);
+    p->prompt.hash = h;
+    why = request_validate(ep, b, p);
+    p->model = NULL;
+    cJSON_Delete(b);
+    return why;
+}
+
+/* The prefix cache's view of a prompt: the system text first in every dialect, one marker per
+ * message, tool calls and tool results counted as text (sim/prefix.h). */
+static void test_prompt_hashes(void **state)
+{
+    struct request_params p;
+    struct prefix_hasher oa, an, rs, t1, t2;
+    (void)state;
+    assert_null(run_hashed(EP_CHAT, "{\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+                                    "{\"role\":\"user\",\"content\":\"hi there\"}]}", &p, &oa));
+    assert_int_equal(request_prompt_tokens(&p, 1), 4);
+    assert_int_equal(oa.n, 2);
+    assert_null(run_hashed(EP_MSG, "{\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
+                                   "\"content\":\"hi there\"}],\"system\":\"be brief\"}", &p, &an));
+    assert_null(run_hashed(EP_RESP, "{\"input\":\"hi there\",\"instructions\":\"be brief\"}", &p,
+                           &rs));
+    assert_int_equal(an.n, 2);
+    assert_int_equal(rs.n, 2);
+    assert_memory_equal(oa.hashes, an.hashes, 2 * sizeof(uint64_t));
+    assert_memory_equal(oa.hashes, rs.hashes, 2 * sizeof(uint64_t));
+    /* an agent turn: the assistant's tool call and the tool's result are prompt text */
+    assert_null(run_hashed(EP_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"weather in Oslo\"},"
+                                    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\","
+                                    "\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+                                    "\"arguments\":\"{\\\"city\\\": \\\"Oslo\\\"}\"}}]},"
+                                    "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"rain\"}]}",
+                           &p, &t1));
+    /* weather in Oslo | get_weather | {"city": "Oslo"} | rain */
+    assert_int_equal(request_prompt_tokens(&p, 1), 7);
+    assert_int_equal(t1.tokens, 7);
+    assert_null(run_hashed(EP_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"weather in Oslo\"},"
+                                    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\","
+                                    "\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+                                    "\"arguments\":\"{\\\"city\\\": \\\"Bergen\\\"}\"}}]}]}",
+                           &p, &t2));
+    assert_int_equal(t2.n, 3);
+    assert_true(t1.hashes[0] == t2.hashes[0]);
+    assert_true(t1.hashes[1] == t2.hashes[1]); /* "Oslo" + marker + "get_weather" */
+    assert_true(t1.hashes[2] != t2.hashes[2]); /* another argument */
+    prefix_free(&t2);
+    /* Anthropic tool_use input (an object) and tool_result content */
+    assert_null(run_hashed(EP_MSG, "{\"max_tokens\":5,\"messages\":[{\"role\":\"assistant\",\"content\":"
+                                   "[{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{\"a\":1}}]},"
+                                   "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+                                   "\"tool_use_id\":\"t\",\"content\":[{\"type\":\"text\",\"text\":\"x y\"}]}]}]}",
+                           &p, &t2));
+    assert_int_equal(request_prompt_tokens(&p, 1), 4); /* f | {"a":1} | x y */
+    prefix_free(&oa);
+    prefix_free(&an);
+    prefix_free(&rs);
+    prefix_free(&t1);
+    prefix_free(&t2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_openai),
         cmocka_unit_test(test_other_dialects),
+        cmocka_unit_test(test_prompt_hashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
