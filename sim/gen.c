@@ -207,6 +207,7 @@ void gen_req_init_persona(struct gen_req *r, int persona, enum dialect_id d, uin
     r->created = created;
     r->seq_no = 0;
     r->content_sent = 0;
+    r->n_cached = -1;
     switch (d) {
     case DIALECT_OPENAI_CHAT:
         snprintf(r->id, sizeof(r->id), "chatcmpl-sim-%" PRIu64, n);
@@ -304,9 +305,10 @@ static int rs_object(struct buf *b, const struct gen_req *r, int done)
     }
     if (!rc && done)
         rc = buf_printf(b, "],\"usage\":{\"input_tokens\":%" PRId64 ",\"input_tokens_details\":"
-                           "{\"cached_tokens\":0},\"output_tokens\":%" PRId64 ","
+                           "{\"cached_tokens\":%" PRId64 "},\"output_tokens\":%" PRId64 ","
                            "\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":%"
-                           PRId64 "}}", r->n_in, r->n_out, r->n_in + r->n_out);
+                           PRId64 "}}", r->n_in, r->n_cached > 0 ? r->n_cached : 0, r->n_out,
+                        r->n_in + r->n_out);
     else if (!rc)
         rc = buf_append_str(b, "],\"usage\":null}");
     return rc;
@@ -501,11 +503,21 @@ int gen_n_trailer(const struct gen_req *r)
     }
 }
 
+/* vLLM's usage with --enable-prompt-tokens-details: the cached prompt tokens (prefix cache). */
+static const char *cached_details(const struct gen_req *r, char *tmp, size_t n)
+{
+    if (r->n_cached < 0)
+        return "";
+    snprintf(tmp, n, ",\"prompt_tokens_details\":{\"cached_tokens\":%" PRId64 "}", r->n_cached);
+    return tmp;
+}
+
 static int append_usage(struct buf *b, const struct gen_req *r)
 {
+    char det[80];
     return buf_printf(b, "\"usage\":{\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64
-                         ",\"total_tokens\":%" PRId64 "}",
-                      r->n_in, r->n_out, r->n_in + r->n_out);
+                         ",\"total_tokens\":%" PRId64 "%s}",
+                      r->n_in, r->n_out, r->n_in + r->n_out, cached_details(r, det, sizeof det));
 }
 
 static int ollama_final(struct buf *b, const struct gen_req *r, int64_t now_us,
@@ -582,23 +594,23 @@ static int oa_finish_chunk(struct buf *b, const struct gen_req *r, int64_t pe_ns
 
 static int oa_usage_chunk(struct buf *b, const struct gen_req *r)
 {
-    char u[256];
+    char u[320], det[80];
     int rc = oa_head(b, r);
     if (rc)
         return rc;
     if (r->persona == GEN_PERSONA_VLLM) /* vLLM's UsageInfo field order */
         snprintf(u, sizeof u, ",\"usage\":{\"prompt_tokens\":%" PRId64 ",\"total_tokens\":%" PRId64
-                              ",\"completion_tokens\":%" PRId64 "}",
-                 r->n_in, r->n_in + r->n_out, r->n_out);
+                              ",\"completion_tokens\":%" PRId64 "%s}",
+                 r->n_in, r->n_in + r->n_out, r->n_out, cached_details(r, det, sizeof det));
     else if (r->persona == GEN_PERSONA_OPENAI)
         snprintf(u, sizeof u, ",\"usage\":{\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64
                               ",\"total_tokens\":%" PRId64 ",\"prompt_tokens_details\":{\"cached_tokens\":"
-                              "0},\"completion_tokens_details\":{\"reasoning_tokens\":0}}",
-                 r->n_in, r->n_out, r->n_in + r->n_out);
+                              "%" PRId64 "},\"completion_tokens_details\":{\"reasoning_tokens\":0}}",
+                 r->n_in, r->n_out, r->n_in + r->n_out, r->n_cached > 0 ? r->n_cached : 0);
     else
         snprintf(u, sizeof u, ",\"usage\":{\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64
-                              ",\"total_tokens\":%" PRId64 "}",
-                 r->n_in, r->n_out, r->n_in + r->n_out);
+                              ",\"total_tokens\":%" PRId64 "%s}",
+                 r->n_in, r->n_out, r->n_in + r->n_out, cached_details(r, det, sizeof det));
     return oa_tail(b, r, u);
 }
 
@@ -661,6 +673,13 @@ int gen_trailer(struct buf *b, struct gen_req *r, int idx, int64_t now_us,
         if (idx == 0)
             return buf_append_str(b, "event: content_block_stop\ndata: {\"type\":"
                                      "\"content_block_stop\",\"index\":0}\n\n");
+        if (idx == 1 && r->n_cached >= 0) /* with a prefix cache: Anthropic's cache fields */
+            return buf_printf(b,
+                              "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
+                              "{\"stop_reason\":\"%s\",\"stop_sequence\":null},\"usage\":"
+                              "{\"input_tokens\":%" PRId64 ",\"cache_read_input_tokens\":%" PRId64
+                              ",\"output_tokens\":%" PRId64 "}}\n\n",
+                              gen_finish_name(r), r->n_in - r->n_cached, r->n_cached, r->n_out);
         if (idx == 1)
             return buf_printf(b,
                               "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
@@ -715,7 +734,13 @@ int gen_body(struct buf *b, const struct gen_req *r, int64_t now_us, int64_t pro
                         r->id, r->model);
         if (!rc)
             rc = gen_append_text(b, r->seed, 0, r->n_out);
-        if (!rc)
+        if (!rc && r->n_cached >= 0)
+            rc = buf_printf(b,
+                            "\"}],\"stop_reason\":\"%s\",\"stop_sequence\":null,\"usage\":"
+                            "{\"input_tokens\":%" PRId64 ",\"cache_read_input_tokens\":%" PRId64
+                            ",\"output_tokens\":%" PRId64 "}}",
+                            gen_finish_name(r), r->n_in - r->n_cached, r->n_cached, r->n_out);
+        else if (!rc)
             rc = buf_printf(b,
                             "\"}],\"stop_reason\":\"%s\",\"stop_sequence\":null,\"usage\":"
                             "{\"input_tokens\":%" PRId64 ",\"output_tokens\":%" PRId64 "}}",

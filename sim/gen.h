@@ -42,6 +42,10 @@ struct gen_req {
     int include_usage;
     int finish_length;           /* 1: stopped by max_tokens ("length"/"max_tokens") */
     int64_t n_in, n_out;
+    int64_t n_cached;            /* prompt tokens served by the prefix cache, reported in usage
+                                    (OpenAI prompt_tokens_details.cached_tokens, Responses
+                                    input_tokens_details, Anthropic cache_read_input_tokens);
+                                    -1: no prefix cache, not reported (gen_req_init sets -1) */
     uint64_t seed;               /* text seed */
     int64_t created;             /* Unix seconds */
     char id[48];                 /* "chatcmpl-sim-12", "msg_sim_12", "cmpl-sim-12" */

@@ -50,6 +50,10 @@ static const char usage_text[] =
     "  --chunked-prefill N      at most N tokens per step: K per decoding sequence, the rest\n"
     "                           as prompt chunks (vLLM's max-num-batched-tokens; N >= max-batch;\n"
     "                           default 0 = whole prompts in the step they join)\n"
+    "  --prefix-cache BLOCKS    a KV cache of BLOCKS blocks with automatic prefix caching (vLLM's):\n"
+    "                           a prompt's cached prefix skips its prefill, usage reports\n"
+    "                           prompt_tokens_details.cached_tokens; full cache = preemption\n"
+    "  --block-size N           tokens per KV block (default 16)\n"
     "  --queue-limit N          answer 429 + Retry-After when N requests already wait (0 = off)\n"
     "  --tokenizer bytes|words  prompt tokens = ceil(bytes/4) or whitespace words (default bytes)\n"
     "  --default-max-tokens N   output cap when a request gives none (default 256)\n"
@@ -74,6 +78,7 @@ static const char usage_text[] =
     "  llmtrace-sim --profile zero --tokens-per-event 1    # as fast as possible (benchmarks)\n"
     "  llmtrace-sim --fail-rate 0.05 --fail-status 503 --reset-rate 0.01 --seed 7\n"
     "  llmtrace-sim --persona llama.cpp             # llama.cpp b4747's shapes and closes\n"
+    "  llmtrace-sim --tokenizer words --prefix-cache 4096 --block-size 16   # conversations\n"
     "  curl -sN localhost:8000/v1/chat/completions -d '{\"model\":\"m\",\"stream\":true,\n"
     "       \"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'\n"
     "\n"
@@ -84,7 +89,7 @@ enum {
     OPT_QUEUE, OPT_THREADS, OPT_DRAIN, OPT_MAX_BODY, OPT_TOKENIZER, OPT_FAIL_RATE, OPT_FAIL_STATUS,
     OPT_RESET, OPT_STALL_RATE, OPT_STALL_MS, OPT_SLOW, OPT_MALF, OPT_DROP, OPT_QUIET, OPT_HELP,
     OPT_VERSION, OPT_MODEL, OPT_DEFMAX, OPT_IDLE, OPT_CHUNKED, OPT_PERSONA, OPT_CAS, OPT_KAREQ,
-    OPT_KATIME, OPT_CONNCLOSE, OPT_RACE_EVERY, OPT_RACE_RATE
+    OPT_KATIME, OPT_CONNCLOSE, OPT_RACE_EVERY, OPT_RACE_RATE, OPT_PREFIX, OPT_BLOCK
 };
 
 static const struct option long_opts[] = {
@@ -96,6 +101,8 @@ static const struct option long_opts[] = {
     {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
     {"tokens-per-event", required_argument, NULL, OPT_TPE},
     {"chunked-prefill", required_argument, NULL, OPT_CHUNKED},
+    {"prefix-cache", required_argument, NULL, OPT_PREFIX},
+    {"block-size", required_argument, NULL, OPT_BLOCK},
     {"queue-limit", required_argument, NULL, OPT_QUEUE},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"drain-seconds", required_argument, NULL, OPT_DRAIN},
@@ -188,7 +195,7 @@ int main(int argc, char **argv)
     int c, rc;
     int64_t v;
     uint64_t sz;
-    int set_cas = 0, set_kareq = 0, set_katime = 0;
+    int set_cas = 0, set_kareq = 0, set_katime = 0, set_block = 0;
 
     snprintf(o.host, sizeof(o.host), "127.0.0.1");
     snprintf(o.port, sizeof(o.port), "8000");
@@ -202,6 +209,7 @@ int main(int argc, char **argv)
     o.idle_timeout_us = 60000000;
     o.max_body = (uint64_t)4 << 20;
     o.default_max_tokens = 256;
+    o.block_size = 16;
     o.fail_status = 500;
     o.stall_ms = 0;
     o.argc = argc;
@@ -239,6 +247,15 @@ int main(int argc, char **argv)
         case OPT_CHUNKED:
             if ((rc = parse_int("chunked-prefill", optarg, 0, 100000000, &o.chunked_prefill)))
                 return rc;
+            break;
+        case OPT_PREFIX:
+            if ((rc = parse_int("prefix-cache", optarg, 1, (int64_t)1 << 24, &o.prefix_cache)))
+                return rc;
+            break;
+        case OPT_BLOCK:
+            if ((rc = parse_int("block-size", optarg, 1, 65536, &o.block_size)))
+                return rc;
+            set_block = 1;
             break;
         case OPT_QUEUE:
             if ((rc = parse_int("queue-limit", optarg, 0, INT64_MAX, &o.queue_limit)))
@@ -370,6 +387,8 @@ int main(int argc, char **argv)
     } else if ((o.persona == GEN_PERSONA_VLLM || o.persona == GEN_PERSONA_SGLANG) && !set_katime) {
         o.keepalive_timeout_us = 5000000; /* uvicorn timeout_keep_alive */
     }
+    if (set_block && o.prefix_cache == 0)
+        return usage_error("--block-size needs --prefix-cache%s%s", "", "");
     if (o.stall_rate > 0 && o.stall_ms == 0)
         return usage_error("--stall-rate needs --stall-ms%s%s", "", "");
     if (profile_resolve(&o.prof, profile, err, sizeof(err)) < 0)

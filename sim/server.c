@@ -35,6 +35,8 @@
 #include "engine.h"
 #include "gen.h"
 #include "http1.h"
+#include "kvcache.h"
+#include "prefix.h"
 #include "request.h"
 #include "rng.h"
 #include "tlog.h"
@@ -82,6 +84,7 @@ struct req {
     enum dialect_id d;
     struct gen_req g;
     struct eng_seq seq;
+    struct prefix_hasher ph;     /* --prefix-cache: the block hashes seq.hashes points at */
     int64_t reset_at;            /* -1, or reset once this many tokens were emitted */
     int64_t held_from;           /* llama.cpp persona: first token not yet sent, or -1 */
     int64_t malformed_at;        /* -1, or 1-based content event to break */
@@ -159,6 +162,7 @@ struct wstats {                  /* read by /metrics from any worker: relaxed at
     _Atomic uint64_t requests, tokens, events, prompt_tokens, steps, conns, waiting, running;
     _Atomic uint64_t by_status[8]; /* 200 400 404 405 429 500 503 other */
     _Atomic uint64_t drops, resets, stalls, malformed, fails;
+    _Atomic uint64_t preemptions, pc_queries, pc_hits, kv_used, kv_total; /* --prefix-cache */
 };
 
 struct sim;
@@ -172,6 +176,7 @@ struct worker {
     int64_t drain_deadline;
     int64_t timer_armed;
     struct engine eng;
+    struct kvcache kv;           /* --prefix-cache; kv.n_blocks 0 when off */
     struct conn *conns;
     struct conn *dirty;
     struct conn *retired;        /* closed, unlinked; memory kept until worker_reap() */
@@ -583,6 +588,72 @@ static void metrics_text(struct worker *self, struct buf *b)
     for (k = 0; k < 8; k++)
         buf_printf(b, "llmtrace_sim_requests_total{status=\"%s\"} %" PRIu64 "\n", st_names[k],
                    byst[k]);
+    {
+        uint64_t used = 0, total = 0, pre = 0, q = 0, h = 0;
+        double usage, rate;
+        for (i = 0; i < s->nw; i++) {
+            struct worker *w = &s->w[i];
+            used += ST_GET(w, kv_used);
+            total += ST_GET(w, kv_total);
+            pre += ST_GET(w, preemptions);
+            q += ST_GET(w, pc_queries);
+            h += ST_GET(w, pc_hits);
+        }
+        usage = total ? (double)used / (double)total : 0.0;
+        rate = q ? (double)h / (double)q : 0.0;
+        buf_printf(b,
+                   "# HELP llmtrace_sim_kv_cache_usage_perc KV-cache blocks held by running sequences, "
+                   "as a fraction of all blocks (0 without --prefix-cache).\n"
+                   "# TYPE llmtrace_sim_kv_cache_usage_perc gauge\n"
+                   "llmtrace_sim_kv_cache_usage_perc %.6f\n"
+                   "# HELP llmtrace_sim_kv_cache_blocks KV-cache blocks (--prefix-cache, all workers).\n"
+                   "# TYPE llmtrace_sim_kv_cache_blocks gauge\nllmtrace_sim_kv_cache_blocks %" PRIu64 "\n"
+                   "# HELP llmtrace_sim_num_preemptions_total Sequences preempted because the KV cache "
+                   "was full.\n"
+                   "# TYPE llmtrace_sim_num_preemptions_total counter\n"
+                   "llmtrace_sim_num_preemptions_total %" PRIu64 "\n"
+                   "# HELP llmtrace_sim_prefix_cache_queries_total Prompt tokens looked up in the prefix "
+                   "cache.\n"
+                   "# TYPE llmtrace_sim_prefix_cache_queries_total counter\n"
+                   "llmtrace_sim_prefix_cache_queries_total %" PRIu64 "\n"
+                   "# HELP llmtrace_sim_prefix_cache_hits_total Prompt tokens served by the prefix "
+                   "cache.\n"
+                   "# TYPE llmtrace_sim_prefix_cache_hits_total counter\n"
+                   "llmtrace_sim_prefix_cache_hits_total %" PRIu64 "\n"
+                   "# HELP llmtrace_sim_prefix_cache_hit_rate Prefix-cache hits / queries since start, "
+                   "in tokens (0 before the first query).\n"
+                   "# TYPE llmtrace_sim_prefix_cache_hit_rate gauge\n"
+                   "llmtrace_sim_prefix_cache_hit_rate %.6f\n",
+                   usage, total, pre, q, h, rate);
+        if (s->o->persona == GEN_PERSONA_VLLM) {
+            /* vLLM v1's names (vllm/v1/metrics/loggers.py), for scrapers that know only those */
+            char lab[300];
+            struct buf m;
+            buf_init(&m, sizeof(lab) - 40);
+            buf_append_json_str(&m, s->o->model, strlen(s->o->model));
+            snprintf(lab, sizeof lab, "{engine=\"0\",model_name=\"%s\"}", m.p ? m.p : "");
+            buf_free(&m);
+            buf_printf(b,
+                       "# HELP vllm:num_requests_running Number of requests in model execution batches.\n"
+                       "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running%s %" PRIu64 "\n"
+                       "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n"
+                       "# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting%s %" PRIu64 "\n"
+                       "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n"
+                       "# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc%s %.6f\n"
+                       "# HELP vllm:num_preemptions_total Cumulative number of preemption from the "
+                       "engine.\n"
+                       "# TYPE vllm:num_preemptions_total counter\nvllm:num_preemptions_total%s %" PRIu64 "\n"
+                       "# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number "
+                       "of queried tokens.\n"
+                       "# TYPE vllm:prefix_cache_queries_total counter\n"
+                       "vllm:prefix_cache_queries_total%s %" PRIu64 "\n"
+                       "# HELP vllm:prefix_cache_hits_total Prefix cache hits, in terms of number of "
+                       "cached tokens.\n"
+                       "# TYPE vllm:prefix_cache_hits_total counter\n"
+                       "vllm:prefix_cache_hits_total%s %" PRIu64 "\n",
+                       lab, v[1], lab, v[0], lab, usage, lab, pre, lab, q, lab, h);
+        }
+    }
     late_quantiles(self, 0.5, &p50);
     late_quantiles(self, 0.99, &p99);
     buf_printf(b,
@@ -613,6 +684,24 @@ static void begin_generation(struct worker *w, struct conn *c, struct req *r, in
         return;
     engine_submit(&w->eng, &r->seq, now);
     conn_mark_dirty(c);
+}
+
+/* --prefix-cache: continues the prompt's token stream with the reply the sim will generate —
+ * after an "assistant" marker for the chat dialects, as the next turn's messages will carry
+ * it — so the engine can register the reply's blocks as they are computed. Only as many
+ * tokens as the cache can hold are hashed. */
+static void hash_reply(struct worker *w, struct req *r)
+{
+    int64_t room = w->kv.n_blocks * w->kv.block_size, n = r->g.n_out < room ? r->g.n_out : room;
+    struct buf *s = &w->scratch;
+    if (r->d == DIALECT_OPENAI_CHAT || r->d == DIALECT_ANTHROPIC || r->d == DIALECT_OLLAMA_CHAT ||
+        r->d == DIALECT_OPENAI_RESPONSES)
+        prefix_mark(&r->ph, "assistant");
+    buf_reset(s);
+    if (n > 0 && gen_append_text(s, r->g.seed, 0, n) == 0 && s->p)
+        prefix_text(&r->ph, s->p, s->len);
+    r->seq.hashes = r->ph.hashes;
+    r->seq.n_hashes = r->ph.n;
 }
 
 /* Decides what to answer to r (the connection's next request) and starts it. */
@@ -704,6 +793,10 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
         return;
     }
     p.max_tokens = -1;
+    if (o->prefix_cache > 0) {
+        prefix_init(&r->ph, o->tokenizer_words, o->block_size, (size_t)o->prefix_cache);
+        p.prompt.hash = &r->ph;
+    }
     if ((why = request_validate(ep, body, &p)) != NULL) {
         char msg[160];
         snprintf(msg, sizeof(msg), "%s", why);
@@ -752,11 +845,24 @@ static void req_start(struct worker *w, struct conn *c, struct req *r, int64_t n
             r->x.model = strdup(model);
             r->x.stream = p.stream;
         }
+        if (o->prefix_cache > 0 &&
+            (r->g.n_in + max + o->block_size - 1) / o->block_size > o->prefix_cache) {
+            char msg[160];
+            if (!body_in_log)
+                cJSON_Delete(body);
+            snprintf(msg, sizeof(msg), "prompt (%" PRId64 " tokens) plus max_tokens (%" PRId64
+                     ") exceed the KV cache of %" PRId64 " blocks of %" PRId64 " tokens "
+                     "(--prefix-cache)", r->g.n_in, max, o->prefix_cache, o->block_size);
+            respond_error(c, r, bad_status, msg, NULL);
+            return;
+        }
         r->seq = (struct eng_seq){0};
         r->seq.user = r;
         r->seq.n_out = n_out;
         r->seq.prompt_tokens = r->g.n_in;
         r->seq.stall_at = -1;
+        if (o->prefix_cache > 0)
+            hash_reply(w, r);
         r->reset_at = -1;
         r->malformed_at = -1;
         if (u_reset < o->reset_rate)
@@ -808,6 +914,8 @@ static void req_finish_body(struct worker *w, struct conn *c, struct req *r, int
     int64_t now_us = epoch_us_of(w->sim, due);
     int64_t pe = r->first_tok_ns - r->start_ns, ev = due - r->first_tok_ns;
     int i;
+    if (w->kv.n_blocks > 0)
+        r->g.n_cached = r->seq.cached_tokens;
     if (r->g.stream) {
         for (i = 0; i < gen_n_trailer(&r->g) && !c->dead; i++) {
             buf_reset(&w->ev);
@@ -916,7 +1024,7 @@ static void req_log(struct worker *w, struct req *r)
             x->usage.present = 1;
             x->usage.prompt_tokens = r->g.n_in;
             x->usage.completion_tokens = r->g.n_out;
-            x->usage.cached_tokens = -1;
+            x->usage.cached_tokens = w->kv.n_blocks > 0 ? r->seq.cached_tokens : -1;
             x->resp.finish_reason = strdup(gen_finish_name(&r->g));
         }
     }
@@ -937,6 +1045,7 @@ static void req_free(struct req *r)
         return;
     if (r->logging)
         tlog_exchange_free(&r->x);
+    prefix_free(&r->ph);
     free(r->target);
     free(r->xid);
     free(r->body);
@@ -1823,6 +1932,12 @@ static void *worker_main(void *arg)
         atomic_store_explicit(&w->st.waiting, w->eng.n_waiting, memory_order_relaxed);
         atomic_store_explicit(&w->st.running, (uint64_t)w->eng.n_running, memory_order_relaxed);
         ST_ADD(w, prompt_tokens, w->eng.prompt_tokens - ST_GET(w, prompt_tokens));
+        if (w->kv.n_blocks > 0) {
+            atomic_store_explicit(&w->st.kv_used, (uint64_t)kv_used(&w->kv), memory_order_relaxed);
+            atomic_store_explicit(&w->st.preemptions, w->eng.preemptions, memory_order_relaxed);
+            atomic_store_explicit(&w->st.pc_queries, w->eng.pc_queries, memory_order_relaxed);
+            atomic_store_explicit(&w->st.pc_hits, w->eng.pc_hits, memory_order_relaxed);
+        }
         if (w->idx == 0 && w->sim->log && now - w->last_tick >= 250000000) {
             w->last_tick = now;
             tlog_writer_tick(w->sim->log, now / 1000);
@@ -1910,6 +2025,8 @@ static cJSON *options_json(const struct sim_opts *o)
     cJSON_AddNumberToObject(j, "max_batch", o->max_batch);
     cJSON_AddNumberToObject(j, "tokens_per_event", o->tokens_per_event);
     cJSON_AddNumberToObject(j, "chunked_prefill", (double)o->chunked_prefill);
+    cJSON_AddNumberToObject(j, "prefix_cache", (double)o->prefix_cache);
+    cJSON_AddNumberToObject(j, "block_size", (double)o->block_size);
     cJSON_AddNumberToObject(j, "queue_limit", (double)o->queue_limit);
     cJSON_AddNumberToObject(j, "threads", o->threads);
     cJSON_AddStringToObject(j, "tokenizer", o->tokenizer_words ? "words" : "bytes");
@@ -2035,6 +2152,15 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
             break;
         }
         engine_set_chunked_prefill(&w->eng, o->chunked_prefill);
+        if (o->prefix_cache > 0) {
+            if (kv_init(&w->kv, o->prefix_cache, o->block_size) < 0) {
+                snprintf(err, errlen, "--prefix-cache %" PRId64 ": out of memory", o->prefix_cache);
+                rc = 1;
+                break;
+            }
+            engine_set_kvcache(&w->eng, &w->kv);
+            atomic_store_explicit(&w->st.kv_total, (uint64_t)o->prefix_cache, memory_order_relaxed);
+        }
         e.events = EPOLLIN;
         e.data.u64 = TAG_LISTEN;
         epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &e);
@@ -2135,6 +2261,7 @@ int sim_run(const struct sim_opts *o, char *err, size_t errlen)
         buf_free(&w->ev);
         buf_free(&w->line);
         engine_free(&w->eng);
+        kv_free(&w->kv);
         if (w->lfd > 0)
             close(w->lfd);
         if (w->epfd > 0)

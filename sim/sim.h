@@ -22,6 +22,8 @@ struct sim_opts {
     int max_batch;
     int tokens_per_event;
     int64_t chunked_prefill;     /* tokens per step, 0 = off (engine_set_chunked_prefill) */
+    int64_t prefix_cache;        /* KV cache blocks with prefix caching, 0 = off (kvcache.h) */
+    int64_t block_size;          /* tokens per KV block (--block-size) */
     int64_t queue_limit;         /* 0: unlimited */
     int threads;
     int64_t drain_us;

@@ -264,6 +264,71 @@ static void test_errors(void **state)
     assert_string_equal(gen_content_type(DIALECT_ANTHROPIC, 0), "application/json");
 }
 
+
+/* --prefix-cache: the cached prompt tokens in each dialect's usage, as the servers report them
+ * (vLLM prompt_tokens_details, Responses input_tokens_details, Anthropic cache reads). */
+static void test_cached_usage(void **state)
+{
+    struct gen_req r;
+    (void)state;
+    init(&r, DIALECT_OPENAI_CHAT);
+    r.include_usage = 1;
+    r.n_cached = 8;
+    buf_reset(&b);
+    gen_trailer(&b, &r, 1, 0, 0, 0);
+    assert_string_equal(b.p,
+        "data: {\"id\":\"chatcmpl-sim-7\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+        "\"model\":\"m\\\"x\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3,"
+        "\"total_tokens\":15,\"prompt_tokens_details\":{\"cached_tokens\":8}}}\n\n");
+    gen_req_init_persona(&r, GEN_PERSONA_VLLM, DIALECT_OPENAI_CHAT, 7, "m", 1, 1700000000);
+    r.n_in = 12;
+    r.n_out = 3;
+    r.include_usage = 1;
+    r.stream = 1;
+    r.n_cached = 4;
+    buf_reset(&b);
+    gen_trailer(&b, &r, 0, 0, 0, 0); /* vLLM: the finish reason rides on the last content chunk */
+    assert_non_null(strstr(b.p, "\"usage\":{\"prompt_tokens\":12,\"total_tokens\":15,"
+                                "\"completion_tokens\":3,\"prompt_tokens_details\":"
+                                "{\"cached_tokens\":4}}"));
+    gen_req_init_persona(&r, GEN_PERSONA_OPENAI, DIALECT_OPENAI_CHAT, 7, "m", 1, 1700000000);
+    r.n_in = 12;
+    r.n_out = 3;
+    r.include_usage = 1;
+    r.stream = 1;
+    r.n_cached = 4;
+    buf_reset(&b);
+    gen_trailer(&b, &r, 1, 0, 0, 0);
+    assert_non_null(strstr(b.p, "\"prompt_tokens_details\":{\"cached_tokens\":4}"));
+    init(&r, DIALECT_OPENAI_CHAT);
+    r.n_cached = 0;
+    buf_reset(&b);
+    gen_body(&b, &r, 0, 0, 0);
+    assert_non_null(strstr(b.p, "\"total_tokens\":15,\"prompt_tokens_details\":"
+                                "{\"cached_tokens\":0}}"));
+    init(&r, DIALECT_OPENAI_CHAT);
+    buf_reset(&b);
+    gen_body(&b, &r, 0, 0, 0);
+    assert_null(strstr(b.p, "prompt_tokens_details")); /* no cache, no details */
+    init(&r, DIALECT_ANTHROPIC);
+    r.n_cached = 8;
+    buf_reset(&b);
+    gen_trailer(&b, &r, 1, 0, 0, 0);
+    assert_string_equal(b.p,
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+        "\"end_turn\",\"stop_sequence\":null},\"usage\":{\"input_tokens\":4,"
+        "\"cache_read_input_tokens\":8,\"output_tokens\":3}}\n\n");
+    buf_reset(&b);
+    gen_body(&b, &r, 0, 0, 0);
+    assert_non_null(strstr(b.p, "\"usage\":{\"input_tokens\":4,\"cache_read_input_tokens\":8,"
+                                "\"output_tokens\":3}"));
+    init(&r, DIALECT_OPENAI_RESPONSES);
+    r.n_cached = 8;
+    buf_reset(&b);
+    gen_body(&b, &r, 0, 0, 0);
+    assert_non_null(strstr(b.p, "\"input_tokens_details\":{\"cached_tokens\":8}"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_anthropic),
         cmocka_unit_test(test_ollama_and_tgi),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_cached_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
