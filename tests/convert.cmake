@@ -1,8 +1,9 @@
-# llmtrace-convert: trace importers, prompt synthesis, exports (formats/traces/, convert/).
+# llmtrace-convert: trace importers, prompt synthesis, exports, session inference (formats/traces/, convert/).
 llmtrace_unit(import)
 llmtrace_unit(synth)
 llmtrace_unit(import_build)
 llmtrace_unit(export)
+llmtrace_unit(session)
 # convert_azure converts both full samples (≈ 250 MB of synthesized Mooncake prompts) and
 # exports 19,366 records four ways: ~1 min, ~2.5 min under ASan on a loaded machine.
 if(EXISTS ${LLMTRACE_TEST_DIR}/e2e/convert_azure.sh)
@@ -14,3 +15,4 @@ foreach(e convert_formats convert_calibrate convert_timeouts)
   endif()
 endforeach()
 llmtrace_fuzzer(import SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_import.c)
+llmtrace_fuzzer(session SOURCE ${LLMTRACE_TEST_DIR}/fuzz/fuzz_session.c)

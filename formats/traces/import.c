@@ -1,5 +1,5 @@
 /* import.c — the importers' front: content detection and import_parse, which hands one input
- * to its format's parser (import_parsers.h), then scales its gaps and sorts the rows (see
+ * to its format's parser (import_parsers.h), forms its sessions, then scales its gaps and sorts the rows (see
  * import.h; every format is described in convert/README.md). */
 #include "import.h"
 #include "import_parsers.h"
@@ -81,6 +81,10 @@ static void import_finish(struct import_trace *t, const struct import_opts *o, s
             double v = (double)t0 + (double)(t->rows[i].t_us - t0) * s;
             /* a huge scale must not overflow: times past ~year 2255 are pinned there */
             t->rows[i].t_us = v < IMPORT_MAX_TIME_US ? (int64_t)llround(v) : IMPORT_MAX_TIME_US;
+            if (t->rows[i].think_us > 0) { /* a recorded gap, scaled like the others */
+                double th = (double)t->rows[i].think_us * s;
+                t->rows[i].think_us = th < IMPORT_MAX_TIME_US ? (int64_t)llround(th) : IMPORT_MAX_TIME_US;
+            }
         }
     qsort(t->rows, t->n, sizeof *t->rows, import_row_cmp);
 }
@@ -110,6 +114,12 @@ int import_parse(enum import_format f, const char *data, size_t len, const struc
         import_set_error(t, o, "no data rows");
         rc = IMPORT_ERR_EMPTY;
     }
+    if (rc == 0 && f == IMPORT_BURSTGPT)
+        rc = import_sessions_keyed(t, o, first);
+    else if (rc == 0 && f == IMPORT_MOONCAKE && o->infer_sessions)
+        rc = import_sessions_mooncake(t, o, first);
+    if (rc == IMPORT_ERR_NOMEM)
+        import_set_error(t, o, "out of memory");
     if (rc) {
         while (t->n > first)
             import_row_drop_last(t);

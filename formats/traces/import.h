@@ -10,10 +10,15 @@
  *   mooncake  Mooncake JSONL: timestamp (ms from trace start), input_length, output_length,
  *             hash_ids (512-token prefix blocks)
  *   burstgpt  BurstGPT CSV: Timestamp (s from start), Model, Request tokens, Response tokens,
- *             Total tokens, Log Type; 0 response tokens = failure
- *   sharegpt  ShareGPT JSON: [{id, conversations:[{from,value}]}]
+ *             Total tokens, Log Type; 0 response tokens = failure; the newer layout's
+ *             Session ID (or SessionID) and Elapsed time (s) make sessions
+ *   sharegpt  ShareGPT JSON: [{id, conversations:[{from,value}]}]; each conversation a session
  *   har       HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/)
  *   batch     OpenAI Batch API input JSONL: {custom_id, method, url, body}
+ *
+ * Sessions (formats/SCHEMA.md "session"): ShareGPT conversations and BurstGPT Session IDs are
+ * sessions as recorded; Mooncake requests are linked into sessions by their hash_ids only when
+ * asked (import_opts.infer_sessions), by the rule convert/README.md "Sessions" states.
  *
  * Errors: functions return 0 or a negative IMPORT_ERR_*; the first error's detail, naming the
  * input, line (or record) and field, is kept in import_trace.err. Nothing here prints. */
@@ -78,7 +83,17 @@ struct import_opts {
     enum import_arrival arrival;
     uint64_t seed;           /* Poisson arrivals */
     double tokens_per_word;  /* estimate for ShareGPT reply lengths; 0 → default */
+    int infer_sessions;      /* 1: link Mooncake requests into sessions by hash_ids */
+    int session_min_blocks;  /* Mooncake: full blocks a previous turn needs to be linked to;
+                                0 → IMPORT_SESSION_MIN_BLOCKS */
 };
+
+/* Mooncake's block size, and the full blocks of a previous turn its next turn must repeat
+ * (convert/README.md "Sessions": a single shared block is usually a system prompt). */
+#define IMPORT_MOONCAKE_BLOCK 512
+#define IMPORT_SESSION_MIN_BLOCKS 2
+/* Longest BurstGPT Session ID kept (a longer one is a bad row). */
+#define IMPORT_MAX_SESSION_ID 256
 
 /* What a HAR entry recorded about the response. */
 struct import_resp {
@@ -110,6 +125,10 @@ struct import_row {
     char *method;            /* Batch/HAR: real method and path; NULL → POST + dialect path */
     char *path;
     struct import_resp resp; /* HAR only */
+    char *session;           /* session id; NULL: the request belongs to none */
+    int64_t turn;            /* 0-based turn in its session; -1 none */
+    int64_t think_us;        /* previous turn's end → this request, after --time-scale; -1 */
+    int64_t elapsed_us;      /* BurstGPT Elapsed time (request duration); -1 unknown */
 };
 
 struct import_trace {
@@ -123,6 +142,10 @@ struct import_trace {
     int64_t out_of_order;    /* rows earlier than the row before them in their input */
     int64_t ignored;         /* records that are not requests: HAR entries that are not LLM
                                 API calls, ShareGPT conversations without a user turn */
+    int64_t sessions;        /* sessions formed (a session of one turn counts) */
+    int64_t linked;          /* turns linked to a previous turn (turn index > 0) */
+    int64_t think_clamped;   /* BurstGPT: think times below 0 (a turn sent before the previous
+                                one's recorded end) written as 0 */
     char err[512];           /* first error: "NAME: line N: field \"F\": why" */
     char first_bad[512];     /* first skipped bad row's message (skip_bad) */
 };

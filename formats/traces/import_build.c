@@ -240,6 +240,13 @@ int import_build_exchange(const struct import_row *r, const struct import_build_
     x->req.body = import_build_body(r, o);
     x->tokens_in = r->tokens_in;
     x->tokens_out = r->tokens_out;
+    if (r->session && r->turn >= 0) {
+        x->session.present = 1;
+        x->session.turn = r->turn;
+        x->session.think_us = r->think_us;
+        if (!(x->session.id = strdup(r->session)))
+            goto nomem;
+    }
     if (import_lengths_from_trace(r)) {
         /* A length-only trace records what the original service reported: its usage. The
          * record's "trace" object says where the numbers came from. */

@@ -1,7 +1,7 @@
 /* import_csv.c — CSV trace importers: Azure LLM inference traces 2023/2024
  * (TIMESTAMP,ContextTokens,GeneratedTokens; https://github.com/Azure/AzurePublicDataset) and
- * BurstGPT (Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type;
- * https://github.com/HPMLL/BurstGPT). CSV per RFC 4180 as far as these files need it: comma
+ * BurstGPT (Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type, and in the
+ * newer layout Session ID (SessionID) and Elapsed time; https://github.com/HPMLL/BurstGPT). CSV per RFC 4180 as far as these files need it: comma
  * separated, optional double quotes around a field, CRLF or LF, optional final newline, UTF-8
  * BOM ignored. Columns are found by name (case-insensitive), so order and extra columns do not
  * matter. */
@@ -292,24 +292,26 @@ int import_parse_azure(const char *data, size_t len, const struct import_opts *o
 int import_parse_burstgpt(const char *data, size_t len, const struct import_opts *o,
                           struct import_trace *t)
 {
-    static const char *const names[6] = {"Timestamp", "Request tokens", "Response tokens",
-                                         "Model", "Total tokens", "Log Type"};
+    static const char *const names[9] = {"Timestamp", "Request tokens", "Response tokens",
+                                         "Model", "Total tokens", "Log Type", "Session ID",
+                                         "SessionID", "Elapsed time"};
     struct csv_cursor c;
     struct csv_field hf[CSV_MAX_FIELDS], f[CSV_MAX_FIELDS];
     size_t nh;
-    int col[6];
+    int col[9];
     int64_t base = o->base_us ? o->base_us : IMPORT_DEFAULT_BASE_US;
     if (csv_header(&c, data, len, hf, &nh)) {
         import_set_error(t, o, "empty file");
         return IMPORT_ERR_EMPTY;
     }
-    const char *missing = csv_map_columns(hf, nh, names, 6, 3, col);
+    const char *missing = csv_map_columns(hf, nh, names, 9, 3, col);
     if (missing) {
         import_set_error(t, o, "line %lld: header lacks column \"%s\" (want Timestamp,Model,"
                          "Request tokens,Response tokens,Total tokens,Log Type)",
                          (long long)c.line, missing);
         return IMPORT_ERR_FORMAT;
     }
+    int scol = col[6] >= 0 ? col[6] : col[7], ecol = col[8];
     size_t nf;
     int rc;
     while ((rc = csv_row(&c, f, col, names, t, o, &nf)) != 0) {
@@ -335,6 +337,26 @@ int import_parse_burstgpt(const char *data, size_t len, const struct import_opts
             return rc;
         if (rc == 0)
             continue;
+        int64_t elapsed = -1;
+        const struct csv_field *sf = scol >= 0 && (size_t)scol < nf ? &f[scol] : NULL;
+        if (ecol >= 0 && (size_t)ecol < nf && f[ecol].n > 0) {
+            int er = csv_seconds_us(&f[ecol], &elapsed);
+            if (er) {
+                char q[64];
+                import_quote_value(f[ecol].p, f[ecol].n, q, sizeof q);
+                if (import_report_bad(t, o, "line %lld: field \"Elapsed time\": not seconds: \"%s\"",
+                                      (long long)c.line, q))
+                    return IMPORT_ERR_FORMAT;
+                continue;
+            }
+        }
+        if (sf && sf->n > IMPORT_MAX_SESSION_ID) {
+            if (import_report_bad(t, o, "line %lld: field \"%s\": longer than %d bytes",
+                                  (long long)c.line, names[col[6] >= 0 ? 6 : 7],
+                                  IMPORT_MAX_SESSION_ID))
+                return IMPORT_ERR_FORMAT;
+            continue;
+        }
         int failed = tout == 0;
         if (failed) {
             t->failed++;
@@ -351,6 +373,9 @@ int import_parse_burstgpt(const char *data, size_t len, const struct import_opts
         r->tokens_out = tout;
         r->pin_out = failed ? -1 : tout;
         r->failed = failed;
+        r->elapsed_us = elapsed;
+        if (sf && sf->n > 0 && !(r->session = strndup(sf->p, sf->n)))
+            return IMPORT_ERR_NOMEM;
         if (col[3] >= 0 && (size_t)col[3] < nf && f[col[3]].n > 0) {
             r->model = strndup(f[col[3]].p, f[col[3]].n);
             if (!r->model)

@@ -274,9 +274,14 @@ static int sharegpt_conversation(const cJSON *conv, int64_t rec, const struct im
     }
     const cJSON *cid = cJSON_GetObjectItemCaseSensitive(conv, "id");
     double tpw = o->tokens_per_word > 0 ? o->tokens_per_word : SYNTH_DEFAULT_TOKENS_PER_WORD;
-    cJSON *hist = cJSON_CreateArray();
-    if (!hist)
+    /* the conversation is the session: its id, else one made like a record id */
+    char *sid = cJSON_IsString(cid) && cid->valuestring[0] ? strdup(cid->valuestring)
+                                                           : import_make_id(o, IMPORT_SHAREGPT, rec, NULL);
+    cJSON *hist = sid ? cJSON_CreateArray() : NULL;
+    if (!hist) {
+        free(sid);
         return IMPORT_ERR_NOMEM;
+    }
     int turn = 0;
     for (int i = 0; i < n; i++) {
         const cJSON *tu = cJSON_GetArrayItem(turns, i);
@@ -285,6 +290,7 @@ static int sharegpt_conversation(const cJSON *conv, int64_t rec, const struct im
         cJSON *m = sharegpt_message(role, val);
         if (!m) {
             cJSON_Delete(hist);
+            free(sid);
             return IMPORT_ERR_NOMEM;
         }
         cJSON_AddItemToArray(hist, m);
@@ -292,10 +298,13 @@ static int sharegpt_conversation(const cJSON *conv, int64_t rec, const struct im
             continue;
         turn++;
         struct import_row *r = import_row_new(t, o, IMPORT_SHAREGPT, rec);
-        if (!r || !(r->messages = cJSON_Duplicate(hist, 1))) {
+        if (!r || !(r->messages = cJSON_Duplicate(hist, 1)) || !(r->session = strdup(sid))) {
             cJSON_Delete(hist);
+            free(sid);
             return IMPORT_ERR_NOMEM;
         }
+        r->turn = turn - 1; /* 0-based: the user turns before this one */
+        /* think_us stays unknown: ShareGPT records no times */
         char suffix[32];
         snprintf(suffix, sizeof suffix, "#%d", turn);
         if (cJSON_IsString(cid) && cid->valuestring[0]) {
@@ -310,6 +319,7 @@ static int sharegpt_conversation(const cJSON *conv, int64_t rec, const struct im
         }
         if (!r->id) {
             cJSON_Delete(hist);
+            free(sid);
             return IMPORT_ERR_NOMEM;
         }
         r->t_us = import_clock_next(clk);
@@ -325,6 +335,9 @@ static int sharegpt_conversation(const cJSON *conv, int64_t rec, const struct im
         }
     }
     cJSON_Delete(hist);
+    free(sid);
+    t->sessions++;
+    t->linked += turn - 1;
     return 0;
 }
 

@@ -19,4 +19,12 @@ int import_parse_har(const char *data, size_t len, const struct import_opts *o,
 int import_parse_batch(const char *data, size_t len, const struct import_opts *o,
                        struct import_trace *t);
 
+/* Sessions of the rows [first, t->n) one parser just added (import_session.c). Rows whose
+ * session holds a recorded key (BurstGPT Session ID) are grouped by it in arrival order: turns
+ * numbered, think times from the previous turn's elapsed time, the key made into a session id.
+ * 0 or IMPORT_ERR_NOMEM. */
+int import_sessions_keyed(struct import_trace *t, const struct import_opts *o, size_t first);
+/* Mooncake: links each row to the earlier row it continues (convert/README.md "Sessions"). */
+int import_sessions_mooncake(struct import_trace *t, const struct import_opts *o, size_t first);
+
 #endif

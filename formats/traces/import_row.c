@@ -47,6 +47,7 @@ static void import_row_release(struct import_row *r)
     free(r->method);
     free(r->path);
     free(r->resp.text);
+    free(r->session);
 }
 
 void import_trace_free(struct import_trace *t)
@@ -79,6 +80,7 @@ struct import_row *import_row_new(struct import_trace *t, const struct import_op
     r->tokens_in = r->tokens_out = r->pin_out = -1;
     r->resp.ttfb_us = r->resp.end_us = -1;
     r->resp.prompt_tokens = r->resp.completion_tokens = -1;
+    r->turn = r->think_us = r->elapsed_us = -1;
     return r;
 }
 

@@ -15,6 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     enum import_format f = (enum import_format)(1 + data[0] % (IMPORT_FORMAT_COUNT - 1));
     struct import_opts o = {.name = "fuzz", .skip_bad = (data[0] >> 3) & 1,
+                            .infer_sessions = (data[0] >> 1) & 1,
                             .skip_failed = (data[0] >> 4) & 1,
                             .time_scale = (data[0] >> 5) & 1 ? 0.5 : 1.0};
     const char *in = (const char *)data + 1;

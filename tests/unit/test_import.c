@@ -607,6 +607,129 @@ static void test_truncations(void **state)
     }
 }
 
+
+/* Sessions as recorded: a ShareGPT conversation is one, each user turn a turn, no think times. */
+static void test_sharegpt_sessions(void **state)
+{
+    (void)state;
+    struct import_opts o = {.base_us = 1000000, .rate = 2, .arrival = IMPORT_ARRIVAL_CONSTANT};
+    struct import_trace t;
+    import_trace_init(&t);
+    assert_int_equal(parse_fixture("sharegpt.json", IMPORT_SHAREGPT, &o, &t), 0);
+    assert_int_equal(t.n, 3);
+    assert_string_equal(t.rows[0].session, "c1");
+    assert_int_equal(t.rows[0].turn, 0);
+    assert_string_equal(t.rows[1].session, "c1");
+    assert_int_equal(t.rows[1].turn, 1);
+    assert_string_equal(t.rows[2].session, "c3");
+    assert_int_equal(t.rows[2].turn, 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(t.rows[i].think_us, -1);
+    assert_int_equal(t.sessions, 2);
+    assert_int_equal(t.linked, 1);
+    struct import_build_opts bo = {0};
+    struct tlog_exchange x;
+    assert_int_equal(import_build_exchange(&t.rows[1], &bo, &x), 0);
+    assert_true(x.session.present);
+    assert_string_equal(x.session.id, "c1");
+    assert_int_equal(x.session.turn, 1);
+    assert_int_equal(x.session.think_us, -1);
+    tlog_exchange_free(&x);
+    import_trace_free(&t);
+    /* without an id the session is named like the records */
+    const char *noid = "[{\"conversations\":[{\"from\":\"human\",\"value\":\"a\"}]}]";
+    struct import_opts on = {.name = "n", .input_index = 2};
+    assert_int_equal(import_parse(IMPORT_SHAREGPT, noid, strlen(noid), &on, &t), 0);
+    assert_string_equal(t.rows[0].session, "sharegpt2-1");
+    import_trace_free(&t);
+}
+
+/* BurstGPT's newer layout: Session ID (or SessionID) and Elapsed time. Think time = this
+ * request's timestamp − (the previous turn's timestamp + its elapsed time), hand-computed. */
+static void test_burstgpt_sessions(void **state)
+{
+    (void)state;
+    struct import_opts o = {.base_us = 1000000};
+    struct import_trace t;
+    import_trace_init(&t);
+    assert_int_equal(parse_fixture("burstgpt_sessions.csv", IMPORT_BURSTGPT, &o, &t), 0);
+    assert_int_equal(t.n, 6);
+    /* rows in time order: 10 s1, 11 -, 20 s1, 21 s2, 22 s1 (failed), 30 s1 */
+    assert_string_equal(t.rows[0].session, "burstgpt-s1");
+    assert_int_equal(t.rows[0].turn, 0);
+    assert_int_equal(t.rows[0].think_us, -1);
+    assert_int_equal(t.rows[0].elapsed_us, 2500000);
+    assert_null(t.rows[1].session);
+    assert_int_equal(t.rows[1].turn, -1);
+    assert_int_equal(t.rows[2].turn, 1);
+    assert_int_equal(t.rows[2].think_us, 7500000); /* 20 − (10 + 2.5) */
+    assert_string_equal(t.rows[3].session, "burstgpt-s2");
+    assert_int_equal(t.rows[3].turn, 0);
+    assert_int_equal(t.rows[4].turn, 2);
+    assert_int_equal(t.rows[4].think_us, 0);       /* 22 − (20 + 3) < 0: clamped, counted */
+    assert_int_equal(t.rows[4].failed, 1);
+    assert_int_equal(t.rows[5].turn, 3);
+    assert_int_equal(t.rows[5].think_us, -1);      /* the failed turn recorded no elapsed time */
+    assert_int_equal(t.sessions, 2);
+    assert_int_equal(t.linked, 3);
+    assert_int_equal(t.think_clamped, 1);
+    import_trace_free(&t);
+    /* --time-scale scales think times like every other gap; SessionID is the other spelling */
+    const char *alt = "Timestamp,Request tokens,Response tokens,SessionID,Elapsed time\n"
+                      "0,1,2,x,1\n4,1,2,x,0.5\n";
+    struct import_opts os = {.name = "b", .base_us = 10, .time_scale = 2};
+    assert_int_equal(import_parse(IMPORT_BURSTGPT, alt, strlen(alt), &os, &t), 0);
+    assert_int_equal(t.rows[1].t_us, 8000010);
+    assert_int_equal(t.rows[1].think_us, 6000000); /* (4 − 1) × 2 */
+    assert_string_equal(t.rows[1].session, "burstgpt-x");
+    import_trace_free(&t);
+    const char *bad = "Timestamp,Request tokens,Response tokens,Session ID,Elapsed time\n0,1,2,x,soon\n";
+    assert_int_equal(import_parse(IMPORT_BURSTGPT, bad, strlen(bad), &os, &t), IMPORT_ERR_FORMAT);
+    assert_string_equal(t.err, "b: line 2: field \"Elapsed time\": not seconds: \"soon\"");
+    import_trace_free(&t);
+}
+
+/* Mooncake sessions from hash_ids (convert/README.md "Sessions"), every link worked out by hand:
+ * a request continues the newest open earlier one whose full blocks (at least 2) it repeats,
+ * which it outlasts by at least that one's output, and which arrived before it. */
+static void test_mooncake_sessions(void **state)
+{
+    (void)state;
+    struct import_opts o = {.base_us = 1000000};
+    struct import_trace t;
+    import_trace_init(&t);
+    assert_int_equal(parse_fixture("mooncake_sessions.jsonl", IMPORT_MOONCAKE, &o, &t), 0);
+    assert_null(t.rows[0].session); /* only when asked */
+    import_trace_free(&t);
+    o.infer_sessions = 1;
+    assert_int_equal(parse_fixture("mooncake_sessions.jsonl", IMPORT_MOONCAKE, &o, &t), 0);
+    static const struct { int64_t line; const char *s; int64_t turn; } want[] = {
+        {1, "mooncake-1", 0}, /* [1,2 | 3]: full blocks [1,2] */
+        {2, "mooncake-2", 0}, /* repeats [1,2] but arrived at the same time as line 1 */
+        {3, "mooncake-3", 0}, /* one full block: never a previous turn */
+        {4, "mooncake-1", 1}, /* [1,2] + 1300 ≥ 1100 + 100 */
+        {5, "mooncake-5", 0}, /* line 4 is longer than it, line 1 already continued: a branch */
+        {6, "mooncake-5", 1}, /* the newest open turn with [1,2]: line 5 */
+        {7, "mooncake-1", 2}, /* then line 4 */
+    };
+    assert_int_equal(t.n, 7);
+    for (size_t i = 0; i < 7; i++) {
+        assert_int_equal(t.rows[i].line, want[i].line);
+        assert_string_equal(t.rows[i].session, want[i].s);
+        assert_int_equal(t.rows[i].turn, want[i].turn);
+        assert_int_equal(t.rows[i].think_us, -1);
+    }
+    assert_int_equal(t.sessions, 4);
+    assert_int_equal(t.linked, 3);
+    import_trace_free(&t);
+    /* one shared block is enough when asked: line 5 then continues line 3's [1] */
+    o.session_min_blocks = 1;
+    assert_int_equal(parse_fixture("mooncake_sessions.jsonl", IMPORT_MOONCAKE, &o, &t), 0);
+    assert_string_equal(t.rows[4].session, "mooncake-3");
+    assert_int_equal(t.rows[4].turn, 1);
+    import_trace_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +739,8 @@ int main(void)
         cmocka_unit_test(test_mooncake_fixture), cmocka_unit_test(test_burstgpt),
         cmocka_unit_test(test_sharegpt),       cmocka_unit_test(test_batch),
         cmocka_unit_test(test_har),            cmocka_unit_test(test_truncations),
+        cmocka_unit_test(test_sharegpt_sessions), cmocka_unit_test(test_burstgpt_sessions),
+        cmocka_unit_test(test_mooncake_sessions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
