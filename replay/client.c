@@ -7,6 +7,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include <unistd.h>
 
 #include "llmstream.h"
+#include "reply.h"
+#include "sessions.h"
 #include "tally.h" /* tally_add: pinned n_out + the summary's counts */
 
 #define CLIENT_STOP_POLL_NS (100 * 1000000LL)   /* how soon a worker notices Ctrl-C */
@@ -42,6 +45,30 @@ struct client_xfer {
     struct buf hdrs;           /* X-Request-Id + the run's header lines */
     struct buf target;         /* path + the URL's query */
     struct hc_req hr;
+    /* --sessions */
+    struct sess_open *so;      /* the session this turn belongs to; NULL */
+    struct reply reply;        /* --history live: the endpoint's reply, for the next turn */
+    int reply_on;
+    cJSON *body_rec;           /* the bytes sent when they are not the input's (live history),
+                                  as a raw item for the record; owned */
+};
+
+/* One session in progress in a worker (--sessions): the turn in flight, or the next one
+ * waiting for its due time in the worker's heap. Its history lives here, and only while the
+ * session is open. */
+struct sess_open {
+    size_t s;                  /* index in cfg->sessions */
+    size_t pos;                /* the turn in flight or due next: position among its turns */
+    uint64_t seq;              /* the session's place in the run's sequence (ids, warm-up) */
+    int warm;
+    cJSON *sent;               /* live history: the messages sent with the last turn */
+    cJSON *next_body;          /* live history: the next turn's bytes (raw item), or NULL:
+                                  it goes with its recorded body */
+    cJSON *next_sent;          /* … and the messages they send */
+    int64_t prev_end_ns;       /* the last turn's response end */
+    int64_t due_ns;            /* the next turn's due time */
+    size_t heap_at;            /* its place in the worker's heap while waiting */
+    int blocked;               /* the next turn was due while --max-inflight held it back */
 };
 
 int client_global_init(void)
@@ -190,6 +217,10 @@ static void xfer_on_resend(void *ud, const struct hc_attempt *a)
     /* nothing of the response was seen: the next attempt starts from scratch */
     t->got_first = 0;
     t->status = 0;
+    if (t->reply_on) {
+        reply_free(&t->reply);
+        t->reply_on = 0;
+    }
 }
 
 static void xfer_on_head(void *ud, int status, const struct hc_header *h, size_t n,
@@ -223,13 +254,20 @@ static void xfer_on_body(void *ud, const char *data, size_t len, int64_t rx_ns)
     if (!t->st_init)
         xfer_stream_start(t);
     llm_stream_feed(&t->st, data, len, (now - t->t0_ns) / 1000);
+    if (t->so && t->w->cfg->history_live) {
+        if (!t->reply_on) {
+            reply_init(&t->reply, t->req->dialect, t->req->stream, t->ctype[0] ? t->ctype : NULL);
+            t->reply_on = 1;
+        }
+        reply_feed(&t->reply, data, len);
+    }
 }
 
 static void worker_write_record(struct client_worker *w, struct client_xfer *t)
 {
     const struct client_cfg *cfg = w->cfg;
     buf_reset(&w->line);
-    t->x.req.body = t->req->body_json;           /* borrowed for serialization only */
+    t->x.req.body = t->body_rec ? t->body_rec : t->req->body_json; /* borrowed for serialization */
     int rc = tlog_exchange_to_line(&t->x, &cfg->wopts, &w->line);
     t->x.req.body = NULL;
     struct client_out *out = cfg->out;
@@ -262,6 +300,187 @@ static void worker_count_connect_error(struct client_worker *w, enum tlog_error_
         !atomic_load_explicit(&out->connected, memory_order_relaxed) &&
         !atomic_exchange(&out->gave_up, 1))
         atomic_store(cfg->stop, 1);
+}
+
+
+/* ---- sessions (--sessions) ---------------------------------------------------------------- */
+
+static void sess_free(struct sess_open *so)
+{
+    if (!so)
+        return;
+    cJSON_Delete(so->sent);
+    cJSON_Delete(so->next_body);
+    cJSON_Delete(so->next_sent);
+    free(so);
+}
+
+static void sq_set(struct client_worker *w, size_t i, struct sess_open *so)
+{
+    w->sq[i] = so;
+    so->heap_at = i;
+}
+
+static void sq_up(struct client_worker *w, size_t i)
+{
+    struct sess_open *so = w->sq[i];
+    while (i > 0 && w->sq[(i - 1) / 2]->due_ns > so->due_ns) {
+        sq_set(w, i, w->sq[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    sq_set(w, i, so);
+}
+
+static void sq_down(struct client_worker *w, size_t i)
+{
+    struct sess_open *so = w->sq[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= w->sq_n)
+            break;
+        if (c + 1 < w->sq_n && w->sq[c + 1]->due_ns < w->sq[c]->due_ns)
+            c++;
+        if (w->sq[c]->due_ns >= so->due_ns)
+            break;
+        sq_set(w, i, w->sq[c]);
+        i = c;
+    }
+    sq_set(w, i, so);
+}
+
+static int sq_push(struct client_worker *w, struct sess_open *so)
+{
+    if (w->sq_n == w->sq_cap) {
+        size_t nc = w->sq_cap ? w->sq_cap * 2 : 64;
+        struct sess_open **p = realloc(w->sq, nc * sizeof(*p));
+        if (!p)
+            return -1;
+        w->sq = p;
+        w->sq_cap = nc;
+    }
+    w->sq[w->sq_n++] = so;
+    sq_up(w, w->sq_n - 1);
+    return 0;
+}
+
+static struct sess_open *sq_pop(struct client_worker *w)
+{
+    struct sess_open *top = w->sq[0];
+    if (--w->sq_n > 0) {
+        sq_set(w, 0, w->sq[w->sq_n]);
+        sq_down(w, 0);
+    }
+    return top;
+}
+
+/* Turns of so not sent yet, counting the one at so->pos. */
+static size_t sess_left(const struct client_worker *w, const struct sess_open *so)
+{
+    return w->cfg->sessions->count[so->s] - so->pos;
+}
+
+static const struct replay_req *sess_req(const struct client_worker *w, const struct sess_open *so,
+                                         size_t pos, size_t *rec)
+{
+    const struct sess_table *st = w->cfg->sessions;
+    size_t i = st->turns[st->first[so->s] + pos];
+    if (rec)
+        *rec = i;
+    return &w->cfg->in->reqs[i];
+}
+
+/* Ends a session that still had turns to send: they are counted, not sent. */
+static void sess_close(struct client_worker *w, struct sess_open *so, atomic_uint_fast64_t *why,
+                       size_t not_sent)
+{
+    stat_add(why, 1);
+    stat_add(&w->st.turns_not_sent, not_sent);
+    w->n_open--;
+    sess_free(so);
+}
+
+/* The record's session: the recorded id and turn, and the think time of this run (this turn's
+ * start − the previous turn's response end), so the log can be checked turn by turn. */
+static void sess_turn_record(struct client_xfer *t, struct tlog_exchange *x)
+{
+    const struct replay_req *r = t->req;
+    const struct sess_open *so = t->so;
+    if (!r->session)
+        return; /* a request without a session is one of its own, and says nothing */
+    free(x->session.id);
+    x->session.present = 1;
+    x->session.id = strdup(r->session);
+    x->session.turn = r->turn >= 0 ? r->turn : (int64_t)so->pos;
+    x->session.think_us = so->pos > 0 ? (t->t0_ns - so->prev_end_ns) / 1000 : -1;
+}
+
+/* After turn so->pos finished at end_ns: the session ends (last turn, failure, stop, end of
+ * the run's time) or waits for its next turn, due at end_ns + think ÷ --speed, with the body
+ * that carries this reply when --history live. */
+static void sess_turn_done(struct client_worker *w, struct client_xfer *t,
+                           const struct tlog_exchange *x, int64_t end_ns)
+{
+    const struct client_cfg *cfg = w->cfg;
+    const struct client_phase *ph = w->ph;
+    struct sess_open *so = t->so;
+    size_t left = sess_left(w, so) - 1;
+    t->so = NULL;
+    if (left == 0) {
+        stat_add(&w->st.sess_completed, 1);
+        w->n_open--;
+        sess_free(so);
+        return;
+    }
+    if (x->error_kind == TLOG_ERROR_CANCELLED || atomic_load(cfg->stop) ||
+        atomic_load_explicit(&cfg->out->failed, memory_order_relaxed)) {
+        sess_close(w, so, &w->st.sess_cut, left);
+        return;
+    }
+    if (x->error_kind != TLOG_ERROR_NONE) { /* a failed turn ends its session */
+        sess_close(w, so, &w->st.sess_failed, left);
+        return;
+    }
+    const struct replay_req *prev = t->req, *next = sess_req(w, so, so->pos + 1, NULL);
+    enum sess_think_source src;
+    int64_t think = sess_think_us(prev, next, cfg->think_time_us, &src);
+    stat_add(&w->st.think_src[src], 1);
+    so->prev_end_ns = end_ns;
+    so->due_ns = end_ns + (int64_t)llround((double)think / cfg->think_speed * 1000.0);
+    if ((ph->kind == PHASE_OPEN && ph->sp.duration_us &&
+         so->due_ns >= ph->anchor_ns + ph->sp.duration_us * 1000) ||
+        (ph->kind == PHASE_CLOSED && ph->end_ns && so->due_ns >= ph->end_ns)) {
+        sess_close(w, so, &w->st.sess_cut, left);
+        return;
+    }
+    if (cfg->history_live) {
+        cJSON *msg = t->reply_on && !t->reply.bad ? reply_message(&t->reply) : NULL;
+        char *body = NULL;
+        size_t len = 0;
+        cJSON *sent_next = NULL;
+        int h = so->sent ? sess_live_body(prev, next, so->sent, msg, &body, &len, &sent_next)
+                         : SESS_HIST_NOT_CHAT;
+        cJSON_Delete(msg);
+        if (h == SESS_HIST_LIVE) {
+            cJSON *raw = cJSON_CreateRaw("");
+            if (raw) {
+                free(raw->valuestring);
+                raw->valuestring = body;
+                so->next_body = raw;
+                so->next_sent = sent_next;
+            } else {
+                free(body);
+                cJSON_Delete(sent_next);
+                h = SESS_HIST_NO_REPLY;
+            }
+        }
+        if (h < 0)
+            h = SESS_HIST_NO_REPLY; /* out of memory building it: sent as recorded */
+        stat_add(&w->st.history[h], 1);
+    }
+    so->pos++;
+    so->blocked = 0;
+    if (sq_push(w, so))
+        sess_close(w, so, &w->st.sess_cut, left);
 }
 
 /* Records the finished request (the engine is done with it, or it was withdrawn) and recycles
@@ -307,6 +526,8 @@ static void xfer_finish(struct client_xfer *t, const struct hc_result *r, enum t
             tlog_exchange_set_error(x, k, r->msg[0] ? r->msg : hc_strerror(r->err));
     }
     tally_add(w->idx, t->req, x); /* input.h's pinned_out → n_out; summary counts */
+    if (t->so)
+        sess_turn_record(t, x);
 
     worker_write_record(w, t);
 
@@ -326,6 +547,17 @@ static void xfer_finish(struct client_xfer *t, const struct hc_result *r, enum t
     if (x->tokens_out > 0)
         stat_add(&w->st.tokens_out, (uint64_t)x->tokens_out);
     atomic_store_explicit(&w->st.inflight, (uint64_t)w->inflight, memory_order_relaxed);
+    if (t->so) {
+        if (t->reply_on)
+            reply_finish(&t->reply);
+        sess_turn_done(w, t, x, last);
+    }
+    if (t->reply_on) {
+        reply_free(&t->reply);
+        t->reply_on = 0;
+    }
+    cJSON_Delete(t->body_rec);
+    t->body_rec = NULL;
 
     llm_stream_free(&t->st);
     t->st_init = 0;
@@ -376,18 +608,24 @@ static void xfer_destroy(struct client_xfer *t)
 }
 
 /* Hands request rec to the engine now. sched_ns: when the schedule wanted it; wait_ns: time it
- * spent blocked by --max-inflight. Returns 0, or -1 when nothing could be started. */
+ * spent blocked by --max-inflight. so: the session it is a turn of (NULL: none); body: the
+ * bytes to send instead of the input's (a raw item, taken over; NULL: the input's). Returns 0,
+ * or -1 when nothing could be started (body is then freed; so is not). */
 static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t sched_ns,
-                      int64_t wait_ns, int warm)
+                      int64_t wait_ns, int warm, struct sess_open *so, cJSON *body)
 {
     const struct client_cfg *cfg = w->cfg;
     struct client_xfer *t = w->pool;
     if (t)
         list_unlink(&w->pool, t);
-    else if (!(t = xfer_new(w)))
+    else if (!(t = xfer_new(w))) {
+        cJSON_Delete(body);
         return -1;
+    }
     const struct replay_req *r = &cfg->in->reqs[rec];
     t->req = r;
+    t->so = so;
+    t->body_rec = body;
     t->status = 0;
     t->got_first = 0;
     t->done = 0;
@@ -396,8 +634,10 @@ static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t
     t->sched_ns = sched_ns;
 
     const char *path = cfg->path ? cfg->path : r->path;
-    int idlen = snprintf(t->idhdr, sizeof(t->idhdr), "%s-%llu", cfg->id_prefix,
-                         (unsigned long long)(w->ph->seq_base + seq));
+    int idlen = so ? snprintf(t->idhdr, sizeof(t->idhdr), "%s-%llu.%zu", cfg->id_prefix,
+                              (unsigned long long)(w->ph->seq_base + seq), so->pos)
+                   : snprintf(t->idhdr, sizeof(t->idhdr), "%s-%llu", cfg->id_prefix,
+                              (unsigned long long)(w->ph->seq_base + seq));
     buf_reset(&t->target);
     buf_reset(&t->hdrs);
     if ((path[0] != '/' && buf_append_char(&t->target, '/')) ||
@@ -406,6 +646,9 @@ static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t
                              buf_append_str(&t->target, cfg->base_query))) ||
         buf_printf(&t->hdrs, "X-Request-Id: %s\r\n", t->idhdr) ||
         (cfg->headers.len && buf_append(&t->hdrs, cfg->headers.p, cfg->headers.len))) {
+        cJSON_Delete(t->body_rec);
+        t->body_rec = NULL;
+        t->so = NULL;
         list_push(&w->pool, t);
         return -1;
     }
@@ -418,7 +661,7 @@ static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t
     x->req.method = strdup(r->method);
     x->req.path = strdup(path);
     x->req.host = cfg->host ? strdup(cfg->host) : NULL;
-    x->req.body_bytes = (int64_t)r->body_len;
+    x->req.body_bytes = (int64_t)(body ? strlen(body->valuestring) : r->body_len);
     tlog_exchange_add_header(x, 0, "X-Request-Id", 12, t->idhdr, (size_t)idlen);
     for (size_t i = 0; i < cfg->n_rec_headers; i++)
         tlog_exchange_add_header(x, 0, cfg->rec_headers[i].name, strlen(cfg->rec_headers[i].name),
@@ -440,8 +683,8 @@ static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t
     h->target = t->target.p;
     h->headers = t->hdrs.p;
     h->headers_len = t->hdrs.len;
-    h->body = r->body;
-    h->body_len = r->body ? r->body_len : 0;
+    h->body = body ? body->valuestring : r->body;
+    h->body_len = body ? strlen(body->valuestring) : r->body ? r->body_len : 0;
     h->cb = &xfer_callbacks;
     h->user = t;
     t->t0_ns = clock_mono_ns(); /* until on_start says when it really went out */
@@ -456,6 +699,51 @@ static int xfer_start(struct client_worker *w, size_t rec, uint64_t seq, int64_t
         return 0;
     }
     /* (t may already be finished and recycled here: the engine can fail it at once) */
+    return 0;
+}
+
+/* Starts session s (its first selected turn) now. */
+static int sess_start(struct client_worker *w, size_t s, uint64_t seq, int64_t sched_ns,
+                      int64_t wait_ns)
+{
+    const struct client_cfg *cfg = w->cfg;
+    struct sess_open *so = calloc(1, sizeof(*so));
+    if (!so)
+        return -1;
+    so->s = s;
+    so->seq = seq;
+    so->warm = (int64_t)seq < w->ph->warmup;
+    size_t rec;
+    const struct replay_req *r = sess_req(w, so, 0, &rec);
+    if (cfg->history_live)
+        so->sent = sess_messages_of(r);
+    w->n_open++;
+    stat_add(&w->st.sess_started, 1);
+    if (xfer_start(w, rec, seq, sched_ns, wait_ns, so->warm, so, NULL)) {
+        w->n_open--;
+        sess_free(so);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends so's next turn (its due time has come): with the body live history prepared, or its
+ * recorded one. */
+static int sess_send_next(struct client_worker *w, struct sess_open *so, int64_t wait_ns)
+{
+    size_t rec;
+    const struct replay_req *r = sess_req(w, so, so->pos, &rec);
+    cJSON *body = so->next_body;
+    so->next_body = NULL;
+    if (w->cfg->history_live) {
+        cJSON_Delete(so->sent);
+        so->sent = body ? so->next_sent : sess_messages_of(r);
+        so->next_sent = NULL;
+    }
+    if (xfer_start(w, rec, so->seq, so->due_ns, wait_ns, so->warm, so, body)) {
+        sess_close(w, so, &w->st.sess_cut, sess_left(w, so));
+        return -1;
+    }
     return 0;
 }
 
@@ -513,8 +801,15 @@ void client_worker_free(struct client_worker *w)
         list_unlink(&w->active, t);
         if (t->st_init)
             llm_stream_free(&t->st);
+        if (t->reply_on)
+            reply_free(&t->reply);
+        cJSON_Delete(t->body_rec);
+        sess_free(t->so);
         xfer_destroy(t);
     }
+    for (size_t i = 0; i < w->sq_n; i++)
+        sess_free(w->sq[i]);
+    free(w->sq);
     hc_engine_free(w->hc);
     while ((t = w->pool)) {
         list_unlink(&w->pool, t);
@@ -653,7 +948,9 @@ void *client_worker_run(void *arg)
     struct client_worker *w = arg;
     struct client_phase *ph = w->ph;
     const struct client_cfg *cfg = w->cfg;
-    size_t n_recs = cfg->in->n;
+    /* with --sessions the schedule's items are sessions (their first turns' offsets) */
+    const struct sess_table *sess = cfg->sessions;
+    size_t n_recs = sess ? sess->n : cfg->in->n;
     int open = ph->kind == PHASE_OPEN;
     int exhausted = n_recs == 0;
     int stopping = 0;
@@ -669,7 +966,7 @@ void *client_worker_run(void *arg)
         struct sched_params sp = ph->sp;
         sp.worker = w->idx;
         sp.n_workers = w->n_workers;
-        if (!exhausted && sched_init(&w->sch, &sp, cfg->offsets, n_recs)) {
+        if (!exhausted && sched_init(&w->sch, &sp, sess ? sess->offsets : cfg->offsets, n_recs)) {
             worker_fail(w, "invalid schedule parameters");
             return NULL;
         }
@@ -720,7 +1017,9 @@ void *client_worker_run(void *arg)
                 int64_t waited = blocked ? now - due : 0;
                 blocked = 0;
                 uint64_t seq = w->pending.seq;
-                if (xfer_start(w, w->pending.rec, seq, due, waited, (int64_t)seq < ph->warmup)) {
+                if (sess ? sess_start(w, w->pending.rec, seq, due, waited)
+                         : xfer_start(w, w->pending.rec, seq, due, waited,
+                                      (int64_t)seq < ph->warmup, NULL, NULL)) {
                     worker_fail(w, "out of memory starting a request");
                     exhausted = 1;
                     break;
@@ -731,7 +1030,8 @@ void *client_worker_run(void *arg)
             if (!w->has_pending)
                 exhausted = 1;
         } else if (!exhausted) {
-            while (w->inflight < w->cap) {
+            /* closed loop: -c N requests in flight; with --sessions N sessions in progress */
+            while (sess ? w->n_open < w->cap : w->inflight < w->cap) {
                 if (ph->end_ns && now >= ph->end_ns) {
                     exhausted = 1;
                     break;
@@ -742,13 +1042,29 @@ void *client_worker_run(void *arg)
                     exhausted = 1;
                     break;
                 }
-                if (xfer_start(w, (size_t)(g % n_recs), g, now, 0, (int64_t)j < ph->warmup)) {
+                if (sess ? sess_start(w, (size_t)(g % n_recs), g, now, 0)
+                         : xfer_start(w, (size_t)(g % n_recs), g, now, 0,
+                                      (int64_t)j < ph->warmup, NULL, NULL)) {
                     worker_fail(w, "out of memory starting a request");
                     exhausted = 1;
                     break;
                 }
             }
         }
+        /* sessions' next turns that are due (open loop: within --max-inflight) */
+        while (sess && !stopping && w->sq_n && w->sq[0]->due_ns <= now &&
+               (!open || w->inflight < w->cap)) {
+            struct sess_open *so = sq_pop(w);
+            sess_send_next(w, so, so->blocked ? now - so->due_ns : 0);
+            now = clock_mono_ns();
+        }
+        if (sess && w->sq_n && w->sq[0]->due_ns <= now && open && w->inflight >= w->cap)
+            w->sq[0]->blocked = 1; /* held back by --max-inflight: its wait is recorded */
+        if (stopping) /* sessions waiting for a next turn end here */
+            while (w->sq_n) {
+                struct sess_open *so = sq_pop(w);
+                sess_close(w, so, &w->st.sess_cut, sess_left(w, so));
+            }
         hc_engine_reap(w->hc);
         if (stopping && w->inflight > 0 && now >= grace_end)
             worker_abort_all(w, TLOG_ERROR_CANCELLED, "cancelled: run interrupted");
@@ -756,7 +1072,7 @@ void *client_worker_run(void *arg)
             worker_scan_timeouts(w, now);
             next_scan = now + scan_every;
         }
-        if (exhausted && w->inflight == 0)
+        if (exhausted && w->inflight == 0 && w->n_open == 0)
             break;
 
         int64_t wake = now + CLIENT_STOP_POLL_NS;
@@ -767,6 +1083,8 @@ void *client_worker_run(void *arg)
         }
         if (!exhausted && !open && ph->end_ns && ph->end_ns < wake)
             wake = ph->end_ns;
+        if (sess && w->sq_n && (!open || w->inflight < w->cap) && w->sq[0]->due_ns < wake)
+            wake = w->sq[0]->due_ns;
         if (scan_every && next_scan < wake)
             wake = next_scan;
         if (stopping && grace_end < wake)

@@ -16,6 +16,7 @@
 #include "hclient.h"
 #include "input.h"
 #include "schedule.h"
+#include "sessions.h"
 #include "tlog.h"
 
 /* The results log shared by all workers. */
@@ -62,6 +63,12 @@ struct client_cfg {
     struct client_out *out;
     atomic_int *stop;          /* 1: stop scheduling, wait grace, cancel the rest */
     const int64_t *offsets;    /* per record offset_us, for the schedule */
+    /* --sessions (replay/README.md "Sessions"): the schedule's items are sessions, a turn is
+     * due at its predecessor's response end + its think time; NULL when off */
+    const struct sess_table *sessions;
+    int history_live;          /* --history live: the endpoint's replies in the next turns */
+    double think_speed;        /* think times are divided by this (--speed) */
+    int64_t think_time_us;     /* --think-time for turns without a recorded one; -1: the gap */
 };
 
 enum phase_kind { PHASE_OPEN = 0, PHASE_CLOSED };
@@ -90,6 +97,11 @@ struct client_stats {
     atomic_uint_fast64_t by_kind[TLOG_ERROR_KIND_COUNT];
     atomic_uint_fast64_t resent;       /* requests re-sent on a new connection */
     atomic_uint_fast64_t new_conns;    /* requests that went out on a new connection */
+    /* --sessions */
+    atomic_uint_fast64_t sess_started, sess_completed, sess_failed, sess_cut;
+    atomic_uint_fast64_t turns_not_sent;       /* after a failed turn, a stop or --duration */
+    atomic_uint_fast64_t history[SESS_HIST_COUNT]; /* live-history turns, by outcome */
+    atomic_uint_fast64_t think_src[3];         /* turns by where their think time came from */
 };
 
 /* Samples kept for the end summary (µs). */
@@ -99,6 +111,7 @@ struct client_samples {
 };
 
 struct client_xfer;
+struct sess_open;
 
 struct client_worker {
     int idx, n_workers;
@@ -114,6 +127,10 @@ struct client_worker {
     struct sched_item pending;
     int has_pending;
     int64_t issued;            /* requests issued in this phase by this worker */
+    struct sess_open **sq;     /* --sessions: sessions waiting for their next turn (min-heap
+                                  by due time) */
+    size_t sq_n, sq_cap;
+    int64_t n_open;            /* sessions in progress here (a turn in flight or waiting) */
     struct buf line;
     struct client_stats st;
     struct client_samples lag, ttft;

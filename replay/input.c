@@ -30,6 +30,7 @@ static void req_free(struct replay_req *r)
         free(r->body);
     cJSON_Delete(r->body_json);
     free(r->model);
+    free(r->session);
     memset(r, 0, sizeof(*r));
 }
 
@@ -40,6 +41,7 @@ static void req_init(struct replay_req *r)
     r->tokens_out = -1;
     r->stream = -1;
     r->pinned_out = -1;
+    r->turn = r->think_us = r->rec_end_us = -1;
 }
 
 void input_free(struct replay_input *in)
@@ -443,6 +445,13 @@ static int input_load_tlog(const char *path, const char *name, struct loader *L,
         r.offset_us = x->start_us;
         r.tokens_out = x->tokens_out;
         r.dialect = x->dialect ? dialect_parse_name(x->dialect) : DIALECT_UNKNOWN;
+        r.rec_end_us = x->resp.end_us;
+        if (x->session.present && x->session.id) {
+            r.session = x->session.id; /* taken over */
+            x->session.id = NULL;
+            r.turn = x->session.turn;
+            r.think_us = x->session.think_us;
+        }
         if (!r.method || !r.path) {
             req_free(&r);
             snprintf(err, errlen, "out of memory");

@@ -37,6 +37,10 @@ struct replay_req {
     int64_t pinned_out;        /* the output length the sent body pins (OpenAI max_tokens with
                                   ignore_eos), for tlog_exchange_apply_pinned; -1 none */
     int untimed;               /* Batch line without timestamp_ms */
+    char *session;             /* the recorded session.id; NULL: none */
+    int64_t turn;              /* its session.turn; -1 unknown */
+    int64_t think_us;          /* its session.think_us (recorded think time); -1 unknown */
+    int64_t rec_end_us;        /* recorded response.end_us (µs from its start); -1 unknown */
 };
 
 enum input_kind { INPUT_TLOG = 0, INPUT_BATCH };

@@ -20,6 +20,7 @@
 #include "schedule.h"
 #include "scrape.h"
 #include "search.h"
+#include "sessions.h"
 #include "tally.h"
 #include "tlog.h"
 #include "units.h"
@@ -74,6 +75,17 @@ static const char usage_text[] =
     "  --loop                  repeat the input until --duration (or Ctrl-C)\n"
     "  --shard K/N             send only this machine's share (K of N) of the sequence\n"
     "  --start-at EPOCH        start the schedule at this Unix time (seconds, may be fractional)\n"
+    "\n"
+    "Sessions (conversations replayed as conversations; see README):\n"
+    "  --sessions              replay each session's turns in order: a turn is sent at its\n"
+    "                          predecessor's response end + its recorded think time / --speed,\n"
+    "                          never before; first turns follow the timing mode; -c N = N\n"
+    "                          sessions in flight; a failed turn ends its session\n"
+    "  --history live|recorded with --sessions: put the endpoint's own reply (text and tool\n"
+    "                          calls) into the next turn's messages (live, the default), or\n"
+    "                          send the recorded history\n"
+    "  --think-time T          think time of turns that recorded none (default: the recorded\n"
+    "                          gap, next start - previous end)\n"
     "\n"
     "Selection:\n"
     "  --limit N  --skip N     keep at most N requests / drop the first N\n"
@@ -136,7 +148,10 @@ static const char usage_text[] =
     "  " PROG " prod.jsonl.gz --url http://localhost:8000 --sweep 1,2,4,8,16,32,64 \\\n"
     "      --stage-requests 200 --max-tokens original -o sweep.jsonl.gz\n"
     "  OPENAI_API_KEY=… " PROG " batch.jsonl --url https://api.example.com --rate 5 \\\n"
-    "      --arrival poisson --duration 10m --loop --api-key-env OPENAI_API_KEY -o out.jsonl.gz\n";
+    "      --arrival poisson --duration 10m --loop --api-key-env OPENAI_API_KEY -o out.jsonl.gz\n"
+    "  " PROG " chats.jsonl.gz --url http://localhost:8000 --sessions -c 16 -o s.jsonl.gz\n"
+    "  " PROG " chats.jsonl.gz --url http://localhost:8000 --sessions --speed 4 \\\n"
+    "      --history recorded -o s.jsonl.gz   # sessions start as recorded, think times / 4\n";
 
 struct opts {
     const char *input, *output, *url, *path;
@@ -180,6 +195,8 @@ struct opts {
     const char *scrape_url;    /* NULL: no scraping; "" the target's /metrics */
     int64_t scrape_interval_us;
     int scrape_all;
+    int sessions, history_recorded, history_set;
+    int64_t think_time_us;     /* -1: not given */
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -199,7 +216,7 @@ enum {
     O_TIMESTAMPS, O_CACERT, O_NO_RESEND, O_CONN_PER_REQUEST, O_NO_PRECONNECT,
     O_MAX_CONNECT_ERRORS, O_NO_INCLUDE_USAGE, O_SEARCH, O_SLO, O_SLO_QUANTILE, O_GOODPUT_MIN,
     O_SEARCH_START, O_SEARCH_FACTOR, O_SEARCH_TOLERANCE, O_SEARCH_STAGES, O_SEARCH_LENGTHEN,
-    O_JSON, O_SCRAPE, O_SCRAPE_INTERVAL, O_SCRAPE_ALL
+    O_JSON, O_SCRAPE, O_SCRAPE_INTERVAL, O_SCRAPE_ALL, O_SESSIONS, O_HISTORY, O_THINK_TIME
 };
 
 static const struct option long_opts[] = {
@@ -264,6 +281,9 @@ static const struct option long_opts[] = {
     {"scrape", optional_argument, 0, O_SCRAPE},
     {"scrape-interval", required_argument, 0, O_SCRAPE_INTERVAL},
     {"scrape-all", no_argument, 0, O_SCRAPE_ALL},
+    {"sessions", no_argument, 0, O_SESSIONS},
+    {"history", required_argument, 0, O_HISTORY},
+    {"think-time", required_argument, 0, O_THINK_TIME},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, 'V'},
@@ -294,6 +314,7 @@ static int opts_parse(int argc, char **argv, struct opts *o)
     o->search_lengthen = 2;
     o->scrape_interval_us = 1000000;
     o->include_usage = 1;
+    o->think_time_us = -1;
     int c, speed_set = 0;
     int64_t v;
     while ((c = getopt_long(argc, argv, "H:c:o:qhV", long_opts, NULL)) != -1) {
@@ -539,6 +560,17 @@ static int opts_parse(int argc, char **argv, struct opts *o)
                                    optarg);
             break;
         case O_SCRAPE_ALL: o->scrape_all = 1; break;
+        case O_SESSIONS: o->sessions = 1; break;
+        case O_HISTORY:
+            if (strcmp(optarg, "live") && strcmp(optarg, "recorded"))
+                return usage_error("--history expects live or recorded, got '%s'", optarg);
+            o->history_recorded = !strcmp(optarg, "recorded");
+            o->history_set = 1;
+            break;
+        case O_THINK_TIME:
+            if (units_parse_duration_us(optarg, &o->think_time_us))
+                return usage_error("--think-time expects a duration like 2s, got '%s'", optarg);
+            break;
         case 'q': o->quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': printf(PROG " %s\n", LLMTRACE_VERSION); return 0;
@@ -576,8 +608,17 @@ static int opts_parse(int argc, char **argv, struct opts *o)
     if (o->scrape_url && o->scrape_url[0] && strncmp(o->scrape_url, "http://", 7) &&
         strncmp(o->scrape_url, "https://", 8))
         return usage_error("--scrape expects an http:// or https:// URL, got '%s'", o->scrape_url);
-    if (speed_set && modes)
-        return usage_error("--speed applies to original timing only%s", "");
+    if (speed_set && modes && !o->sessions)
+        return usage_error("--speed applies to original timing only (and to think times with "
+                           "--sessions)%s", "");
+    if ((o->history_set || o->think_time_us >= 0) && !o->sessions)
+        return usage_error("--history and --think-time need --sessions%s", "");
+    if (o->sessions && (o->n_sweep || o->search))
+        return usage_error("--sessions does not take --sweep or --search: run one -c N per "
+                           "level%s", "");
+    if (o->sessions && o->loop)
+        return usage_error("--sessions does not take --loop: each session is replayed once%s",
+                           "");
     if ((o->stage_requests || o->stage_duration_us || o->stage_pause_us) && !o->n_sweep &&
         !o->search)
         return usage_error("--stage-* options need --sweep or --search%s", "");
@@ -752,6 +793,13 @@ static cJSON *options_json(const struct opts *o, const char *mode)
         cJSON *sj = cJSON_AddObjectToObject(j, "scrape");
         cJSON_AddNumberToObject(sj, "interval_us", (double)o->scrape_interval_us);
         cJSON_AddBoolToObject(sj, "all", o->scrape_all);
+    }
+    cJSON_AddBoolToObject(j, "sessions", o->sessions);
+    if (o->sessions) {
+        cJSON_AddStringToObject(j, "history", o->history_recorded ? "recorded" : "live");
+        if (o->think_time_us >= 0)
+            cJSON_AddNumberToObject(j, "think_time_us", (double)o->think_time_us);
+        cJSON_AddNumberToObject(j, "think_speed", o->speed);
     }
     if (o->cacert)
         cJSON_AddStringToObject(j, "cacert", o->cacert);
@@ -1082,6 +1130,17 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < in.n; i++)
         offsets[i] = in.reqs[i].offset_us;
+    struct sess_table sessions = {0};
+    if (o.sessions) {
+        if (sess_table_build(&sessions, &in)) {
+            fprintf(stderr, PROG ": out of memory grouping the input into sessions\n");
+            return 1;
+        }
+        if (!o.quiet && !load_stopped && in.n && sessions.with_id == 0)
+            fprintf(stderr, PROG ": warning: --sessions: no request of %s has a session "
+                            "(llmtrace-convert --sessions infer finds them in chat traffic): "
+                            "each is a session of one turn\n", o.input);
+    }
 
     /* Target and headers. */
     if (client_global_init()) {
@@ -1143,6 +1202,12 @@ int main(int argc, char **argv)
     cfg.mode = mode;
     cfg.wopts.no_bodies = o.no_bodies;
     cfg.stop = &g_stop;
+    if (o.sessions) {
+        cfg.sessions = &sessions;
+        cfg.history_live = !o.history_recorded;
+        cfg.think_speed = o.speed;
+        cfg.think_time_us = o.think_time_us;
+    }
 
     struct tlog_hdr rec_headers[MAX_HEADERS + 2];
     size_t n_rec = 0;
@@ -1283,8 +1348,16 @@ int main(int argc, char **argv)
     size_t n_stages = 0;
     int64_t run_t0 = clock_mono_ns();
     atomic_store(&g_sending, 1);
-    /* one pass over this machine's share of the input */
-    uint64_t pass = (in.n + (size_t)o.shard_n - 1 - (size_t)(o.shard_k - 1)) / (size_t)o.shard_n;
+    /* one pass over this machine's share of the input (with --sessions the items are
+     * sessions; progress counts their turns) */
+    size_t n_items = o.sessions ? sessions.n : in.n;
+    uint64_t pass = (n_items + (size_t)o.shard_n - 1 - (size_t)(o.shard_k - 1)) / (size_t)o.shard_n;
+    uint64_t pass_requests = pass;
+    if (o.sessions) {
+        pass_requests = 0;
+        for (size_t i = (size_t)(o.shard_k - 1); i < sessions.n; i += (size_t)o.shard_n)
+            pass_requests += sessions.count[i];
+    }
     uint64_t seq_base = 0;
     size_t n_phases = open ? 1 : (o.n_sweep ? o.n_sweep : 1);
     /* --search: stages chosen one after the other from the verdicts (search.c) */
@@ -1358,7 +1431,7 @@ int main(int argc, char **argv)
                         (double)(now_epoch - start_epoch) / 1e6);
             ph->anchor_ns = clock_map_mono_ns(&cfg.cmap, start_epoch);
             if (!o.loop)
-                total = pass;
+                total = pass_requests;
             if (rate > 0)
                 snprintf(label, sizeof(label), "[rate %g/s]", rate);
             else
@@ -1384,7 +1457,7 @@ int main(int argc, char **argv)
                 if (o.duration_us)
                     ph->end_ns = clock_mono_ns() + o.duration_us * 1000;
             }
-            total = ph->max_requests ? ph->max_requests : ph->loop ? 0 : pass;
+            total = ph->max_requests ? ph->max_requests : ph->loop ? 0 : pass_requests;
             snprintf(label, sizeof(label), "[c=%lld]", (long long)ph->concurrency);
         }
         uint64_t done0 = SUM(ws, nw, done), err0 = SUM(ws, nw, errors);
@@ -1610,6 +1683,39 @@ int main(int argc, char **argv)
         }
         cJSON_AddItemReferenceToObject(stats, "search", search_json);
     }
+    uint64_t ss_started = 0, ss_done = 0, ss_failed = 0, ss_cut = 0, ss_not_sent = 0;
+    uint64_t hist[SESS_HIST_COUNT] = {0}, think_src[3] = {0};
+    if (o.sessions && ws) {
+        ss_started = SUM(ws, nw, sess_started);
+        ss_done = SUM(ws, nw, sess_completed);
+        ss_failed = SUM(ws, nw, sess_failed);
+        ss_cut = SUM(ws, nw, sess_cut);
+        ss_not_sent = SUM(ws, nw, turns_not_sent);
+        for (int i = 0; i < nw; i++) {
+            for (int h = 0; h < SESS_HIST_COUNT; h++)
+                hist[h] += atomic_load(&ws[i].w.st.history[h]);
+            for (int k = 0; k < 3; k++)
+                think_src[k] += atomic_load(&ws[i].w.st.think_src[k]);
+        }
+        cJSON *so = cJSON_AddObjectToObject(stats, "sessions");
+        cJSON_AddNumberToObject(so, "sessions", (double)sessions.n);
+        cJSON_AddNumberToObject(so, "started", (double)ss_started);
+        cJSON_AddNumberToObject(so, "completed", (double)ss_done);
+        cJSON_AddNumberToObject(so, "ended_by_failure", (double)ss_failed);
+        cJSON_AddNumberToObject(so, "cut", (double)ss_cut);
+        cJSON_AddNumberToObject(so, "turns_not_sent", (double)ss_not_sent);
+        cJSON_AddStringToObject(so, "history", o.history_recorded ? "recorded" : "live");
+        if (!o.history_recorded) {
+            cJSON *hh = cJSON_AddObjectToObject(so, "history_turns");
+            for (int h = 0; h < SESS_HIST_COUNT; h++)
+                cJSON_AddNumberToObject(hh, sess_history_name((enum sess_history)h),
+                                        (double)hist[h]);
+        }
+        cJSON *ts = cJSON_AddObjectToObject(so, "think_from");
+        cJSON_AddNumberToObject(ts, "recorded", (double)think_src[SESS_THINK_RECORDED]);
+        cJSON_AddNumberToObject(ts, "think_time", (double)think_src[SESS_THINK_FIXED]);
+        cJSON_AddNumberToObject(ts, "gap", (double)think_src[SESS_THINK_GAP]);
+    }
     cJSON *sa = cJSON_AddArrayToObject(stats, "stages");
     for (size_t i = 0; i < n_stages; i++) {
         cJSON *s = cJSON_CreateObject();
@@ -1680,6 +1786,29 @@ int main(int argc, char **argv)
                             "response byte and went out again on a new one (not failures; "
                             "replay.attempts)\n",
                     (unsigned long long)resent, resent == 1 ? "" : "s");
+        if (o.sessions) {
+            fprintf(stderr, "  sessions: %llu of %zu started, %llu completed, %llu ended by a "
+                            "failed turn, %llu cut short (stop, --duration); %llu turns not "
+                            "sent\n", (unsigned long long)ss_started, sessions.n,
+                    (unsigned long long)ss_done, (unsigned long long)ss_failed,
+                    (unsigned long long)ss_cut, (unsigned long long)ss_not_sent);
+            uint64_t rec = 0;
+            for (int h = 1; h < SESS_HIST_COUNT; h++)
+                rec += hist[h];
+            if (!o.history_recorded && rec)
+                fprintf(stderr, "  history: %llu next turns carried the endpoint's reply, %llu "
+                                "went with the recorded one (%llu not chat, %llu not extending "
+                                "the previous turn, %llu tool calls differ, %llu reply "
+                                "unreadable)\n", (unsigned long long)hist[SESS_HIST_LIVE],
+                        (unsigned long long)rec, (unsigned long long)hist[SESS_HIST_NOT_CHAT],
+                        (unsigned long long)hist[SESS_HIST_NOT_EXTENDING],
+                        (unsigned long long)hist[SESS_HIST_TOOLS_DIFFER],
+                        (unsigned long long)hist[SESS_HIST_NO_REPLY]);
+            if (think_src[SESS_THINK_GAP])
+                fprintf(stderr, "  think times: %llu turns recorded none; the recorded gap "
+                                "(next start - previous end) was used (--think-time sets one)\n",
+                        (unsigned long long)think_src[SESS_THINK_GAP]);
+        }
         if (hs.reuse_off)
             fprintf(stderr, "  connections: the server closed them right after their responses "
                             "without Connection: close; a new connection per request from then "
@@ -1780,6 +1909,7 @@ int main(int argc, char **argv)
     free(cfg.base_query);
     free(target);
     free(offsets);
+    sess_table_free(&sessions);
     input_free(&in);
     tally_free();
 
