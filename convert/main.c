@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "import.h"
 #include "redact.h"
+#include "session.h"
 #include "synth.h"
 #include "tlog.h"
 #include "units.h"
@@ -64,6 +65,14 @@ static const char usage_text[] =
     "  --skip-bad             skip bad rows and count them (default: stop at the first)\n"
     "  --skip-failed          drop requests the trace marks as failed (BurstGPT 0 tokens)\n"
     "  --max-input SIZE       largest input read into memory (default 4GiB)\n"
+    "Sessions (see README \"Sessions\"):\n"
+    "  --sessions infer       trace logs (captured, replayed, …): link each chat request to\n"
+    "                         the earlier one from the same client it continues, and write\n"
+    "                         the log again with session objects; Mooncake: link requests\n"
+    "                         whose hash_ids repeat an earlier one's full blocks\n"
+    "  --session-idle T       forget a turn not continued within T (default 30m)\n"
+    "  --session-max-open N   turns kept open at most (default 100000)\n"
+    "  --session-min-blocks N Mooncake: full blocks a previous turn needs (default 2)\n"
     "Export:\n"
     "  --to FORMAT            csv | jsonl (plain, uncompressed) | batch (OpenAI Batch input) | har\n"
     "Common:\n"
@@ -79,6 +88,7 @@ static const char usage_text[] =
     "  zcat BurstGPT_1.csv.gz | llmtrace-convert --skip-failed - -o burst.jsonl.gz\n"
     "  llmtrace-convert --to csv run.jsonl.gz -o run.csv\n"
     "  llmtrace-convert --to batch azure.jsonl.gz -o batch_input.jsonl\n"
+    "  llmtrace-convert --sessions infer capture.jsonl.gz -o sessions.jsonl.gz\n"
     "\n"
     "Exit status: 0 ok, 1 runtime failure (bad input, I/O, calibration), 2 usage error.\n";
 
@@ -86,7 +96,7 @@ enum {
     OPT_FROM = 256, OPT_MODEL, OPT_DIALECT, OPT_PATH, OPT_NO_PIN, OPT_TPW, OPT_CALIBRATE,
     OPT_TIME_SCALE, OPT_BASE_TIME, OPT_RATE, OPT_ARRIVAL, OPT_SEED, OPT_SKIP_BAD,
     OPT_SKIP_FAILED, OPT_MAX_INPUT, OPT_TO, OPT_VERSION, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT,
-    OPT_IDLE_TIMEOUT,
+    OPT_IDLE_TIMEOUT, OPT_SESSIONS, OPT_SESSION_IDLE, OPT_SESSION_MAX_OPEN, OPT_SESSION_MIN_BLOCKS,
 };
 
 static const struct option convert_options[] = {
@@ -110,6 +120,10 @@ static const struct option convert_options[] = {
     {"skip-failed", no_argument, NULL, OPT_SKIP_FAILED},
     {"max-input", required_argument, NULL, OPT_MAX_INPUT},
     {"to", required_argument, NULL, OPT_TO},
+    {"sessions", required_argument, NULL, OPT_SESSIONS},
+    {"session-idle", required_argument, NULL, OPT_SESSION_IDLE},
+    {"session-max-open", required_argument, NULL, OPT_SESSION_MAX_OPEN},
+    {"session-min-blocks", required_argument, NULL, OPT_SESSION_MIN_BLOCKS},
     {"output", required_argument, NULL, 'o'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -130,6 +144,8 @@ struct convert_args {
     int quiet;
     uint64_t max_input;
     int tpw_given;
+    int sessions_infer;              /* --sessions infer */
+    struct session_infer_opts so;    /* --session-idle, --session-max-open */
 };
 
 /* Progress on stderr when it is a terminal (and not -q): what is being done and how far,
@@ -558,6 +574,9 @@ static int convert_import(struct convert_args *a, char **inputs, int n_in, int a
     cJSON_AddNumberToObject(stats, "skipped_failed", (double)t.skipped_failed);
     cJSON_AddNumberToObject(stats, "out_of_order", (double)t.out_of_order);
     cJSON_AddNumberToObject(stats, "ignored", (double)t.ignored);
+    cJSON_AddNumberToObject(stats, "sessions", (double)t.sessions);
+    cJSON_AddNumberToObject(stats, "sessions_linked", (double)t.linked);
+    cJSON_AddNumberToObject(stats, "think_clamped", (double)t.think_clamped);
     int crc = tlog_writer_close(w, stats);
     w = NULL;
     cJSON_Delete(stats);
@@ -565,6 +584,12 @@ static int convert_import(struct convert_args *a, char **inputs, int n_in, int a
         fprintf(stderr, "llmtrace-convert: %s: write failed\n", a->out);
         goto out;
     }
+    if (!a->quiet && t.sessions)
+        fprintf(stderr, "llmtrace-convert: %" PRId64 " sessions (%" PRId64 " turns after a "
+                "first)\n", t.sessions, t.linked);
+    if (!a->quiet && t.think_clamped)
+        fprintf(stderr, "llmtrace-convert: warning: %" PRId64 " think times below 0 (a turn "
+                "recorded before the previous one ended) written as 0\n", t.think_clamped);
     if (!a->quiet)
         fprintf(stderr, "llmtrace-convert: wrote %zu records to %s\n", t.n,
                 strcmp(a->out, "-") ? a->out : "<stdout>");
@@ -688,6 +713,187 @@ out:
     return rc;
 }
 
+/* ---- sessions in trace logs (--sessions infer) ------------------------------------------ */
+
+/* 1 when path holds a trace log (gzip, or a first line whose "type" is "header" or
+ * "exchange"), 0 when not, -1 when unreadable. Reads at most 1 MiB. */
+static int convert_is_tlog(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char *p = malloc(1 << 20);
+    ssize_t n = p ? read(fd, p, (1 << 20) - 1) : -1;
+    close(fd);
+    if (n < 0) {
+        free(p);
+        return -1;
+    }
+    int r = 0;
+    if (n >= 2 && (unsigned char)p[0] == 0x1f && (unsigned char)p[1] == 0x8b) {
+        r = 1;
+    } else {
+        p[n] = 0;
+        size_t i = 0;
+        while (i < (size_t)n && (p[i] == ' ' || p[i] == '\r' || p[i] == '\n' || p[i] == '\t'))
+            i++;
+        size_t e = i;
+        while (e < (size_t)n && p[e] != '\n')
+            e++;
+        cJSON *j = cJSON_ParseWithLength(p + i, e - i);
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "type");
+        r = cJSON_IsString(t) && (!strcmp(t->valuestring, "header") || !strcmp(t->valuestring, "exchange"));
+        cJSON_Delete(j);
+    }
+    free(p);
+    return r;
+}
+
+/* Rewrites trace logs with the sessions session.h infers (one client space per input). */
+static int convert_sessions(const struct convert_args *a, char **inputs, int n_in, int argc,
+                            char **argv)
+{
+    char err[512];
+    struct tlog_writer_opts wo = {0};
+    struct tlog_writer *w = tlog_writer_open(a->out, &wo, err, sizeof err);
+    if (!w) {
+        fprintf(stderr, "llmtrace-convert: %s\n", err);
+        return 1;
+    }
+    struct tlog_header h = {.schema = TLOG_SCHEMA_VERSION, .tool = "llmtrace-convert",
+                            .version = LLMTRACE_VERSION, .start_us = clock_epoch_us()};
+    h.command = convert_command(argc, argv);
+    h.source = cJSON_CreateObject();
+    cJSON_AddStringToObject(h.source, "kind", "sessions");
+    cJSON_AddStringToObject(h.source, "input", convert_display(inputs[0]));
+    cJSON *ins = cJSON_AddArrayToObject(h.source, "inputs");
+    for (int i = 0; ins && i < n_in; i++)
+        cJSON_AddItemToArray(ins, cJSON_CreateString(convert_display(inputs[i])));
+    h.options = cJSON_CreateObject();
+    cJSON_AddStringToObject(h.options, "sessions", "infer");
+    cJSON_AddNumberToObject(h.options, "session_idle_us",
+                            (double)(a->so.idle_us ? a->so.idle_us : SESSION_IDLE_US));
+    cJSON_AddNumberToObject(h.options, "session_max_open",
+                            (double)(a->so.max_open ? a->so.max_open : SESSION_MAX_OPEN));
+    int rc = 1, wrc = tlog_writer_header(w, &h);
+    cJSON_Delete(h.command);
+    cJSON_Delete(h.source);
+    cJSON_Delete(h.options);
+    struct session_infer_stats tot = {0};
+    int64_t bad = 0, n = 0;
+    struct tlog_record rec;
+    tlog_record_init(&rec);
+    for (int i = 0; !wrc && i < n_in; i++) {
+        struct tlog_reader_opts ro = {.keep_extra = 1};
+        struct tlog_reader *r = tlog_reader_open(inputs[i], &ro, err, sizeof err);
+        if (!r) {
+            fprintf(stderr, "llmtrace-convert: %s\n", err);
+            goto out;
+        }
+        char prefix[32];
+        if (n_in > 1)
+            snprintf(prefix, sizeof prefix, "in%d-session-", i + 1);
+        else
+            snprintf(prefix, sizeof prefix, "session-");
+        struct session_infer_opts so = a->so;
+        so.prefix = prefix;
+        struct session_infer *si = session_infer_new(&so);
+        if (!si) {
+            fprintf(stderr, "llmtrace-convert: out of memory\n");
+            tlog_reader_close(r);
+            goto out;
+        }
+        int k;
+        while (!wrc && (k = tlog_read(r, &rec)) != 0) {
+            if (k < 0) {
+                if (k == TLOG_ERR_FORMAT && a->io.skip_bad) {
+                    bad++;
+                    continue;
+                }
+                fprintf(stderr, "llmtrace-convert: %s: %s\n", convert_display(inputs[i]),
+                        tlog_reader_error(r));
+                session_infer_free(si);
+                tlog_reader_close(r);
+                goto out;
+            }
+            if (rec.type != TLOG_REC_EXCHANGE)
+                continue;
+            if (session_infer_add(si, &rec.x)) {
+                fprintf(stderr, "llmtrace-convert: out of memory inferring sessions\n");
+                session_infer_free(si);
+                tlog_reader_close(r);
+                goto out;
+            }
+            wrc = tlog_writer_exchange(w, &rec.x);
+            if (!wrc && (++n & 255) == 0) {
+                wrc = tlog_writer_tick(w, clock_mono_us());
+                convert_progress(0, "%s: %" PRId64 " records", convert_display(inputs[i]), n);
+            }
+        }
+        convert_progress_done();
+        struct session_infer_stats st;
+        session_infer_get_stats(si, &st);
+        session_infer_free(si);
+        tot.records += st.records;
+        tot.skipped += st.skipped;
+        tot.sessions += st.sessions;
+        tot.linked += st.linked;
+        tot.repeats += st.repeats;
+        tot.branches += st.branches;
+        tot.ambiguous += st.ambiguous;
+        tot.expired += st.expired;
+        tot.evicted += st.evicted;
+        tot.think_clamped += st.think_clamped;
+        char desc[256];
+        tlog_reader_describe(r, desc, sizeof desc);
+        if (desc[0] && !a->quiet)
+            fprintf(stderr, "llmtrace-convert: warning: %s: %s\n", convert_display(inputs[i]),
+                    desc);
+        tlog_reader_close(r);
+    }
+    cJSON *stats = cJSON_CreateObject();
+    cJSON_AddNumberToObject(stats, "records", (double)tot.records);
+    cJSON_AddNumberToObject(stats, "bad", (double)bad);
+    cJSON_AddNumberToObject(stats, "without_session", (double)tot.skipped);
+    cJSON_AddNumberToObject(stats, "sessions", (double)tot.sessions);
+    cJSON_AddNumberToObject(stats, "linked", (double)tot.linked);
+    cJSON_AddNumberToObject(stats, "repeats", (double)tot.repeats);
+    cJSON_AddNumberToObject(stats, "branches", (double)tot.branches);
+    cJSON_AddNumberToObject(stats, "ambiguous", (double)tot.ambiguous);
+    cJSON_AddNumberToObject(stats, "expired", (double)tot.expired);
+    cJSON_AddNumberToObject(stats, "evicted", (double)tot.evicted);
+    cJSON_AddNumberToObject(stats, "think_clamped", (double)tot.think_clamped);
+    int crc = tlog_writer_close(w, stats);
+    w = NULL;
+    cJSON_Delete(stats);
+    if (wrc || crc) {
+        fprintf(stderr, "llmtrace-convert: %s: write failed\n", a->out);
+        goto out;
+    }
+    if (!a->quiet) {
+        fprintf(stderr, "llmtrace-convert: %" PRId64 " records: %" PRId64 " sessions (%" PRId64
+                " next turns linked, %" PRId64 " retries of a failed turn, %" PRId64
+                " branches), %" PRId64 " without a session (not chat, no body, or a transport "
+                "attempt)\n", tot.records, tot.sessions, tot.linked, tot.repeats, tot.branches,
+                tot.skipped);
+        if (tot.ambiguous)
+            fprintf(stderr, "llmtrace-convert: warning: %" PRId64 " links chosen among equal "
+                    "histories (the most recent turn was taken)\n", tot.ambiguous);
+        if (tot.expired || tot.evicted)
+            fprintf(stderr, "llmtrace-convert: %" PRId64 " turns forgotten after "
+                    "--session-idle, %" PRId64 " past --session-max-open\n", tot.expired,
+                    tot.evicted);
+        if (bad)
+            fprintf(stderr, "llmtrace-convert: warning: skipped %" PRId64 " bad records\n", bad);
+    }
+    rc = 0;
+out:
+    tlog_record_free(&rec);
+    if (w)
+        tlog_writer_abort(w);
+    return rc;
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 static int convert_parse_base(const char *s, int64_t *out)
@@ -794,6 +1000,26 @@ int main(int argc, char **argv)
             if ((a.to = export_format_parse(optarg)) == EXPORT_NONE)
                 return convert_usage_error("--to %s: expected csv, jsonl, batch or har", optarg);
             break;
+        case OPT_SESSIONS:
+            if (strcmp(optarg, "infer"))
+                return convert_usage_error("--sessions %s: expected infer", optarg);
+            a.sessions_infer = a.io.infer_sessions = 1;
+            break;
+        case OPT_SESSION_IDLE:
+            if (units_parse_duration_us(optarg, &iv) || iv < 1000)
+                return convert_usage_error("--session-idle %s: expected a duration >= 1ms", optarg);
+            a.so.idle_us = iv;
+            break;
+        case OPT_SESSION_MAX_OPEN:
+            if (units_parse_int64(optarg, 1, (int64_t)1 << 28, &iv))
+                return convert_usage_error("--session-max-open %s: expected 1..268435456", optarg);
+            a.so.max_open = (size_t)iv;
+            break;
+        case OPT_SESSION_MIN_BLOCKS:
+            if (units_parse_int64(optarg, 1, IMPORT_MAX_HASH_IDS, &iv))
+                return convert_usage_error("--session-min-blocks %s: expected 1..8192", optarg);
+            a.io.session_min_blocks = (int)iv;
+            break;
         case 'o': a.out = optarg; break;
         case 'q': a.quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
@@ -818,8 +1044,25 @@ int main(int argc, char **argv)
     if (a.calibrate)
         curl_global_init(CURL_GLOBAL_DEFAULT);
 #endif
+    int tlogs = 0;
+    if (a.sessions_infer && a.to == EXPORT_NONE && a.from == IMPORT_UNKNOWN) {
+        for (int i = optind; i < argc; i++) {
+            int t = strcmp(argv[i], "-") ? convert_is_tlog(argv[i]) : 0;
+            if (t < 0) {
+                fprintf(stderr, "llmtrace-convert: %s: %s\n", argv[i], strerror(errno));
+                return 1;
+            }
+            tlogs += t;
+        }
+        if (tlogs && tlogs != n_in)
+            return convert_usage_error("%s", "--sessions infer takes trace logs or trace "
+                                       "files to import, not both");
+    }
+    if (a.sessions_infer && a.to != EXPORT_NONE)
+        return convert_usage_error("%s", "--sessions infer writes a trace log: not with --to");
     int rc = a.to != EXPORT_NONE ? convert_export(&a, argv + optind, n_in)
-                                 : convert_import(&a, argv + optind, n_in, argc, argv);
+             : tlogs            ? convert_sessions(&a, argv + optind, n_in, argc, argv)
+                                : convert_import(&a, argv + optind, n_in, argc, argv);
 #ifdef CONVERT_HAVE_CURL
     if (a.calibrate)
         curl_global_cleanup();
