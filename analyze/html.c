@@ -65,7 +65,7 @@ static int html_svg(FILE *f, const char *dir, const char *name)
 
 static const char *const html_titles[] = {
     "Output throughput vs latency", "TTFT distribution", "TPOT distribution", "Time series",
-    "Inter-token latency histogram", "TTFT vs input tokens"};
+    "Inter-token latency histogram", "TTFT vs input tokens", "TTFT by turn"};
 
 int html_write(const char *path, const struct an_report *r, const char *svg_dir,
                const struct plot_result *res, char *err, size_t errlen)
@@ -162,6 +162,33 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
         }
         free(notes);
     }
+    int shdr = 0; /* sessions (README "Sessions"), for labels that have any */
+    for (size_t l = 0; l < c->n_labels; l++) {
+        struct an_sessions ss;
+        if (an_sessions_of(c, l, &ss) || ss.sessions == 0)
+            continue;
+        if (!shdr)
+            fputs("<h2>Sessions</h2>\n<table><tr><th class=l>label</th><th>sessions</th>"
+                  "<th>turns</th><th>completed</th><th>met SLO</th><th>sessions/s</th>"
+                  "<th>goodput sessions/s</th><th>duration p50 ms</th><th>duration p90 ms</th>"
+                  "<th>turns mean</th></tr>\n", f);
+        shdr = 1;
+        fputs("<tr><td class=l>", f);
+        html_esc(f, c->labels[l]);
+        fprintf(f, "</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td>",
+                (long long)ss.sessions, (long long)ss.turns, (long long)ss.completed,
+                (long long)ss.slo_met);
+        double v[] = {ss.sessions_s, ss.goodput_sessions_s, ss.duration_ms.p50,
+                      ss.duration_ms.p90, ss.turns_per.mean};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+            fputs("<td>", f);
+            html_num(f, v[k]);
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
+    }
+    if (shdr)
+        fputs("</table>\n", f);
     if (svg_dir && res) {
         fputs("<h2>Charts</h2>\n", f);
         int missing = 0;

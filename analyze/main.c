@@ -36,7 +36,8 @@ static void usage(FILE *f)
         "have several stages (--by label pools them).\n"
         "\n"
         "grouping and selection:\n"
-        "  --by label|stage|window=60s|path|model|status   (default: label)\n"
+        "  --by label|stage|window=60s|path|model|status|turn   (default: label; turn: a\n"
+        "                          session's turn index, 0 = first)\n"
         "  --include-warmup        keep replay warm-up requests (excluded by default)\n"
         "  --latency-from send|schedule   default: schedule for open-loop replays, else send\n"
         "  --include-connect       add a new connection's connect (+ TLS) time (connect_us)\n"
@@ -60,6 +61,7 @@ static void usage(FILE *f)
         "  " PROG " --slo ttft=500,tpot=50 --json a=v1.jsonl.gz b=v2.jsonl.gz\n"
         "  " PROG " compare --seed 7 base=v1.jsonl.gz new=v2.jsonl.gz\n"
         "  " PROG " --by window=60s cap=rotated/      (rates per window length)\n"
+        "  " PROG " --by turn --plot charts/ live=s1.jsonl.gz recorded=s2.jsonl.gz\n"
         "\nexit status: 0 ok, 1 an input unusable or a runtime failure, 2 usage error\n",
         f);
 }
@@ -76,6 +78,8 @@ static int parse_by(const char *s, enum an_by *by, int64_t *win)
         *by = AN_BY_MODEL;
     else if (!strcmp(s, "status"))
         *by = AN_BY_STATUS;
+    else if (!strcmp(s, "turn"))
+        *by = AN_BY_TURN;
     else if (!strncmp(s, "window=", 7)) {
         if (units_parse_duration_us(s + 7, win) || *win <= 0)
             return -1;

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,10 @@ void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struc
         end = 0;
     r->end_abs_us = an_add64(x->start_us, end);
     r->of_hash = (x->replay.present && x->replay.of) ? an_hash_str(x->replay.of) : 0;
+    r->n_cached = x->usage.present && x->usage.cached_tokens >= 0 ? an_clamp32(x->usage.cached_tokens)
+                                                                  : -1;
+    r->turn = x->session.present && x->session.turn >= 0 ? an_clamp32(x->session.turn) : -1;
+    r->sess_hash = x->session.present && x->session.id ? an_hash_str(x->session.id) : 0;
 }
 
 /* ---- groups ------------------------------------------------------------------------------- */
@@ -255,6 +260,12 @@ static void an_group_key(const struct an_ctx *c, const struct tlog_exchange *x,
             snprintf(key, keylen, "%u", (unsigned)r->status);
         else
             snprintf(key, keylen, "%s", r->err_kind ? tlog_error_kind_name(r->err_kind) : "-");
+        break;
+    case AN_BY_TURN:
+        if (r->turn >= 0)
+            snprintf(key, keylen, "%d", (int)r->turn);
+        else
+            snprintf(key, keylen, "-");
         break;
     }
 }
@@ -442,6 +453,12 @@ static int an_group_cmp(const struct an_group *a, const struct an_group *b, enum
         return a->win < b->win ? -1 : 1;
     if (by == AN_BY_STATUS) {
         long sa = strtol(a->key, NULL, 10), sb = strtol(b->key, NULL, 10);
+        if (sa != sb)
+            return sa < sb ? -1 : 1;
+    }
+    if (by == AN_BY_TURN) { /* turn 0, 1, 2 …; requests without a session last */
+        long sa = a->key[0] == '-' ? LONG_MAX : strtol(a->key, NULL, 10);
+        long sb = b->key[0] == '-' ? LONG_MAX : strtol(b->key, NULL, 10);
         if (sa != sb)
             return sa < sb ? -1 : 1;
     }
@@ -717,6 +734,11 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
             s->sum_in += r->n_in;
             s->n_in_known++;
         }
+        if (r->n_cached >= 0 && r->n_in >= 0) {
+            s->cached_tokens += r->n_cached;
+            s->cached_prompt_tokens += r->n_in;
+            s->cached_known++;
+        }
         if (!(r->flags & AN_REQ_OK)) {
             s->errors++;
             s->err_by_kind[r->err_kind < TLOG_ERROR_KIND_COUNT ? r->err_kind : TLOG_ERROR_OTHER]++;
@@ -732,6 +754,8 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
             met = 0;
         s->slo_met += met;
     }
+    s->cached_share = s->cached_prompt_tokens > 0
+                          ? (double)s->cached_tokens / (double)s->cached_prompt_tokens : NAN;
     s->warmup_excluded = grp->warmup_excluded;
     s->transport_retries = grp->transport_retries;
     memcpy(s->tokens_src, grp->tokens_src, sizeof s->tokens_src);
@@ -781,6 +805,94 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
     } else {
         s->output_tok_s = s->total_tok_s = s->req_s = s->ok_req_s = s->goodput_req_s = NAN;
     }
+    return 0;
+}
+
+/* ---- sessions ----------------------------------------------------------------------------- */
+
+struct an_sess_ref {
+    uint64_t h;
+    int64_t t0;
+    size_t i;
+};
+
+static int an_sess_cmp(const void *a, const void *b)
+{
+    const struct an_sess_ref *x = a, *y = b;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    if (x->t0 != y->t0)
+        return x->t0 < y->t0 ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The request meets every --slo (the README's SLO rules; a failed one does not). */
+static int an_meets_slo(const struct an_ctx *c, const struct an_req *r)
+{
+    if (!(r->flags & AN_REQ_OK))
+        return 0;
+    if (c->slo.ttft_us && !(r->ttft_us >= 0 && r->ttft_us <= c->slo.ttft_us))
+        return 0;
+    if (c->slo.tpot_us && r->tpot_us >= 0 && r->tpot_us > (double)c->slo.tpot_us)
+        return 0;
+    if (c->slo.e2e_us && !(r->e2e_us >= 0 && r->e2e_us <= c->slo.e2e_us))
+        return 0;
+    return 1;
+}
+
+int an_sessions_of(const struct an_ctx *c, size_t l, struct an_sessions *s)
+{
+    memset(s, 0, sizeof *s);
+    size_t n = 0;
+    struct an_sess_ref *v = malloc((c->n_reqs ? c->n_reqs : 1) * sizeof *v);
+    double *dur = malloc((c->n_reqs ? c->n_reqs : 1) * sizeof *dur);
+    double *tn = malloc((c->n_reqs ? c->n_reqs : 1) * sizeof *tn);
+    double *tok = malloc((c->n_reqs ? c->n_reqs : 1) * sizeof *tok);
+    if (!v || !dur || !tn || !tok) {
+        free(v);
+        free(dur);
+        free(tn);
+        free(tok);
+        return -1;
+    }
+    for (size_t i = 0; i < c->n_reqs; i++) {
+        const struct an_req *r = &c->reqs[i];
+        if (r->sess_hash && c->groups[r->group].label_idx == (int)l)
+            v[n++] = (struct an_sess_ref){r->sess_hash, r->t0_us, i};
+    }
+    qsort(v, n, sizeof *v, an_sess_cmp);
+    size_t ns = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        int64_t t0 = INT64_MAX, end = INT64_MIN, ok = 0, met = 1;
+        for (; j < n && v[j].h == v[i].h; j++) {
+            const struct an_req *r = &c->reqs[v[j].i];
+            t0 = r->t0_us < t0 ? r->t0_us : t0;
+            end = r->end_abs_us > end ? r->end_abs_us : end;
+            ok += (r->flags & AN_REQ_OK) != 0;
+            met &= an_meets_slo(c, r);
+        }
+        dur[ns] = ((double)end - (double)t0) / 1e3;
+        tn[ns] = (double)(j - i);
+        tok[ns] = (double)ok;
+        s->completed += ok == (int64_t)(j - i);
+        s->slo_met += met;
+        ns++;
+        i = j;
+    }
+    s->sessions = (int64_t)ns;
+    s->turns = (int64_t)n;
+    stats_summarize(dur, ns, &s->duration_ms);
+    stats_summarize(tn, ns, &s->turns_per);
+    stats_summarize(tok, ns, &s->ok_turns_per);
+    s->span_s = c->lab_end[l] > c->lab_t0[l] ? ((double)c->lab_end[l] - (double)c->lab_t0[l]) / 1e6
+                                             : NAN;
+    s->sessions_s = ns && s->span_s >= 1e-3 ? (double)ns / s->span_s : NAN;
+    s->goodput_sessions_s = ns && s->span_s >= 1e-3 ? (double)s->slo_met / s->span_s : NAN;
+    free(v);
+    free(dur);
+    free(tn);
+    free(tok);
     return 0;
 }
 

@@ -13,7 +13,8 @@
 #include "stats.h"
 #include "tlog.h"
 
-enum an_by { AN_BY_LABEL = 0, AN_BY_STAGE, AN_BY_WINDOW, AN_BY_PATH, AN_BY_MODEL, AN_BY_STATUS };
+enum an_by { AN_BY_LABEL = 0, AN_BY_STAGE, AN_BY_WINDOW, AN_BY_PATH, AN_BY_MODEL, AN_BY_STATUS,
+             AN_BY_TURN };
 enum an_latency_from { AN_FROM_AUTO = 0, AN_FROM_SEND, AN_FROM_SCHEDULE };
 
 #define AN_REQ_OK        0x01
@@ -29,6 +30,7 @@ struct an_req {
     int64_t t0_us;           /* start_us (absolute) */
     int64_t end_abs_us;      /* start_us + end_us (or the last known offset) */
     uint64_t of_hash;        /* hash of replay.of (paired comparison); 0 none */
+    uint64_t sess_hash;      /* hash of session.id; 0 no session */
     double tpot_us;          /* (last - first content) / (n_out - 1); < 0 undefined */
     int64_t lag_us;          /* t0 - t_sched; valid with AN_REQ_HAS_LAG */
     int32_t ttft_us, ttfb_us, e2e_us;  /* from t0 or t_sched (AN_REQ_FROM_SCHED) */
@@ -37,6 +39,8 @@ struct an_req {
     int32_t n_in, n_out;     /* -1 unknown */
     int32_t connect_us;      /* new connection's connect (+ TLS) time; -1 unknown/reused */
     int32_t resend_us;       /* re-sent: first attempt's start → this attempt's start; else 0 */
+    int32_t n_cached;        /* usage.cached_tokens (prompt tokens the server had cached); -1 */
+    int32_t turn;            /* session.turn (0 = first); -1 no session */
     uint16_t attempts;       /* earlier attempts (replay.attempts) */
     uint32_t group;
     uint16_t status;
@@ -139,7 +143,28 @@ struct an_summary {
     int64_t slo_met;
     int64_t tokens_src[4];
     int from_sched;          /* requests whose latency was measured from the schedule */
+    /* prefix cache: over requests reporting both usage.cached_tokens and a prompt size */
+    int64_t cached_tokens, cached_prompt_tokens, cached_known;
+    double cached_share;     /* cached_tokens / cached_prompt_tokens; NAN when none */
 };
+
+/* Session-level figures of one label (analyze/README.md "Sessions"): its requests that carry
+ * a session object, grouped by session id. */
+struct an_sessions {
+    int64_t sessions;        /* distinct session ids (0: the label has none) */
+    int64_t completed;       /* sessions every turn of which succeeded */
+    int64_t slo_met;         /* … and met every --slo */
+    int64_t turns;           /* requests in sessions */
+    struct stats_dist duration_ms;  /* first turn's t0 → last turn's end */
+    struct stats_dist turns_per;    /* turns (requests) per session */
+    struct stats_dist ok_turns_per; /* successful turns per session */
+    double span_s;           /* the label's span: first t0 to last end */
+    double sessions_s;       /* sessions / span */
+    double goodput_sessions_s; /* slo_met / span */
+};
+
+/* Fills s for label l. 0, or -1 on allocation failure. */
+int an_sessions_of(const struct an_ctx *c, size_t l, struct an_sessions *s);
 
 /* Summarizes group g (0 <= g < n_groups). compat: also fill the compat distributions.
  * Returns 0 or -1 on allocation failure. */

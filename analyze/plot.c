@@ -17,7 +17,8 @@
 #include "buf.h"
 
 const char *const plot_chart_names[] = {"throughput_latency", "ttft_cdf", "tpot_cdf",
-                                        "timeseries", "itl_hist", "ttft_vs_input", NULL};
+                                        "timeseries", "itl_hist", "ttft_vs_input",
+                                        "ttft_by_turn", NULL};
 
 #define PLOT_MAX_LABELS 12
 /* Colour-blind-safe palette that also separates in greyscale print (Okabe–Ito order),
@@ -589,6 +590,52 @@ static size_t plot_scatter(struct buf *data, struct buf *body, const struct an_c
     return any;
 }
 
+#define PLOT_MAX_TURNS 64
+
+/* TTFT p50 by session turn index (0 = first), one line per label: how much a conversation's
+ * later turns gain from the prefix cache. Turns past PLOT_MAX_TURNS are left out. */
+static size_t plot_by_turn(struct buf *data, struct buf *body, const struct an_ctx *c)
+{
+    size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS, any = 0;
+    double *v = malloc((c->n_reqs ? c->n_reqs : 1) * sizeof *v);
+    if (!v)
+        return 0;
+    buf_append_str(body, "set title 'TTFT by turn (p50)'\nset xlabel 'turn of its session "
+                         "(0 = first)'\nset ylabel 'TTFT p50 (ms)'\nset grid\n"
+                         "set key top right box\nset xtics 1\nset yrange [0:*]\nplot ");
+    for (size_t l = 0; l < nl; l++) {
+        int rows = 0;
+        for (int t = 0; t < PLOT_MAX_TURNS; t++) {
+            size_t n = 0;
+            for (size_t i = 0; i < c->n_reqs; i++) {
+                const struct an_req *r = &c->reqs[i];
+                if (r->turn == t && (r->flags & AN_REQ_OK) && r->ttft_us >= 0 &&
+                    c->groups[r->group].label_idx == (int)l)
+                    v[n++] = r->ttft_us / 1e3;
+            }
+            if (n == 0)
+                continue;
+            struct stats_dist d;
+            stats_summarize(v, n, &d);
+            if (!rows)
+                buf_printf(data, "$TB%zu << EOD\n", l);
+            buf_printf(data, "%d %.6g %zu\n", t, d.p50, n);
+            rows++;
+        }
+        if (!rows)
+            continue;
+        buf_append_str(data, "EOD\n");
+        buf_printf(body, "%s$TB%zu using 1:2 with linespoints ", any ? ", " : "", l);
+        plot_style(body, (int)l, 1);
+        buf_append_str(body, " title ");
+        plot_qstr(body, c->labels[l]);
+        any++;
+    }
+    buf_append_char(body, '\n');
+    free(v);
+    return any;
+}
+
 /* Why a chart has nothing to draw (README "Charts"). */
 static const char *const plot_empty_why[PLOT_N_CHARTS] = {
     "no group has both a latency and a throughput (no successful request)",
@@ -598,6 +645,8 @@ static const char *const plot_empty_why[PLOT_N_CHARTS] = {
     "no inter-token gap (no response had two content events)",
     ("the input token count of every request is unknown (no usage in the responses: "
      "llmtrace-replay --include-usage asks for it)"),
+    ("no successful request belongs to a session (llmtrace-replay --sessions, "
+     "llmtrace-convert --sessions infer)"),
 };
 
 /* Size of a file, -1 when it does not exist. */
@@ -722,6 +771,7 @@ int plot_all(const struct an_ctx *c, const struct an_summary *sums, const char *
         case 3: n = plot_timeseries(&data, &body, c); break;
         case 4: n = plot_itl(&data, &body, c); break;
         case 5: n = plot_scatter(&data, &body, c); break;
+        case 6: n = plot_by_turn(&data, &body, c); break;
         }
         const char *name = plot_chart_names[k];
         if (n == 0) {

@@ -17,7 +17,7 @@ struct plot_opts {
 /* Path of the gnuplot executable (LLMTRACE_GNUPLOT overrides; searched in PATH), or NULL. */
 const char *plot_find_gnuplot(void);
 
-#define PLOT_N_CHARTS 6
+#define PLOT_N_CHARTS 7
 
 /* What became of one chart. */
 struct plot_result {
@@ -25,7 +25,8 @@ struct plot_result {
     char why[320];           /* SKIPPED: what data is missing; FAILED: gnuplot's first error */
 };
 
-/* Writes DIR/{throughput_latency,ttft_cdf,tpot_cdf,timeseries,itl_hist,ttft_vs_input}.{png,svg}.
+/* Writes DIR/{throughput_latency,ttft_cdf,tpot_cdf,timeseries,itl_hist,ttft_vs_input,
+ * ttft_by_turn}.{png,svg}.
  * sums[g] summarizes group g. A chart without data is skipped (no file written) and a chart
  * gnuplot could not draw leaves no file; res[k] says which and why (one gnuplot process per
  * chart, its messages captured, never passed through). Returns the number of charts drawn,

@@ -17,6 +17,7 @@ const char *report_by_name(enum an_by by)
     case AN_BY_PATH: return "path";
     case AN_BY_MODEL: return "model";
     case AN_BY_STATUS: return "status";
+    case AN_BY_TURN: return "turn";
     }
     return "?";
 }
@@ -226,6 +227,39 @@ static const struct stats_dist *report_dist(const struct an_summary *s,
     return (const struct stats_dist *)((const char *)s + m->off);
 }
 
+/* "== sessions of LABEL" blocks (analyze/README.md "Sessions"), for labels that have any. */
+static void report_sessions_table(FILE *f, const struct an_report *r)
+{
+    const struct an_ctx *c = r->ctx;
+    char a[32], b[32], d[32];
+    for (size_t l = 0; l < c->n_labels; l++) {
+        struct an_sessions s;
+        if (an_sessions_of(c, l, &s) || s.sessions == 0)
+            continue;
+        report_num(a, sizeof a, s.sessions_s);
+        report_num(b, sizeof b, s.goodput_sessions_s);
+        fprintf(f, "\n== sessions of %s: %lld sessions, %lld turns; %lld completed (every turn "
+                   "ok), %lld met every SLO; %s sessions/s, goodput %s sessions/s\n",
+                c->labels[l], (long long)s.sessions, (long long)s.turns, (long long)s.completed,
+                (long long)s.slo_met, a, b);
+        fprintf(f, "%-13s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "metric", "mean", "stddev",
+                "min", "p50", "p90", "p95", "p99", "p99.9", "max");
+        const struct { const char *n; const struct stats_dist *dd; } rows[] = {
+            {"duration_ms", &s.duration_ms}, {"turns", &s.turns_per}, {"ok_turns", &s.ok_turns_per}};
+        for (size_t k = 0; k < 3; k++) {
+            const struct stats_dist *dd = rows[k].dd;
+            double v[9] = {dd->mean, dd->stddev, dd->min, dd->p50, dd->p90, dd->p95, dd->p99,
+                           dd->p999, dd->max};
+            fprintf(f, "%-13s", rows[k].n);
+            for (int i = 0; i < 9; i++) {
+                report_num(d, sizeof d, v[i]);
+                fprintf(f, " %8s", d);
+            }
+            fputc('\n', f);
+        }
+    }
+}
+
 void report_table(FILE *f, const struct an_report *r)
 {
     const struct an_ctx *c = r->ctx;
@@ -290,6 +324,10 @@ void report_table(FILE *f, const struct an_report *r)
         if (s->n_out_events)
             buf_printf(&h, ", n_out from events for %lld (%.0f %%)", (long long)s->n_out_events,
                        100.0 * (double)s->n_out_events / (double)s->requests);
+        if (s->cached_known)
+            buf_printf(&h, ", prompt cached %.1f %% (%lld of %lld tokens, %lld requests)",
+                       100.0 * s->cached_share, (long long)s->cached_tokens,
+                       (long long)s->cached_prompt_tokens, (long long)s->cached_known);
         report_num(t3, sizeof t3, s->span_s);
         buf_printf(&h, ", span %s s%s", t3, s->from_sched ? ", latency from schedule" : "");
         fputc('\n', f);
@@ -315,6 +353,7 @@ void report_table(FILE *f, const struct an_report *r)
             fputc('\n', f);
         }
     }
+    report_sessions_table(f, r);
 }
 
 /* ---- JSON ------------------------------------------------------------------------------- */
@@ -484,8 +523,40 @@ void report_json(FILE *f, const struct an_report *r)
         json_num(&b, s->ok_req_s);
         buf_append_str(&b, ",\"goodput_req_s\":");
         json_num(&b, s->goodput_req_s);
-        buf_printf(&b, ",\"slo_met\":%lld,\"itl_exact\":%s}", (long long)s->slo_met,
+        buf_printf(&b, ",\"slo_met\":%lld,\"itl_exact\":%s", (long long)s->slo_met,
                    s->itl_exact ? "true" : "false");
+        buf_printf(&b, ",\"cached_tokens\":%lld,\"cached_prompt_tokens\":%lld,"
+                       "\"cached_known\":%lld,\"cached_share\":",
+                   (long long)s->cached_tokens, (long long)s->cached_prompt_tokens,
+                   (long long)s->cached_known);
+        json_num(&b, s->cached_share);
+        buf_append_char(&b, '}');
+    }
+    buf_append_str(&b, "],\"sessions\":[");
+    int fs = 1;
+    for (size_t l = 0; l < c->n_labels; l++) {
+        struct an_sessions ss;
+        if (an_sessions_of(c, l, &ss) || ss.sessions == 0)
+            continue;
+        buf_append_str(&b, fs ? "{\"label\":" : ",{\"label\":");
+        fs = 0;
+        json_str(&b, c->labels[l]);
+        buf_printf(&b, ",\"sessions\":%lld,\"turns\":%lld,\"completed\":%lld,\"slo_met\":%lld,"
+                       "\"span_s\":",
+                   (long long)ss.sessions, (long long)ss.turns, (long long)ss.completed,
+                   (long long)ss.slo_met);
+        json_num(&b, ss.span_s);
+        buf_append_str(&b, ",\"sessions_s\":");
+        json_num(&b, ss.sessions_s);
+        buf_append_str(&b, ",\"goodput_sessions_s\":");
+        json_num(&b, ss.goodput_sessions_s);
+        buf_append_str(&b, ",\"duration_ms\":");
+        json_dist(&b, &ss.duration_ms);
+        buf_append_str(&b, ",\"turns_per_session\":");
+        json_dist(&b, &ss.turns_per);
+        buf_append_str(&b, ",\"ok_turns_per_session\":");
+        json_dist(&b, &ss.ok_turns_per);
+        buf_append_char(&b, '}');
     }
     buf_append_str(&b, "]}\n");
     if (b.p)
@@ -536,7 +607,7 @@ void report_csv(FILE *f, const struct an_report *r)
         for (int i = 0; i < 9; i++)
             fprintf(f, ",%s_%s", report_metrics[k].json, report_stat_names[i]);
     }
-    fputc('\n', f);
+    fputs(",cached_share\n", f);
     for (size_t g = 0; g < c->n_groups; g++) {
         const struct an_summary *s = &r->sums[g];
         const struct an_group *grp = &c->groups[g];
@@ -574,6 +645,8 @@ void report_csv(FILE *f, const struct an_report *r)
                 csv_num(f, v[i]);
             }
         }
+        fputc(',', f);
+        csv_num(f, s->cached_share);
         fputc('\n', f);
     }
 }
@@ -629,6 +702,26 @@ void report_markdown(FILE *f, const struct an_report *r)
             }
             fputc('\n', f);
         }
+    }
+    int hdr = 0;
+    for (size_t l = 0; l < c->n_labels; l++) {
+        struct an_sessions ss;
+        if (an_sessions_of(c, l, &ss) || ss.sessions == 0)
+            continue;
+        if (!hdr)
+            fputs("\n### Sessions\n\n| label | sessions | turns | completed | met SLO | "
+                  "sessions/s | goodput sessions/s | duration p50 ms | duration p90 ms | "
+                  "turns mean |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n", f);
+        hdr = 1;
+        char x1[32], x2[32], x3[32], x4[32], x5[32];
+        report_num(x1, sizeof x1, ss.sessions_s);
+        report_num(x2, sizeof x2, ss.goodput_sessions_s);
+        report_num(x3, sizeof x3, ss.duration_ms.p50);
+        report_num(x4, sizeof x4, ss.duration_ms.p90);
+        report_num(x5, sizeof x5, ss.turns_per.mean);
+        fprintf(f, "| %s | %lld | %lld | %lld | %lld | %s | %s | %s | %s | %s |\n", c->labels[l],
+                (long long)ss.sessions, (long long)ss.turns, (long long)ss.completed,
+                (long long)ss.slo_met, x1, x2, x3, x4, x5);
     }
 }
 

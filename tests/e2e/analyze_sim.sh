@@ -91,7 +91,7 @@ grep -q 'gnuplot>\|^ *line [0-9]' charts.err && fail "raw gnuplot output: $(cat 
 assert_eq "no empty file" "" "$(find charts -size 0)"
 drawn=$(ls charts/*.svg | wc -l)
 assert_le "some charts drawn" 3 "$drawn"
-assert_eq "one line per chart not drawn" "$((6 - drawn))" "$(grep -c ' skipped: ' charts.err)"
+assert_eq "one line per chart not drawn (7 charts; ttft_by_turn needs sessions)" "$((7 - drawn))" "$(grep -c ' skipped: ' charts.err)"
 assert_eq "HTML embeds every chart drawn" "$drawn" "$(grep -c '<svg' report.html)"
 grep -q 'gnuplot was not available' report.html && fail "HTML says gnuplot was not available"
 grep -q '<li id="ttft_vs_input">TTFT vs input tokens (<code>ttft_vs_input</code>): skipped: the input token count of every request is unknown' report.html || fail "HTML names the skipped chart"
