@@ -23,3 +23,5 @@ section "llmtrace-capture (offline)"
 bash "$here/capture/run.sh" "$build" 100
 section "llmtrace-analyze"
 bash "$here/analyze/run.sh" "$bin" 1000000
+section "sessions (llmtrace-replay --sessions vs llmtrace-sim --prefix-cache)"
+bash "$here/sessions/run.sh" "$bin" 3
