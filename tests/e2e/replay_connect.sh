@@ -14,7 +14,7 @@ fi
 mk_trace "$T/t.jsonl.gz" 128 1000
 for mode in preconnect no_preconnect; do
   start_sim --profile default --max-batch 128
-  "$BIN/llmtrace-capture" -q -i lo -B 64 -w "$T/$mode.cap.jsonl.gz" tcp port "$SIM_PORT" 2>"$T/cap.err" &
+  "$BIN/llmtrace-capture" -q -i lo -B 256 -w "$T/$mode.cap.jsonl.gz" tcp port "$SIM_PORT" 2>"$T/cap.err" &
   CAP=$!
   _pids+=("$CAP")
   sleep 1
