@@ -346,26 +346,69 @@ static int d_finalize(struct dctx *c)
     return 0;
 }
 
-/* OpenAI: usage object (also vLLM/SGLang/llama.cpp). */
-static int oa_usage(struct dctx *c, const struct jscan_val *u)
+/* A usage object's counts, read by a table: every dialect names the same few numbers
+ * differently, some one level down (`prompt_tokens_details.cached_tokens`). Each found count
+ * lands in vals[slot]; the others stay as the caller set them. */
+struct d_usage_key {
+    const char *key;
+    const char *sub;  /* NULL: the count is the key's own value */
+    int slot;
+    const char *reason;
+};
+
+static int d_usage_counts(struct dctx *c, const struct jscan_val *u, const struct d_usage_key *keys,
+                          size_t nkeys, int64_t *vals)
 {
-    if (u->type == JSCAN_NULL)
-        return 0;
     if (u->type != JSCAN_OBJECT)
         return D_MALFORMED(c, "usage is not an object");
     struct jscan_iter it;
-    struct jscan_val k, v, ct;
+    struct jscan_val k, v, d;
     int rc = 0;
-    c->out->has_usage = 1;
     jscan_iter_init(&it, u);
     while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (D_KEY(&k, "prompt_tokens"))
-            rc = d_int(c, &v, &c->out->prompt_tokens, "usage.prompt_tokens is not a count");
-        else if (D_KEY(&k, "completion_tokens"))
-            rc = d_int(c, &v, &c->out->completion_tokens, "usage.completion_tokens is not a count");
-        else if (D_KEY(&k, "prompt_tokens_details") && jscan_get(&v, "cached_tokens", &ct))
-            rc = d_int(c, &ct, &c->out->cached_tokens, "usage.cached_tokens is not a count");
+        for (size_t i = 0; i < nkeys; i++) {
+            if (!jscan_key_is(&k, keys[i].key))
+                continue;
+            if (!keys[i].sub)
+                rc = d_int(c, &v, &vals[keys[i].slot], keys[i].reason);
+            else if (jscan_get(&v, keys[i].sub, &d))
+                rc = d_int(c, &d, &vals[keys[i].slot], keys[i].reason);
+            break;
+        }
     }
+    return rc;
+}
+
+enum { U_PROMPT, U_COMPLETION, U_CACHED, U_REASONING, U_CACHE_WRITE, U_SLOTS };
+
+/* Stores what the usage object gave; -1 slots leave the event's field as it was. */
+static void d_usage_store(struct dctx *c, const int64_t *vals)
+{
+    c->out->has_usage = 1;
+    if (vals[U_PROMPT] >= 0)
+        c->out->prompt_tokens = vals[U_PROMPT];
+    if (vals[U_COMPLETION] >= 0)
+        c->out->completion_tokens = vals[U_COMPLETION];
+    if (vals[U_CACHED] >= 0)
+        c->out->cached_tokens = vals[U_CACHED];
+    if (vals[U_REASONING] >= 0)
+        c->out->reasoning_tokens = vals[U_REASONING];
+}
+
+/* OpenAI: usage object (also vLLM/SGLang/llama.cpp). */
+static int oa_usage(struct dctx *c, const struct jscan_val *u)
+{
+    static const struct d_usage_key keys[] = {
+        {"prompt_tokens", NULL, U_PROMPT, "usage.prompt_tokens is not a count"},
+        {"completion_tokens", NULL, U_COMPLETION, "usage.completion_tokens is not a count"},
+        {"prompt_tokens_details", "cached_tokens", U_CACHED, "usage.cached_tokens is not a count"},
+    };
+    if (u->type == JSCAN_NULL)
+        return 0;
+    int64_t vals[U_SLOTS] = {-1, -1, -1, -1, -1};
+    int rc = d_usage_counts(c, u, keys, sizeof keys / sizeof keys[0], vals);
+    if (rc == 0)
+        d_usage_store(c, vals);
     return rc;
 }
 
@@ -788,34 +831,23 @@ static void oa_shape_store(struct dialect_shape *s, const struct dctx *c, const 
  * cached = cache read tokens. */
 static int an_usage(struct dctx *c, const struct jscan_val *u)
 {
+    static const struct d_usage_key keys[] = {
+        {"input_tokens", NULL, U_PROMPT, "usage.input_tokens is not a count"},
+        {"output_tokens", NULL, U_COMPLETION, "usage.output_tokens is not a count"},
+        {"cache_creation_input_tokens", NULL, U_CACHE_WRITE,
+         "usage.cache_creation_input_tokens is not a count"},
+        {"cache_read_input_tokens", NULL, U_CACHED, "usage.cache_read_input_tokens is not a count"},
+    };
     if (u->type == JSCAN_NULL)
         return 0;
-    if (u->type != JSCAN_OBJECT)
-        return D_MALFORMED(c, "usage is not an object");
-    int64_t in = -1, cc = -1, cr = -1, out = -1;
-    struct jscan_iter it;
-    struct jscan_val k, v;
-    int rc = 0;
-    jscan_iter_init(&it, u);
-    while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (D_KEY(&k, "input_tokens"))
-            rc = d_int(c, &v, &in, "usage.input_tokens is not a count");
-        else if (D_KEY(&k, "output_tokens"))
-            rc = d_int(c, &v, &out, "usage.output_tokens is not a count");
-        else if (D_KEY(&k, "cache_creation_input_tokens"))
-            rc = d_int(c, &v, &cc, "usage.cache_creation_input_tokens is not a count");
-        else if (D_KEY(&k, "cache_read_input_tokens"))
-            rc = d_int(c, &v, &cr, "usage.cache_read_input_tokens is not a count");
-    }
+    int64_t vals[U_SLOTS] = {-1, -1, -1, -1, -1};
+    int rc = d_usage_counts(c, u, keys, sizeof keys / sizeof keys[0], vals);
     if (rc)
         return rc;
-    c->out->has_usage = 1;
-    if (in >= 0)
-        c->out->prompt_tokens = in + (cc > 0 ? cc : 0) + (cr > 0 ? cr : 0);
-    if (cr >= 0)
-        c->out->cached_tokens = cr;
-    if (out >= 0)
-        c->out->completion_tokens = out;
+    if (vals[U_PROMPT] >= 0)
+        vals[U_PROMPT] += (vals[U_CACHE_WRITE] > 0 ? vals[U_CACHE_WRITE] : 0) +
+                          (vals[U_CACHED] > 0 ? vals[U_CACHED] : 0);
+    d_usage_store(c, vals);
     return 0;
 }
 
@@ -1109,25 +1141,19 @@ static int rs_is_content_delta(const struct jscan_val *t)
  * output_tokens_details.reasoning_tokens} */
 static int rs_usage(struct dctx *c, const struct jscan_val *u)
 {
+    static const struct d_usage_key keys[] = {
+        {"input_tokens", NULL, U_PROMPT, "usage.input_tokens is not a count"},
+        {"output_tokens", NULL, U_COMPLETION, "usage.output_tokens is not a count"},
+        {"input_tokens_details", "cached_tokens", U_CACHED, "usage.cached_tokens is not a count"},
+        {"output_tokens_details", "reasoning_tokens", U_REASONING,
+         "usage.reasoning_tokens is not a count"},
+    };
     if (u->type == JSCAN_NULL)
         return 0;
-    if (u->type != JSCAN_OBJECT)
-        return D_MALFORMED(c, "usage is not an object");
-    struct jscan_iter it;
-    struct jscan_val k, v, d;
-    int rc = 0;
-    c->out->has_usage = 1;
-    jscan_iter_init(&it, u);
-    while (rc == 0 && jscan_iter_next(&it, &k, &v) == 1) {
-        if (D_KEY(&k, "input_tokens"))
-            rc = d_int(c, &v, &c->out->prompt_tokens, "usage.input_tokens is not a count");
-        else if (D_KEY(&k, "output_tokens"))
-            rc = d_int(c, &v, &c->out->completion_tokens, "usage.output_tokens is not a count");
-        else if (D_KEY(&k, "input_tokens_details") && jscan_get(&v, "cached_tokens", &d))
-            rc = d_int(c, &d, &c->out->cached_tokens, "usage.cached_tokens is not a count");
-        else if (D_KEY(&k, "output_tokens_details") && jscan_get(&v, "reasoning_tokens", &d))
-            rc = d_int(c, &d, &c->out->reasoning_tokens, "usage.reasoning_tokens is not a count");
-    }
+    int64_t vals[U_SLOTS] = {-1, -1, -1, -1, -1};
+    int rc = d_usage_counts(c, u, keys, sizeof keys / sizeof keys[0], vals);
+    if (rc == 0)
+        d_usage_store(c, vals);
     return rc;
 }
 
