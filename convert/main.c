@@ -153,6 +153,28 @@ struct convert_args {
 static int convert_progress_on;
 static int64_t convert_progress_next;
 
+/* The trailer's stats are the run's counts by name; closing the log is where a full disk shows
+ * up, so a failed close is an error like a failed write. Returns 0 when every write landed. */
+struct convert_count {
+    const char *name;
+    int64_t n;
+};
+
+static int convert_close(struct tlog_writer *w, int wrc, const struct convert_count *c, size_t n,
+                         const char *out)
+{
+    cJSON *stats = cJSON_CreateObject();
+    for (size_t i = 0; stats && i < n; i++)
+        cJSON_AddNumberToObject(stats, c[i].name, (double)c[i].n);
+    int crc = tlog_writer_close(w, stats);
+    cJSON_Delete(stats);
+    if (wrc || crc) {
+        fprintf(stderr, "llmtrace-convert: %s: write failed\n", out);
+        return -1;
+    }
+    return 0;
+}
+
 static void convert_progress(int force, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void convert_progress(int force, const char *fmt, ...)
 {
@@ -567,23 +589,21 @@ static int convert_import(struct convert_args *a, char **inputs, int n_in, int a
         }
     }
     convert_progress_done();
-    cJSON *stats = cJSON_CreateObject();
-    cJSON_AddNumberToObject(stats, "rows", (double)t.records);
-    cJSON_AddNumberToObject(stats, "bad", (double)t.bad);
-    cJSON_AddNumberToObject(stats, "failed", (double)t.failed);
-    cJSON_AddNumberToObject(stats, "skipped_failed", (double)t.skipped_failed);
-    cJSON_AddNumberToObject(stats, "out_of_order", (double)t.out_of_order);
-    cJSON_AddNumberToObject(stats, "ignored", (double)t.ignored);
-    cJSON_AddNumberToObject(stats, "sessions", (double)t.sessions);
-    cJSON_AddNumberToObject(stats, "sessions_linked", (double)t.linked);
-    cJSON_AddNumberToObject(stats, "think_clamped", (double)t.think_clamped);
-    int crc = tlog_writer_close(w, stats);
+    const struct convert_count counts[] = {
+        {"rows", t.records},
+        {"bad", t.bad},
+        {"failed", t.failed},
+        {"skipped_failed", t.skipped_failed},
+        {"out_of_order", t.out_of_order},
+        {"ignored", t.ignored},
+        {"sessions", t.sessions},
+        {"sessions_linked", t.linked},
+        {"think_clamped", t.think_clamped},
+    };
+    int crc = convert_close(w, wrc, counts, sizeof counts / sizeof counts[0], a->out);
     w = NULL;
-    cJSON_Delete(stats);
-    if (wrc || crc) {
-        fprintf(stderr, "llmtrace-convert: %s: write failed\n", a->out);
+    if (crc)
         goto out;
-    }
     if (!a->quiet && t.sessions)
         fprintf(stderr, "llmtrace-convert: %" PRId64 " sessions (%" PRId64 " turns after a "
                 "first)\n", t.sessions, t.linked);
@@ -851,25 +871,23 @@ static int convert_sessions(const struct convert_args *a, char **inputs, int n_i
                     desc);
         tlog_reader_close(r);
     }
-    cJSON *stats = cJSON_CreateObject();
-    cJSON_AddNumberToObject(stats, "records", (double)tot.records);
-    cJSON_AddNumberToObject(stats, "bad", (double)bad);
-    cJSON_AddNumberToObject(stats, "without_session", (double)tot.skipped);
-    cJSON_AddNumberToObject(stats, "sessions", (double)tot.sessions);
-    cJSON_AddNumberToObject(stats, "linked", (double)tot.linked);
-    cJSON_AddNumberToObject(stats, "repeats", (double)tot.repeats);
-    cJSON_AddNumberToObject(stats, "branches", (double)tot.branches);
-    cJSON_AddNumberToObject(stats, "ambiguous", (double)tot.ambiguous);
-    cJSON_AddNumberToObject(stats, "expired", (double)tot.expired);
-    cJSON_AddNumberToObject(stats, "evicted", (double)tot.evicted);
-    cJSON_AddNumberToObject(stats, "think_clamped", (double)tot.think_clamped);
-    int crc = tlog_writer_close(w, stats);
+    const struct convert_count counts[] = {
+        {"records", tot.records},
+        {"bad", bad},
+        {"without_session", tot.skipped},
+        {"sessions", tot.sessions},
+        {"linked", tot.linked},
+        {"repeats", tot.repeats},
+        {"branches", tot.branches},
+        {"ambiguous", tot.ambiguous},
+        {"expired", tot.expired},
+        {"evicted", tot.evicted},
+        {"think_clamped", tot.think_clamped},
+    };
+    int crc = convert_close(w, wrc, counts, sizeof counts / sizeof counts[0], a->out);
     w = NULL;
-    cJSON_Delete(stats);
-    if (wrc || crc) {
-        fprintf(stderr, "llmtrace-convert: %s: write failed\n", a->out);
+    if (crc)
         goto out;
-    }
     if (!a->quiet) {
         fprintf(stderr, "llmtrace-convert: %" PRId64 " records: %" PRId64 " sessions (%" PRId64
                 " next turns linked, %" PRId64 " retries of a failed turn, %" PRId64
