@@ -267,6 +267,22 @@ int tlog_exchange_from_json(const cJSON *obj, struct tlog_exchange *x, char *err
 int tlog_exchange_from_json_ex(const cJSON *obj, struct tlog_exchange *x, char *err,
                                size_t errlen, struct tlog_skips *sk);
 
+/* Fill m / st (initialised by the callee) from a parsed metrics / stage record. A key with
+ * the wrong type or out of range (t_us, name, labels, value, verdict, stage, estimates…)
+ * returns TLOG_ERR_FORMAT with "bad \"key\": expected …" in err; unknown keys are ignored.
+ * Take no ownership of obj. tlog_metrics_free / tlog_stage_free release and re-initialise.
+ * (The structs are defined with the reader below.) */
+struct tlog_metrics;
+struct tlog_stage;
+int tlog_metrics_from_json(const cJSON *obj, struct tlog_metrics *m, char *err, size_t errlen);
+int tlog_stage_from_json(const cJSON *obj, struct tlog_stage *st, char *err, size_t errlen);
+void tlog_metrics_init(struct tlog_metrics *m);
+void tlog_metrics_free(struct tlog_metrics *m);
+void tlog_stage_init(struct tlog_stage *st);
+void tlog_stage_free(struct tlog_stage *st);
+/* "ttft" / "tpot" / "e2e" for 0..2, "goodput" for 3. */
+const char *tlog_stage_metric_name(int k);
+
 /* Copies into x->extra (created on demand) every top-level key of obj that schema 1 does not
  * define, so a rewrite keeps fields added by newer writers. 0 or TLOG_ERR_NOMEM. */
 int tlog_exchange_copy_extra(const cJSON *obj, struct tlog_exchange *x);
@@ -315,16 +331,55 @@ uint64_t tlog_writer_bytes(const struct tlog_writer *w); /* compressed bytes wri
 struct tlog_reader_opts {
     int skip_bodies;         /* 1: do not parse request.body / response.text (cheap skip) */
     int keep_extra;          /* 1: keep unknown keys in tlog_exchange.extra */
+    int aux_records;         /* 1: return metrics and stage records parsed (TLOG_REC_METRICS,
+                                TLOG_REC_STAGE); 0: they read as TLOG_REC_OTHER */
     size_t max_line;         /* default 64 MiB */
 };
 
-enum tlog_record_type { TLOG_REC_HEADER = 1, TLOG_REC_EXCHANGE, TLOG_REC_TRAILER, TLOG_REC_OTHER };
+enum tlog_record_type { TLOG_REC_HEADER = 1, TLOG_REC_EXCHANGE, TLOG_REC_TRAILER, TLOG_REC_OTHER,
+                        TLOG_REC_METRICS, TLOG_REC_STAGE };
+
+/* A metrics record (SCHEMA.md "Metrics record", written by replay --scrape): one Prometheus
+ * sample, or one failed scrape (name NULL, error_message set). */
+struct tlog_metrics {
+    int64_t t_us;            /* epoch µs the scrape's response arrived */
+    char *name;              /* "vllm:num_requests_running"; NULL for a failed scrape */
+    char *labels;            /* the labels as "k=v,k2=v2" in the record's order; "" none */
+    double value;            /* NAN when null (NaN/±Inf in the exposition) */
+    char *kind;              /* "gauge", "counter", …; NULL unknown */
+    char *url;               /* failed scrape: the URL; else NULL */
+    char *error_message;     /* failed scrape: error.message (or ""); else NULL */
+};
+
+/* The SLO metrics a stage record judges, in this order ("ttft_ms", "tpot_ms", "e2e_ms"). */
+#define TLOG_STAGE_METRICS 3
+/* A stage record (SCHEMA.md "Stage record", written by replay --search after each stage).
+ * Numbers the record leaves null or out are NAN (counts -1). */
+struct tlog_stage {
+    int64_t t_us;
+    char *mode;              /* "concurrency" | "rate"; NULL unknown */
+    double stage;            /* = replay.stage of its exchanges */
+    enum { TLOG_VERDICT_UNKNOWN = 0, TLOG_VERDICT_MET, TLOG_VERDICT_FAILED,
+           TLOG_VERDICT_UNDECIDED } verdict;
+    int64_t requests, wall_us, min_requests;
+    double quantile, alpha;
+    double slo_ms[TLOG_STAGE_METRICS];       /* NAN: no SLO on that metric */
+    struct tlog_stage_est {
+        int present;
+        int64_t n;
+        double point, lo, hi;                /* NAN point: none; ±INFINITY: unbounded side */
+    } est[TLOG_STAGE_METRICS];
+    double goodput_share, goodput_lo, goodput_hi, goodput_min;
+    int deciding;            /* 0..2 the metric above, 3 "goodput", -1 none */
+};
 
 struct tlog_record {
     enum tlog_record_type type;
     struct tlog_header header;     /* valid when type == TLOG_REC_HEADER */
     struct tlog_exchange x;        /* valid when type == TLOG_REC_EXCHANGE */
     struct tlog_trailer trailer;   /* valid when type == TLOG_REC_TRAILER */
+    struct tlog_metrics metrics;   /* valid when type == TLOG_REC_METRICS */
+    struct tlog_stage stage;       /* valid when type == TLOG_REC_STAGE */
     int64_t line_no;               /* 1-based line number in the uncompressed stream */
 };
 void tlog_record_init(struct tlog_record *r);

@@ -324,6 +324,8 @@ void tlog_record_init(struct tlog_record *r)
     r->trailer.end_us = -1;
     r->trailer.records = -1;
     r->trailer.errors = -1;
+    tlog_metrics_init(&r->metrics);
+    tlog_stage_init(&r->stage);
 }
 
 void tlog_record_free(struct tlog_record *r)
@@ -333,6 +335,8 @@ void tlog_record_free(struct tlog_record *r)
     tlog_header_free(&r->header);
     tlog_exchange_free(&r->x);
     cJSON_Delete(r->trailer.stats);
+    tlog_metrics_free(&r->metrics);
+    tlog_stage_free(&r->stage);
     tlog_record_init(r);
 }
 

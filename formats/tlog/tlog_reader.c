@@ -1545,6 +1545,24 @@ static int tlog_r_parse_line(struct tlog_reader *r, char *line, size_t len,
                 rc = 1;
             }
         }
+    } else if (r->o.aux_records && strcmp(type, "metrics") == 0) {
+        char e[256];
+        rc = tlog_metrics_from_json(j, &rec->metrics, e, sizeof e);
+        if (rc == TLOG_ERR_FORMAT)
+            rc = tlog_r_bad(r, e);
+        else if (rc == 0) {
+            rec->type = TLOG_REC_METRICS;
+            rc = 1;
+        }
+    } else if (r->o.aux_records && strcmp(type, "stage") == 0) {
+        char e[256];
+        rc = tlog_stage_from_json(j, &rec->stage, e, sizeof e);
+        if (rc == TLOG_ERR_FORMAT)
+            rc = tlog_r_bad(r, e);
+        else if (rc == 0) {
+            rec->type = TLOG_REC_STAGE;
+            rc = 1;
+        }
     } else {
         rec->type = TLOG_REC_OTHER; /* a record type from a newer writer */
         rc = 1;

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1208,6 +1209,119 @@ static void test_corrupt_middle_member(void **state)
     free(p);
 }
 
+/* Metrics and stage records come back parsed when asked (aux_records), as OTHER when not;
+ * a wrong type or a value out of range is one bad line naming the key. */
+static void test_aux_records(void **state)
+{
+    (void)state;
+    const char *log =
+        "{\"type\":\"header\",\"schema\":1,\"tool\":\"llmtrace-replay\",\"start_us\":5}\n"
+        "{\"type\":\"metrics\",\"t_us\":1000,\"name\":\"vllm:num_requests_running\","
+        "\"labels\":{\"engine\":\"0\",\"model_name\":\"m\"},\"value\":7,\"kind\":\"gauge\"}\n"
+        "{\"type\":\"metrics\",\"t_us\":1001,\"name\":\"x\",\"labels\":{},\"value\":null,"
+        "\"value_str\":\"NaN\",\"kind\":\"gauge\"}\n"
+        "{\"type\":\"metrics\",\"t_us\":1002,\"url\":\"http://127.0.0.1:1/metrics\","
+        "\"error\":{\"kind\":\"scrape\",\"message\":\"connection refused\"}}\n"
+        "{\"type\":\"metrics\",\"t_us\":1.5,\"name\":\"x\",\"value\":1}\n"
+        "{\"type\":\"metrics\",\"t_us\":1003,\"name\":\"x\",\"labels\":{\"a\":1},\"value\":1}\n"
+        "{\"type\":\"metrics\",\"t_us\":1004,\"name\":\"x\",\"value\":\"7\"}\n"
+        "{\"type\":\"stage\",\"t_us\":2000,\"mode\":\"concurrency\",\"stage\":16,"
+        "\"verdict\":\"failed\",\"requests\":120,\"wall_us\":3000000,\"quantile\":0.9,"
+        "\"alpha\":0.05,\"min_requests\":35,\"slo\":{\"e2e_ms\":1000},\"estimates\":{\"e2e_ms\":"
+        "{\"n\":120,\"point\":1250.5,\"lo\":1200,\"hi\":null}},\"goodput\":{\"share\":0.25,"
+        "\"lo\":0.18,\"hi\":0.33,\"min\":null},\"deciding\":\"e2e\"}\n"
+        "{\"type\":\"stage\",\"t_us\":2001,\"stage\":-4,\"verdict\":\"met\"}\n"
+        "{\"type\":\"stage\",\"t_us\":2002,\"stage\":4,\"verdict\":3}\n"
+        "{\"type\":\"stage\",\"t_us\":2003,\"stage\":4,\"verdict\":\"met\",\"quantile\":1.5}\n"
+        "{\"type\":\"stage\",\"t_us\":2004,\"stage\":4,\"verdict\":\"met\",\"estimates\":"
+        "{\"ttft_ms\":{\"lo\":\"x\"}}}\n"
+        "{\"type\":\"trailer\",\"end_us\":9,\"records\":0,\"errors\":0,\"stats\":{}}\n";
+    char path[300], err[256];
+    tmp_path(path, sizeof path, "aux.jsonl");
+    spit(path, log, strlen(log));
+    struct tlog_reader_opts ro = {0};
+    ro.aux_records = 1;
+    struct tlog_reader *r = tlog_reader_open(path, &ro, err, sizeof err);
+    assert_non_null(r);
+    struct tlog_record rec;
+    tlog_record_init(&rec);
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_int_equal(rec.type, TLOG_REC_HEADER);
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_int_equal(rec.type, TLOG_REC_METRICS);
+    assert_int_equal(rec.metrics.t_us, 1000);
+    assert_string_equal(rec.metrics.name, "vllm:num_requests_running");
+    assert_string_equal(rec.metrics.labels, "engine=0,model_name=m");
+    assert_true(rec.metrics.value == 7);
+    assert_string_equal(rec.metrics.kind, "gauge");
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_string_equal(rec.metrics.labels, "");
+    assert_true(isnan(rec.metrics.value));
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_int_equal(rec.type, TLOG_REC_METRICS);
+    assert_null(rec.metrics.name);
+    assert_string_equal(rec.metrics.url, "http://127.0.0.1:1/metrics");
+    assert_string_equal(rec.metrics.error_message, "connection refused");
+    assert_int_equal(tlog_read(r, &rec), TLOG_ERR_FORMAT);
+    assert_string_equal(tlog_reader_error(r), "record 5: bad \"t_us\": expected integer");
+    assert_int_equal(tlog_read(r, &rec), TLOG_ERR_FORMAT);
+    assert_string_equal(tlog_reader_error(r), "record 6: bad \"labels.a\": expected string");
+    assert_int_equal(tlog_read(r, &rec), TLOG_ERR_FORMAT);
+    assert_string_equal(tlog_reader_error(r), "record 7: bad \"value\": expected number or null");
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_int_equal(rec.type, TLOG_REC_STAGE);
+    assert_string_equal(rec.stage.mode, "concurrency");
+    assert_true(rec.stage.stage == 16);
+    assert_int_equal(rec.stage.verdict, TLOG_VERDICT_FAILED);
+    assert_int_equal(rec.stage.requests, 120);
+    assert_int_equal(rec.stage.wall_us, 3000000);
+    assert_int_equal(rec.stage.min_requests, 35);
+    assert_true(rec.stage.quantile == 0.9);
+    assert_true(rec.stage.slo_ms[2] == 1000);
+    assert_true(isnan(rec.stage.slo_ms[0]));
+    assert_false(rec.stage.est[0].present);
+    assert_true(rec.stage.est[2].present);
+    assert_int_equal(rec.stage.est[2].n, 120);
+    assert_true(rec.stage.est[2].point == 1250.5);
+    assert_true(rec.stage.est[2].lo == 1200);
+    assert_true(isinf(rec.stage.est[2].hi) && rec.stage.est[2].hi > 0);
+    assert_true(rec.stage.goodput_share == 0.25);
+    assert_true(isnan(rec.stage.goodput_min));
+    assert_int_equal(rec.stage.deciding, 2);
+    assert_string_equal(tlog_stage_metric_name(rec.stage.deciding), "e2e");
+    assert_int_equal(tlog_read(r, &rec), TLOG_ERR_FORMAT);
+    assert_string_equal(tlog_reader_error(r),
+                        "record 9: bad \"stage\": expected a positive number");
+    assert_int_equal(tlog_read(r, &rec), TLOG_ERR_FORMAT);
+    assert_string_equal(tlog_reader_error(r), "record 10: bad \"verdict\": expected string");
+    assert_int_equal(tlog_read(r, &rec), TLOG_ERR_FORMAT);
+    assert_string_equal(tlog_reader_error(r),
+                        "record 11: bad \"quantile\": expected a number between 0 and 1");
+    assert_int_equal(tlog_read(r, &rec), TLOG_ERR_FORMAT);
+    assert_string_equal(tlog_reader_error(r),
+                        "record 12: bad \"estimates.ttft_ms.lo\": expected number or null");
+    assert_int_equal(tlog_read(r, &rec), 1);
+    assert_int_equal(rec.type, TLOG_REC_TRAILER);
+    assert_int_equal(tlog_read(r, &rec), 0);
+    tlog_record_free(&rec);
+    tlog_reader_close(r);
+    /* without aux_records they are records of another type, skipped by exchange readers */
+    ro.aux_records = 0;
+    r = tlog_reader_open(path, &ro, err, sizeof err);
+    assert_non_null(r);
+    int other = 0, bad = 0, rc;
+    while ((rc = tlog_read(r, &rec)) != 0) {
+        if (rc < 0)
+            bad++;
+        else if (rec.type == TLOG_REC_OTHER)
+            other++;
+    }
+    assert_int_equal(other, 11);
+    assert_int_equal(bad, 0);
+    tlog_record_free(&rec);
+    tlog_reader_close(r);
+}
+
 static void test_plain_jsonl_and_errors(void **state)
 {
     (void)state;
@@ -1820,6 +1934,7 @@ int main(void)
         cmocka_unit_test(test_kill9_keeps_closed_members),
         cmocka_unit_test(test_many_escapes),
         cmocka_unit_test(test_file_windows),
+        cmocka_unit_test(test_aux_records),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
