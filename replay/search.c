@@ -1,6 +1,6 @@
 /* search.c — stage judgement and bracketing for --search (search.h).
  *
- * Quantile intervals are the classic distribution-free ones: with n samples sorted, the
+ * Quantile intervals (formats/base/qci.c) are the classic distribution-free ones: with n samples sorted, the
  * q-quantile lies in [x(l), x(u)] with probability ≥ 1 − alpha when l is the largest and u the
  * smallest order with P(B ≤ l − 1) ≤ alpha/2 and P(B ≤ u − 1) ≥ 1 − alpha/2, B ~ Binomial(n, q).
  * When there are too few samples for an order u ≤ n, the upper bound is +Inf: the stage cannot
@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "qci.h"
 
 const char *search_metric_name(enum search_metric m)
 {
@@ -33,59 +34,9 @@ static int search_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* P(B ≤ k) for every k of interest is built incrementally from the pmf in log space. Finds
- * the orders (1-based) l and u of the interval; l = 0 / u = n + 1 when off the sample. */
-static void search_orders(size_t n, double q, double alpha, size_t *l, size_t *u)
-{
-    double lq = log(q), l1q = log1p(-q);
-    double cdf = 0;
-    *l = 0;
-    *u = n + 1;
-    for (size_t k = 0; k <= n; k++) {
-        /* log C(n, k) + k log q + (n − k) log(1 − q) */
-        double lp = lgamma((double)n + 1) - lgamma((double)k + 1) - lgamma((double)(n - k) + 1) +
-                    (double)k * lq + (double)(n - k) * l1q;
-        cdf += exp(lp); /* now P(B ≤ k) */
-        if (cdf <= alpha / 2)
-            *l = k + 1;  /* P(B ≤ l − 1) ≤ alpha/2 with l − 1 = k */
-        if (cdf >= 1 - alpha / 2 && *u == n + 1 && k + 1 <= n)
-            *u = k + 1;
-    }
-}
-
 size_t search_min_samples(double q, double alpha)
 {
-    /* u ≤ n needs P(B ≤ n − 1) = 1 − q^n ≥ 1 − alpha/2 */
-    return (size_t)ceil(log(alpha / 2) / log(q));
-}
-
-/* The standard normal quantile 1 − alpha/2: erfc(z/√2) = alpha, by bisection. */
-static double search_z(double alpha)
-{
-    double lo = 0, hi = 12;
-    for (int i = 0; i < 100; i++) {
-        double mid = (lo + hi) / 2;
-        if (erfc(mid / sqrt(2)) > alpha)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return (lo + hi) / 2;
-}
-
-/* Linear interpolation between order statistics (NumPy's default). */
-static double search_quantile(const double *v, size_t n, double q)
-{
-    if (n == 0)
-        return NAN;
-    double pos = q * (double)(n - 1);
-    size_t i = (size_t)pos;
-    if (i + 1 >= n)
-        return v[n - 1];
-    double f = pos - (double)i;
-    if (isinf(v[i + 1]))
-        return f > 0 ? v[i + 1] : v[i];
-    return v[i] + f * (v[i + 1] - v[i]);
+    return qci_min_samples(q, alpha);
 }
 
 void search_judge(const struct search_slo *slo, struct search_sample *v, size_t n,
@@ -119,11 +70,7 @@ void search_judge(const struct search_slo *slo, struct search_sample *v, size_t 
             continue;
         }
         qsort(x, k, sizeof *x, search_cmp);
-        e->point = search_quantile(x, k, slo->quantile);
-        size_t l, u;
-        search_orders(k, slo->quantile, alpha, &l, &u);
-        e->lo = l >= 1 ? x[l - 1] : -INFINITY;
-        e->hi = u <= k ? x[u - 1] : INFINITY;
+        qci_quantile_ci(x, k, slo->quantile, alpha, &e->point, &e->lo, &e->hi);
         if (slo->goodput_min > 0)
             continue;
         if (e->lo > slo->limit_ms[m]) {
@@ -146,14 +93,8 @@ void search_judge(const struct search_slo *slo, struct search_sample *v, size_t 
         good += ok;
     }
     out->goodput = n ? (double)good / (double)n : NAN;
-    if (n) {
-        double z = search_z(alpha);
-        double p = out->goodput, nn = (double)n;
-        double c = (p + z * z / (2 * nn)) / (1 + z * z / nn);
-        double h = z / (1 + z * z / nn) * sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn));
-        out->goodput_lo = c - h < 0 ? 0 : c - h;
-        out->goodput_hi = c + h > 1 ? 1 : c + h;
-    }
+    if (n)
+        qci_wilson(out->goodput, n, alpha, &out->goodput_lo, &out->goodput_hi);
     free(x);
     if (slo->goodput_min > 0) {
         out->deciding = -1;
