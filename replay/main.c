@@ -186,7 +186,7 @@ struct opts {
     int no_resend, conn_per_request, no_preconnect;
     int64_t max_connect_errors;
     int search;                /* 0 none, 1 concurrency, 2 rate */
-    struct search_slo slo;
+    struct slo_target slo;
     int slo_given;
     double search_start, search_factor, search_tolerance;
     int64_t search_stages, search_lengthen;
@@ -774,10 +774,10 @@ static cJSON *options_json(const struct opts *o, const char *mode)
         cJSON *sj = cJSON_AddObjectToObject(j, "search");
         cJSON_AddStringToObject(sj, "by", o->search == 1 ? "concurrency" : "rate");
         cJSON *sl = cJSON_AddObjectToObject(sj, "slo");
-        for (int m = 0; m < SEARCH_N_METRICS; m++)
+        for (int m = 0; m < SLO_N_METRICS; m++)
             if (o->slo.limit_ms[m] > 0) {
                 char k[16];
-                snprintf(k, sizeof k, "%s_ms", search_metric_name(m));
+                snprintf(k, sizeof k, "%s_ms", slo_metric_name(m));
                 cJSON_AddNumberToObject(sl, k, o->slo.limit_ms[m]);
             }
         cJSON_AddNumberToObject(sj, "quantile", o->slo.quantile);
@@ -1365,14 +1365,14 @@ int main(int argc, char **argv)
     struct search_stage_result {
         double x;
         int64_t wall_us;
-        struct search_verdict v;
+        struct slo_verdict v;
     } sres[MAX_STAGES * 4];
     size_t n_sres = 0;
     double sx = 0;
     int64_t stage_n = 0, stage_n_now = 0;
     int lengthened = 0;
     if (o.search) {
-        size_t minn = search_min_samples(o.slo.quantile, o.slo.alpha);
+        size_t minn = slo_min_samples(o.slo.quantile, o.slo.alpha);
         stage_n = o.stage_requests > 0 ? o.stage_requests
                   : o.slo.goodput_min > 0
                       ? (int64_t)fmax(100, ceil(20 / fmax(1e-3, 1 - o.slo.goodput_min)))
@@ -1501,19 +1501,19 @@ int main(int argc, char **argv)
         free(ttft_from);
         if (o.search && !atomic_load(&g_stop) && !fatal) {
             size_t ns = 0;
-            struct search_sample *sv = tally_samples_since(&tmark, &ns);
-            struct search_verdict v;
-            search_judge(&o.slo, sv, ns, &v);
+            struct slo_sample *sv = tally_samples_since(&tmark, &ns);
+            struct slo_verdict v;
+            slo_judge(&o.slo, sv, ns, &v);
             free(sv);
             if (search_stage_json(&sline, mode, sx, clock_epoch_us(), (pe - ps) / 1000, &o.slo,
                                   &v) == 0)
                 tlog_writer_line(out.w, sline.p, sline.len, 0, 0);
             char why[600];
-            search_describe(&o.slo, &v, why, sizeof why);
-            int again = v.kind == SEARCH_UNDECIDED && lengthened < o.search_lengthen;
+            slo_describe(&o.slo, &v, why, sizeof why);
+            int again = v.kind == SLO_UNDECIDED && lengthened < o.search_lengthen;
             if (!o.quiet)
                 fprintf(stderr, PROG ": search: %s %g: %s (%zu requests): %s%s\n",
-                        o.search == 1 ? "concurrency" : "rate", sx, search_verdict_name(v.kind),
+                        o.search == 1 ? "concurrency" : "rate", sx, slo_verdict_name(v.kind),
                         v.n, why, again ? "; lengthening the stage" : "");
             if (n_sres < sizeof sres / sizeof sres[0]) {
                 sres[n_sres].x = sx;
@@ -1636,11 +1636,11 @@ int main(int argc, char **argv)
     /* --search's answer: the highest stage that met, and the lowest above it that did not */
     const struct search_stage_result *best = NULL, *above = NULL;
     for (size_t i = 0; i < n_sres; i++) {
-        if (sres[i].v.kind == SEARCH_MET && (!best || sres[i].x > best->x))
+        if (sres[i].v.kind == SLO_MET && (!best || sres[i].x > best->x))
             best = &sres[i];
     }
     for (size_t i = 0; i < n_sres; i++)
-        if (sres[i].v.kind != SEARCH_MET && (!best || sres[i].x > best->x) &&
+        if (sres[i].v.kind != SLO_MET && (!best || sres[i].x > best->x) &&
             (!above || sres[i].x < above->x || (sres[i].x == above->x)))
             above = &sres[i];
     cJSON *search_json = NULL;
@@ -1852,9 +1852,9 @@ int main(int argc, char **argv)
         const char *what = o.search == 1 ? "concurrency" : "rate";
         char a[600] = "", b[600] = "";
         if (best)
-            search_describe(&o.slo, &best->v, a, sizeof a);
+            slo_describe(&o.slo, &best->v, a, sizeof a);
         if (above)
-            search_describe(&o.slo, &above->v, b, sizeof b);
+            slo_describe(&o.slo, &above->v, b, sizeof b);
         int conv = ss.lo > 0 && ss.hi > 0 &&
                    ((ss.hi - ss.lo) / ss.lo <= ss.tolerance || (ss.integer && ss.hi - ss.lo <= 1));
         if (!o.quiet && best)
@@ -1866,11 +1866,11 @@ int main(int argc, char **argv)
         else if (!o.quiet)
             fprintf(stderr, PROG ": nothing meets the SLO: at %s %g, %s%s; %zu stages in %.1fs\n",
                     what, above ? above->x : 0, above ? b : "no stage ran",
-                    above && above->v.kind == SEARCH_UNDECIDED ? " (undecided)" : "", n_sres,
+                    above && above->v.kind == SLO_UNDECIDED ? " (undecided)" : "", n_sres,
                     (double)run_us / 1e6);
         if (!o.quiet && best && above)
             fprintf(stderr, PROG ": next: %s %g %s: %s\n", what, above->x,
-                    search_verdict_name(above->v.kind), b);
+                    slo_verdict_name(above->v.kind), b);
         if (o.json && search_json) {
             char *js = cJSON_PrintUnformatted(search_json);
             if (js) {

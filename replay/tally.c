@@ -11,7 +11,7 @@ struct tally_worker {
     struct tally_counts c;
     int64_t *tpot_ns;
     size_t cap;
-    struct search_sample *samples;
+    struct slo_sample *samples;
     size_t samples_cap;
     char pad[64];              /* slots of different workers on different cache lines */
 };
@@ -78,13 +78,13 @@ static void tally_push_sample(struct tally_worker *w, const struct tlog_exchange
         if (w->samples_cap >= TALLY_MAX_SAMPLES)
             return;
         size_t cap = w->samples_cap ? w->samples_cap * 2 : 1024;
-        struct search_sample *p = realloc(w->samples, cap * sizeof(*p));
+        struct slo_sample *p = realloc(w->samples, cap * sizeof(*p));
         if (!p)
             return;
         w->samples = p;
         w->samples_cap = cap;
     }
-    struct search_sample *s = &w->samples[w->c.n_samples++];
+    struct slo_sample *s = &w->samples[w->c.n_samples++];
     double lag_ms = g_from_sched && x->replay.sched_us > 0
                         ? (double)(x->start_us - x->replay.sched_us) / 1e3
                         : 0;
@@ -97,9 +97,9 @@ static void tally_push_sample(struct tally_worker *w, const struct tlog_exchange
             break;
         }
     s->ok = x->error_kind == TLOG_ERROR_NONE;
-    s->ms[SEARCH_TTFT] = ttft >= 0 ? (double)ttft / 1e3 + lag_ms : INFINITY;
-    s->ms[SEARCH_TPOT] = tpot_ns >= 0 ? (double)tpot_ns / 1e6 : NAN;
-    s->ms[SEARCH_E2E] = x->resp.end_us >= 0 ? (double)x->resp.end_us / 1e3 + lag_ms : INFINITY;
+    s->ms[SLO_TTFT] = ttft >= 0 ? (double)ttft / 1e3 + lag_ms : INFINITY;
+    s->ms[SLO_TPOT] = tpot_ns >= 0 ? (double)tpot_ns / 1e6 : NAN;
+    s->ms[SLO_E2E] = x->resp.end_us >= 0 ? (double)x->resp.end_us / 1e3 + lag_ms : INFINITY;
 }
 
 void tally_add(int worker, const struct replay_req *r, struct tlog_exchange *x)
@@ -180,7 +180,7 @@ void tally_since(const struct tally_mark *m, struct tally_summary *s)
     free(v);
 }
 
-struct search_sample *tally_samples_since(const struct tally_mark *m, size_t *n)
+struct slo_sample *tally_samples_since(const struct tally_mark *m, size_t *n)
 {
     size_t total = 0;
     for (int i = 0; i < g_n; i++)
@@ -188,7 +188,7 @@ struct search_sample *tally_samples_since(const struct tally_mark *m, size_t *n)
     *n = 0;
     if (!total)
         return NULL;
-    struct search_sample *v = malloc(total * sizeof(*v));
+    struct slo_sample *v = malloc(total * sizeof(*v));
     if (!v)
         return NULL;
     for (int i = 0; i < g_n; i++)

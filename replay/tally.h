@@ -54,6 +54,6 @@ struct tally_summary {
 void tally_since(const struct tally_mark *m, struct tally_summary *s);
 /* The samples kept since m (tally_keep_samples), in one array the caller frees; *n their
  * count. NULL with *n = 0 when there are none. Only while no worker runs. */
-struct search_sample *tally_samples_since(const struct tally_mark *m, size_t *n);
+struct slo_sample *tally_samples_since(const struct tally_mark *m, size_t *n);
 
 #endif

@@ -14,14 +14,14 @@
 
 #include "search.h"
 
-static struct search_sample *ramp(size_t n)
+static struct slo_sample *ramp(size_t n)
 {
-    struct search_sample *v = calloc(n, sizeof *v);
+    struct slo_sample *v = calloc(n, sizeof *v);
     for (size_t i = 0; i < n; i++) {
         v[i].ok = 1;
-        v[i].ms[SEARCH_TTFT] = (double)(n - i); /* 1..n, shuffled order */
-        v[i].ms[SEARCH_TPOT] = NAN;
-        v[i].ms[SEARCH_E2E] = 10;
+        v[i].ms[SLO_TTFT] = (double)(n - i); /* 1..n, shuffled order */
+        v[i].ms[SLO_TPOT] = NAN;
+        v[i].ms[SLO_E2E] = 10;
     }
     return v;
 }
@@ -29,60 +29,60 @@ static struct search_sample *ramp(size_t n)
 static void test_min_samples(void **state)
 {
     (void)state;
-    assert_int_equal(search_min_samples(0.9, 0.05), 36);
-    assert_int_equal(search_min_samples(0.99, 0.05), 368);
+    assert_int_equal(slo_min_samples(0.9, 0.05), 36);
+    assert_int_equal(slo_min_samples(0.99, 0.05), 368);
 }
 
-static void judge_ttft(size_t n, double limit, struct search_verdict *out)
+static void judge_ttft(size_t n, double limit, struct slo_verdict *out)
 {
-    struct search_sample *v = ramp(n);
-    struct search_slo slo = {.quantile = 0.9, .alpha = 0.05};
-    slo.limit_ms[SEARCH_TTFT] = limit;
-    search_judge(&slo, v, n, out);
+    struct slo_sample *v = ramp(n);
+    struct slo_target slo = {.quantile = 0.9, .alpha = 0.05};
+    slo.limit_ms[SLO_TTFT] = limit;
+    slo_judge(&slo, v, n, out);
     free(v);
 }
 
 static void test_quantile_verdicts(void **state)
 {
     (void)state;
-    struct search_verdict r;
+    struct slo_verdict r;
     /* n = 100, q = 0.9: orders 84 and 96, so the CI of p90 is [84, 96]; point 90.1 */
     judge_ttft(100, 100, &r);
-    assert_int_equal(r.kind, SEARCH_MET);
-    assert_true(fabs(r.est[SEARCH_TTFT].point - 90.1) < 1e-9);
-    assert_true(r.est[SEARCH_TTFT].lo == 84 && r.est[SEARCH_TTFT].hi == 96);
+    assert_int_equal(r.kind, SLO_MET);
+    assert_true(fabs(r.est[SLO_TTFT].point - 90.1) < 1e-9);
+    assert_true(r.est[SLO_TTFT].lo == 84 && r.est[SLO_TTFT].hi == 96);
     judge_ttft(100, 96, &r);
-    assert_int_equal(r.kind, SEARCH_MET);
+    assert_int_equal(r.kind, SLO_MET);
     judge_ttft(100, 95, &r);
-    assert_int_equal(r.kind, SEARCH_UNDECIDED);
-    assert_int_equal(r.deciding, SEARCH_TTFT);
+    assert_int_equal(r.kind, SLO_UNDECIDED);
+    assert_int_equal(r.deciding, SLO_TTFT);
     judge_ttft(100, 84, &r);
-    assert_int_equal(r.kind, SEARCH_UNDECIDED);
+    assert_int_equal(r.kind, SLO_UNDECIDED);
     judge_ttft(100, 83.9, &r);
-    assert_int_equal(r.kind, SEARCH_FAILED);
+    assert_int_equal(r.kind, SLO_FAILED);
     /* 35 samples cannot bound p90 from above: never "met", however good */
     judge_ttft(35, 1e9, &r);
-    assert_int_equal(r.kind, SEARCH_UNDECIDED);
-    assert_true(isinf(r.est[SEARCH_TTFT].hi));
+    assert_int_equal(r.kind, SLO_UNDECIDED);
+    assert_true(isinf(r.est[SLO_TTFT].hi));
     assert_int_equal(r.min_n, 36);
     judge_ttft(36, 1e9, &r);
-    assert_int_equal(r.kind, SEARCH_MET);
+    assert_int_equal(r.kind, SLO_MET);
     /* TPOT has no SLO here and is not estimated */
-    assert_int_equal(r.est[SEARCH_TPOT].present, 0);
+    assert_int_equal(r.est[SLO_TPOT].present, 0);
 }
 
 static void test_failures_count_against(void **state)
 {
     (void)state;
-    struct search_sample *v = ramp(100);
+    struct slo_sample *v = ramp(100);
     for (int i = 0; i < 20; i++)
         v[i].ok = 0; /* the 20 slowest ramp values… are now failures: +Inf */
-    struct search_slo slo = {.quantile = 0.9, .alpha = 0.05};
-    slo.limit_ms[SEARCH_TTFT] = 1000;
-    struct search_verdict r;
-    search_judge(&slo, v, 100, &r);
-    assert_int_equal(r.kind, SEARCH_FAILED);
-    assert_true(isinf(r.est[SEARCH_TTFT].lo));
+    struct slo_target slo = {.quantile = 0.9, .alpha = 0.05};
+    slo.limit_ms[SLO_TTFT] = 1000;
+    struct slo_verdict r;
+    slo_judge(&slo, v, 100, &r);
+    assert_int_equal(r.kind, SLO_FAILED);
+    assert_true(isinf(r.est[SLO_TTFT].lo));
     assert_true(r.goodput == 0.8);
     free(v);
 }
@@ -90,22 +90,22 @@ static void test_failures_count_against(void **state)
 static void test_goodput(void **state)
 {
     (void)state;
-    struct search_sample *v = ramp(100);
-    struct search_slo slo = {.goodput_min = 0.8, .alpha = 0.05};
-    slo.limit_ms[SEARCH_TTFT] = 90; /* 90 of 100 meet: Wilson CI [0.8256, 0.9448] */
-    struct search_verdict r;
-    search_judge(&slo, v, 100, &r);
+    struct slo_sample *v = ramp(100);
+    struct slo_target slo = {.goodput_min = 0.8, .alpha = 0.05};
+    slo.limit_ms[SLO_TTFT] = 90; /* 90 of 100 meet: Wilson CI [0.8256, 0.9448] */
+    struct slo_verdict r;
+    slo_judge(&slo, v, 100, &r);
     assert_true(r.goodput == 0.9);
     assert_true(fabs(r.goodput_lo - 0.8256343384950865) < 1e-9);
     assert_true(fabs(r.goodput_hi - 0.9447708629393249) < 1e-9);
-    assert_int_equal(r.kind, SEARCH_MET);
+    assert_int_equal(r.kind, SLO_MET);
     assert_int_equal(r.deciding, -1);
     slo.goodput_min = 0.9;
-    search_judge(&slo, v, 100, &r);
-    assert_int_equal(r.kind, SEARCH_UNDECIDED);
+    slo_judge(&slo, v, 100, &r);
+    assert_int_equal(r.kind, SLO_UNDECIDED);
     slo.goodput_min = 0.95;
-    search_judge(&slo, v, 100, &r);
-    assert_int_equal(r.kind, SEARCH_FAILED);
+    slo_judge(&slo, v, 100, &r);
+    assert_int_equal(r.kind, SLO_FAILED);
     free(v);
 }
 
@@ -116,7 +116,7 @@ static int run_search(struct search_state *s, double start, double cap, double *
     double x = start;
     while (x > 0 && n < max) {
         seq[n++] = x;
-        x = search_next(s, x, x <= cap ? SEARCH_MET : SEARCH_FAILED);
+        x = search_next(s, x, x <= cap ? SLO_MET : SLO_FAILED);
     }
     return n;
 }
