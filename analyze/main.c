@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capacity.h"
 #include "clock.h"
 #include "compare.h"
 #include "html.h"
@@ -43,7 +45,11 @@ static void usage(FILE *f)
         "  --include-connect       add a new connection's connect (+ TLS) time (connect_us)\n"
         "                          to TTFT, TTFB and E2E measured from the send\n"
         "  --slo ttft=500,tpot=50,e2e=10s   goodput counts requests meeting every SLO; a bare\n"
-        "                          number is ms, or give a unit: 800us, 500ms, 0.5s\n"
+        "                          number is ms, or give a unit: 800us, 500ms, 0.5s;\n"
+        "                          with --by stage, the capacity answer comes first\n"
+        "  --slo-quantile Q        quantile the capacity answer judges stages at (0.9)\n"
+        "  --steady                leave out each stage's ramp-up (until in-flight reaches\n"
+        "                          the stage's concurrency) and drain (ends after its last send)\n"
         "  --compat vllm|genai-perf|guidellm|llmperf   also report other tools' definitions\n"
         "output (default: aligned table on stdout):\n"
         "  --json | --csv | --markdown | --per-request (CSV, one row per exchange)\n"
@@ -58,6 +64,7 @@ static void usage(FILE *f)
         "examples:\n"
         "  " PROG " run.jsonl.gz\n"
         "  " PROG " --by stage --plot charts/ --html report.html sweep.jsonl.gz\n"
+        "  " PROG " --by stage --slo e2e=2s --steady sweep.jsonl.gz   (capacity at p90)\n"
         "  " PROG " --slo ttft=500,tpot=50 --json a=v1.jsonl.gz b=v2.jsonl.gz\n"
         "  " PROG " compare --seed 7 base=v1.jsonl.gz new=v2.jsonl.gz\n"
         "  " PROG " --by window=60s cap=rotated/      (rates per window length)\n"
@@ -169,6 +176,8 @@ struct opts {
     int include_warmup;
     int include_connect;
     const char *slo;
+    double slo_quantile;     /* --slo-quantile: the capacity answer's quantile (0.9) */
+    int steady;              /* --steady: each stage's ramp-up and drain left out */
     const char *compat;
     enum { OUT_TABLE, OUT_JSON, OUT_CSV, OUT_MD, OUT_PER_REQ } out;
     const char *out_path;
@@ -621,13 +630,15 @@ static void check_rotation(const struct in_list *l, const char *label, int quiet
 static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
 {
     enum { O_BY = 256, O_WARM, O_FROM, O_SLO, O_COMPAT, O_JSON, O_CSV, O_MD, O_PERREQ, O_PLOT,
-           O_PLOTLAT, O_HTML, O_SEED, O_BOOT, O_ALPHA, O_CONNECT };
+           O_PLOTLAT, O_HTML, O_SEED, O_BOOT, O_ALPHA, O_CONNECT, O_SLOQ, O_STEADY };
     static const struct option lo[] = {
         {"by", required_argument, 0, O_BY},
         {"include-warmup", no_argument, 0, O_WARM},
         {"latency-from", required_argument, 0, O_FROM},
         {"include-connect", no_argument, 0, O_CONNECT},
         {"slo", required_argument, 0, O_SLO},
+        {"slo-quantile", required_argument, 0, O_SLOQ},
+        {"steady", no_argument, 0, O_STEADY},
         {"compat", required_argument, 0, O_COMPAT},
         {"json", no_argument, 0, O_JSON},
         {"csv", no_argument, 0, O_CSV},
@@ -670,6 +681,15 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
             }
             break;
         case O_SLO: o->slo = optarg; break;
+        case O_SLOQ:
+            if (units_parse_double(optarg, &o->slo_quantile) ||
+                !(o->slo_quantile > 0 && o->slo_quantile < 1)) {
+                fprintf(stderr, PROG ": bad --slo-quantile '%s' (between 0 and 1, e.g. 0.9)\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case O_STEADY: o->steady = 1; break;
         case O_COMPAT:
             if (strcmp(optarg, "vllm") && strcmp(optarg, "genai-perf") &&
                 strcmp(optarg, "guidellm") && strcmp(optarg, "llmperf")) {
@@ -728,9 +748,45 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
     return 0;
 }
 
+/* Reads every input again into a fresh context: another latency origin or grouping, or
+ * --steady's windows. The same records, no message printed twice. 0, or 1 when an input
+ * failed. */
+static int reread_all(struct an_ctx *c, enum an_by by, enum an_latency_from from,
+                      struct an_input *ins, size_t n_in, const struct opts *o, FILE *per_req,
+                      struct an_steady *steady, size_t n_steady)
+{
+    char err[512];
+    an_free(c);
+    an_init(c, by, o->window_us, from, o->include_warmup);
+    c->compat = o->compat != NULL;
+    c->compat_connect = o->compat && !strcmp(o->compat, "vllm");
+    c->include_connect = o->include_connect;
+    if (o->slo)
+        an_parse_slo(o->slo, &c->slo, err, sizeof err);
+    c->steady = steady;
+    c->n_steady = n_steady;
+    int status = 0;
+    for (size_t i = 0; i < n_in; i++) {
+        free(ins[i].tool);
+        free(ins[i].command);
+        free(ins[i].started);
+        free(ins[i].trace);
+        free(ins[i].describe);
+        ins[i].tool = ins[i].command = ins[i].started = ins[i].describe = NULL;
+        ins[i].trace = NULL;
+        ins[i].records = ins[i].bad_lines = 0;
+        int li = find_label(c, ins[i].label);
+        if (li < 0)
+            li = an_add_label(c, ins[i].label);
+        if (li < 0 || read_input(c, li, &ins[i], o, per_req, 1))
+            status = 1;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
-    struct opts o = {.rounds = 1000, .seed = 1, .alpha = 0.05};
+    struct opts o = {.rounds = 1000, .seed = 1, .alpha = 0.05, .slo_quantile = 0.9};
     int argi = 1;
     if (argc > 1 && !strcmp(argv[1], "compare")) {
         o.compare = 1;
@@ -802,7 +858,7 @@ int main(int argc, char **argv)
     if (o.out == OUT_PER_REQ)
         report_per_request_header(out);
     /* compare: the rows wait for the origin and grouping decisions below. */
-    int defer_rows = o.compare;
+    int defer_rows = o.compare || o.steady;
     FILE *rows = o.out == OUT_PER_REQ && !defer_rows ? out : NULL;
     for (size_t i = 0; i < n_in; i++) {
         int li = find_label(&c, ins[i].label);
@@ -850,6 +906,7 @@ int main(int argc, char **argv)
         }
     }
     const char *origin_note = NULL;
+    enum an_latency_from from_used = o.from;
     if (o.compare && !status) {
         const char *oa = cmp_label_origin(&c, 0), *ob = cmp_label_origin(&c, 1);
         int differ = strcmp(oa, ob) != 0 || !strcmp(oa, "mixed");
@@ -870,31 +927,28 @@ int main(int argc, char **argv)
                             "TTFB and E2E are not comparable\n", oa, ob);
         }
         /* Read again when the origin changed, or for the per-request rows held back above. */
-        if (from != o.from || (defer_rows && o.out == OUT_PER_REQ)) {
-            an_free(&c);
-            an_init(&c, by, o.window_us, from, o.include_warmup);
-            c.compat = o.compat != NULL;
-            c.compat_connect = o.compat && !strcmp(o.compat, "vllm");
-            c.include_connect = o.include_connect;
-            if (o.slo)
-                an_parse_slo(o.slo, &c.slo, err, sizeof err);
-            for (size_t i = 0; i < n_in; i++) {
-                free(ins[i].tool);
-                free(ins[i].command);
-                free(ins[i].started);
-                free(ins[i].trace);
-                free(ins[i].describe);
-                ins[i].tool = ins[i].command = ins[i].started = ins[i].describe = NULL;
-                ins[i].trace = NULL;
-                ins[i].records = ins[i].bad_lines = 0;
-                int li = find_label(&c, ins[i].label);
-                if (li < 0)
-                    li = an_add_label(&c, ins[i].label);
-                if (li < 0 ||
-                    read_input(&c, li, &ins[i], &o, o.out == OUT_PER_REQ ? out : NULL, 1))
-                    status = 1;
-            }
+        if (from != o.from || (defer_rows && o.out == OUT_PER_REQ && !o.steady)) {
+            if (reread_all(&c, by, from, ins, n_in, &o,
+                           o.out == OUT_PER_REQ && !o.steady ? out : NULL, NULL, 0))
+                status = 1;
         }
+        from_used = from;
+    }
+    /* --steady: the windows come from a first reading of every request; the logs are then
+     * read again leaving out each stage's ramp-up and drain (the ITL histograms too). */
+    struct an_steady *steady = NULL;
+    size_t n_steady = 0;
+    if (o.steady && c.n_reqs > 0) {
+        if (an_steady_plan(&c, &steady, &n_steady)) {
+            fprintf(stderr, PROG ": out of memory\n");
+            return 1;
+        }
+        if (n_steady == 0 && !o.quiet)
+            fprintf(stderr, PROG ": --steady: the logs have no stages (replay.stage): nothing "
+                            "left out\n");
+        if (reread_all(&c, c.by, from_used, ins, n_in, &o, o.out == OUT_PER_REQ ? out : NULL,
+                       steady, n_steady))
+            status = 1;
     }
     an_sort_groups(&c);
     struct an_summary *sums = calloc(c.n_groups ? c.n_groups : 1, sizeof *sums);
@@ -905,8 +959,22 @@ int main(int argc, char **argv)
             fprintf(stderr, PROG ": out of memory\n");
             return 1;
         }
+    struct cap_result cap = {0};
+    if (o.slo && cap_compute(&c, sums, &c.slo, o.slo_quantile, o.alpha, &cap)) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    if (o.slo && c.by != AN_BY_STAGE && !o.quiet) {
+        size_t i = 0;
+        while (i < c.n_reqs && isnan(c.reqs[i].stage))
+            i++;
+        if (i < c.n_reqs)
+            fprintf(stderr, PROG ": the logs have stages: --by stage gives the capacity answer "
+                            "at the SLO\n");
+    }
     struct an_report r = {.ctx = &c, .sums = sums, .inputs = ins, .n_inputs = (size_t)n_in,
-                          .compat = report_compat_family(o.compat), .command = cmdline};
+                          .compat = report_compat_family(o.compat), .command = cmdline,
+                          .cap = &cap};
     char *cmp_text = NULL;
     if (o.compare) {
         if (status) {
@@ -1012,6 +1080,8 @@ int main(int argc, char **argv)
     }
     free(sums);
     free(cmp_text);
+    cap_free(&cap);
+    free(steady);
     if (out != stdout && fclose(out)) {
         fprintf(stderr, PROG ": %s: %s\n", o.out_path, strerror(errno));
         status = 1;

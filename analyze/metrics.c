@@ -158,6 +158,9 @@ void an_req_compute(const struct an_ctx *c, const struct tlog_exchange *x, struc
         n_in = x->usage.prompt_tokens;
 
     r->t0_us = x->start_us;
+    r->stage = x->replay.present && x->replay.has_stage ? (float)x->replay.stage : NAN;
+    if (x->replay.present && x->replay.mode && !strcmp(x->replay.mode, "rate"))
+        r->flags |= AN_REQ_RATE_STAGE;
     r->status = (uint16_t)(x->resp.status > 0 && x->resp.status < 65536 ? x->resp.status : 0);
     enum tlog_error_kind ek = x->error_kind;
     if (ek == TLOG_ERROR_NONE && x->resp.status >= 400)
@@ -411,6 +414,19 @@ int an_add(struct an_ctx *c, int label_idx, const struct tlog_exchange *x, size_
     if (x->replay.present && x->replay.warmup && !c->include_warmup) {
         grp->warmup_excluded++;
         return 0;
+    }
+    for (size_t i = 0; i < c->n_steady && !isnan(r.stage); i++) {
+        struct an_steady *w = &c->steady[i];
+        if (w->label_idx != label_idx || w->stage != r.stage)
+            continue;
+        int ramp = r.t0_us < w->keep_from_us, drain = r.end_abs_us > w->keep_to_us;
+        if (ramp || drain) {
+            w->ramp_dropped += ramp;
+            w->drain_dropped += !ramp && drain;
+            grp->steady_dropped++;
+            return 0;
+        }
+        break;
     }
     if (c->n_reqs == c->cap_reqs) {
         size_t nc = c->cap_reqs ? c->cap_reqs * 2 : 1024;
@@ -704,7 +720,7 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
     double *v = malloc((c->n_reqs ? c->n_reqs : 1) * sizeof *v);
     if (!v)
         return -1;
-    int64_t min_t0 = INT64_MAX, max_end = INT64_MIN;
+    int64_t min_t0 = INT64_MAX, max_end = INT64_MIN, min_end = INT64_MAX;
     size_t lo, hi;
     an_range(c, g, &lo, &hi);
     for (size_t i = lo; i < hi; i++) {
@@ -716,6 +732,8 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
             min_t0 = r->t0_us;
         if (r->end_abs_us > max_end)
             max_end = r->end_abs_us;
+        if (r->end_abs_us < min_end)
+            min_end = r->end_abs_us;
         if (r->flags & AN_REQ_FROM_SCHED)
             s->from_sched++;
         if (r->flags & AN_REQ_NOUT_EVENTS)
@@ -757,6 +775,7 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
     s->cached_share = s->cached_prompt_tokens > 0
                           ? (double)s->cached_tokens / (double)s->cached_prompt_tokens : NAN;
     s->warmup_excluded = grp->warmup_excluded;
+    s->steady_dropped = grp->steady_dropped;
     s->transport_retries = grp->transport_retries;
     memcpy(s->tokens_src, grp->tokens_src, sizeof s->tokens_src);
     struct { enum an_metric m; struct stats_dist *d; int compat; } want[] = {
@@ -804,6 +823,26 @@ int an_summarize(const struct an_ctx *c, size_t g, int compat, struct an_summary
         s->goodput_req_s = (double)s->slo_met / s->span_s;
     } else {
         s->output_tok_s = s->total_tok_s = s->req_s = s->ok_req_s = s->goodput_req_s = NAN;
+    }
+    /* --steady: a stage's rates are those of its window, over every request that completed
+     * in it (the kept ones alone would leave out the completions of requests started during
+     * the ramp-up and count their time). Goodput is the kept requests' share meeting the SLO
+     * times the window's request rate. README "Steady state". */
+    for (size_t i = 0; grp->has_stage && i < c->n_steady; i++) {
+        const struct an_steady *w = &c->steady[i];
+        if (w->label_idx != grp->label_idx || w->stage != (float)grp->stage)
+            continue;
+        double ws = ((double)w->keep_to_us - (double)w->keep_from_us) / 1e6;
+        if (!(ws >= 1e-3) || w->keep_from_us == INT64_MIN || w->win_done == 0)
+            break;
+        s->span_s = ws;
+        s->output_tok_s = (double)w->win_out / ws;
+        s->total_tok_s = w->win_in_unknown ? NAN : (double)(w->win_out + w->win_in) / ws;
+        s->req_s = (double)w->win_done / ws;
+        s->ok_req_s = (double)w->win_ok / ws;
+        s->goodput_req_s = s->requests ? s->req_s * (double)s->slo_met / (double)s->requests
+                                       : NAN;
+        break;
     }
     return 0;
 }
@@ -964,5 +1003,109 @@ int an_parse_slo(const char *s, struct an_slo *slo, char *err, size_t errlen)
             return -1;
         }
     }
+    return 0;
+}
+
+/* One request's start (+1) or end (-1), for the in-flight sweep of --steady. */
+struct an_edge {
+    int64_t t;
+    int d;
+};
+
+static int an_edge_cmp(const void *a, const void *b)
+{
+    const struct an_edge *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->d - y->d; /* an end before a start at the same µs: never over-count */
+}
+
+int an_steady_plan(const struct an_ctx *c, struct an_steady **out, size_t *n)
+{
+    struct an_steady *v = NULL;
+    size_t nv = 0;
+    *out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < c->n_reqs; i++) {
+        const struct an_req *r = &c->reqs[i];
+        if (isnan(r->stage))
+            continue;
+        int l = c->groups[r->group].label_idx;
+        size_t k = 0;
+        while (k < nv && !(v[k].label_idx == l && v[k].stage == r->stage))
+            k++;
+        if (k == nv) {
+            struct an_steady *nw = realloc(v, (nv + 1) * sizeof *nw);
+            if (!nw) {
+                free(v);
+                return -1;
+            }
+            v = nw;
+            v[nv++] = (struct an_steady){.label_idx = l, .stage = r->stage,
+                                         .rate = !!(r->flags & AN_REQ_RATE_STAGE),
+                                         .keep_from_us = INT64_MAX, .keep_to_us = INT64_MIN};
+        }
+        struct an_steady *w = &v[k];
+        w->requests++;
+        if (r->t0_us > w->keep_to_us)
+            w->keep_to_us = r->t0_us; /* the stage's last send */
+        if (w->rate && r->end_abs_us < w->keep_from_us)
+            w->keep_from_us = r->end_abs_us; /* its first completion */
+    }
+    for (size_t k = 0; k < nv; k++) {
+        struct an_steady *w = &v[k];
+        if (w->rate) {
+            w->reached = 1;
+            continue;
+        }
+        struct an_edge *e = malloc((size_t)w->requests * 2 * sizeof *e);
+        if (!e) {
+            free(v);
+            return -1;
+        }
+        size_t ne = 0;
+        for (size_t i = 0; i < c->n_reqs; i++) {
+            const struct an_req *r = &c->reqs[i];
+            if (r->stage != w->stage || c->groups[r->group].label_idx != w->label_idx)
+                continue;
+            e[ne++] = (struct an_edge){r->t0_us, +1};
+            e[ne++] = (struct an_edge){r->end_abs_us > r->t0_us ? r->end_abs_us : r->t0_us, -1};
+        }
+        qsort(e, ne, sizeof *e, an_edge_cmp);
+        int64_t target = (int64_t)llround(w->stage), in = 0;
+        w->keep_from_us = INT64_MIN; /* never reached: no ramp-up is cut (said in the report) */
+        for (size_t i = 0; i < ne; i++) {
+            in += e[i].d;
+            if (e[i].d > 0 && in >= target) {
+                w->keep_from_us = e[i].t;
+                w->reached = 1;
+                break;
+            }
+        }
+        free(e);
+    }
+    for (size_t i = 0; i < c->n_reqs; i++) {
+        const struct an_req *r = &c->reqs[i];
+        if (isnan(r->stage))
+            continue;
+        int l = c->groups[r->group].label_idx;
+        for (size_t k = 0; k < nv; k++) {
+            struct an_steady *w = &v[k];
+            if (w->label_idx != l || w->stage != r->stage)
+                continue;
+            if (r->end_abs_us >= w->keep_from_us && r->end_abs_us <= w->keep_to_us) {
+                w->win_done++;
+                w->win_ok += (r->flags & AN_REQ_OK) != 0;
+                w->win_out += r->n_out > 0 ? r->n_out : 0;
+                if (r->n_in >= 0)
+                    w->win_in += r->n_in;
+                else
+                    w->win_in_unknown++;
+            }
+            break;
+        }
+    }
+    *out = v;
+    *n = nv;
     return 0;
 }

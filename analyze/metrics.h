@@ -24,6 +24,7 @@ enum an_latency_from { AN_FROM_AUTO = 0, AN_FROM_SEND, AN_FROM_SCHEDULE };
 #define AN_REQ_NOUT_EVENTS 0x10 /* n_out counted from stream events (tokens_source "events") */
 #define AN_REQ_CONNECT   0x20   /* connect_us known (a new connection) */
 #define AN_REQ_WITH_CONNECT 0x40 /* connect_us added to TTFT/TTFB/E2E (--include-connect) */
+#define AN_REQ_RATE_STAGE 0x80  /* replay.mode "rate": an open-loop stage (no target in-flight) */
 
 /* One exchange, compact. Times are µs; -1 (or < 0 for tpot) = undefined. */
 struct an_req {
@@ -42,6 +43,7 @@ struct an_req {
     int32_t n_cached;        /* usage.cached_tokens (prompt tokens the server had cached); -1 */
     int32_t turn;            /* session.turn (0 = first); -1 no session */
     uint16_t attempts;       /* earlier attempts (replay.attempts) */
+    float stage;             /* replay.stage (whatever --by is: capacity, --steady); NAN none */
     uint32_t group;
     uint16_t status;
     uint8_t err_kind;        /* enum tlog_error_kind */
@@ -63,6 +65,7 @@ struct an_group {
     struct hist itl_tok;     /* per token: a gap ending in a k-token event → k samples gap/k */
     struct hist itl_vllm;    /* compat: gaps between all consecutive events */
     int64_t warmup_excluded;
+    int64_t steady_dropped;  /* --steady: ramp-up and drain requests left out */
     int64_t transport_retries; /* records with resent_as: transport attempts, not requests */
     int64_t tokens_src[4];   /* requests by tokens_source (none, usage, events, max_tokens) */
     /* Exact ITL samples while the context keeps them (an_ctx.itl_exact): one gap per entry,
@@ -96,8 +99,29 @@ struct an_ctx {
     size_t itl_samples;      /* exact samples kept, over every group */
     size_t itl_exact_max;    /* budget of exact samples (AN_ITL_EXACT_MAX; tests lower it) */
     int64_t *lab_t0, *lab_end; /* per label: min t0, max end (window spans) */
+    struct an_steady *steady; /* --steady: per (label, stage) window kept; NULL: keep all */
+    size_t n_steady;
     size_t *goff;            /* after an_sort_groups: reqs of group g are [goff[g], goff[g+1]) */
 };
+
+/* --steady (analyze/README.md "Steady state"): of the requests of one label's stage, those
+ * that started before keep_from_us or ended after keep_to_us are left out. */
+struct an_steady {
+    int label_idx;
+    float stage;
+    int rate;                /* open-loop stage: ramp-up ends at the first completion */
+    int reached;             /* concurrency: in-flight reached the stage's target */
+    int64_t keep_from_us, keep_to_us;
+    int64_t requests, ramp_dropped, drain_dropped;
+    /* Every request of the stage that ended inside [keep_from_us, keep_to_us] — kept or not:
+     * the window's rates (README "Steady state"). n_in_unknown > 0: total tok/s unknown. */
+    int64_t win_done, win_ok, win_out, win_in, win_in_unknown;
+};
+
+/* Computes the --steady windows of every (label, stage) from the requests read into c (a
+ * first pass without a window). *out gets a new array (caller frees), *n its length. 0 or -1
+ * on allocation failure. */
+int an_steady_plan(const struct an_ctx *c, struct an_steady **out, size_t *n);
 
 /* Initialises an empty context. */
 void an_init(struct an_ctx *c, enum an_by by, int64_t window_us, enum an_latency_from from,
@@ -120,6 +144,7 @@ struct an_summary {
     int64_t requests, ok, errors;
     int64_t err_by_kind[TLOG_ERROR_KIND_COUNT];
     int64_t warmup_excluded;
+    int64_t steady_dropped;
     struct stats_dist ttft, ttfb, tpot, itl, itl_tok, e2e, lag, n_in, n_out, user_tok_s;
     /* --compat: the same exchanges under other tools' definitions (README.md). */
     struct stats_dist vllm_ttft, vllm_tpot, vllm_itl;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "capacity.h"
 
 const char *report_by_name(enum an_by by)
 {
@@ -143,6 +144,31 @@ void report_notes(FILE *f, const struct an_report *r, const char *mark)
     if (c->include_connect)
         fputs("note: TTFT, TTFB and E2E include the connect time of new connections "
               "(--include-connect)\n", f);
+    if (c->n_steady) {
+        /* --steady: what was left out of each stage, and stages too short to have a
+         * steady state (fewer than half their requests kept) */
+        struct buf t;
+        buf_init(&t, 1 << 16);
+        buf_append_str(&t, "note: --steady left out ramp-up + drain requests:");
+        int64_t kept_short = 0;
+        for (size_t i = 0; i < c->n_steady; i++) {
+            const struct an_steady *w = &c->steady[i];
+            int64_t kept = w->requests - w->ramp_dropped - w->drain_dropped;
+            buf_printf(&t, "%s %s %g: %lld + %lld of %lld%s", i ? "," : "",
+                       c->labels[w->label_idx], (double)w->stage, (long long)w->ramp_dropped,
+                       (long long)w->drain_dropped, (long long)w->requests,
+                       w->reached ? "" : " (in-flight never reached the stage's target)");
+            kept_short += 2 * kept < w->requests;
+        }
+        buf_append_char(&t, '.');
+        if (kept_short)
+            buf_printf(&t, " %lld stages kept fewer than half their requests: too short for a "
+                           "steady state (give each stage many times its concurrency in "
+                           "requests).", (long long)kept_short);
+        if (t.p)
+            report_wrap(f, t.p);
+        buf_free(&t);
+    }
 }
 
 
@@ -260,6 +286,15 @@ static void report_sessions_table(FILE *f, const struct an_report *r)
     }
 }
 
+void report_capacity(FILE *f, const struct an_report *r, const char *prefix)
+{
+    for (size_t i = 0; r->cap && i < r->cap->n; i++) {
+        char line[1200];
+        cap_line(r->ctx, r->cap, i, line, sizeof line);
+        fprintf(f, "%s%s\n", prefix, line);
+    }
+}
+
 void report_table(FILE *f, const struct an_report *r)
 {
     const struct an_ctx *c = r->ctx;
@@ -283,6 +318,10 @@ void report_table(FILE *f, const struct an_report *r)
     char head[128];
     snprintf(head, sizeof head, "%-*.*s%s%-*.*s", lw, lw, "label", keyed ? " " : "", kw, kw,
              keyed ? report_by_name(c->by) : "");
+    if (r->cap && r->cap->n) {
+        report_capacity(f, r, "");
+        fputc('\n', f);
+    }
     fprintf(f, "%s %6s %5s %9s %9s %7s %7s %8s %8s %8s\n", head, "reqs", "err", "out tok/s",
             "tot tok/s", "req/s", "good/s", "TTFT p50", "TPOT p50", "E2E p50");
     fprintf(f, "%*s %6s %5s %9s %9s %7s %7s %8s %8s %8s\n", (int)strlen(head), "", "", "", "", "",
@@ -417,7 +456,12 @@ void report_json(FILE *f, const struct an_report *r)
     json_num(&b, c->slo.tpot_us ? c->slo.tpot_us / 1e3 : NAN);
     buf_append_str(&b, ",\"e2e_ms\":");
     json_num(&b, c->slo.e2e_us ? c->slo.e2e_us / 1e3 : NAN);
-    buf_printf(&b, "},\"connect_included\":%s,\"inputs\":[",
+    buf_append_str(&b, "},\"capacity\":");
+    if (r->cap && r->cap->n)
+        cap_json(&b, c, r->cap);
+    else
+        buf_append_str(&b, "null");
+    buf_printf(&b, ",\"connect_included\":%s,\"inputs\":[",
                c->include_connect ? "true" : "false");
     for (size_t i = 0; i < r->n_inputs; i++) {
         const struct an_input *in = &r->inputs[i];
@@ -477,6 +521,8 @@ void report_json(FILE *f, const struct an_report *r)
                    s->from_sched == 0                 ? "send"
                    : s->from_sched == s->requests     ? "schedule"
                                                       : "mixed");
+        if (c->n_steady)
+            buf_printf(&b, ",\"steady_dropped\":%lld", (long long)s->steady_dropped);
         buf_printf(&b, ",\"tokens_source\":{\"usage\":%lld,\"max_tokens\":%lld,\"events\":%lld,"
                        "\"none\":%lld},\"n_out_from_events\":%lld,\"n_out_from_events_share\":",
                    (long long)s->tokens_src[TLOG_TOKENS_USAGE],
@@ -655,6 +701,10 @@ void report_markdown(FILE *f, const struct an_report *r)
 {
     const struct an_ctx *c = r->ctx;
     char a[32];
+    if (r->cap && r->cap->n) {
+        report_capacity(f, r, "- **Capacity** — ");
+        fputc('\n', f);
+    }
     fprintf(f, "| label | %s | requests | errors | output tok/s | total tok/s | req/s | "
                "goodput req/s | TTFT p50 ms | TPOT p50 ms | E2E p50 ms |\n",
             c->by == AN_BY_LABEL ? "" : report_by_name(c->by));

@@ -8,6 +8,8 @@
 
 #include "metrics.h"
 
+struct cap_result;
+
 /* What the reports say about each input log. */
 struct an_input {
     char *label;
@@ -38,6 +40,8 @@ struct an_report {
     const char *command;       /* analyze's own command line */
     const char *preface;       /* text shown before the summary (compare's table); may be NULL */
     const char *no_charts;     /* why there are no charts at all (HTML); NULL: gnuplot missing */
+    const struct cap_result *cap; /* --slo with --by stage: the capacity answer (capacity.h),
+                                     printed first; NULL or empty: none */
 };
 
 /* The shortest decimal form of a finite v that reads back as the same double (%.15g, %.16g
@@ -61,6 +65,9 @@ void report_per_request_row(FILE *f, const char *label, const char *key,
 /* --compat tool name → family number (1 vllm, 2 genai-perf, 3 guidellm, 4 llmperf), 0 for
  * NULL or unknown. */
 int report_compat_family(const char *name);
+/* The capacity answer lines (one per label, prefix before each, "\n" after), first in every
+ * report; nothing when r has none. */
+void report_capacity(FILE *f, const struct an_report *r, const char *prefix);
 /* Human name of a --by mode ("label", "stage", …). */
 const char *report_by_name(enum an_by by);
 

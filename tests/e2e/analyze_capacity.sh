@@ -1,0 +1,97 @@
+# analyze_capacity.sh — the answer first: llmtrace-analyze --by stage --slo on a sweep of
+# llmtrace-sim, whose model makes the answer predictable: with --max-batch B and the default
+# profile (decode(b) = 2 + 0.0625·b ms per step), a closed loop of c streams of T tokens
+# queues ceil(c/B) rounds of T·decode(B) ms, so an E2E SLO of 8.5 rounds is met up to c = 8·B
+# and missed from 8·B + 1 on. Checked:
+#   - the first line names the stage the model predicts and the next one up as failing, in the
+#     table, Markdown, JSON and HTML; an SLO nothing meets says so with the lowest stage, exit 0;
+#     stages too short for a bounded interval are "undecided", never "met";
+#   - --steady leaves out exactly the documented ramp-up and drain (recomputed here from the
+#     log), and the window's rates equal the stage's whole-run rate (saturated sim: flat);
+#   - the throughput-latency chart marks the answer and draws the SLO; compare gives both
+#     sides' capacity and their ratio.
+source "$SRC_DIR/tests/e2e/lib.sh"
+source "$SRC_DIR/tests/e2e/replay_lib.sh"
+T=$TEST_TMP
+PY=/usr/bin/python3
+AN=$BIN/llmtrace-analyze
+mk_trace "$T/t.jsonl.gz" 64 1000
+B=4
+TOK=16
+SLO=$($PY -c "print(8.5 * $TOK * (2.0 + 0.0625 * $B))")   # 306 ms
+
+start_sim --profile default --max-batch $B
+"$RP" "$T/t.jsonl.gz" --url "$SIM_URL" --sweep 8,16,32,40,64 --stage-requests 400 \
+  --max-tokens $TOK --ignore-eos -q -o "$T/b4.jsonl.gz" || fail "sweep exited $?"
+stop_pid "$SIM_PID"
+
+"$AN" --by stage --slo "e2e=$SLO" "sweep=$T/b4.jsonl.gz" >"$T/table.txt" 2>"$T/table.err" ||
+  fail "analyze exited $?: $(cat "$T/table.err")"
+head -1 "$T/table.txt"
+assert_eq "table: the answer is the first line" 1 \
+  "$(head -1 "$T/table.txt" | grep -c '^sweep: highest output throughput meeting the SLO: [0-9.]* tok/s at concurrency 32 (p90 E2E .* <= 306 ms, 95 % CI); next stage (concurrency 40) failed on p90 E2E .* > 306 ms$')"
+"$AN" --by stage --slo "e2e=$SLO" --json "sweep=$T/b4.jsonl.gz" >"$T/a.json"
+assert_eq "json: answer 32, next 40 failed, every stage judged as the model says" \
+  "32 40 failed e2e True" "$($PY - "$T/a.json" $SLO <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))["capacity"][0]
+slo = float(sys.argv[2])
+ok = all((s["verdict"] == "met") == (s["stage"] <= 32) for s in c["stages"])
+ok = ok and all(s["estimates"]["e2e_ms"]["limit"] == slo for s in c["stages"])
+print(c["answer"]["stage"], c["next"]["stage"], c["next"]["verdict"], c["next"]["deciding"], ok)
+PY
+)"
+"$AN" --by stage --slo "e2e=$SLO" --markdown "sweep=$T/b4.jsonl.gz" >"$T/a.md"
+assert_eq "markdown: the answer first" 1 "$(head -1 "$T/a.md" | grep -c '^- \*\*Capacity\*\* — sweep: highest output throughput meeting the SLO: .* at concurrency 32 ')"
+
+# Nothing meets: said, with the lowest stage's numbers; exit 0.
+"$AN" --by stage --slo e2e=1 "sweep=$T/b4.jsonl.gz" >"$T/none.txt" || fail "nothing meets: exit $?"
+assert_eq "nothing meets: the lowest stage named" 1 \
+  "$(head -1 "$T/none.txt" | grep -c '^sweep: no stage meets the SLO at p90 (5 stages); lowest stage (concurrency 8) failed on p90 E2E .* > 1 ms$')"
+# p99 with 400 requests at alpha 0.05 is bounded; at p99.9 it cannot be: undecided, not met.
+"$AN" --by stage --slo "e2e=10s" --slo-quantile 0.999 --json "sweep=$T/b4.jsonl.gz" >"$T/u.json"
+assert_eq "too few requests for the quantile: undecided at every stage" "None undecided 5" \
+  "$($PY -c 'import json,sys; c=json.load(open(sys.argv[1]))["capacity"][0]; print(c["answer"], c["next"]["verdict"], sum(s["verdict"]=="undecided" for s in c["stages"]))' "$T/u.json")"
+"$AN" --by stage --slo "e2e=10s" --slo-quantile 0.999 "sweep=$T/b4.jsonl.gz" | head -1 >"$T/u.txt"
+assert_eq "undecided: says how many requests a bounded interval needs" 1 \
+  "$(grep -c 'stage (concurrency 8) undecided on p99.9 E2E: 400 requests, [0-9]* needed for a bounded interval' "$T/u.txt")"
+rc=0; "$AN" --slo-quantile 1.5 "$T/b4.jsonl.gz" >/dev/null 2>&1 || rc=$?
+assert_eq "--slo-quantile 1.5: usage error" 2 "$rc"
+
+# --steady: the documented rule, recomputed from the log.
+"$AN" --by stage --slo "e2e=$SLO" --steady --json "sweep=$T/b4.jsonl.gz" >"$T/s.json" \
+  2>"$T/s.err" || fail "steady exited $?"
+assert_eq "steady: dropped counts and window rates as documented" True "$($PY - "$T/b4.jsonl.gz" "$T/s.json" <<'PY'
+import gzip, json, sys
+R = [json.loads(l) for l in gzip.open(sys.argv[1], "rt")]
+j = json.load(open(sys.argv[2]))
+ok = True
+for g in j["groups"]:
+    c = int(g["key"])
+    X = [r for r in R if r.get("type") == "exchange" and r["replay"]["stage"] == c]
+    ev = sorted([(r["start_us"], 1) for r in X] + [(r["start_us"] + r["response"]["end_us"], -1) for r in X],
+                key=lambda e: (e[0], e[1]))
+    n, t_from = 0, None
+    for t, d in ev:
+        n += d
+        if d > 0 and n >= c:
+            t_from = t
+            break
+    t_to = max(r["start_us"] for r in X)
+    kept = [r for r in X if r["start_us"] >= t_from and r["start_us"] + r["response"]["end_us"] <= t_to]
+    done = [r for r in X if t_from <= r["start_us"] + r["response"]["end_us"] <= t_to]
+    rate = sum(r["tokens_out"] for r in done) / ((t_to - t_from) / 1e6)
+    whole = sum(r["tokens_out"] for r in X) / ((max(r["start_us"] + r["response"]["end_us"] for r in X) - min(r["start_us"] for r in X)) / 1e6)
+    if g["requests"] != len(kept) or g["steady_dropped"] != len(X) - len(kept):
+        ok = False; print("count", c, g["requests"], len(kept), file=sys.stderr)
+    if abs(g["output_tok_s"] - rate) > 1e-6 * rate or abs(rate - whole) > 0.03 * whole:
+        ok = False; print("rate", c, g["output_tok_s"], rate, whole, file=sys.stderr)
+print(ok and j["capacity"][0]["answer"]["stage"] == 32)
+PY
+)"
+"$AN" --by stage --steady "sweep=$T/b4.jsonl.gz" 2>&1 | tr '\n' ' ' >"$T/s.txt"
+assert_eq "steady: the table says what was left out" 1 "$(grep -c 'note: --steady left out ramp-up + drain requests: sweep 8: 7 + 8 of 400,' "$T/s.txt")"
+"$AN" --steady "$T/t.jsonl.gz" >/dev/null 2>"$T/nostage.err" || true
+assert_eq "steady without stages: said" 1 "$(grep -c 'the logs have no stages' "$T/nostage.err")"
+"$AN" --slo "e2e=$SLO" "$T/b4.jsonl.gz" >/dev/null 2>"$T/hint.err"
+assert_eq "--slo without --by stage on a staged log: the hint" 1 "$(grep -c -- '--by stage gives the capacity answer' "$T/hint.err")"
