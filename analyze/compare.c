@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "capacity.h"
 #include "report.h"
 
 static const struct { const char *name, *json; } cmp_metrics[] = {
@@ -133,6 +134,54 @@ static size_t cmp_paired(const struct an_ctx *c, size_t ga, size_t gb, int m, do
     return n;
 }
 
+/* The capacity at the SLO of both sides and new / base (README "compare"): first in the
+ * table, "capacity" in JSON. */
+static void cmp_capacity(FILE *f, struct buf *j, const struct an_ctx *c, const struct cmp_opts *o)
+{
+    const struct cap_label *side[2] = {NULL, NULL};
+    for (size_t i = 0; o->cap && i < o->cap->n; i++)
+        if (o->cap->l[i].label_idx < 2)
+            side[o->cap->l[i].label_idx] = &o->cap->l[i];
+    if (!side[0] && !side[1]) {
+        buf_append_str(j, "\"capacity\":null,");
+        return;
+    }
+    double tok[2] = {NAN, NAN};
+    buf_append_str(j, "\"capacity\":{");
+    if (!o->json)
+        fprintf(f, "capacity at the SLO (p%g):", 100 * o->cap->slo.quantile);
+    for (int k = 0; k < 2; k++) {
+        const struct cap_label *L = side[k];
+        buf_printf(j, "\"%s\":", k ? "new" : "base");
+        if (L && L->best >= 0) {
+            const struct cap_stage *b = &L->st[L->best];
+            tok[k] = b->out_tok_s;
+            buf_printf(j, "{\"stage\":%.17g,\"mode\":\"%s\",\"output_tok_s\":", b->stage,
+                       L->rate ? "rate" : "concurrency");
+            cmp_json_num(j, b->out_tok_s);
+            buf_append_str(j, "},");
+            if (!o->json)
+                fprintf(f, "%s %s %.1f tok/s at %s %g", k ? "," : "", c->labels[k], b->out_tok_s,
+                        L->rate ? "rate" : "concurrency", b->stage);
+        } else {
+            buf_append_str(j, "null,");
+            if (!o->json)
+                fprintf(f, "%s %s %s", k ? "," : "", c->labels[k],
+                        L ? "no stage meets it" : "no stages");
+        }
+    }
+    double ratio = tok[0] > 0 && isfinite(tok[1]) ? tok[1] / tok[0] : NAN;
+    buf_append_str(j, "\"ratio\":");
+    cmp_json_num(j, ratio);
+    buf_append_str(j, "},");
+    if (!o->json) {
+        if (isfinite(ratio))
+            fprintf(f, "; %s / %s = %.3f\n", c->labels[1], c->labels[0], ratio);
+        else
+            fputs("; no ratio\n", f);
+    }
+}
+
 int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err,
             size_t errlen)
 {
@@ -160,6 +209,7 @@ int cmp_run(FILE *f, const struct an_ctx *c, const struct cmp_opts *o, char *err
                o->rounds);
     cmp_json_num(&j, o->alpha);
     buf_printf(&j, ",\"rule\":\"%s\",", cmp_rule());
+    cmp_capacity(f, &j, c, o);
     /* A latency from the schedule includes the client's queueing (coordinated omission
      * corrected), one from the send does not: a difference between them is no regression. */
     const char *oa = cmp_label_origin(c, 0), *ob = cmp_label_origin(c, 1);

@@ -10,6 +10,8 @@
 
 #include "metrics.h"
 
+struct cap_result;
+
 struct cmp_opts {
     int rounds;              /* bootstrap resamples (default 1000) */
     uint64_t seed;           /* bootstrap seed (default 1) */
@@ -21,6 +23,9 @@ struct cmp_opts {
     const char *origin_note;
     /* Why groups are what they are (e.g. stage by stage by default); NULL when chosen. */
     const char *group_note;
+    /* --slo with stages: both sides' capacity answer (capacity.h), given first with the ratio
+     * new / base; NULL or empty: none. */
+    const struct cap_result *cap;
 };
 
 /* Latency origin of every counted request of label_idx: "send", "schedule", "mixed" (some of

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "capacity.h"
 #include "plot.h"
 
 static void html_esc(FILE *f, const char *s)
@@ -85,12 +86,21 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
           "th{background:#eee}td.l,th.l{text-align:left}\n"
           "code,pre{background:#f4f4f4;padding:2px 4px;white-space:pre-wrap;word-break:break-all}\n"
           "figure{margin:1em 0}svg{max-width:100%;height:auto}\n"
+          "p.answer{font-size:1.15em;border-left:4px solid #2a6;padding:4px 10px;"
+          "background:#f2faf5}\n"
           "@media print{body{margin:0}figure{page-break-inside:avoid}}\n"
           "</style></head><body>\n<h1>llmtrace-analyze report</h1>\n", f);
     fputs("<p>Command: <code>", f);
     html_esc(f, r->command);
     fprintf(f, "</code><br>Grouped by <b>%s</b>. Metric definitions: "
                "analyze/README.md &ldquo;Metric definitions&rdquo;.</p>\n", report_by_name(c->by));
+    for (size_t i = 0; r->cap && i < r->cap->n; i++) {
+        char line[1200];
+        cap_line(c, r->cap, i, line, sizeof line);
+        fprintf(f, "<p class=answer id=\"capacity-%zu\"><b>Capacity</b>: ", i);
+        html_esc(f, line);
+        fputs("</p>\n", f);
+    }
     fputs("<h2>Inputs</h2>\n<table><tr><th class=l>label</th><th class=l>file</th>"
           "<th class=l>written by</th><th class=l>command</th><th class=l>started</th>"
           "<th>records</th><th class=l>status</th></tr>\n", f);

@@ -982,7 +982,8 @@ int main(int argc, char **argv)
         } else {
             struct cmp_opts co = {.rounds = o.rounds, .seed = o.seed, .alpha = o.alpha,
                                   .json = o.out == OUT_JSON, .command = cmdline,
-                                  .origin_note = origin_note, .group_note = stage_note};
+                                  .origin_note = origin_note, .group_note = stage_note,
+                                  .cap = &cap};
             if (cmp_run(out, &c, &co, err, sizeof err)) {
                 fprintf(stderr, PROG ": %s\n", err);
                 status = 1;
@@ -1011,7 +1012,7 @@ int main(int argc, char **argv)
         }
     }
     fflush(out);
-    struct plot_opts po = {.latency = o.plot_latency, .png = 1, .svg = 1};
+    struct plot_opts po = {.latency = o.plot_latency, .png = 1, .svg = 1, .cap = &cap};
     const char *svg_dir = NULL;
     char tmpdir[] = "/tmp/llmtrace-analyze.XXXXXX";
     int made_tmp = 0;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "capacity.h"
 
 const char *const plot_chart_names[] = {"throughput_latency", "ttft_cdf", "tpot_cdf",
                                         "timeseries", "itl_hist", "ttft_vs_input",
@@ -127,7 +128,8 @@ static int plot_box_hit(const struct plot_box *a, const struct plot_box *b)
  * placed and every marker; a key that fits nowhere is left out rather than printed over
  * another. Returns the number of points. */
 static size_t plot_throughput(struct buf *data, struct buf *body, const struct an_ctx *c,
-                              const struct an_summary *sums, enum plot_latency lat)
+                              const struct an_summary *sums, enum plot_latency lat,
+                              const struct cap_result *cap)
 {
     size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS;
     size_t npts = 0, *per = calloc(nl ? nl : 1, sizeof *per);
@@ -158,6 +160,11 @@ static size_t plot_throughput(struct buf *data, struct buf *body, const struct a
         free(per);
         return 0;
     }
+    /* the SLO of the x axis' metric, when the capacity answer judged one */
+    int sm = lat == PLOT_LAT_TPOT ? SLO_TPOT : lat == PLOT_LAT_TTFT ? SLO_TTFT : SLO_E2E;
+    double slo_ms = cap && cap->n ? cap->slo.limit_ms[sm] : 0;
+    if (slo_ms > xmax)
+        xmax = slo_ms;
     xmax = xmax > 0 ? xmax * 1.08 : 1;
     ymax = ymax > 0 ? ymax * 1.12 : 1;
     for (size_t l = 0; l < nl; l++) {
@@ -216,8 +223,40 @@ static size_t plot_throughput(struct buf *data, struct buf *body, const struct a
         }
         free(placed);
     }
+    if (slo_ms > 0) {
+        buf_printf(body, "set arrow from %.17g, graph 0 to %.17g, graph 1 nohead dt 3 lw 2 "
+                         "lc rgb '#c00000' back\nset label 'SLO: p%g %s <= %g ms' at %.17g, "
+                         "graph 0.97 right offset -0.5,0 tc rgb '#c00000' font ',9' front\n",
+                   slo_ms, slo_ms, 100 * cap->slo.quantile, plot_lat_name(lat), slo_ms, slo_ms);
+    }
+    /* the answer: a ring around its p90 point, and what it is */
+    int marked = 0;
+    for (size_t i = 0; cap && i < cap->n; i++) {
+        const struct cap_label *L = &cap->l[i];
+        if (L->best < 0 || L->label_idx >= (int)nl)
+            continue;
+        const struct cap_stage *b = &L->st[L->best];
+        const struct an_summary *s = &sums[b->g];
+        const struct stats_dist *d = lat == PLOT_LAT_TPOT ? &s->tpot
+                                     : lat == PLOT_LAT_TTFT ? &s->ttft : &s->e2e;
+        if (isnan(d->p90) || isnan(s->output_tok_s))
+            continue;
+        if (!marked++)
+            buf_append_str(data, "$CAP << EOD\n");
+        buf_printf(data, "%.17g %.17g\n", d->p90, s->output_tok_s);
+        buf_printf(body, "set label 'capacity: %.0f tok/s at %s%g' at %.17g, %.17g right "
+                         "offset -1.5,-1.2 font ',9' tc rgb '#006400' front\n",
+                   s->output_tok_s, L->rate ? "" : "c=", b->stage, d->p90, s->output_tok_s);
+    }
+    if (marked)
+        buf_append_str(data, "EOD\n");
     buf_append_str(body, "plot ");
     int any = 0;
+    if (marked) {
+        buf_append_str(body, "$CAP using 1:2 with points pt 6 ps 3.5 lw 2 lc rgb '#006400' "
+                             "title 'capacity at the SLO'");
+        any = 1;
+    }
     for (size_t l = 0; l < nl; l++) {
         if (!per[l])
             continue;
@@ -765,7 +804,7 @@ int plot_all(const struct an_ctx *c, const struct an_summary *sums, const char *
         buf_reset(&all);
         size_t n = 0;
         switch (k) {
-        case 0: n = plot_throughput(&data, &body, c, sums, o->latency); break;
+        case 0: n = plot_throughput(&data, &body, c, sums, o->latency, o->cap); break;
         case 1: n = plot_cdf(&data, &body, c, "ttft", "TTFT distribution (CDF)", "TTFT"); break;
         case 2: n = plot_cdf(&data, &body, c, "tpot", "TPOT distribution (CDF)", "TPOT"); break;
         case 3: n = plot_timeseries(&data, &body, c); break;

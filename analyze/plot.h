@@ -7,11 +7,14 @@
 
 #include "metrics.h"
 
+struct cap_result;
+
 enum plot_latency { PLOT_LAT_E2E = 0, PLOT_LAT_TPOT, PLOT_LAT_TTFT };
 
 struct plot_opts {
     enum plot_latency latency;   /* x axis of the throughput–latency chart */
     int png, svg;                /* which formats to write */
+    const struct cap_result *cap;/* the capacity answer to mark (capacity.h); NULL none */
 };
 
 /* Path of the gnuplot executable (LLMTRACE_GNUPLOT overrides; searched in PATH), or NULL. */

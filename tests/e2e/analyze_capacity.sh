@@ -52,9 +52,9 @@ assert_eq "nothing meets: the lowest stage named" 1 \
 "$AN" --by stage --slo "e2e=10s" --slo-quantile 0.999 --json "sweep=$T/b4.jsonl.gz" >"$T/u.json"
 assert_eq "too few requests for the quantile: undecided at every stage" "None undecided 5" \
   "$($PY -c 'import json,sys; c=json.load(open(sys.argv[1]))["capacity"][0]; print(c["answer"], c["next"]["verdict"], sum(s["verdict"]=="undecided" for s in c["stages"]))' "$T/u.json")"
-"$AN" --by stage --slo "e2e=10s" --slo-quantile 0.999 "sweep=$T/b4.jsonl.gz" | head -1 >"$T/u.txt"
+"$AN" --by stage --slo "e2e=10s" --slo-quantile 0.999 "sweep=$T/b4.jsonl.gz" >"$T/u.txt"
 assert_eq "undecided: says how many requests a bounded interval needs" 1 \
-  "$(grep -c 'stage (concurrency 8) undecided on p99.9 E2E: 400 requests, [0-9]* needed for a bounded interval' "$T/u.txt")"
+  "$(head -1 "$T/u.txt" | grep -c 'stage (concurrency 8) undecided on p99.9 E2E: 400 requests, [0-9]* needed for a bounded interval')"
 rc=0; "$AN" --slo-quantile 1.5 "$T/b4.jsonl.gz" >/dev/null 2>&1 || rc=$?
 assert_eq "--slo-quantile 1.5: usage error" 2 "$rc"
 
@@ -95,3 +95,29 @@ assert_eq "steady: the table says what was left out" 1 "$(grep -c 'note: --stead
 assert_eq "steady without stages: said" 1 "$(grep -c 'the logs have no stages' "$T/nostage.err")"
 "$AN" --slo "e2e=$SLO" "$T/b4.jsonl.gz" >/dev/null 2>"$T/hint.err"
 assert_eq "--slo without --by stage on a staged log: the hint" 1 "$(grep -c -- '--by stage gives the capacity answer' "$T/hint.err")"
+
+# The chart marks the answer and the SLO; the HTML report says the answer first.
+if command -v gnuplot >/dev/null; then
+  "$AN" --by stage --slo "e2e=$SLO" --plot "$T/ch" --html "$T/r.html" "sweep=$T/b4.jsonl.gz" \
+    >/dev/null 2>&1 || fail "plot exited $?"
+  assert_eq "chart: SLO line and capacity mark" "1 1" \
+    "$(grep -c 'SLO: p90 E2E &lt;= 306 ms' "$T/ch/throughput_latency.svg") $(grep -c 'capacity: [0-9]* tok/s at c=32' "$T/ch/throughput_latency.svg")"
+  assert_eq "html: the answer before the inputs" 1 \
+    "$($PY -c 'import sys; h=open(sys.argv[1]).read(); print(int(0 < h.find("class=answer") < h.find("<h2>Inputs")))' "$T/r.html")"
+fi
+
+# compare: both sides' capacity and the ratio. With --max-batch 8 decode is 2.5 ms per step,
+# 40 ms per round of 16 tokens: 306 ms holds 7.65 rounds, so c = 40 meets and 64 does not;
+# saturated throughput is B / decode(B): 8/2.5 against 4/2.25 tok/ms, a ratio of 1.8.
+start_sim --profile default --max-batch 8
+"$RP" "$T/t.jsonl.gz" --url "$SIM_URL" --sweep 8,16,32,40,64 --stage-requests 400 \
+  --max-tokens $TOK --ignore-eos -q -o "$T/b8.jsonl.gz" || fail "sweep exited $?"
+stop_pid "$SIM_PID"
+"$AN" compare --slo "e2e=$SLO" --json "base=$T/b4.jsonl.gz" "new=$T/b8.jsonl.gz" >"$T/c.json" 2>/dev/null
+assert_eq "compare json: capacity of both, ratio 1.8" "32 40 True" "$($PY -c '
+import json, sys
+k = json.load(open(sys.argv[1]))["compare"]["capacity"]
+print(k["base"]["stage"], k["new"]["stage"], abs(k["ratio"] - 1.8) < 0.05 * 1.8)' "$T/c.json")"
+"$AN" compare --slo "e2e=$SLO" "base=$T/b4.jsonl.gz" "new=$T/b8.jsonl.gz" >"$T/c.txt" 2>/dev/null
+assert_eq "compare table: the capacity line first" 1 \
+  "$(head -1 "$T/c.txt" | grep -c '^capacity at the SLO (p90): base [0-9.]* tok/s at concurrency 32, new [0-9.]* tok/s at concurrency 40; new / base = 1\.[78]')"
