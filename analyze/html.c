@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "capacity.h"
 #include "plot.h"
+#include "server.h"
 
 static void html_esc(FILE *f, const char *s)
 {
@@ -62,6 +63,23 @@ static int html_svg(FILE *f, const char *dir, const char *name)
         fwrite(start, 1, len - (size_t)(start - s), f);
     buf_free(&svg);
     return start ? 0 : -1;
+}
+
+/* Under the time series: per label without server series, why (README "Server metrics"). */
+static void html_server_why(FILE *f, const struct an_report *r)
+{
+    const struct an_ctx *c = r->ctx;
+    for (size_t l = 0; l < c->n_labels; l++) {
+        if (r->server && srv_has(r->server, l))
+            continue;
+        char why[300];
+        srv_why(r->server, l, why, sizeof why);
+        fputs("<br><span class=noserver>", f);
+        html_esc(f, c->labels[l]);
+        fputs(": no server metrics: ", f);
+        html_esc(f, why);
+        fputs("</span>", f);
+    }
 }
 
 static const char *const html_titles[] = {
@@ -208,7 +226,10 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
             fprintf(f, "<figure id=\"%s\">\n", plot_chart_names[k]);
             if (html_svg(f, svg_dir, plot_chart_names[k]))
                 fprintf(f, "<p>(chart %s could not be read back)</p>", plot_chart_names[k]);
-            fprintf(f, "\n<figcaption>%s</figcaption></figure>\n", html_titles[k]);
+            fprintf(f, "\n<figcaption>%s", html_titles[k]);
+            if (!strcmp(plot_chart_names[k], "timeseries"))
+                html_server_why(f, r);
+            fputs("</figcaption></figure>\n", f);
         }
         for (int k = 0; plot_chart_names[k]; k++) {
             if (res[k].state == PLOT_DRAWN)

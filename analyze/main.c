@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "plot.h"
 #include "report.h"
+#include "server.h"
 #include "tlog.h"
 #include "units.h"
 
@@ -255,10 +256,10 @@ static void header_shard(struct an_input *in, const struct tlog_header *h)
 /* Reads one input into c. Returns 0 when usable (some records or a clean empty log), -1 when
  * the whole input is unusable; every problem is reported on stderr with file and record. */
 static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, const struct opts *o,
-                      FILE *per_req, int silent)
+                      FILE *per_req, int silent, struct srv_set *srv)
 {
     char err[512];
-    struct tlog_reader_opts ro = {.skip_bodies = 1};
+    struct tlog_reader_opts ro = {.skip_bodies = 1, .aux_records = srv != NULL};
     struct tlog_reader *rd = tlog_reader_open(in->path, &ro, err, sizeof err);
     if (!rd) {
         size_t pl = strlen(in->path);
@@ -314,6 +315,13 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
                 char t[64];
                 clock_format_rfc3339(rec.header.start_us, t, sizeof t);
                 in->started = strdup(t);
+            }
+        } else if (rec.type == TLOG_REC_METRICS) {
+            if (srv_add(srv, (size_t)label_idx, &rec.metrics)) {
+                if (!silent)
+                    fprintf(stderr, PROG ": %s: out of memory\n", in->path);
+                fatal = 1;
+                break;
             }
         } else if (rec.type == TLOG_REC_EXCHANGE) {
             size_t g;
@@ -778,7 +786,7 @@ static int reread_all(struct an_ctx *c, enum an_by by, enum an_latency_from from
         int li = find_label(c, ins[i].label);
         if (li < 0)
             li = an_add_label(c, ins[i].label);
-        if (li < 0 || read_input(c, li, &ins[i], o, per_req, 1))
+        if (li < 0 || read_input(c, li, &ins[i], o, per_req, 1, NULL))
             status = 1;
     }
     return status;
@@ -860,15 +868,18 @@ int main(int argc, char **argv)
     /* compare: the rows wait for the origin and grouping decisions below. */
     int defer_rows = o.compare || o.steady;
     FILE *rows = o.out == OUT_PER_REQ && !defer_rows ? out : NULL;
+    struct srv_set srv; /* the server's metrics records, read once */
+    srv_init(&srv);
     for (size_t i = 0; i < n_in; i++) {
         int li = find_label(&c, ins[i].label);
         if (li < 0 && (li = an_add_label(&c, ins[i].label)) < 0) {
             fprintf(stderr, PROG ": out of memory\n");
             return 1;
         }
-        if (read_input(&c, li, &ins[i], &o, rows, 0))
+        if (read_input(&c, li, &ins[i], &o, rows, 0, &srv))
             status = 1;
     }
+    srv_finish(&srv);
     for (size_t i = 0; i < c.n_labels; i++) {
         check_rotation(&inl, c.labels[i], o.quiet);
         check_shards(&inl, c.labels[i], o.quiet);
@@ -974,7 +985,7 @@ int main(int argc, char **argv)
     }
     struct an_report r = {.ctx = &c, .sums = sums, .inputs = ins, .n_inputs = (size_t)n_in,
                           .compat = report_compat_family(o.compat), .command = cmdline,
-                          .cap = &cap};
+                          .cap = &cap, .server = &srv};
     char *cmp_text = NULL;
     if (o.compare) {
         if (status) {
@@ -1012,7 +1023,8 @@ int main(int argc, char **argv)
         }
     }
     fflush(out);
-    struct plot_opts po = {.latency = o.plot_latency, .png = 1, .svg = 1, .cap = &cap};
+    struct plot_opts po = {.latency = o.plot_latency, .png = 1, .svg = 1, .cap = &cap,
+                           .server = &srv};
     const char *svg_dir = NULL;
     char tmpdir[] = "/tmp/llmtrace-analyze.XXXXXX";
     int made_tmp = 0;
@@ -1082,6 +1094,7 @@ int main(int argc, char **argv)
     free(sums);
     free(cmp_text);
     cap_free(&cap);
+    srv_free(&srv);
     free(steady);
     if (out != stdout && fclose(out)) {
         fprintf(stderr, PROG ": %s: %s\n", o.out_path, strerror(errno));

@@ -16,12 +16,14 @@
 
 #include "buf.h"
 #include "capacity.h"
+#include "server.h"
 
 const char *const plot_chart_names[] = {"throughput_latency", "ttft_cdf", "tpot_cdf",
                                         "timeseries", "itl_hist", "ttft_vs_input",
                                         "ttft_by_turn", NULL};
 
 #define PLOT_MAX_LABELS 12
+#define PLOT_MAX_CDF_LINES 16 /* stages drawn in one CDF chart (the lowest ones) */
 /* Colour-blind-safe palette that also separates in greyscale print (Okabe–Ito order),
  * paired with distinct dash and point types. */
 static const char *const plot_colors[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
@@ -81,7 +83,7 @@ static void plot_qpath(struct buf *b, const char *dir, const char *name, const c
 static void plot_emit(struct buf *b, const char *dir, const char *name, const char *body,
                       const struct plot_opts *o, int tall)
 {
-    int h = tall ? 900 : 620;
+    int h = tall == 2 ? 1250 : tall ? 900 : 620;
     if (o->png) {
         buf_printf(b, "set terminal pngcairo size 1000,%d noenhanced font 'Sans,11' "
                       "background rgb 'white'\nset output ", h);
@@ -319,13 +321,20 @@ static size_t plot_cdf(struct buf *data, struct buf *body, const struct an_ctx *
                        const char *metric, const char *title, const char *tag)
 {
     size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS;
-    buf_printf(body, "set title '%s'\nset xlabel '%s (ms)'\nset ylabel 'fraction of requests'\n"
+    buf_printf(body, "set title '%s%s'\nset xlabel '%s (ms)'\nset ylabel 'fraction of requests'\n"
                      "set grid\nset key bottom right box\nset yrange [0:1]\nplot ",
-               title, tag);
+               title, c->by == AN_BY_STAGE && c->n_groups > PLOT_MAX_CDF_LINES
+                          ? " (the first 16 stages)" : "", tag);
     size_t any = 0;
-    for (size_t l = 0; l < nl; l++) {
-        size_t n;
-        double *v = plot_label_values(c, l, metric, &n);
+    /* By stage, one line per stage: pooling the stages of a sweep draws a curve no load ever
+     * produced. Otherwise one per label. */
+    int per_stage = c->by == AN_BY_STAGE;
+    size_t nlines = per_stage ? c->n_groups : nl;
+    if (per_stage && nlines > PLOT_MAX_CDF_LINES)
+        nlines = PLOT_MAX_CDF_LINES;
+    for (size_t l = 0; l < nlines; l++) {
+        size_t n = 0;
+        double *v = per_stage ? an_collect(c, l, metric, &n) : plot_label_values(c, l, metric, &n);
         if (n == 0) {
             free(v);
             continue;
@@ -341,7 +350,13 @@ static size_t plot_cdf(struct buf *data, struct buf *body, const struct an_ctx *
         buf_printf(body, "%s$%s%zu using 1:2 with lines ", any ? ", " : "", tag, l);
         plot_style(body, (int)l, 0);
         buf_append_str(body, " title ");
-        plot_qstr(body, c->labels[l]);
+        if (per_stage) {
+            char name[300];
+            snprintf(name, sizeof name, "%s stage %s", c->groups[l].label, c->groups[l].key);
+            plot_qstr(body, name);
+        } else {
+            plot_qstr(body, c->labels[l]);
+        }
         any++;
     }
     buf_append_char(body, '\n');
@@ -378,10 +393,14 @@ static void plot_spread(double *acc, size_t nb, double w, double a, double e, do
 
 /* (3) time series per label: output tokens/s (tokens spread evenly between first content
  * and end), time-averaged in-flight requests, mean TTFT of requests started in the bin. */
-static size_t plot_timeseries(struct buf *data, struct buf *body, const struct an_ctx *c)
+static size_t plot_timeseries(struct buf *data, struct buf *body, const struct an_ctx *c,
+                              const struct srv_set *srv)
 {
     size_t nl = c->n_labels < PLOT_MAX_LABELS ? c->n_labels : PLOT_MAX_LABELS;
     unsigned char drawn[PLOT_MAX_LABELS] = {0};
+    unsigned char has_srv[PLOT_MAX_LABELS][SRV_KINDS] = {{0}};
+    int any_srv[SRV_KINDS] = {0};
+    double xspan = 0; /* seconds: the longest label's run, one x range for every panel */
     size_t any = 0;
     int has_ttft = 0;
     for (size_t l = 0; l < nl; l++) {
@@ -398,6 +417,8 @@ static size_t plot_timeseries(struct buf *data, struct buf *body, const struct a
         double span = (double)t_max - (double)t_min;
         if (!(t_min < t_max))
             continue;
+        if (span / 1e6 > xspan)
+            xspan = span / 1e6;
         buf_printf(data, "$TS%zu << EOD\n", l);
         drawn[l] = 1;
         any++;
@@ -448,16 +469,58 @@ static size_t plot_timeseries(struct buf *data, struct buf *body, const struct a
             free(cnt);
         }
         buf_append_str(data, "EOD\n");
+        /* the server's series on the same axis: seconds since the label's first request */
+        for (int k = 0; srv && l < srv->n && k < SRV_KINDS; k++) {
+            const struct srv_label *L = &srv->l[l];
+            if (!L->n[k])
+                continue;
+            buf_printf(data, "$SV%zu_%d << EOD\n", l, k);
+            for (size_t i = 0; i < L->n[k]; i++)
+                buf_printf(data, "%.6g %.6g\n", ((double)L->p[k][i].t_us - (double)t_min) / 1e6,
+                           k == SRV_KV ? 100 * L->p[k][i].v : L->p[k][i].v);
+            buf_append_str(data, "EOD\n");
+            has_srv[l][k] = 1;
+            any_srv[k] = 1;
+        }
     }
     if (!any)
         return 0;
-    static const char *const panel[] = {"output tokens/s", "in-flight requests", "TTFT (ms)"};
-    buf_append_str(body, "set multiplot layout 3,1 title \"Time series (x: seconds since the "
-                         "label's first request)\"\nset grid\nset key top right box\n");
-    for (int p = 0; p < 3; p++) {
-        buf_printf(body, "set ylabel '%s'\n%s\n", panel[p],
-                   p == 2 ? "set xlabel 'time (s)'" : "unset xlabel");
-        if (p == 2 && !has_ttft) {
+    /* panels: client throughput; client in-flight with the server's running; the server's
+     * queue and KV cache when it exported them; client TTFT */
+    enum { P_TOK, P_INF, P_WAIT, P_KV, P_TTFT };
+    static const char *const panel[] = {"output tokens/s", "in-flight / running",
+                                        "server: waiting", "server: KV cache %", "TTFT (ms)"};
+    int show[5] = {1, 1, any_srv[SRV_WAITING], any_srv[SRV_KV], 1}, np = 0;
+    for (int p = 0; p < 5; p++)
+        np += show[p];
+    char why[300] = "";
+    if (srv && !any_srv[SRV_RUNNING] && !any_srv[SRV_WAITING] && !any_srv[SRV_KV])
+        srv_why(srv, 0, why, sizeof why);
+    buf_printf(body, "set xrange [0:%.6g]\n", xspan > 0 ? xspan : 1);
+    buf_printf(body, "set multiplot layout %d,1 title \"Time series (x: seconds since the "
+                     "label's first request)%s%s\"\nset grid\nset key top right box\n",
+               np, why[0] ? "\\nno server metrics: " : "", why);
+    for (int p = 0; p < 5; p++) {
+        if (!show[p])
+            continue;
+        buf_printf(body, "set ylabel '%s'\n%s\nset yrange [0:%s]\n", panel[p],
+                   p == P_TTFT ? "set xlabel 'time (s)'" : "unset xlabel",
+                   p == P_KV ? "100" : "*");
+        if (p == P_WAIT || p == P_KV) {
+            int k = p == P_WAIT ? SRV_WAITING : SRV_KV;
+            buf_append_str(body, "plot ");
+            for (size_t l = 0, n = 0; l < nl; l++) {
+                if (!has_srv[l][k])
+                    continue;
+                buf_printf(body, "%s$SV%zu_%d using 1:2 with steps ", n++ ? ", " : "", l, k);
+                plot_style(body, (int)l, 0);
+                buf_append_str(body, " title ");
+                plot_qstr(body, c->labels[l]);
+            }
+            buf_append_char(body, '\n');
+            continue;
+        }
+        if (p == P_TTFT && !has_ttft) {
             /* every request failed: an empty panel that says so (gnuplot refuses to plot
              * a column of NaN) */
             buf_append_str(body, "set label 1 'no TTFT: no successful request' at graph 0.5, "
@@ -466,13 +529,28 @@ static size_t plot_timeseries(struct buf *data, struct buf *body, const struct a
             continue;
         }
         buf_append_str(body, "plot ");
+        int col = p == P_TOK ? 2 : p == P_INF ? 3 : 4;
         for (size_t l = 0, k = 0; l < nl; l++) {
             if (!drawn[l])
                 continue;
-            buf_printf(body, "%s$TS%zu using 1:%d with linespoints ", k++ ? ", " : "", l, p + 2);
+            buf_printf(body, "%s$TS%zu using 1:%d with linespoints ", k++ ? ", " : "", l, col);
             plot_style(body, (int)l, 0.6);
             buf_append_str(body, " title ");
-            plot_qstr(body, c->labels[l]);
+            struct buf t;
+            buf_init(&t, 4096);
+            buf_printf(&t, "%s%s", c->labels[l], p == P_INF && any_srv[SRV_RUNNING] ?
+                       " client in-flight" : "");
+            plot_qstr(body, t.p ? t.p : "");
+            buf_free(&t);
+            if (p == P_INF && has_srv[l][SRV_RUNNING]) {
+                buf_printf(body, ", $SV%zu_%d using 1:2 with steps dt 2 ", l, SRV_RUNNING);
+                plot_style(body, (int)l, 0);
+                buf_append_str(body, " title ");
+                buf_init(&t, 4096);
+                buf_printf(&t, "%s server running", c->labels[l]);
+                plot_qstr(body, t.p ? t.p : "");
+                buf_free(&t);
+            }
         }
         buf_append_char(body, '\n');
     }
@@ -807,7 +885,7 @@ int plot_all(const struct an_ctx *c, const struct an_summary *sums, const char *
         case 0: n = plot_throughput(&data, &body, c, sums, o->latency, o->cap); break;
         case 1: n = plot_cdf(&data, &body, c, "ttft", "TTFT distribution (CDF)", "TTFT"); break;
         case 2: n = plot_cdf(&data, &body, c, "tpot", "TPOT distribution (CDF)", "TPOT"); break;
-        case 3: n = plot_timeseries(&data, &body, c); break;
+        case 3: n = plot_timeseries(&data, &body, c, o->server); break;
         case 4: n = plot_itl(&data, &body, c); break;
         case 5: n = plot_scatter(&data, &body, c); break;
         case 6: n = plot_by_turn(&data, &body, c); break;
@@ -825,7 +903,8 @@ int plot_all(const struct an_ctx *c, const struct an_summary *sums, const char *
         }
         if (data.p)
             buf_append(&all, data.p, data.len);
-        plot_emit(&all, dir, name, body.p ? body.p : "", o, k == 3);
+        int tall = k != 3 ? 0 : srv_any(o->server) ? 2 : 1;
+        plot_emit(&all, dir, name, body.p ? body.p : "", o, tall);
         char why[320];
         int rc = strchr(gp, '\'') ? -1 : plot_run(gp, all.p ? all.p : "", all.len, why,
                                                   sizeof why);

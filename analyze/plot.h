@@ -8,6 +8,7 @@
 #include "metrics.h"
 
 struct cap_result;
+struct srv_set;
 
 enum plot_latency { PLOT_LAT_E2E = 0, PLOT_LAT_TPOT, PLOT_LAT_TTFT };
 
@@ -15,6 +16,7 @@ struct plot_opts {
     enum plot_latency latency;   /* x axis of the throughput–latency chart */
     int png, svg;                /* which formats to write */
     const struct cap_result *cap;/* the capacity answer to mark (capacity.h); NULL none */
+    const struct srv_set *server;/* server metrics series (server.h); NULL none */
 };
 
 /* Path of the gnuplot executable (LLMTRACE_GNUPLOT overrides; searched in PATH), or NULL. */

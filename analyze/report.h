@@ -9,6 +9,7 @@
 #include "metrics.h"
 
 struct cap_result;
+struct srv_set;
 
 /* What the reports say about each input log. */
 struct an_input {
@@ -42,6 +43,7 @@ struct an_report {
     const char *no_charts;     /* why there are no charts at all (HTML); NULL: gnuplot missing */
     const struct cap_result *cap; /* --slo with --by stage: the capacity answer (capacity.h),
                                      printed first; NULL or empty: none */
+    const struct srv_set *server; /* server metrics series (server.h); NULL none */
 };
 
 /* The shortest decimal form of a finite v that reads back as the same double (%.15g, %.16g

@@ -121,3 +121,21 @@ print(k["base"]["stage"], k["new"]["stage"], abs(k["ratio"] - 1.8) < 0.05 * 1.8)
 "$AN" compare --slo "e2e=$SLO" "base=$T/b4.jsonl.gz" "new=$T/b8.jsonl.gz" >"$T/c.txt" 2>/dev/null
 assert_eq "compare table: the capacity line first" 1 \
   "$(head -1 "$T/c.txt" | grep -c '^capacity at the SLO (p90): base [0-9.]* tok/s at concurrency 32, new [0-9.]* tok/s at concurrency 40; new / base = 1\.[78]')"
+
+# Server metrics on the time series: the sim's running/waiting series, scraped during a sweep;
+# a log without them says why. One CDF line per stage.
+if command -v gnuplot >/dev/null; then
+  start_sim --profile default --max-batch $B
+  "$RP" "$T/t.jsonl.gz" --url "$SIM_URL" --sweep 8,32 --stage-requests 200 --max-tokens $TOK \
+    --ignore-eos --scrape --scrape-interval 100ms -q -o "$T/sc.jsonl.gz" || fail "scrape sweep exited $?"
+  stop_pid "$SIM_PID"
+  "$AN" --by stage --plot "$T/sc" --html "$T/sc.html" "sc=$T/sc.jsonl.gz" >/dev/null 2>&1 ||
+    fail "plot (scrape) exited $?"
+  assert_eq "timeseries: server running and waiting panels" "1 1" \
+    "$(grep -c 'sc server running' "$T/sc/timeseries.svg") $(grep -c 'server: waiting' "$T/sc/timeseries.svg")"
+  assert_eq "ttft_cdf: one line per stage" "1 1" \
+    "$(grep -c '>sc stage 8<' "$T/sc/ttft_cdf.svg") $(grep -c '>sc stage 32<' "$T/sc/ttft_cdf.svg")"
+  assert_eq "html without metrics: says why" 1 \
+    "$(grep -c 'sweep: no server metrics: no metrics records in the log' "$T/r.html")"
+  assert_eq "html with metrics: no such note" 0 "$(grep -c 'no server metrics' "$T/sc.html" || true)"
+fi
