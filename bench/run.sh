@@ -2,7 +2,7 @@
 # bench/run.sh — runs every benchmark in bench/ against a build and prints Markdown to stdout.
 # usage: bench/run.sh [BIN_DIR]   (default build/bin; `make bench` passes it)
 # Each area's script can also run alone; bench/README.md says what each one measures.
-# Everything talks to 127.0.0.1 only and stops by itself. Takes ~10 minutes on 2 cores.
+# Everything talks to 127.0.0.1 only and stops by itself. Takes ~15 minutes on 2 cores (bench/search ~4 of them).
 set -euo pipefail
 bin=${1:-build/bin}
 build=$(cd "$bin/.." && pwd)
@@ -25,3 +25,5 @@ section "llmtrace-analyze"
 bash "$here/analyze/run.sh" "$bin" 1000000
 section "sessions (llmtrace-replay --sessions vs llmtrace-sim --prefix-cache)"
 bash "$here/sessions/run.sh" "$bin" 3
+section "capacity search (llmtrace-replay --search vs --sweep, same answer)"
+bash "$here/search/run.sh" "$bin"
