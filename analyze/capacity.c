@@ -47,8 +47,70 @@ static int cap_judge_group(const struct an_ctx *c, size_t g, const struct slo_ta
     return 0;
 }
 
+int cap_add_record(struct cap_records *r, int l, const struct tlog_stage *st)
+{
+    struct cap_rec *nv = realloc(r->v, (r->n + 1) * sizeof *nv);
+    if (!nv)
+        return -1;
+    r->v = nv;
+    struct cap_rec *e = &r->v[r->n++];
+    memset(e, 0, sizeof *e);
+    e->label_idx = l;
+    e->stage = st->stage;
+    e->quantile = st->quantile;
+    e->requests = st->requests;
+    e->verdict = (int)st->verdict;
+    e->deciding = st->deciding;
+    for (int m = 0; m < SLO_N_METRICS && m < TLOG_STAGE_METRICS; m++) {
+        e->slo_ms[m] = st->slo_ms[m];
+        e->present[m] = st->est[m].present;
+        e->point[m] = st->est[m].point;
+        e->lo[m] = st->est[m].lo;
+        e->hi[m] = st->est[m].hi;
+    }
+    return 0;
+}
+
+/* The last stage record of (label, stage) judged at t's SLOs and quantile; NULL none. */
+static const struct cap_rec *cap_find_record(const struct cap_records *recs, int l, double stage,
+                                             const struct slo_target *t)
+{
+    const struct cap_rec *hit = NULL;
+    for (size_t i = 0; recs && i < recs->n; i++) {
+        const struct cap_rec *e = &recs->v[i];
+        if (e->label_idx != l || e->stage != stage || e->verdict == TLOG_VERDICT_UNKNOWN ||
+            !(fabs(e->quantile - t->quantile) < 1e-12))
+            continue;
+        int same = 1;
+        for (int m = 0; m < SLO_N_METRICS; m++) {
+            double a = isnan(e->slo_ms[m]) ? 0 : e->slo_ms[m], b = t->limit_ms[m];
+            same &= fabs(a - b) <= 1e-9 * (fabs(b) + 1);
+        }
+        if (same)
+            hit = e;
+    }
+    return hit;
+}
+
+static void cap_take_record(const struct cap_rec *e, struct slo_verdict *v)
+{
+    v->kind = e->verdict == TLOG_VERDICT_MET      ? SLO_MET
+              : e->verdict == TLOG_VERDICT_FAILED ? SLO_FAILED
+                                                  : SLO_UNDECIDED;
+    v->n = e->requests > 0 ? (size_t)e->requests : 0;
+    v->deciding = e->deciding >= 0 && e->deciding < SLO_N_METRICS ? e->deciding
+                  : e->deciding == 3 ? -1 : -2;
+    for (int m = 0; m < SLO_N_METRICS; m++) {
+        v->est[m].present = e->present[m];
+        v->est[m].point = e->point[m];
+        v->est[m].lo = e->lo[m];
+        v->est[m].hi = e->hi[m];
+    }
+}
+
 int cap_compute(const struct an_ctx *c, const struct an_summary *sums, const struct an_slo *slo,
-                double quantile, double alpha, struct cap_result *out)
+                double quantile, double alpha, const struct cap_records *recs,
+                struct cap_result *out)
 {
     memset(out, 0, sizeof *out);
     out->slo.limit_ms[SLO_TTFT] = slo->ttft_us / 1e3;
@@ -81,6 +143,14 @@ int cap_compute(const struct an_ctx *c, const struct an_summary *sums, const str
                 cap_free(out);
                 return -1;
             }
+            const struct cap_rec *e = cap_find_record(recs, (int)li, gr->stage, &out->slo);
+            if (e) {
+                size_t min_n = st->v.min_n;
+                cap_take_record(e, &st->v);
+                st->v.min_n = min_n;
+                st->from_record = 1;
+                out->from_records++;
+            }
         }
         if (L.n == 0)
             continue;
@@ -90,16 +160,13 @@ int cap_compute(const struct an_ctx *c, const struct an_summary *sums, const str
             if (c->groups[c->reqs[i].group].label_idx == (int)li &&
                 (c->reqs[i].flags & AN_REQ_RATE_STAGE))
                 L.rate = 1;
-        /* Highest throughput among the stages that met; a saturated endpoint gives the same
-         * tok/s at every load, so throughputs within 1 % of the highest are a tie, won by the
-         * highest stage: the largest load the endpoint takes within the SLO (what --search
-         * reports). */
-        double top = -INFINITY;
+        /* The highest stage that met: the largest load the endpoint takes within the SLO
+         * (what --search reports). On a sound run throughput grows with load up to
+         * saturation, so it is also the highest throughput; a lower stage with more tok/s
+         * (short stages dominated by ramp-up and drain, or an endpoint that thrashes) is
+         * named beside it (cap_line). */
         for (size_t k = 0; k < L.n; k++)
-            if (L.st[k].v.kind == SLO_MET && L.st[k].out_tok_s > top)
-                top = L.st[k].out_tok_s;
-        for (size_t k = 0; k < L.n; k++)
-            if (L.st[k].v.kind == SLO_MET && L.st[k].out_tok_s >= top - 0.01 * fabs(top))
+            if (L.st[k].v.kind == SLO_MET)
                 L.best = (int)k;
         for (size_t k = L.best < 0 ? 0 : (size_t)L.best + 1; k < L.n; k++)
             if (L.st[k].v.kind != SLO_MET) {
@@ -214,9 +281,22 @@ void cap_line(const struct an_ctx *c, const struct cap_result *r, size_t i, char
         cap_est(&r->slo, &b->v, m, e, sizeof e);
     else
         snprintf(e, sizeof e, "-");
-    snprintf(out, outlen, "%s: highest output throughput meeting the SLO: %.1f tok/s at %s (%s, "
-                          "%d %% CI)%s",
-             c->labels[L->label_idx], b->out_tok_s, nm, e, ci, tail);
+    size_t k = (size_t)snprintf(out, outlen, "%s: highest output throughput meeting the SLO: "
+                                             "%.1f tok/s at %s (%s, %d %% CI)%s",
+                                c->labels[L->label_idx], b->out_tok_s, nm, e, ci, tail);
+    for (int s = 0; s < L->best; s++)
+        if (L->st[s].v.kind == SLO_MET && L->st[s].out_tok_s > 1.01 * b->out_tok_s && k < outlen) {
+            char lower[64];
+            cap_stage_name(L, L->st[s].stage, lower, sizeof lower);
+            k += (size_t)snprintf(out + k, outlen - k, "; %s gave more: %.1f tok/s (short "
+                                  "stages? --steady)", lower, L->st[s].out_tok_s);
+            break;
+        }
+    int rec = 0;
+    for (size_t s = 0; s < L->n; s++)
+        rec |= L->st[s].from_record;
+    if (rec && k < outlen)
+        snprintf(out + k, outlen - k, " (verdicts of the search's stage records)");
 }
 
 static void cap_num(struct buf *b, double v)
@@ -234,8 +314,9 @@ static void cap_stage_json(struct buf *b, const struct cap_result *r, const stru
 {
     buf_append_str(b, "{\"stage\":");
     cap_num(b, s->stage);
-    buf_printf(b, ",\"verdict\":\"%s\",\"requests\":%zu,\"output_tok_s\":",
-               slo_verdict_name(s->v.kind), s->v.n);
+    buf_printf(b, ",\"verdict\":\"%s\",\"verdict_from\":\"%s\",\"requests\":%zu,"
+                  "\"output_tok_s\":",
+               slo_verdict_name(s->v.kind), s->from_record ? "stage record" : "requests", s->v.n);
     cap_num(b, s->out_tok_s);
     buf_printf(b, ",\"deciding\":");
     if (s->v.deciding >= 0 && s->v.deciding < SLO_N_METRICS)

@@ -256,7 +256,8 @@ static void header_shard(struct an_input *in, const struct tlog_header *h)
 /* Reads one input into c. Returns 0 when usable (some records or a clean empty log), -1 when
  * the whole input is unusable; every problem is reported on stderr with file and record. */
 static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, const struct opts *o,
-                      FILE *per_req, int silent, struct srv_set *srv)
+                      FILE *per_req, int silent, struct srv_set *srv,
+                      struct cap_records *stages)
 {
     char err[512];
     struct tlog_reader_opts ro = {.skip_bodies = 1, .aux_records = srv != NULL};
@@ -315,6 +316,13 @@ static int read_input(struct an_ctx *c, int label_idx, struct an_input *in, cons
                 char t[64];
                 clock_format_rfc3339(rec.header.start_us, t, sizeof t);
                 in->started = strdup(t);
+            }
+        } else if (rec.type == TLOG_REC_STAGE) {
+            if (cap_add_record(stages, label_idx, &rec.stage)) {
+                if (!silent)
+                    fprintf(stderr, PROG ": %s: out of memory\n", in->path);
+                fatal = 1;
+                break;
             }
         } else if (rec.type == TLOG_REC_METRICS) {
             if (srv_add(srv, (size_t)label_idx, &rec.metrics)) {
@@ -786,7 +794,7 @@ static int reread_all(struct an_ctx *c, enum an_by by, enum an_latency_from from
         int li = find_label(c, ins[i].label);
         if (li < 0)
             li = an_add_label(c, ins[i].label);
-        if (li < 0 || read_input(c, li, &ins[i], o, per_req, 1, NULL))
+        if (li < 0 || read_input(c, li, &ins[i], o, per_req, 1, NULL, NULL))
             status = 1;
     }
     return status;
@@ -870,13 +878,14 @@ int main(int argc, char **argv)
     FILE *rows = o.out == OUT_PER_REQ && !defer_rows ? out : NULL;
     struct srv_set srv; /* the server's metrics records, read once */
     srv_init(&srv);
+    struct cap_records stage_recs = {0}; /* replay --search's stage verdicts */
     for (size_t i = 0; i < n_in; i++) {
         int li = find_label(&c, ins[i].label);
         if (li < 0 && (li = an_add_label(&c, ins[i].label)) < 0) {
             fprintf(stderr, PROG ": out of memory\n");
             return 1;
         }
-        if (read_input(&c, li, &ins[i], &o, rows, 0, &srv))
+        if (read_input(&c, li, &ins[i], &o, rows, 0, &srv, &stage_recs))
             status = 1;
     }
     srv_finish(&srv);
@@ -971,7 +980,8 @@ int main(int argc, char **argv)
             return 1;
         }
     struct cap_result cap = {0};
-    if (o.slo && cap_compute(&c, sums, &c.slo, o.slo_quantile, o.alpha, &cap)) {
+    if (o.slo && cap_compute(&c, sums, &c.slo, o.slo_quantile, o.alpha,
+                                 o.steady ? NULL : &stage_recs, &cap)) {
         fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
@@ -1095,6 +1105,7 @@ int main(int argc, char **argv)
     free(cmp_text);
     cap_free(&cap);
     srv_free(&srv);
+    free(stage_recs.v);
     free(steady);
     if (out != stdout && fclose(out)) {
         fprintf(stderr, PROG ": %s: %s\n", o.out_path, strerror(errno));

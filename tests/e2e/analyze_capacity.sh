@@ -139,3 +139,25 @@ if command -v gnuplot >/dev/null; then
     "$(grep -c 'sweep: no server metrics: no metrics records in the log' "$T/r.html")"
   assert_eq "html with metrics: no such note" 0 "$(grep -c 'no server metrics' "$T/sc.html" || true)"
 fi
+
+# A --search log: analyze takes each stage's verdict from its stage record when judged at the
+# same SLO and quantile (a lengthened stage pools several runs in the log; the record says
+# what the search decided), and judges from the requests otherwise.
+start_sim --profile default --max-batch $B
+"$RP" "$T/t.jsonl.gz" --url "$SIM_URL" --search concurrency --slo "e2e=$SLO" --max-tokens $TOK \
+  --ignore-eos --stage-requests 40 --json -q -o "$T/search.jsonl.gz" >"$T/search.json" ||
+  fail "search exited $?"
+stop_pid "$SIM_PID"
+"$AN" --by stage --slo "e2e=$SLO" --json "s=$T/search.jsonl.gz" >"$T/sa.json"
+"$AN" --by stage --slo "e2e=400" --json "s=$T/search.jsonl.gz" >"$T/sb.json"
+assert_eq "search log: analyze's answer is the search's, verdicts from the records" "True True True" "$($PY - "$T/search.json" "$T/sa.json" "$T/sb.json" <<'PY'
+import json, sys
+s, a, b = (json.load(open(p)) for p in sys.argv[1:4])
+ca, cb = a["capacity"][0], b["capacity"][0]
+print(ca["answer"]["stage"] == s["answer"]["stage"],
+      all(x["verdict_from"] == "stage record" for x in ca["stages"]),
+      all(x["verdict_from"] == "requests" for x in cb["stages"]))
+PY
+)"
+"$AN" --by stage --slo "e2e=$SLO" "s=$T/search.jsonl.gz" >"$T/sa.txt"
+assert_eq "search log: the line says where the verdicts come from" 1 "$(head -1 "$T/sa.txt" | grep -c "(verdicts of the search's stage records)$")"

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "server.h"
 #include "stats.h"
 #include "tlog.h"
 
@@ -788,6 +789,58 @@ static void test_parse_slo(void **state)
     }
 }
 
+/* Server metrics: names mapped per stack, the preferred name kept when a server exports two
+ * for one quantity, the label sets of one scrape summed (running) or averaged (KV), and why a
+ * label has none. */
+static void srv_put(struct srv_set *s, size_t l, const char *name, int64_t t, double v)
+{
+    struct tlog_metrics m;
+    memset(&m, 0, sizeof m);
+    m.name = (char *)name;
+    m.t_us = t;
+    m.value = v;
+    assert_int_equal(srv_add(s, l, &m), 0);
+}
+
+static void test_server_series(void **state)
+{
+    (void)state;
+    struct srv_set s;
+    srv_init(&s);
+    srv_put(&s, 0, "llmtrace_sim_requests_running", 2000, 3);
+    srv_put(&s, 0, "vllm:num_requests_running", 1000, 4); /* preferred: the sim's dropped */
+    srv_put(&s, 0, "llmtrace_sim_requests_running", 3000, 9);
+    srv_put(&s, 0, "vllm:num_requests_running", 2000, 1); /* two engines, one scrape */
+    srv_put(&s, 0, "vllm:num_requests_running", 2000, 2);
+    srv_put(&s, 0, "vllm:kv_cache_usage_perc", 2000, 0.25);
+    srv_put(&s, 0, "vllm:kv_cache_usage_perc", 2000, 0.75);
+    srv_put(&s, 0, "vllm:kv_cache_usage_perc", 1000, NAN); /* not a number: not a point */
+    srv_put(&s, 0, "process_cpu_seconds_total", 1000, 5);
+    srv_put(&s, 2, "some_other_metric", 1000, 1);
+    struct tlog_metrics fail;
+    memset(&fail, 0, sizeof fail);
+    fail.error_message = "connection refused";
+    assert_int_equal(srv_add(&s, 1, &fail), 0);
+    srv_finish(&s);
+    const struct srv_label *L = &s.l[0];
+    assert_string_equal(L->name[SRV_RUNNING], "vllm:num_requests_running");
+    assert_int_equal(L->n[SRV_RUNNING], 2);
+    assert_true(L->p[SRV_RUNNING][0].t_us == 1000 && L->p[SRV_RUNNING][0].v == 4);
+    assert_true(L->p[SRV_RUNNING][1].t_us == 2000 && L->p[SRV_RUNNING][1].v == 3);
+    assert_int_equal(L->n[SRV_KV], 1);
+    assert_true(fabs(L->p[SRV_KV][0].v - 0.5) < 1e-12);
+    assert_int_equal(L->n[SRV_WAITING], 0);
+    assert_true(srv_has(&s, 0) && !srv_has(&s, 1) && !srv_has(&s, 2) && srv_any(&s));
+    char why[300];
+    srv_why(&s, 1, why, sizeof why);
+    assert_string_equal(why, "every scrape failed (1): connection refused");
+    srv_why(&s, 2, why, sizeof why);
+    assert_non_null(strstr(why, "1 metrics samples, none of a known name"));
+    srv_why(&s, 3, why, sizeof why);
+    assert_non_null(strstr(why, "no metrics records in the log"));
+    srv_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -806,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_no_rate_without_span),
         cmocka_unit_test(test_itl_exact_then_histogram),
         cmocka_unit_test(test_parse_slo),
+        cmocka_unit_test(test_server_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
