@@ -1,6 +1,7 @@
 /* html.c — the self-contained HTML report (see html.h): inline CSS, inline SVG charts (the
  * files plot_all wrote, minus their XML prolog), the tables, the command line and each log's
- * header. No script, no external resource. */
+ * header. One small inline script (html_hover_js) reads values under the pointer off each
+ * chart from the axis mapping gnuplot printed (plot_opts.axes); no external resource. */
 #include "html.h"
 
 #include <errno.h>
@@ -82,6 +83,56 @@ static void html_server_why(FILE *f, const struct an_report *r)
     }
 }
 
+/* The figure's axis mapping as a data attribute: one "x0 x1 y0 y1 tx0 tx1 ty0 ty1 W H lx ly"
+ * group per plot (multiplot panels in order), ';'-separated. Only digits, signs, dots, 'e',
+ * spaces and ';' are copied: the file is ours, but the page must stay well-formed. */
+static void html_axes_attr(FILE *f, const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s.axes", dir, name);
+    FILE *a = fopen(path, "r");
+    if (!a)
+        return;
+    char line[512];
+    fputs(" data-axes=\"", f);
+    while (fgets(line, sizeof line, a)) {
+        for (const char *p = line; *p; p++)
+            if (strchr("0123456789+-.e ", *p))
+                fputc(*p, f);
+        fputc(';', f);
+    }
+    fputc('"', f);
+    fclose(a);
+}
+
+/* Hover readout: maps the pointer from SVG units to data through the panel it is over. */
+static const char html_hover_js[] =
+    "<script>\n(function(){\n"
+    "function fmt(v){var a=Math.abs(v);return a>=1000?v.toFixed(0):a>=10?v.toFixed(1):"
+    "v.toPrecision(3);}\n"
+    "function map(lo,hi,f,lg){return lg?Math.pow(10,Math.log10(lo)+f*(Math.log10(hi)-"
+    "Math.log10(lo))):lo+f*(hi-lo);}\n"
+    "document.querySelectorAll('figure[data-axes]').forEach(function(fig){\n"
+    " var svg=fig.querySelector('svg');if(!svg||!svg.viewBox)return;\n"
+    " var P=fig.getAttribute('data-axes').split(';').map(function(s){return s.trim();})"
+    ".filter(function(s){return s.length;}).map(function(s){return s.split(/\\s+/)"
+    ".map(Number);}).filter(function(a){return a.length==12;});\n"
+    " var tip=document.createElement('div');tip.className='tip';fig.appendChild(tip);\n"
+    " svg.addEventListener('mousemove',function(ev){\n"
+    "  var vb=svg.viewBox.baseVal,pt=svg.createSVGPoint();pt.x=ev.clientX;pt.y=ev.clientY;\n"
+    "  var m=svg.getScreenCTM();if(!m){return;}var p=pt.matrixTransform(m.inverse());\n"
+    /* GPVAL_TERM_[XY]MIN/MAX are in pixels, the sizes in gnuplot's SVG units (1/100 px) */
+    "  for(var i=0;i<P.length;i++){var a=P[i],sx=vb.width*100/a[8],sy=vb.height*100/a[9];\n"
+    "   var x0=a[4]*sx,x1=a[5]*sx,y0=vb.height-a[6]*sy,y1=vb.height-a[7]*sy;\n"
+    "   if(p.x>=x0&&p.x<=x1&&p.y<=y0&&p.y>=y1&&x1>x0&&y0>y1){\n"
+    "    var X=map(a[0],a[1],(p.x-x0)/(x1-x0),a[10]),Y=map(a[2],a[3],(y0-p.y)/(y0-y1),a[11]);\n"
+    "    var r=fig.getBoundingClientRect();tip.textContent='x '+fmt(X)+'   y '+fmt(Y);\n"
+    "    tip.style.left=(ev.clientX-r.left+14)+'px';tip.style.top=(ev.clientY-r.top+14)+'px';\n"
+    "    tip.style.display='block';return;}}\n"
+    "  tip.style.display='none';});\n"
+    " svg.addEventListener('mouseleave',function(){tip.style.display='none';});\n"
+    "});\n})();\n</script>\n";
+
 static const char *const html_titles[] = {
     "Output throughput vs latency", "TTFT distribution", "TPOT distribution", "Time series",
     "Inter-token latency histogram", "TTFT vs input tokens", "TTFT by turn"};
@@ -103,7 +154,9 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
           "th,td{border:1px solid #bbb;padding:3px 8px;text-align:right;font-size:0.9em}\n"
           "th{background:#eee}td.l,th.l{text-align:left}\n"
           "code,pre{background:#f4f4f4;padding:2px 4px;white-space:pre-wrap;word-break:break-all}\n"
-          "figure{margin:1em 0}svg{max-width:100%;height:auto}\n"
+          "figure{margin:1em 0;position:relative}svg{max-width:100%;height:auto}\n"
+          ".tip{position:absolute;display:none;background:#fffbe6;border:1px solid #999;"
+          "padding:1px 6px;font-size:0.85em;pointer-events:none;white-space:nowrap}\n"
           "p.answer{font-size:1.15em;border-left:4px solid #2a6;padding:4px 10px;"
           "background:#f2faf5}\n"
           "@media print{body{margin:0}figure{page-break-inside:avoid}}\n"
@@ -223,7 +276,9 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
         for (int k = 0; plot_chart_names[k]; k++) {
             if (res[k].state != PLOT_DRAWN)
                 continue;
-            fprintf(f, "<figure id=\"%s\">\n", plot_chart_names[k]);
+            fprintf(f, "<figure id=\"%s\"", plot_chart_names[k]);
+            html_axes_attr(f, svg_dir, plot_chart_names[k]);
+            fputs(">\n", f);
             if (html_svg(f, svg_dir, plot_chart_names[k]))
                 fprintf(f, "<p>(chart %s could not be read back)</p>", plot_chart_names[k]);
             fprintf(f, "\n<figcaption>%s", html_titles[k]);
@@ -261,7 +316,10 @@ int html_write(const char *path, const struct an_report *r, const char *svg_dir,
         html_esc(f, md);
         free(md);
     }
-    fputs("</pre>\n</body></html>\n", f);
+    fputs("</pre>\n", f);
+    if (svg_dir && res)
+        fputs(html_hover_js, f);
+    fputs("</body></html>\n", f);
     if (fclose(f)) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;

@@ -1034,7 +1034,7 @@ int main(int argc, char **argv)
     }
     fflush(out);
     struct plot_opts po = {.latency = o.plot_latency, .png = 1, .svg = 1, .cap = &cap,
-                           .server = &srv};
+                           .server = &srv, .axes = o.html != NULL};
     const char *svg_dir = NULL;
     char tmpdir[] = "/tmp/llmtrace-analyze.XXXXXX";
     int made_tmp = 0;
@@ -1092,6 +1092,12 @@ int main(int argc, char **argv)
     if (o.html && html_write(o.html, &r, svg_dir, have_res ? pres : NULL, err, sizeof err)) {
         fprintf(stderr, PROG ": %s\n", err);
         status = 1;
+    }
+    /* the axis mappings were for the page only */
+    for (const char *const *n = plot_chart_names; po.axes && svg_dir && *n; n++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s.axes", svg_dir, *n);
+        unlink(p);
     }
     if (made_tmp) {
         for (const char *const *n = plot_chart_names; *n; n++) {

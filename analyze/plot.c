@@ -95,7 +95,35 @@ static void plot_emit(struct buf *b, const char *dir, const char *name, const ch
                       "background rgb 'white'\nset output ", h);
         plot_qpath(b, dir, name, "svg");
         /* the labels the PNG pass set would be drawn twice */
-        buf_printf(b, "\nunset label\n%s\nunset multiplot\nset output\n", body);
+        buf_append_str(b, "\nunset label\n");
+        if (o->axes) {
+            buf_append_str(b, "set print ");
+            plot_qpath(b, dir, name, "axes");
+            buf_append_char(b, '\n');
+        }
+        /* After each plot, for the HTML's hover readout: the axis ranges, the plot area in
+         * terminal units, the terminal size and whether x/y are logarithmic. */
+        int logx = 0, logy = 0;
+        for (const char *l = body; *l;) {
+            const char *e = strchr(l, '\n');
+            size_t n = e ? (size_t)(e - l) : strlen(l);
+            buf_append(b, l, n);
+            buf_append_char(b, '\n');
+            if (n >= 14 && !strncmp(l, "set logscale x", 14))
+                logx = 1;
+            if (n >= 14 && !strncmp(l, "set logscale y", 14))
+                logy = 1;
+            if (o->axes && n > 5 && !strncmp(l, "plot ", 5))
+                buf_printf(b, "print sprintf('%%.9g %%.9g %%.9g %%.9g %%d %%d %%d %%d %%d %%d "
+                              "%d %d', GPVAL_X_MIN, GPVAL_X_MAX, GPVAL_Y_MIN, GPVAL_Y_MAX, "
+                              "GPVAL_TERM_XMIN, GPVAL_TERM_XMAX, GPVAL_TERM_YMIN, "
+                              "GPVAL_TERM_YMAX, GPVAL_TERM_XSIZE, GPVAL_TERM_YSIZE)\n",
+                           logx, logy);
+            l += n + (e != NULL);
+        }
+        buf_append_str(b, "unset multiplot\nset output\n");
+        if (o->axes)
+            buf_append_str(b, "unset print\n");
     }
     buf_append_str(b, "reset\n");
 }

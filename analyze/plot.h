@@ -17,6 +17,8 @@ struct plot_opts {
     int png, svg;                /* which formats to write */
     const struct cap_result *cap;/* the capacity answer to mark (capacity.h); NULL none */
     const struct srv_set *server;/* server metrics series (server.h); NULL none */
+    int axes;                    /* also DIR/NAME.axes: each plot's axis mapping, one line per
+                                    plot (the HTML report's hover readout); html.h */
 };
 
 /* Path of the gnuplot executable (LLMTRACE_GNUPLOT overrides; searched in PATH), or NULL. */

@@ -12,9 +12,10 @@ runtime="libpcap0.8 zlib1g libcjson1 libcurl4 libssl3 libnghttp2-14 gnuplot-nox 
 # python3-pandas: the pandas recipe of formats/SCHEMA.md is a test (e2e.analyze_readers), as is
 # the DuckDB one, which npm installs under the build tree: node and npm come from Debian's
 # nodejs and npm unless the machine already has them (e.g. a nodejs build that bundles npm).
-# python3-yaml: e2e.deploy parses the Kubernetes manifests.
+# python3-yaml: e2e.deploy parses the Kubernetes manifests. chromium: e2e.analyze_browser opens
+# the HTML report in it (driven by playwright-core from npm, under the build tree).
 # python3-fastapi, -uvicorn, -httptools, -uvloop: e2e.interop_uvicorn's server, on vLLM's stack.
-tests="clang libclang-rt-14-dev libcmocka-dev gnuplot-nox python3 python3-aiohttp \
+tests="clang libclang-rt-14-dev libcmocka-dev gnuplot-nox python3 python3-aiohttp chromium \
 python3-pandas python3-yaml curl tcpdump iproute2 procps \
 python3-fastapi python3-uvicorn python3-httptools python3-uvloop"
 case "$mode" in
