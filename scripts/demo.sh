@@ -2,8 +2,9 @@
 # make demo: simulator + concurrency sweep + analysis + chart, on loopback, in under 2 minutes.
 # Starts llmtrace-sim (default profile) on a kernel-chosen loopback port, replays the shipped
 # sample trace (examples/sample_trace.jsonl.gz, made by examples/gen_sample_trace.py) at
-# concurrency 1…64, analyzes the sweep per stage and writes demo-out/report.html and
-# demo-out/throughput_latency.png (+ .svg and the other charts). The simulator is stopped on
+# concurrency 1…64 while scraping the simulator's /metrics, analyzes the sweep per stage against
+# an SLO (p90 TTFT <= 100 ms and TPOT <= 5 ms: the capacity answer comes first) and writes
+# demo-out/report.html and demo-out/throughput_latency.png (+ .svg and the other charts). The simulator is stopped on
 # every exit path (trap).
 set -euo pipefail
 bin=${1:-build/bin}
@@ -31,7 +32,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$bin/llmtrace-sim" --listen 127.0.0.1:0 --port-file "$out/sim.port" --quiet \
-  --profile default --log "$out/sim-truth.jsonl.gz" 2>"$out/sim.stderr" &
+  --profile default --prefix-cache 2048 --log "$out/sim-truth.jsonl.gz" 2>"$out/sim.stderr" &
 sim_pid=$!
 for _ in $(seq 1 100); do
   [ -s "$out/sim.port" ] && break
@@ -44,15 +45,17 @@ echo "demo: llmtrace-sim on 127.0.0.1:$port; replaying $stage_requests requests 
 
 start=$(date +%s)
 "$bin/llmtrace-replay" "$trace" --url "http://127.0.0.1:$port" --sweep 1,2,4,8,16,32,64 \
-  --stage-requests "$stage_requests" -o "$out/sweep.jsonl.gz" --quiet
+  --stage-requests "$stage_requests" --scrape --scrape-interval 250ms -o "$out/sweep.jsonl.gz" \
+  --quiet
 echo "demo: sweep done in $(( $(date +%s) - start )) s; analyzing"
 echo
 
 status=0
-"$bin/llmtrace-analyze" --by stage --plot "$out" --html "$out/report.html" \
+"$bin/llmtrace-analyze" --by stage --slo ttft=100,tpot=5 --plot "$out" --html "$out/report.html" \
   default="$out/sweep.jsonl.gz" -o "$out/table.txt" || status=$?
-# The table's header and one row per stage; the full table (distributions) is in table.txt.
-awk 'NF==0{exit} {print}' "$out/table.txt"
+# The answer, the table's header and one row per stage; the full table (distributions) is in
+# table.txt.
+awk 'NF==0{if (++blank == 2) exit} {print}' "$out/table.txt"
 echo
 echo "demo: files"
 echo "  $out/report.html               self-contained report (charts inline)"
