@@ -114,10 +114,13 @@ static void plot_emit(struct buf *b, const char *dir, const char *name, const ch
             if (n >= 14 && !strncmp(l, "set logscale y", 14))
                 logy = 1;
             if (o->axes && n > 5 && !strncmp(l, "plot ", 5))
-                buf_printf(b, "print sprintf('%%.9g %%.9g %%.9g %%.9g %%d %%d %%d %%d %%d %%d "
+                /* a plot with nothing drawable leaves the ranges undefined: no line then
+                 * (that panel has no readout) */
+                buf_printf(b, "if (exists('GPVAL_X_MIN') && exists('GPVAL_TERM_XMIN')) { "
+                              "print sprintf('%%.9g %%.9g %%.9g %%.9g %%d %%d %%d %%d %%d %%d "
                               "%d %d', GPVAL_X_MIN, GPVAL_X_MAX, GPVAL_Y_MIN, GPVAL_Y_MAX, "
                               "GPVAL_TERM_XMIN, GPVAL_TERM_XMAX, GPVAL_TERM_YMIN, "
-                              "GPVAL_TERM_YMAX, GPVAL_TERM_XSIZE, GPVAL_TERM_YSIZE)\n",
+                              "GPVAL_TERM_YMAX, GPVAL_TERM_XSIZE, GPVAL_TERM_YSIZE) }\n",
                            logx, logy);
             l += n + (e != NULL);
         }
@@ -445,14 +448,14 @@ static size_t plot_timeseries(struct buf *data, struct buf *body, const struct a
         double span = (double)t_max - (double)t_min;
         if (!(t_min < t_max))
             continue;
-        if (span / 1e6 > xspan)
-            xspan = span / 1e6;
         buf_printf(data, "$TS%zu << EOD\n", l);
         drawn[l] = 1;
         any++;
         {
             double w = plot_nice_width(span / 1e6), wu = w * 1e6;
             size_t nb = (size_t)(span / wu) + 1;
+            if ((double)nb * w > xspan) /* the bins drawn, whole: a run shorter than a bin too */
+                xspan = (double)nb * w;
             double *tok = calloc(nb, sizeof *tok), *inf = calloc(nb, sizeof *inf);
             double *ttft = calloc(nb, sizeof *ttft), *cnt = calloc(nb, sizeof *cnt);
             if (tok && inf && ttft && cnt) {
