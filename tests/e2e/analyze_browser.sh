@@ -14,20 +14,7 @@ command -v node >/dev/null && command -v npm >/dev/null || fail "node/npm missin
 command -v gnuplot >/dev/null || fail "gnuplot is missing (scripts/deps.sh installs it)"
 PW_VERSION=1.64.1
 NPM_DIR=$(cd "$BIN/.." && pwd)/npm-playwright
-if [ ! -e "$NPM_DIR/node_modules/playwright-core/package.json" ] ||
-   ! grep -q "\"version\": \"$PW_VERSION\"" "$NPM_DIR/node_modules/playwright-core/package.json"; then
-  mkdir -p "$NPM_DIR"
-  ok=0
-  for try in 1 2 3; do
-    if timeout 240 npm install --prefix "$NPM_DIR" --no-audit --no-fund --prefer-offline \
-         --loglevel error "playwright-core@$PW_VERSION" > "$T/npm.log" 2>&1; then
-      ok=1
-      break
-    fi
-    sleep $((try * 5))
-  done
-  [ "$ok" = 1 ] || fail "npm install playwright-core@$PW_VERSION failed 3 times: $(tail -5 "$T/npm.log")"
-fi
+npm_pinned "$NPM_DIR" playwright-core "$PW_VERSION"
 cp "$SRC_DIR/tests/e2e/analyze_browser.mjs" "$NPM_DIR/"
 
 mk_trace "$T/t.jsonl.gz" 64 1000

@@ -13,20 +13,7 @@ cd "$TEST_TMP"
 command -v node >/dev/null && command -v npm >/dev/null || fail "node/npm missing (scripts/deps.sh installs them)"
 DUCK_VERSION=1.5.6-r.1
 NPM_DIR=$(cd "$BIN/.." && pwd)/npm-duckdb
-if [ ! -e "$NPM_DIR/node_modules/@duckdb/node-api/package.json" ] ||
-   ! grep -q "\"version\": \"$DUCK_VERSION\"" "$NPM_DIR/node_modules/@duckdb/node-api/package.json"; then
-  mkdir -p "$NPM_DIR"
-  ok=0
-  for try in 1 2 3; do
-    if timeout 240 npm install --prefix "$NPM_DIR" --no-audit --no-fund --prefer-offline \
-         --loglevel error "@duckdb/node-api@$DUCK_VERSION" > "$TEST_TMP/npm.log" 2>&1; then
-      ok=1
-      break
-    fi
-    sleep $((try * 5))
-  done
-  [ "$ok" = 1 ] || fail "npm install @duckdb/node-api@$DUCK_VERSION failed 3 times: $(tail -5 "$TEST_TMP/npm.log")"
-fi
+npm_pinned "$NPM_DIR" @duckdb/node-api "$DUCK_VERSION"
 cp "$SRC_DIR/tests/e2e/analyze_duckdb.mjs" "$NPM_DIR/"
 
 # one log per tool

@@ -73,3 +73,22 @@ v = eval(expr)
 print(json.dumps(v) if not isinstance(v, str) else v)
 PY
 }
+
+# npm_pinned DIR PACKAGE VERSION: PACKAGE@VERSION installed under DIR (reused when already
+# there), three tries with a pause between (the registry is over the network).
+npm_pinned() {
+  local dir=$1 pkg=$2 ver=$3 try
+  if [ -e "$dir/node_modules/$pkg/package.json" ] &&
+     grep -q "\"version\": \"$ver\"" "$dir/node_modules/$pkg/package.json"; then
+    return 0
+  fi
+  mkdir -p "$dir"
+  for try in 1 2 3; do
+    if timeout 240 npm install --prefix "$dir" --no-audit --no-fund --prefer-offline \
+         --loglevel error "$pkg@$ver" > "$TEST_TMP/npm.log" 2>&1; then
+      return 0
+    fi
+    sleep $((try * 5))
+  done
+  fail "npm install $pkg@$ver failed 3 times: $(tail -5 "$TEST_TMP/npm.log")"
+}
