@@ -10,8 +10,11 @@
 # not: recorded history, counted); Anthropic live history.
 source "$(dirname "$0")/lib.sh"
 T=$TEST_TMP
-# 1 ms is the promise; a sanitizer build on a loaded machine is slower than that to wake
-LAG_TOL=1000
+# 1 ms is the promise on an idle machine (bench/ measures it); a test shares the machine, so
+# it allows 3 ms (measured 2.2 ms p95 with a second make test running beside it) — a
+# scheduling bug (a turn sent one poll or one think time late) is far above either. A
+# sanitizer build on a loaded machine is slower still to wake.
+LAG_TOL=3000
 [ "${LLMTRACE_SANITIZE:-OFF}" = ON ] && LAG_TOL=5000
 PY=/usr/bin/python3
 CHECK="$PY $SRC_DIR/tests/e2e/sessions_check.py"
@@ -31,7 +34,7 @@ echo "live: $c"
 assert_eq "live: sessions, turns, none missing or reordered" "8 31 0 0" "$(echo "$c" | json '"%d %d %d %d" % (d["sessions"], d["turns"], d["missing"], d["reordered"])')"
 assert_eq "live: no turn before its predecessor's end" 0 "$(echo "$c" | json 'd["early"]')"
 assert_le "live: schedule = previous end + 100 ms (µs)" "$(echo "$c" | json 'd["sched_err_max_us"]')" 2
-assert_le "live: sent within 1 ms of the schedule (p95, µs)" "$(echo "$c" | json 'd["lag_p95_us"]')" "$LAG_TOL"
+assert_le "live: sent within $((LAG_TOL / 1000)) ms of the schedule (p95, µs)" "$(echo "$c" | json 'd["lag_p95_us"]')" "$LAG_TOL"
 assert_le "live: recorded think times within 20 ms of 100 ms even on a loaded machine (µs)" "$(echo "$c" | json 'd["think_err_max_us"]')" 20000
 assert_eq "live: every next turn carries the sim's reply" "23 0" "$(echo "$c" | json '"%d %d" % (d["live_ok"], d["live_bad"])')"
 assert_eq "live: stats" "8 8 0 0 23" "$(zjq $T/live.jsonl.gz '"%d %d %d %d %d" % (trl["stats"]["sessions"]["started"], trl["stats"]["sessions"]["completed"], trl["stats"]["sessions"]["ended_by_failure"], trl["stats"]["sessions"]["turns_not_sent"], trl["stats"]["sessions"]["history_turns"]["live"])')"
