@@ -42,7 +42,8 @@ struct proxy_opts {
 /* Called once per recorded exchange (x freed after the call). Non-zero: an output error,
  * which stops the proxy. */
 typedef int (*proxy_emit_fn)(void *user, const struct tlog_exchange *x);
-/* Called about once a second with the epoch µs (flush the log, rotate by time). */
+/* Called four times a second with the epoch µs (close the log's member when due, rotate by
+ * time). */
 typedef void (*proxy_tick_fn)(void *user, int64_t epoch_us);
 
 struct proxy_stats {

@@ -199,11 +199,21 @@ s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(sys.stdin.buffer.read())
 print(s.recv(4096).split(b"\r\n")[0].decode())' "${PX_URL##*:}" >"$T/400.txt"
 assert_eq "bad request → 400" "HTTP/1.1 400 Bad Request" "$(cat "$T/400.txt")"
+timeout 5 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n")
+print(s.recv(4096).split(b"\r\n")[0].decode())' "${PX_URL##*:}" >"$T/431.txt" 2>/dev/null || true
+assert_eq "head over 64 KiB → 431" "HTTP/1.1 431 Request Header Fields Too Large" "$(cat "$T/431.txt")"
+head -c 17000000 /dev/zero >"$T/big.bin"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  --data-binary @"$T/big.bin" "$PX_URL/v1/chat/completions" 2>/dev/null || true)
+assert_eq "body over 16 MiB → 413" 413 "$code"
 stop_proxy
 assert_eq "refused: two records, error kind connect, no upstream status, client saw 502" \
   '[["connect", null, 502], ["connect", null, 502]]' \
   "$(zjq "$T/p4.jsonl.gz" '[[e["error"]["kind"], e["response"]["status"], e["proxy"]["client_status"]] for e in ex]')"
-assert_eq "trailer counts the 502s and the bad request" '[2, 1]' \
+assert_eq "trailer counts the 502s and the three bad requests" '[2, 3]' \
   "$(zjq "$T/p4.jsonl.gz" '[trl["stats"]["upstream_errors"], trl["stats"]["bad_requests"]]')"
 
 # ---- 5. client gone mid-stream → cancelled; upstream reset mid-stream → reset ---------------
@@ -292,6 +302,20 @@ grep -q '\[DONE\]' "$T/drain.b" || fail "drained stream incomplete"
 assert_eq "drained exchange recorded whole, log closed" '[null, 150, true]' \
   "$(zjq "$T/p8.jsonl.gz" '[ex[0]["error"], ex[0]["tokens_out"], trl is not None]')"
 stop_pid "$SIM_PID" INT
+
+# ---- 8. kill -9: every record older than a second survives -----------------------------------
+start_sim
+start_proxy "$T/p9.jsonl.gz" "$SIM_URL"
+for i in 1 2 3; do
+  curl -sS -N -o /dev/null -H 'Content-Type: application/json' -d "$(chat 3)" \
+    "$PX_URL/v1/chat/completions"
+done
+sleep 1.6                              # the writer closes a member at least once a second
+kill -9 "$PX_PID"
+wait "$PX_PID" 2>/dev/null || true
+stop_pid "$SIM_PID" INT
+assert_eq "kill -9: the three records were on disk" 3 \
+  "$(RQ_TORN_OK=1 rq "$T/p9.jsonl.gz" 'sum(1 for r in recs if r.get("type") == "exchange")')"
 
 # ---- usage errors ----------------------------------------------------------------------------
 assert_eq "--listen without --upstream" 2 "$("$CAP" --listen 127.0.0.1:0 -q 2>/dev/null; echo $?)"
