@@ -75,6 +75,11 @@ struct px_ex {                        /* one request: read, forwarded, answered,
     int upstream_port, upstream_new;
     int64_t upstream_connect_ns;
     int client_status;                /* what the client was answered (502 on a failure) */
+    struct px_ex *rec_next;           /* waiting to be recorded (px_finish) */
+    enum tlog_error_kind rec_why;
+    char rec_msg[200];
+    int64_t rec_since_ns;
+    int64_t last_rx_ns;               /* receive time of the last response bytes */
 };
 
 struct px_tok {
@@ -131,6 +136,8 @@ struct proxy {
     int accepting;
     int listen_off;                   /* at max_conns: the listener is out of epoll's set */
     int emit_failed;
+    struct px_ex *rec_head, *rec_tail; /* finished exchanges not yet recorded */
+    size_t n_rec;
     char *rbuf;
     struct buf line;
     struct proxy_stats st;
@@ -205,9 +212,9 @@ static void px_record(struct proxy *p, struct px_ex *q, enum tlog_error_kind why
     struct tlog_exchange *x = &q->x;
     if (!q->record || p->emit_failed)
         return;
-    int64_t now = clock_mono_ns();
     if (q->has_stream && x->resp.end_us < 0) {
-        int64_t end = q->up_done ? x->resp.end_us : (now - q->t0_ns) / 1000;
+        /* cut short (client gone, proxy stopped): the last response byte that arrived */
+        int64_t end = ((q->last_rx_ns > 0 ? q->last_rx_ns : q->rec_since_ns) - q->t0_ns) / 1000;
         llm_stream_finish(&q->ls, end);
         x->resp.end_us = end;
     } else if (q->has_stream) {
@@ -261,6 +268,42 @@ static void px_record(struct proxy *p, struct px_ex *q, enum tlog_error_kind why
     p->st.errors[x->error_kind < TLOG_ERROR_KIND_COUNT ? x->error_kind : TLOG_ERROR_OTHER]++;
     if (p->emit(p->user, x))
         p->emit_failed = 1;
+}
+
+/* q is over (its last byte written, or never to be): it is recorded when the loop has nothing
+ * to forward (px_record_some), so that serializing and compressing records never delays the
+ * events of other streams arriving in the same burst. Takes q from its connection. */
+static void px_finish(struct proxy *p, struct px_ex *q, enum tlog_error_kind why, const char *msg)
+{
+    if (!q->record || !q->submitted || p->emit_failed) {
+        px_ex_free(q);
+        return;
+    }
+    q->c = NULL;
+    q->rec_why = why;
+    snprintf(q->rec_msg, sizeof q->rec_msg, "%s", msg ? msg : "");
+    q->rec_since_ns = clock_mono_ns();
+    q->rec_next = NULL;
+    if (p->rec_tail)
+        p->rec_tail->rec_next = q;
+    else
+        p->rec_head = q;
+    p->rec_tail = q;
+    p->n_rec++;
+}
+
+/* Records up to max finished exchanges (max 0: all), oldest first. */
+static void px_record_some(struct proxy *p, size_t max)
+{
+    for (size_t i = 0; p->rec_head && (!max || i < max); i++) {
+        struct px_ex *q = p->rec_head;
+        p->rec_head = q->rec_next;
+        if (!p->rec_head)
+            p->rec_tail = NULL;
+        p->n_rec--;
+        px_record(p, q, q->rec_why, q->rec_why == TLOG_ERROR_NONE ? NULL : q->rec_msg);
+        px_ex_free(q);
+    }
 }
 
 /* ---- output to the client ------------------------------------------------------------------ */
@@ -443,6 +486,7 @@ static void px_on_head(void *user, int status, const struct hc_header *h, size_t
     struct tlog_exchange *x = &q->x;
     x->resp.status = status;
     x->resp.ttfb_us = (rx - q->t0_ns) / 1000;
+    q->last_rx_ns = rx;
     const char *ct = NULL;
     size_t ct_len = 0;
     int64_t clen = -1;
@@ -544,6 +588,7 @@ static void px_on_body(void *user, const char *data, size_t len, int64_t rx)
 {
     struct px_ex *q = user;
     struct px_conn *c = q->c;
+    q->last_rx_ns = rx;
     if (!c->gone && q->mode != PX_OUT_NONE) {
         if (q->mode == PX_OUT_CHUNKED) {
             char sz[24];
@@ -983,39 +1028,36 @@ static void px_service(struct px_conn *c)
         c->gone = 1;             /* the client left mid-request or with its response under way */
     int answered = q && q->submitted && q->up_done && c->written >= q->end_pos;
     if (c->gone) {
+        c->ex = NULL;
         if (answered) {          /* every byte went out before it left */
-            px_record(p, q, q->up_err == HC_OK ? TLOG_ERROR_NONE : px_kind(q->up_err),
-                      q->up_err == HC_OK ? NULL : q->up_msg);
+            px_finish(p, q, q->up_err == HC_OK ? TLOG_ERROR_NONE : px_kind(q->up_err),
+                      q->up_msg);
         } else if (q && q->submitted) {
             if (!q->up_done) {
                 hc_cancel(p->hc, &q->r);
                 q->up_done = 1;
             }
             if (q->up_err != HC_OK) {
-                px_record(p, q, px_kind(q->up_err), q->up_msg);
+                px_finish(p, q, px_kind(q->up_err), q->up_msg);
             } else {
                 p->st.cancelled++;
-                px_record(p, q, TLOG_ERROR_CANCELLED,
+                px_finish(p, q, TLOG_ERROR_CANCELLED,
                           "client closed the connection before the response was written");
             }
+        } else {
+            px_ex_free(q);       /* never forwarded: nothing to record */
         }
-        px_ex_free(q);
-        c->ex = NULL;
         px_conn_free(c);
         return;
     }
     if (q && q->up_done && c->written >= q->end_pos) {
-        if (q->submitted)
-            px_record(p, q, q->up_err == HC_OK ? TLOG_ERROR_NONE : px_kind(q->up_err),
-                      q->up_err == HC_OK ? NULL : q->up_msg);
-        if (q->failed_mid) {     /* cut: no terminating chunk, the connection closes */
-            px_ex_free(q);
-            c->ex = NULL;
+        int cut = q->failed_mid; /* no terminating chunk: the connection closes */
+        c->ex = NULL;
+        px_finish(p, q, q->up_err == HC_OK ? TLOG_ERROR_NONE : px_kind(q->up_err), q->up_msg);
+        if (cut) {
             px_conn_free(c);
             return;
         }
-        px_ex_free(q);
-        c->ex = NULL;
     }
     if (!c->ex && !c->closing)
         px_parse(c);
@@ -1215,7 +1257,13 @@ int proxy_run(struct proxy *p, volatile sig_atomic_t *stop)
             if (ms < timeout)
                 timeout = ms < 0 ? 0 : (int)ms;
         }
-        int n = epoll_wait(p->epfd, evs, PX_MAX_EVENTS, timeout);
+        /* records wait while there is traffic to forward, but not for long (200 ms) nor in
+         * great numbers (4096) */
+        if (p->rec_head && (p->n_rec > 4096 || now - p->rec_head->rec_since_ns > 200000000))
+            px_record_some(p, 64);
+        int n = epoll_wait(p->epfd, evs, PX_MAX_EVENTS, p->rec_head ? 0 : timeout);
+        if (n == 0 && p->rec_head)
+            px_record_some(p, 16);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "llmtrace-capture: epoll_wait: %s\n", strerror(errno));
             rc = -1;
@@ -1268,14 +1316,16 @@ int proxy_run(struct proxy *p, volatile sig_atomic_t *stop)
                 hc_cancel(p->hc, &q->r);
                 q->up_done = 1;
             }
-            px_record(p, q, TLOG_ERROR_CANCELLED, "proxy stopped before the response ended");
             p->st.cancelled++;
+            px_finish(p, q, TLOG_ERROR_CANCELLED, "proxy stopped before the response ended");
+        } else {
+            px_ex_free(q);
         }
-        px_ex_free(q);
         c->ex = NULL;
         px_conn_free(c);
     }
     p->dirty = NULL;
+    px_record_some(p, 0);
     hc_engine_reap(p->hc);
     if (p->emit_failed)
         rc = -1;
@@ -1286,6 +1336,11 @@ void proxy_free(struct proxy *p)
 {
     if (!p)
         return;
+    while (p->rec_head) {
+        struct px_ex *q = p->rec_head;
+        p->rec_head = q->rec_next;
+        px_ex_free(q);
+    }
     while (p->conns) {
         struct px_conn *c = p->conns;
         if (c->ex && c->ex->submitted && !c->ex->up_done)

@@ -1087,7 +1087,7 @@ void hc_engine_tick(struct hc_engine *e, int64_t now_ns)
 {
     if (e->o.rx_kernel && now_ns >= e->remap_ns)
         hc_map_clocks(e); /* follows steps of CLOCK_REALTIME (slewing moves both clocks) */
-    for (int again = 1; again;) {
+    for (int again = e->n_connecting > 0; again;) { /* (no scan when nothing connects) */
         again = 0;
         for (struct hc_conn *c = e->conns; c; c = c->next)
             if ((c->state == HC_CONNECTING || c->state == HC_HANDSHAKE) &&
@@ -1106,7 +1106,7 @@ void hc_engine_tick(struct hc_engine *e, int64_t now_ns)
 int64_t hc_engine_next_deadline(const struct hc_engine *e)
 {
     int64_t d = e->o.rx_kernel ? e->remap_ns : -1;
-    for (const struct hc_conn *c = e->conns; c; c = c->next)
+    for (const struct hc_conn *c = e->n_connecting > 0 ? e->conns : NULL; c; c = c->next)
         if (c->state == HC_CONNECTING || c->state == HC_HANDSHAKE) {
             int64_t t = c->open_ns + e->o.connect_timeout_ns;
             if (d < 0 || t < d)
