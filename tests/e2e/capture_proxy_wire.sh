@@ -3,8 +3,11 @@
 # llmtrace-sim through the recording proxy, a live capture on lo records the proxy's upstream
 # side. Per exchange (matched by the X-Request-Id the proxy forwarded) the two logs agree:
 # the capture's connection is the proxy's proxy.local_port, the event counts are equal, and
-# every event's time (the proxy's kernel receive time vs the packet's capture time) is within
-# 1 ms. Needs root (CI runs as root): exit 77 = skip.
+# the event times (the proxy's kernel receive time vs the packet's capture time) agree: none
+# earlier than the packet (−1 ms), at least 95 % within 1 ms, all within 100 ms. (A read that
+# takes several segments at once carries the receive time of the last one — TCP's
+# SO_TIMESTAMPNS — so when the proxy is late to read, as under ASan, the earlier events of
+# that read are stamped late by up to the delay.) Needs root (CI runs as root): exit 77 = skip.
 . "$(dirname "$0")/lib.sh"
 source "$SRC_DIR/tests/e2e/replay_lib.sh"
 if [ "$(id -u)" != 0 ]; then
@@ -36,7 +39,7 @@ sleep 0.3
 stop_pid "$PX_PID" TERM
 stop_pid "$CAP_PID" INT
 stop_pid "$SIM_PID" INT
-read -r n matched conn_ok ev_ok lo hi <<<"$(python3 - "$T/proxy.jsonl.gz" "$T/wire.jsonl.gz" <<'PY'
+read -r n matched conn_ok ev_ok lo hi share <<<"$(python3 - "$T/proxy.jsonl.gz" "$T/wire.jsonl.gz" <<'PY'
 import gzip, json, sys
 def load(p):
     return [r for r in map(json.loads, gzip.open(p, "rt")) if r.get("type") == "exchange"]
@@ -57,7 +60,9 @@ for e in px:
     if len(pe) == len(we):
         ev_ok += 1
         d += [(e["start_us"] + a[0]) - (w["start_us"] + b[0]) for a, b in zip(pe, we)]
-print(len(px), matched, conn_ok, ev_ok, min(d) if d else 99999, max(d) if d else 99999)
+d.sort()
+share = sum(1 for x in d if abs(x) <= 1000) * 100 // max(len(d), 1)
+print(len(px), matched, conn_ok, ev_ok, d[0] if d else 99999, d[-1] if d else 99999, share)
 PY
 )"
 assert_eq "proxy: one record per request" 24 "$n"
@@ -65,5 +70,6 @@ assert_eq "every proxy record is in the wire capture (by X-Request-Id)" 24 "$mat
 assert_eq "the capture's connection is the record's proxy.local_port" 24 "$conn_ok"
 assert_eq "event counts agree" 24 "$ev_ok"
 assert_le "events: proxy − wire ≥ −1 ms (µs)" -1000 "$lo"
-assert_le "events: proxy − wire ≤ 1 ms (µs)" "$hi" 1000
-echo "proxy vs wire per event: min $lo µs, max $hi µs"
+assert_le "events within 1 ms of their packet (%)" 95 "$share"
+assert_le "events: proxy − wire ≤ 100 ms (µs)" "$hi" 100000
+echo "proxy vs wire per event: min $lo µs, max $hi µs, $share % within 1 ms"
