@@ -43,7 +43,6 @@ for n in "$@"; do
     -o "$tmp/rep.jsonl.gz" -c "$n" --max-tokens original --ignore-eos --no-bodies -q \
     2>"$tmp/rep.err" || true
   read -r ut st < <(awk '{print $14, $15}' /proc/$px/stat)
-  echo "proxy utime $ut stime $st ticks" >&2
   rss=$(awk '/^VmHWM:/{print $2}' /proc/$px/status)
   hz=$(getconf CLK_TCK)
   kill -TERM "$px"; wait "$px" || true
