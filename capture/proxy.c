@@ -1059,8 +1059,8 @@ static void px_service(struct px_conn *c)
             return;
         }
     }
-    if (!c->ex && !c->closing)
-        px_parse(c);
+    if ((!c->ex && !c->closing) || (c->ex && !c->ex->req_done && !c->parse_err))
+        px_parse(c);             /* the next request, or more of the one being read */
     if (!c->ex && c->eof && c->in_off >= c->in.len)
         c->closing = 1;          /* the client is done; answer what it sent, then close */
     if (c->closing && !c->ex && c->out_off >= c->out.len) {

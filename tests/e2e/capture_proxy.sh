@@ -172,7 +172,17 @@ got=$(curl -sS -H 'Authorization: Bearer client-key' -H 'Content-Type: applicati
   -d "$(chat 2)" "$PX_URL/v1/chat/completions")
 assert_eq "upstream got the proxy's key, not the client's" "auth=Bearer sk-proxy-KEY-7f3a" "$got"
 tr '\0' ' ' </proc/"$PX_PID"/cmdline | grep -q 'KEY-7f3a' && fail "key in the proxy's argv"
+# request bodies read over many reads (2 MB, Expect: 100-continue) and chunked ones
+python3 -c 'import json; print(json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * 2000000}]}))' >"$T/big.json"
+got=$(curl -sS -m 20 -H 'Content-Type: application/json' -H 'Expect: 100-continue' \
+  --data-binary @"$T/big.json" "$PX_URL/v1/chat/completions")
+assert_eq "2 MB request body forwarded" "auth=Bearer sk-proxy-KEY-7f3a" "$got"
+got=$(curl -sS -m 20 -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+  -d "$(chat 2)" "$PX_URL/v1/chat/completions")
+assert_eq "chunked request body forwarded" "auth=Bearer sk-proxy-KEY-7f3a" "$got"
 stop_proxy
+assert_eq "body sizes recorded" "[$(chat 2 | wc -c), $(stat -c %s "$T/big.json"), $(chat 2 | wc -c)]" \
+  "$(zjq "$T/p3.jsonl.gz" '[e["request"]["body_bytes"] for e in ex]')"
 unset PROXY_TEST_KEY
 assert_eq "key never in the log" 0 "$(zcat "$T/p3.jsonl.gz" | grep -c 'KEY-7f3a' || true)"
 assert_eq "client key never in the log" 0 "$(zcat "$T/p3.jsonl.gz" | grep -c 'client-key' || true)"
