@@ -38,6 +38,7 @@
 #define PX_MAX_SEGS      32           /* buffered client reads (pipelined requests) */
 #define PX_MAX_IN        (1u << 20)   /* buffered client bytes while an exchange is active */
 #define PX_MAX_EVENTS    256
+#define PX_IDLE_NS       (300 * 1000000000LL) /* a client connection with nothing in flight */
 
 enum px_tok_kind { PX_TOK_LISTEN = 1, PX_TOK_CONN };
 enum px_out_mode { PX_OUT_LENGTH = 0, PX_OUT_CHUNKED, PX_OUT_CLOSE, PX_OUT_NONE };
@@ -113,6 +114,7 @@ struct px_conn {
     int eof;                          /* the client's FIN arrived */
     int closing;                      /* close once out is drained */
     int paused;                       /* upstream paused for this connection's backlog */
+    int64_t active_ns;                /* last byte read from or written to the client */
 };
 
 struct proxy {
@@ -345,6 +347,7 @@ static void px_flush(struct px_conn *c)
         if (n > 0) {
             c->out_off += (size_t)n;
             c->written += (uint64_t)n;
+            c->active_ns = clock_mono_ns();
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -490,6 +493,7 @@ static void px_on_head(void *user, int status, const struct hc_header *h, size_t
     const char *ct = NULL;
     size_t ct_len = 0;
     int64_t clen = -1;
+    int te = 0;                  /* a Transfer-Encoding: its framing wins over Content-Length */
     int inflated = 0;            /* hclient inflates gzip on HTTP/1.1 */
     for (size_t i = 0; i < n; i++) {
         if (q->record)
@@ -506,6 +510,8 @@ static void px_on_head(void *user, int status, const struct hc_header *h, size_t
             long long v = strtoll(tmp, &end, 10);
             if (end != tmp && !*end && v >= 0)
                 clen = v;
+        } else if (px_is(h[i].name, h[i].name_len, "transfer-encoding")) {
+            te = 1;
         } else if (!q->http2 && px_is(h[i].name, h[i].name_len, "content-encoding") &&
                    (px_is(h[i].value, h[i].value_len, "gzip") ||
                     px_is(h[i].value, h[i].value_len, "x-gzip"))) {
@@ -514,7 +520,7 @@ static void px_on_head(void *user, int status, const struct hc_header *h, size_t
     }
     if (q->is_head || status == 204 || status == 304)
         q->mode = PX_OUT_NONE;
-    else if (clen >= 0 && !inflated)
+    else if (clen >= 0 && !inflated && !te)
         q->mode = PX_OUT_LENGTH;
     else if (q->client_minor >= 1)
         q->mode = PX_OUT_CHUNKED;
@@ -951,6 +957,7 @@ static void px_accept(struct proxy *p)
         c->fd = fd;
         c->hp = hp;
         c->id = ++p->next_id;
+        c->active_ns = clock_mono_ns();
         http1_init(hp, HTTP1_REQUEST, &px_req_cb, c, 0, p->o.max_request_body);
         buf_init(&c->in, PX_MAX_IN + PX_READ_BUF);
         /* the cap bounds memory; a response is paused well before it (max_pending) */
@@ -1012,6 +1019,7 @@ static void px_readable(struct px_conn *c, uint32_t events)
         }
         c->seg[c->n_seg].end = c->in.len;
         c->seg[c->n_seg].rx = rx;
+        c->active_ns = rx;
         c->n_seg++;
         if ((size_t)n < PX_READ_BUF)
             break;
@@ -1302,6 +1310,14 @@ int proxy_run(struct proxy *p, volatile sig_atomic_t *stop)
          * crash loses at most ~1.25 s of records */
         if (now - last_tick >= 250000000) {
             last_tick = now;
+            /* idle clients (keep-alive, or a request head or body sent too slowly) are
+             * closed after 300 s, so they cannot hold every connection slot */
+            for (struct px_conn *c = p->conns; c; c = c->next)
+                if (!(c->ex && c->ex->submitted) && now - c->active_ns > PX_IDLE_NS) {
+                    c->gone = 1;
+                    px_mark(c);
+                }
+            px_sweep(p);
             if (p->tick)
                 p->tick(p->user, clock_map_epoch_us(&p->map, now));
         }

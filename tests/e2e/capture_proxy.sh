@@ -226,6 +226,36 @@ assert_eq "refused: two records, error kind connect, no upstream status, client 
 assert_eq "trailer counts the 502s and the three bad requests" '[2, 3]' \
   "$(zjq "$T/p4.jsonl.gz" '[trl["stats"]["upstream_errors"], trl["stats"]["bad_requests"]]')"
 
+# upstream that never answers the SYN (a listen backlog kept full): 502, connect_timeout
+python3 - "$T/bh.port" <<'PY' &
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(0)
+fill = []
+for i in range(3):                     # fill the accept queue; later SYNs are dropped
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect(s.getsockname())
+    except BlockingIOError:
+        pass
+    fill.append(c)
+open(sys.argv[1] + ".tmp", "w").write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(30)
+PY
+BH_PID=$!
+_pids+=("$BH_PID")
+for i in $(seq 1 50); do [ -s "$T/bh.port" ] && break; sleep 0.1; done
+start_proxy "$T/p4b.jsonl.gz" "http://127.0.0.1:$(cat "$T/bh.port")" --connect-timeout 300ms
+code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d "$(chat 2)" "$PX_URL/v1/chat/completions")
+assert_eq "upstream connect timed out → 502" 502 "$code"
+stop_proxy
+kill "$BH_PID" 2>/dev/null || true
+assert_eq "recorded connect_timeout" connect_timeout "$(zjq "$T/p4b.jsonl.gz" 'ex[0]["error"]["kind"]')"
+
 # ---- 5. client gone mid-stream → cancelled; upstream reset mid-stream → reset ---------------
 start_sim --log "$T/truth_c.jsonl.gz"
 start_proxy "$T/p5.jsonl.gz" "$SIM_URL"
@@ -311,6 +341,23 @@ assert_eq "proxy exit status after draining" 0 "$rc"
 grep -q '\[DONE\]' "$T/drain.b" || fail "drained stream incomplete"
 assert_eq "drained exchange recorded whole, log closed" '[null, 150, true]' \
   "$(zjq "$T/p8.jsonl.gz" '[ex[0]["error"], ex[0]["tokens_out"], trl is not None]')"
+stop_pid "$SIM_PID" INT
+
+# a stream longer than --grace: cut when the grace period ends, recorded cancelled
+start_sim
+start_proxy "$T/p8b.jsonl.gz" "$SIM_URL" --grace 300ms
+curl -sS -N -o "$T/cut.b" -H 'Content-Type: application/json' -d "$(chat 400)" \
+  "$PX_URL/v1/chat/completions" 2>/dev/null &
+CURL_PID=$!
+sleep 0.2
+t0=$(date +%s%N)
+stop_proxy
+ms=$((($(date +%s%N) - t0) / 1000000))
+assert_le "stopped within grace + 0.7 s (ms)" "$ms" 1000
+wait "$CURL_PID" && fail "curl should see its stream cut"
+grep -q '\[DONE\]' "$T/cut.b" && fail "a stream cut by the stop must not end with [DONE]"
+assert_eq "cut by the stop: recorded cancelled, trailer written" '["cancelled", "proxy stopped before the response ended", true]' \
+  "$(zjq "$T/p8b.jsonl.gz" '[ex[0]["error"]["kind"], ex[0]["error"]["message"], trl is not None]')"
 stop_pid "$SIM_PID" INT
 
 # ---- 8. kill -9: every record older than a second survives -----------------------------------
