@@ -374,6 +374,59 @@ stop_pid "$SIM_PID" INT
 assert_eq "kill -9: the three records were on disk" 3 \
   "$(RQ_TORN_OK=1 rq "$T/p9.jsonl.gz" 'sum(1 for r in recs if r.get("type") == "exchange")')"
 
+# ---- 9. filters, rotation, an HTTP/1.0 client ------------------------------------------------
+start_sim
+start_proxy "$T/f.jsonl.gz" "$SIM_URL" --no-bodies --path-prefix /v1/completions
+curl -sS -N -o "$T/f1.b" -H 'Content-Type: application/json' -d "$(chat 3)" "$SIM_URL/v1/chat/completions"
+curl -sS -N -o "$T/f2.b" -H 'Content-Type: application/json' -d "$(chat 3)" "$PX_URL/v1/chat/completions"
+grep -q '^data: \[DONE\]' "$T/f2.b" || fail "a filtered request is still forwarded"
+curl -sS -o "$T/f3.b" -H 'Content-Type: application/json' \
+  -d '{"model":"m","prompt":"secret prompt text","max_tokens":3}' "$PX_URL/v1/completions"
+stop_proxy
+assert_eq "--path-prefix: only /v1/completions recorded, the other counted" \
+  '["/v1/completions", 1]' "$(zjq "$T/f.jsonl.gz" '[ex[0]["request"]["path"] if len(ex) == 1 else len(ex), trl["stats"]["filtered"]]')"
+assert_eq "--no-bodies: no prompt, no text, lengths kept" '[null, null, true]' \
+  "$(zjq "$T/f.jsonl.gz" '[ex[0]["request"]["body"], ex[0]["response"]["text"], ex[0]["request"]["body_bytes"] > 0]')"
+assert_eq "--no-bodies: the prompt is nowhere in the log" 0 "$(zcat "$T/f.jsonl.gz" | grep -c 'secret prompt' || true)"
+
+# -G 1: a new file every second of wall time, each a whole log
+start_proxy "$T/rot.jsonl.gz" "$SIM_URL" -G 1
+for i in $(seq 1 5); do
+  curl -sS -N -o /dev/null -H 'Content-Type: application/json' -d "$(chat 2)" "$PX_URL/v1/chat/completions"
+  sleep 0.5
+done
+stop_proxy
+n=0 sum=0
+for f in "$T"/rot.*.jsonl.gz; do
+  n=$((n + 1))
+  assert_eq "$(basename "$f"): header and trailer" "[true, true]" "$(zjq "$f" '[hdr is not None, trl is not None]')"
+  sum=$((sum + $(zjq "$f" 'len(ex)')))
+done
+assert_le "-G 1 over ~2.5 s: several files" 2 "$n"
+assert_eq "-G files hold every exchange once" 5 "$sum"
+
+# an HTTP/1.0 client: no chunked coding toward it, the body ends with the connection
+start_proxy "$T/h10.jsonl.gz" "$SIM_URL"
+python3 - "${PX_URL##*:}" "$(chat 5)" >"$T/h10.txt" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+b = sys.argv[2].encode()
+s.sendall(b"POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(b) + b)
+s.settimeout(10)
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+head, _, body = data.partition(b"\r\n\r\n")
+print(int(b"chunked" in head.lower()), body.count(b"data: "), int(body.rstrip().endswith(b"data: [DONE]")))
+PY
+stop_proxy
+stop_pid "$SIM_PID" INT
+assert_eq "HTTP/1.0 client: not chunked, 8 events, ends with [DONE] then close" "0 8 1" "$(cat "$T/h10.txt")"
+
 # ---- usage errors ----------------------------------------------------------------------------
 assert_eq "--listen without --upstream" 2 "$("$CAP" --listen 127.0.0.1:0 -q 2>/dev/null; echo $?)"
 assert_eq "--listen with -i" 2 "$("$CAP" --listen 127.0.0.1:0 --upstream http://127.0.0.1:1 -i lo -q 2>/dev/null; echo $?)"
