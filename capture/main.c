@@ -829,8 +829,9 @@ static int cap_run_proxy(struct cap_args *a)
         rc = 1;
     } else {
         if (!a->quiet)
-            fprintf(stderr, "llmtrace-capture: proxy on %s → %s\n", a->listen,
-                    cJSON_GetObjectItem(out.source, "upstream")->valuestring);
+            fprintf(stderr, "llmtrace-capture: proxy on %s → %s\n",
+                    cJSON_GetStringValue(cJSON_GetObjectItem(out.source, "listen")),
+                    cJSON_GetStringValue(cJSON_GetObjectItem(out.source, "upstream")));
         if (proxy_run(out.px, &cap_stop) || out.failed)
             rc = 1;
         if (!a->quiet) {

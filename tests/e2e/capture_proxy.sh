@@ -427,6 +427,12 @@ stop_proxy
 stop_pid "$SIM_PID" INT
 assert_eq "HTTP/1.0 client: not chunked, 8 events, ends with [DONE] then close" "0 8 1" "$(cat "$T/h10.txt")"
 
+# URL credentials of --upstream stay out of the header (command and source)
+start_proxy "$T/u.jsonl.gz" "http://user:hunter2@127.0.0.1:$DEAD/?api-key=S3CR3T"
+stop_proxy
+assert_eq "upstream URL credentials redacted in the header" 0 \
+  "$(zcat "$T/u.jsonl.gz" | grep -c 'hunter2\|S3CR3T' || true)"
+
 # ---- usage errors ----------------------------------------------------------------------------
 assert_eq "--listen without --upstream" 2 "$("$CAP" --listen 127.0.0.1:0 -q 2>/dev/null; echo $?)"
 assert_eq "--listen with -i" 2 "$("$CAP" --listen 127.0.0.1:0 --upstream http://127.0.0.1:1 -i lo -q 2>/dev/null; echo $?)"
