@@ -58,6 +58,7 @@ struct cap_args {
     const char *api_key_env;
     const char *port_file;
     const char *cacert;
+    const char *tls_cert, *tls_key;
     int insecure;
     int http2;
     int64_t grace_us;
@@ -119,6 +120,8 @@ static void cap_usage(FILE *f)
         "                     pauses (default 1MiB)\n"
         "  --grace D          on SIGINT/SIGTERM, let in-flight streams finish for D (5s)\n"
         "  --port-file FILE   write the listening port to FILE (with port 0)\n"
+        "  --tls-cert FILE    listen with TLS (HTTP/1.1 over TLS), this certificate chain (PEM)\n"
+        "  --tls-key FILE     …and this private key (PEM)\n"
         "Selection:\n"
         "  --port P[,P..]     only connections with one end on port P\n"
         "  --path-prefix P    only requests whose path starts with P (repeatable; default:\n"
@@ -165,7 +168,7 @@ enum {
     OPT_DURATION = 1000, OPT_PORT, OPT_PATH_PREFIX, OPT_ALL_PATHS, OPT_HOST, OPT_NO_BODIES,
     OPT_HASH_PROMPTS, OPT_IDLE, OPT_RESEND_WINDOW, OPT_VERSION, OPT_LISTEN, OPT_UPSTREAM,
     OPT_API_KEY_ENV, OPT_PORT_FILE, OPT_CACERT, OPT_INSECURE, OPT_HTTP2, OPT_GRACE,
-    OPT_CONNECT_TIMEOUT, OPT_MAX_PENDING,
+    OPT_CONNECT_TIMEOUT, OPT_MAX_PENDING, OPT_TLS_CERT, OPT_TLS_KEY,
 };
 
 static int cap_parse_args(int argc, char **argv, struct cap_args *a)
@@ -193,6 +196,8 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
         {"grace", required_argument, NULL, OPT_GRACE},
         {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
         {"max-pending", required_argument, NULL, OPT_MAX_PENDING},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -301,6 +306,8 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
             break;
         case OPT_API_KEY_ENV: a->api_key_env = optarg; break;
         case OPT_PORT_FILE: a->port_file = optarg; break;
+        case OPT_TLS_CERT: a->tls_cert = optarg; break;
+        case OPT_TLS_KEY: a->tls_key = optarg; break;
         case OPT_CACERT: a->cacert = optarg; break;
         case OPT_INSECURE: a->insecure = 1; break;
         case OPT_HTTP2: a->http2 = 1; break;
@@ -331,7 +338,10 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
             a->duration_us)
             return cap_usage_error("--listen takes no -i/-r, -c, -Z, --port, --duration or "
                                    "BPF filter", NULL);
+        if (!a->tls_cert != !a->tls_key)
+            return cap_usage_error("--tls-cert and --tls-key go together", NULL);
     } else if (a->api_key_env || a->port_file || a->cacert || a->insecure || a->http2 ||
+               a->tls_cert || a->tls_key ||
                a->grace_us || a->connect_timeout_us || a->max_pending) {
         return cap_usage_error("proxy options need --listen and --upstream", NULL);
     }
@@ -803,6 +813,8 @@ static int cap_run_proxy(struct cap_args *a)
     struct proxy_opts po = {0};
     po.listen = a->listen;
     po.port_file = a->port_file;
+    po.tls_cert = a->tls_cert;
+    po.tls_key = a->tls_key;
     po.upstream = a->upstream;
     po.api_key = key;
     po.insecure = a->insecure;

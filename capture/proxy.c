@@ -26,6 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "clock.h"
 #include "dialect.h"
 #include "hclient.h"
@@ -115,6 +118,8 @@ struct px_conn {
     int closing;                      /* close once out is drained */
     int paused;                       /* upstream paused for this connection's backlog */
     int64_t active_ns;                /* last byte read from or written to the client */
+    SSL *ssl;                         /* --tls-cert: the client's TLS, over memory BIOs */
+    BIO *rbio, *wbio;
 };
 
 struct proxy {
@@ -129,6 +134,7 @@ struct proxy {
     char listen_name[80];
     char *upstream_shown;
     struct hc_engine *hc;
+    SSL_CTX *tls;                     /* the TLS listener's context; NULL: plain HTTP */
     struct clock_map map;             /* mono → epoch for start_us */
     int64_t real_minus_mono;          /* for kernel receive stamps (CLOCK_REALTIME) */
     struct px_conn *conns;
@@ -310,7 +316,7 @@ static void px_record_some(struct proxy *p, size_t max)
 
 /* ---- output to the client ------------------------------------------------------------------ */
 
-static int px_queue(struct px_conn *c, const void *d, size_t n)
+static int px_queue_raw(struct px_conn *c, const void *d, size_t n)
 {
     if (c->gone)
         return -1;
@@ -328,6 +334,34 @@ static int px_queue(struct px_conn *c, const void *d, size_t n)
     }
     c->queued += n;
     return 0;
+}
+
+/* Moves what OpenSSL wrote (handshake, records) to the output. */
+static int px_tls_drain(struct px_conn *c)
+{
+    char tmp[16384];
+    int n;
+    while ((n = BIO_read(c->wbio, tmp, sizeof tmp)) > 0)
+        if (px_queue_raw(c, tmp, (size_t)n))
+            return -1;
+    return 0;
+}
+
+/* Queues plaintext for the client (encrypted first on a TLS listener). c->queued and
+ * c->written count the bytes on the socket, so event positions work the same either way. */
+static int px_queue(struct px_conn *c, const void *d, size_t n)
+{
+    if (!c->ssl)
+        return px_queue_raw(c, d, n);
+    if (c->gone)
+        return -1;
+    if (n && SSL_write(c->ssl, d, (int)n) != (int)n) {
+        ERR_clear_error();
+        c->gone = 1;
+        px_mark(c);
+        return -1;
+    }
+    return px_tls_drain(c);
 }
 
 static size_t px_pending(const struct px_conn *c)
@@ -924,6 +958,7 @@ static void px_conn_free(struct px_conn *c)
     }
     buf_free(&c->in);
     buf_free(&c->out);
+    SSL_free(c->ssl);            /* (frees both BIOs) */
     free(c);
 }
 
@@ -959,9 +994,26 @@ static void px_accept(struct proxy *p)
         c->id = ++p->next_id;
         c->active_ns = clock_mono_ns();
         http1_init(hp, HTTP1_REQUEST, &px_req_cb, c, 0, p->o.max_request_body);
-        buf_init(&c->in, PX_MAX_IN + PX_READ_BUF);
+        buf_init(&c->in, PX_MAX_IN + 4 * PX_READ_BUF);
         /* the cap bounds memory; a response is paused well before it (max_pending) */
         buf_init(&c->out, p->o.max_pending + (64u << 20));
+        if (p->tls) {
+            c->ssl = SSL_new(p->tls);
+            c->rbio = BIO_new(BIO_s_mem());
+            c->wbio = BIO_new(BIO_s_mem());
+            if (!c->ssl || !c->rbio || !c->wbio) {
+                SSL_free(c->ssl);
+                BIO_free(c->rbio);
+                BIO_free(c->wbio);
+                http1_free(hp);
+                free(hp);
+                free(c);
+                close(fd);
+                return;
+            }
+            SSL_set_bio(c->ssl, c->rbio, c->wbio);
+            SSL_set_accept_state(c->ssl);
+        }
         px_fmt_addr(&ss, c->peer, sizeof c->peer);
         struct sockaddr_storage me;
         socklen_t ml = sizeof me;
@@ -974,6 +1026,51 @@ static void px_accept(struct proxy *p)
         p->n_conns++;
         p->st.connections++;
         px_conn_events(c);
+    }
+}
+
+/* Feeds ciphertext to OpenSSL and appends the plaintext to c->in. -1 when the client is gone
+ * (a failed handshake, a bad record) or said close_notify (then eof). */
+static int px_tls_input(struct px_conn *c, const char *d, size_t n)
+{
+    if (BIO_write(c->rbio, d, (int)n) != (int)n) {
+        c->gone = 1;
+        return -1;
+    }
+    if (!SSL_is_init_finished(c->ssl)) {
+        int r = SSL_do_handshake(c->ssl);
+        px_tls_drain(c);
+        if (r != 1) {
+            int e = SSL_get_error(c->ssl, r);
+            ERR_clear_error();
+            if (e == SSL_ERROR_WANT_READ)
+                return 0;
+            c->gone = 1;         /* not TLS, no shared cipher, a bad certificate… */
+            return -1;
+        }
+    }
+    char tmp[16384];
+    for (;;) {
+        if (c->in.len + sizeof tmp > c->in.max) {
+            c->gone = 1;         /* cannot happen: a read is 64 KiB, the buffer 1 MiB more */
+            return -1;
+        }
+        int k = SSL_read(c->ssl, tmp, sizeof tmp);
+        if (k > 0) {
+            buf_append(&c->in, tmp, (size_t)k);
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, k);
+        ERR_clear_error();
+        px_tls_drain(c);         /* TLS 1.3 tickets, alerts */
+        if (e == SSL_ERROR_WANT_READ)
+            return 0;
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            c->eof = 1;
+            return -1;
+        }
+        c->gone = 1;
+        return -1;
     }
 }
 
@@ -1013,7 +1110,18 @@ static void px_readable(struct px_conn *c, uint32_t events)
             }
         if (rx < 0)
             rx = clock_mono_ns();
-        if (buf_append(&c->in, p->rbuf, (size_t)n)) {
+        int stop = 0;
+        if (c->ssl) {
+            /* ciphertext in, plaintext out: every byte decrypted from this read carries its
+             * receive time */
+            size_t before = c->in.len;
+            stop = px_tls_input(c, p->rbuf, (size_t)n) != 0;
+            if (c->in.len == before) {
+                if (stop)
+                    break;
+                continue;        /* handshake or a partial record */
+            }
+        } else if (buf_append(&c->in, p->rbuf, (size_t)n)) {
             c->gone = 1;
             break;
         }
@@ -1021,6 +1129,8 @@ static void px_readable(struct px_conn *c, uint32_t events)
         c->seg[c->n_seg].rx = rx;
         c->active_ns = rx;
         c->n_seg++;
+        if (stop)
+            break;
         if ((size_t)n < PX_READ_BUF)
             break;
     }
@@ -1154,6 +1264,26 @@ static int px_listen(struct proxy *p, char *err, size_t errlen)
     return 0;
 }
 
+/* ALPN: the listener speaks HTTP/1.1 only; a client that offers no http/1.1 gets none. */
+static int px_alpn(SSL *s, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)s;
+    (void)arg;
+    for (unsigned int i = 0; i < inlen;) {
+        unsigned int l = in[i];
+        if (i + 1 + l > inlen)
+            break;
+        if (l == 8 && !memcmp(in + i + 1, "http/1.1", 8)) {
+            *out = in + i + 1;
+            *outlen = (unsigned char)l;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + l;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
 struct proxy *proxy_new(const struct proxy_opts *o, proxy_emit_fn emit, proxy_tick_fn tick,
                         void *user, char *err, size_t errlen)
 {
@@ -1202,6 +1332,26 @@ struct proxy *proxy_new(const struct proxy_opts *o, proxy_emit_fn emit, proxy_ti
         snprintf(err, errlen, "--upstream %s: %s", p->upstream_shown, e2);
         proxy_free(p);
         return NULL;
+    }
+    if (o->tls_cert) {
+        p->tls = SSL_CTX_new(TLS_server_method());
+        if (!p->tls) {
+            snprintf(err, errlen, "cannot create a TLS context");
+            proxy_free(p);
+            return NULL;
+        }
+        SSL_CTX_set_min_proto_version(p->tls, TLS1_2_VERSION);
+        SSL_CTX_set_alpn_select_cb(p->tls, px_alpn, NULL);
+        if (SSL_CTX_use_certificate_chain_file(p->tls, o->tls_cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(p->tls, o->tls_key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(p->tls) != 1) {
+            unsigned long e = ERR_get_error();
+            snprintf(err, errlen, "--tls-cert %s / --tls-key %s: %s", o->tls_cert, o->tls_key,
+                     e ? ERR_reason_error_string(e) : "cannot load");
+            ERR_clear_error();
+            proxy_free(p);
+            return NULL;
+        }
     }
     if (px_listen(p, err, errlen)) {
         proxy_free(p);
@@ -1371,6 +1521,7 @@ void proxy_free(struct proxy *p)
         close(p->lfd);
     if (p->epfd >= 0)
         close(p->epfd);
+    SSL_CTX_free(p->tls);
     free(p->rbuf);
     free(p->upstream_shown);
     buf_free(&p->line);
@@ -1420,5 +1571,6 @@ cJSON *proxy_source_json(const struct proxy *p)
     cJSON_AddStringToObject(s, "kind", "proxy");
     cJSON_AddStringToObject(s, "listen", p->listen_name);
     cJSON_AddStringToObject(s, "upstream", p->upstream_shown);
+    cJSON_AddBoolToObject(s, "tls", p->tls != NULL);
     return s;
 }

@@ -22,6 +22,8 @@
 struct proxy_opts {
     const char *listen;          /* "127.0.0.1:8001", "[::1]:8001"; port 0: the kernel picks */
     const char *port_file;       /* after listen(): the bound port + "\n" (rename); NULL */
+    const char *tls_cert;        /* TLS listener: certificate chain (PEM); NULL: plain HTTP */
+    const char *tls_key;         /* …and its private key (PEM) */
     const char *upstream;        /* http[s]://host[:port] (a path is ignored) */
     const char *api_key;         /* sent upstream as "Authorization: Bearer …" instead of the
                                     client's Authorization; NULL: the client's headers go */

@@ -3,8 +3,9 @@
 # tests' TLS front (tests/e2e/tls_proxy.py, HTTP/1.1) and behind their HTTP/2 front
 # (tests/e2e/h2_front.py), with the self-signed fixture certificate. Verified against the
 # fixture (--cacert) and skipped (--insecure), refused without either (502, error kind tls);
-# over HTTP/2 (--http2) the records say so and the chunked stream reaches curl whole. Events
-# and tokens equal the simulator's ground truth; every event after the simulator wrote it.
+# over HTTP/2 (--http2) the records say so and the chunked stream reaches curl whole; and the
+# proxy's own TLS listener (--tls-cert/--tls-key). Events and tokens equal the simulator's
+# ground truth; every event after the simulator wrote it.
 . "$(dirname "$0")/lib.sh"
 CAP="$BIN/llmtrace-capture"
 T=$TEST_TMP
@@ -95,6 +96,31 @@ assert_eq "https --cacert: records = ground truth" ok "$(check "$T/truth1.jsonl.
 assert_eq "https --insecure: records = ground truth" ok "$(check "$T/truth1.jsonl.gz" "$T/i.jsonl.gz" 1)"
 assert_eq "https: one upstream connection reused, TLS setup timed once" '[true, false, false]' \
   "$(zjq "$T/v.jsonl.gz" '[e["proxy"]["conn_new"] for e in ex]')"
+
+# a TLS listener (--tls-cert/--tls-key, the fixture certificate): curl verifies it, keeps the
+# connection alive for a second request, and is offered only http/1.1; plain HTTP to it is
+# dropped without harm
+start_sim --log "$T/truth3.jsonl.gz"
+start_proxy "$T/tl.jsonl.gz" "$SIM_URL" --tls-cert "$FX/cert.pem" --tls-key "$FX/key.pem"
+PX_TLS="https://127.0.0.1:${PX_URL##*:}"
+got=$(curl -sS -N --cacert "$FX/cert.pem" -H 'Content-Type: application/json' \
+  -H 'X-Request-Id: t1' -d "$(chat 20)" "$PX_TLS/v1/chat/completions" -o "$T/t1.b" \
+  --next --cacert "$FX/cert.pem" -H 'Content-Type: application/json' -H 'X-Request-Id: t2' \
+  -d "$(chat 20)" "$PX_TLS/v1/chat/completions" -o "$T/t2.b" -w '%{num_connects} ')
+assert_eq "TLS listener: the second request reused the connection" "0" "$(echo $got | awk '{print $NF}')"
+for i in 1 2; do grep -q '^data: \[DONE\]' "$T/t$i.b" || fail "TLS listener: stream $i incomplete"; done
+rc=0; curl -sS -m 5 -o /dev/null "$PX_URL/v1/models" 2>/dev/null || rc=$?
+assert_eq "plain HTTP to the TLS listener: dropped (curl 52: empty reply)" 52 "$rc"
+assert_eq "TLS listener: ALPN is http/1.1 even when h2 is offered" 1.1 \
+  "$(curl -sS --http2 --cacert "$FX/cert.pem" -o /dev/null -w '%{http_version}' "$PX_TLS/v1/models")"
+stop_proxy
+stop_pid "$SIM_PID" INT
+assert_eq "TLS listener: records = ground truth" ok "$(check "$T/truth3.jsonl.gz" "$T/tl.jsonl.gz" 2)"
+assert_eq "TLS listener: header says tls" true "$(zjq "$T/tl.jsonl.gz" 'hdr["source"]["tls"]')"
+assert_eq "--tls-cert without --tls-key is a usage error" 2 \
+  "$("$CAP" --listen 127.0.0.1:0 --upstream http://127.0.0.1:1 --tls-cert "$FX/cert.pem" -q 2>/dev/null; echo $?)"
+assert_eq "a key that is not the certificate's: runtime error" 1 \
+  "$("$CAP" --listen 127.0.0.1:0 --upstream http://127.0.0.1:1 --tls-cert "$FX/cert.pem" --tls-key "$FX/cert.pem" -q -w "$T/bad.jsonl.gz" 2>/dev/null; echo $?)"
 
 # HTTP/2 upstream
 start_sim --log "$T/truth2.jsonl.gz"
