@@ -151,7 +151,8 @@ static void cap_usage(FILE *f)
         "  llmtrace-capture -i eth0 -C 100 -W 10 -w ring.jsonl.gz      # last ~1 GB only\n"
         "  llmtrace-capture -r a.pcap -r b.pcap --path-prefix /v1/ -w - | zcat | jq .\n"
         "  llmtrace-capture --listen 127.0.0.1:8001 --upstream https://api.example.com \\\n"
-        "      --api-key-env KEY -w prod.jsonl.gz     # then OPENAI_BASE_URL=http://127.0.0.1:8001/v1\n"
+        "      --api-key-env KEY -w prod.jsonl.gz\n"
+        "      # then: OPENAI_BASE_URL=http://127.0.0.1:8001/v1 my-app\n"
         "\n"
         "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
         f);

@@ -1,5 +1,6 @@
-/* proxy.c — the recording reverse proxy (proxy.h): an HTTP/1.1 server on one epoll loop, each
- * request forwarded through formats/net/hclient on the same loop, each response streamed back
+/* proxy.c — the recording reverse proxy (proxy.h): an HTTP/1.1 server (plain, or TLS through
+ * OpenSSL memory BIOs so each decrypted byte keeps its read's receive time) on one epoll loop,
+ * each request forwarded through formats/net/hclient on the same loop, each response streamed back
  * as it arrives and recorded through formats/dialect/llmstream as capture's engine records
  * wire exchanges (engine.c: same keys, same filters, same event rules).
  *
@@ -181,7 +182,7 @@ static void px_epoll(struct px_conn *c, uint32_t ev)
         c->ev = ev;
 }
 
-/* ---- exchanges ----------------------------------------------------------------------------- */
+/* ---- exchanges ------------------------------------------------------------------------------ */
 
 static void px_ex_free(struct px_ex *q)
 {
@@ -314,7 +315,7 @@ static void px_record_some(struct proxy *p, size_t max)
     }
 }
 
-/* ---- output to the client ------------------------------------------------------------------ */
+/* ---- output to the client ------------------------------------------------------------------- */
 
 static int px_queue_raw(struct px_conn *c, const void *d, size_t n)
 {
@@ -565,7 +566,7 @@ static void px_on_head(void *user, int status, const struct hc_header *h, size_t
     q->client_status = status;
     if (!c->gone) {
         struct buf b;
-        buf_init(&b, HTTP1_MAX_HEAD + 4096);
+        buf_init(&b, 4u << 20); /* (HTTP/2 header lists are not bounded by http1's 64 KiB) */
         buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, px_reason(status));
         for (size_t i = 0; i < n; i++) {
             if (px_hop_header(h[i].name, h[i].name_len) ||
@@ -691,7 +692,7 @@ static void px_on_done(void *user, const struct hc_result *r)
 static const struct hc_callbacks px_hc_cb = {px_on_start, px_on_resend, px_on_head, px_on_body,
                                              px_on_done};
 
-/* ---- the request side ------------------------------------------------------------------------ */
+/* ---- the request side ----------------------------------------------------------------------- */
 
 static int px_path_wanted(const struct capture_opts *f, const char *p, size_t n)
 {
@@ -917,7 +918,7 @@ static void px_parse(struct px_conn *c)
         px_submit(c);
 }
 
-/* ---- client connections ---------------------------------------------------------------------- */
+/* ---- client connections --------------------------------------------------------------------- */
 
 static void px_fmt_addr(const struct sockaddr_storage *ss, char *out, size_t n)
 {
@@ -1199,7 +1200,7 @@ static void px_sweep(struct proxy *p)
     }
 }
 
-/* ---- setup ------------------------------------------------------------------------------------ */
+/* ---- setup ---------------------------------------------------------------------------------- */
 
 static int px_listen(struct proxy *p, char *err, size_t errlen)
 {

@@ -1,13 +1,14 @@
 /* proxy.h — capture's third source: a streaming reverse proxy that records what passes through.
  *
  * Where a sniffer cannot look (TLS to the endpoint, no root), an application points its base
- * URL at the proxy instead. The client side is HTTP/1.1 on non-blocking sockets; the upstream
- * side is formats/net/hclient (HTTP/1.1, HTTP/2, TLS) on the same epoll loop. Every upstream
- * read is forwarded to the client before the next is awaited, and each exchange becomes one
- * trace-log record of the same shape as a wire capture's: t0 = the kernel receive time of the
- * request's first byte from the client, each event at the kernel receive time of the upstream
- * bytes that completed it, plus (response.write_us) when the proxy handed its bytes to the
- * client's socket. Records go to the caller's emit callback; the proxy never prints records. */
+ * URL at the proxy instead. The client side is HTTP/1.1 (optionally over TLS) on non-blocking
+ * sockets; the upstream side is formats/net/hclient (HTTP/1.1, HTTP/2, TLS) on the same epoll
+ * loop. Every upstream read is forwarded to the client before the next is awaited, and each
+ * exchange becomes one trace-log record of the same shape as a wire capture's: t0 = the kernel
+ * receive time of the request's first byte from the client, each event at the kernel receive
+ * time of the upstream bytes that completed it, plus (response.write_us) when the proxy handed
+ * its bytes to the client's socket. Records go to the caller's emit callback; the proxy never
+ * prints records. */
 #ifndef LLMTRACE_CAPTURE_PROXY_H
 #define LLMTRACE_CAPTURE_PROXY_H
 
