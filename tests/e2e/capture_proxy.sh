@@ -427,6 +427,63 @@ stop_proxy
 stop_pid "$SIM_PID" INT
 assert_eq "HTTP/1.0 client: not chunked, 8 events, ends with [DONE] then close" "0 8 1" "$(cat "$T/h10.txt")"
 
+# pipelined requests (two in one write) are answered in order; a request sent a byte at a time
+# works; garbage gets 400 or a close, and the proxy serves the next client
+start_sim
+start_proxy "$T/pl.jsonl.gz" "$SIM_URL"
+python3 - "${PX_URL##*:}" "$(chat 3 first)" "$(chat 4 second)" >"$T/pl.txt" <<'PY'
+import os, random, socket, sys, time
+port = int(sys.argv[1])
+def req(body, rid):
+    b = body.encode()
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Request-Id: " + rid + b"\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
+def read_all(s, n_responses):
+    s.settimeout(10)
+    data = b""
+    while data.count(b"0\r\n\r\n") < n_responses:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    return data
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(req(sys.argv[2], b"pl-1") + req(sys.argv[3], b"pl-2"))
+d = read_all(s, 2)
+ids = [l.split(b": ")[1].decode() for l in d.split(b"\r\n") if l.lower().startswith(b"x-request-id")]
+print("order", ",".join(ids))
+s.close()
+s = socket.create_connection(("127.0.0.1", port))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for ch in req(sys.argv[2], b"slow-1"):
+    s.send(bytes([ch]))
+    time.sleep(0.0005)
+d = read_all(s, 1)
+print("slow", int(b"data: [DONE]" in d))
+s.close()
+random.seed(7)
+for i in range(20):
+    g = socket.create_connection(("127.0.0.1", port))
+    g.sendall(os.urandom(random.randint(1, 4000)) + b"\r\n\r\n")
+    g.settimeout(5)
+    try:
+        r = g.recv(100)
+    except (ConnectionResetError, socket.timeout):
+        r = b""
+    assert r == b"" or r.startswith(b"HTTP/1.1 4"), r
+    g.close()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(req(sys.argv[2], b"after"))
+print("after", int(b"data: [DONE]" in read_all(s, 1)))
+PY
+stop_proxy
+stop_pid "$SIM_PID" INT
+assert_eq "pipelined: answered in order" "order pl-1,pl-2" "$(sed -n 1p "$T/pl.txt")"
+assert_eq "a byte at a time: answered" "slow 1" "$(sed -n 2p "$T/pl.txt")"
+assert_eq "after 20 garbage clients: still serving" "after 1" "$(sed -n 3p "$T/pl.txt")"
+assert_eq "pipelined: the second request's t0 is not before the first's" true \
+  "$(zjq "$T/pl.jsonl.gz" 'ex[1]["start_us"] >= ex[0]["start_us"] and len(ex) == 4')"
+
 # URL credentials of --upstream stay out of the header (command and source)
 start_proxy "$T/u.jsonl.gz" "http://user:hunter2@127.0.0.1:$DEAD/?api-key=S3CR3T"
 stop_proxy
