@@ -435,8 +435,20 @@ static int cap_out_open(struct cap_out *o, int64_t now_us)
     cJSON_AddNumberToObject(h.options, "rotation_index", o->index);
     /* 1, 2, 3… over the whole capture: a -W ring reuses names, not numbers */
     cJSON_AddNumberToObject(h.options, "file_number", o->files);
-    int64_t rw = o->a->eo.resend_window_us;
-    cJSON_AddNumberToObject(h.options, "resend_window_us", (double)(rw < 0 ? 0 : rw ? rw : 1000000));
+    if (o->a->listen) {          /* the proxy: its own options (the key's variable, not the key) */
+        const struct cap_args *a = o->a;
+        cJSON_AddBoolToObject(h.options, "proxy_api_key", a->api_key_env != NULL);
+        cJSON_AddBoolToObject(h.options, "insecure", a->insecure);
+        cJSON_AddBoolToObject(h.options, "http2", a->http2);
+        cJSON_AddNumberToObject(h.options, "grace_us",
+                                (double)(a->grace_us ? a->grace_us : 5000000));
+        cJSON_AddNumberToObject(h.options, "max_pending",
+                                (double)(a->max_pending ? a->max_pending : 1u << 20));
+    } else {
+        int64_t rw = o->a->eo.resend_window_us;
+        cJSON_AddNumberToObject(h.options, "resend_window_us",
+                                (double)(rw < 0 ? 0 : rw ? rw : 1000000));
+    }
     int rc = tlog_writer_header(o->w, &h);
     cJSON_Delete(h.command);
     cJSON_Delete(h.options);

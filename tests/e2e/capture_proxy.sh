@@ -75,6 +75,8 @@ assert_eq "keep-alive: one client connection for the last two" \
   '[true, true, false]' "$(zjq "$T/p1.jsonl.gz" '[e["conn_new"] for e in ex]')"
 assert_eq "header source" '["proxy", "'"$SIM_B"'"]' \
   "$(zjq "$T/p1.jsonl.gz" '[hdr["source"]["kind"], hdr["source"]["upstream"]]')"
+assert_eq "header options: the proxy's" '[false, 5000000, 1048576, false]' \
+  "$(zjq "$T/p1.jsonl.gz" '[hdr["options"]["proxy_api_key"], hdr["options"]["grace_us"], hdr["options"]["max_pending"], "resend_window_us" in hdr["options"]]')"
 assert_eq "trailer present, no errors" '[3, 0]' "$(zjq "$T/p1.jsonl.gz" '[trl["records"], trl["errors"]]')"
 # the secret went upstream (the simulator saw an Authorization header) but not into our log
 assert_eq "client's Authorization reached upstream" 1 \
