@@ -797,7 +797,8 @@ static int cap_proxy_emit(void *user, const struct tlog_exchange *x)
     return cap_emit(o, x);
 }
 
-/* Once a second: the log's member closes (crash durability) and -G rotation by wall time. */
+/* Four times a second: the log's member closes when due (crash durability) and -G rotation by
+ * wall time; -G -W N: after N files the proxy stops as on SIGTERM (drains, then exits 0). */
 static void cap_proxy_tick(void *user, int64_t epoch_us)
 {
     struct cap_out *o = user;
@@ -805,6 +806,8 @@ static void cap_proxy_tick(void *user, int64_t epoch_us)
     if (o->w)
         tlog_writer_tick(o->w, clock_mono_us());
     cap_out_rotate(o, 1);
+    if (o->limit_hit && !cap_stop)
+        cap_stop = 1;
 }
 
 static int cap_run_proxy(struct cap_args *a)
@@ -859,6 +862,8 @@ static int cap_run_proxy(struct cap_args *a)
                     cJSON_GetStringValue(cJSON_GetObjectItem(out.source, "upstream")));
         if (proxy_run(out.px, &cap_stop) || out.failed)
             rc = 1;
+        if (!a->quiet && out.limit_hit)
+            fprintf(stderr, "llmtrace-capture: maximum file limit reached: %d\n", a->max_files);
         if (!a->quiet) {
             const struct proxy_stats *s = proxy_get_stats(out.px);
             fprintf(stderr, "llmtrace-capture: %llu connections, %llu requests, %llu exchanges "

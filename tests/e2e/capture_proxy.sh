@@ -407,6 +407,14 @@ done
 assert_le "-G 1 over ~2.5 s: several files" 2 "$n"
 assert_eq "-G files hold every exchange once" 5 "$sum"
 
+# -G 1 -W 2: after two files the proxy stops by itself (as capture does), exit 0
+start_proxy "$T/lim.jsonl.gz" "$SIM_URL" -G 1 -W 2
+rc=0
+for i in $(seq 1 60); do kill -0 "$PX_PID" 2>/dev/null || break; sleep 0.1; done
+wait "$PX_PID" || rc=$?
+assert_eq "-G 1 -W 2: stopped by itself with status 0" 0 "$rc"
+assert_eq "-G 1 -W 2: two files" 2 "$(ls "$T"/lim.*.jsonl.gz | wc -l)"
+
 # an HTTP/1.0 client: no chunked coding toward it, the body ends with the connection
 start_proxy "$T/h10.jsonl.gz" "$SIM_URL"
 python3 - "${PX_URL##*:}" "$(chat 5)" >"$T/h10.txt" <<'PY'
