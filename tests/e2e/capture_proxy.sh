@@ -203,6 +203,10 @@ code=$(curl -sS -o "$T/502a.b" -w '%{http_code}' -H 'Content-Type: application/j
   -d '{"model":"m","max_tokens":2,"messages":[]}' "$PX_URL/v1/messages")
 assert_eq "Anthropic path → 502 in Anthropic's shape" "502 error" \
   "$code $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["type"])' "$T/502a.b")"
+code=$(curl -sS -o "$T/502o.b" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d '{"model":"m","messages":[]}' "$PX_URL/api/chat")
+assert_eq "Ollama path → 502 in Ollama's shape (a string error)" "502 str" \
+  "$code $(python3 -c 'import json,sys; print(type(json.load(open(sys.argv[1]))["error"]).__name__)' "$T/502o.b")"
 # a malformed request: 400, nothing forwarded, the connection closed, the proxy unharmed
 printf 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n' |
   timeout 5 python3 -c '
@@ -222,10 +226,10 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Content-Type: application/jso
   --data-binary @"$T/big.bin" "$PX_URL/v1/chat/completions" 2>/dev/null || true)
 assert_eq "body over 16 MiB → 413" 413 "$code"
 stop_proxy
-assert_eq "refused: two records, error kind connect, no upstream status, client saw 502" \
-  '[["connect", null, 502], ["connect", null, 502]]' \
+assert_eq "refused: three records, error kind connect, no upstream status, client saw 502" \
+  '[["connect", null, 502], ["connect", null, 502], ["connect", null, 502]]' \
   "$(zjq "$T/p4.jsonl.gz" '[[e["error"]["kind"], e["response"]["status"], e["proxy"]["client_status"]] for e in ex]')"
-assert_eq "trailer counts the 502s and the three bad requests" '[2, 3]' \
+assert_eq "trailer counts the 502s and the three bad requests" '[3, 3]' \
   "$(zjq "$T/p4.jsonl.gz" '[trl["stats"]["upstream_errors"], trl["stats"]["bad_requests"]]')"
 
 # upstream that never answers the SYN (a listen backlog kept full): 502, connect_timeout
