@@ -102,7 +102,7 @@ assert_eq "event count = ground truth" 0 "$nev"
 assert_eq "tokens_out = ground truth" 0 "$ntok"
 # the simulator stamps just before write(); the proxy has the kernel's receive time
 assert_le "no event stamped before the simulator's (µs)" -200 "$lo"
-assert_le "event times within 20 ms of the simulator's (µs)" "$hi" 20000
+assert_le "event times within 50 ms of the simulator's (µs)" "$hi" 50000
 assert_eq "write_us/added_us: one per event, write ≥ receive, added = write − receive" 0 "$wbad"
 
 # ---- 2. llmtrace-replay through the proxy vs the simulator's ground truth -------------------
@@ -129,8 +129,8 @@ for e in px:
     if t is None or e["tokens_out"] != t["tokens_out"] or e["error"] is not None:
         tokbad += 1
         continue
-    # TTFT as the proxy saw it vs as the simulator wrote it: within 20 ms
-    if abs((e["start_us"] + ttft(e)) - (t["start_us"] + ttft(t))) > 20000:
+    # TTFT as the proxy saw it vs as the simulator wrote it: within 50 ms (generous)
+    if abs((e["start_us"] + ttft(e)) - (t["start_us"] + ttft(t))) > 50000:
         ttftbad += 1
     if not e["request"].get("body_sha256"):
         nohash += 1
@@ -140,7 +140,7 @@ PY
 assert_eq "replay via proxy: one record per request" 32 "$n"
 assert_eq "simulator saw the same count" 32 "$ntruth"
 assert_eq "tokens_out equal to ground truth, no errors" 0 "$tokbad"
-assert_eq "first content event within 20 ms of ground truth" 0 "$ttftbad"
+assert_eq "first content event within 50 ms of ground truth" 0 "$ttftbad"
 assert_eq "--hash-prompts: every record has body_sha256" 0 "$nohash"
 assert_eq "replay saw no errors" 0 "$(zjq "$T/r.jsonl.gz" 'sum(1 for e in ex if e["error"])')"
 
