@@ -21,6 +21,8 @@ section "llmtrace-replay"
 bash "$here/replay/run.sh" "$bin"
 section "llmtrace-capture (offline)"
 bash "$here/capture/run.sh" "$build" 100
+section "llmtrace-capture --listen (recording proxy): added latency per event"
+bash "$here/capture/proxy.sh" "$bin" 100 1000
 section "llmtrace-analyze"
 bash "$here/analyze/run.sh" "$bin" 1000000
 section "sessions (llmtrace-replay --sessions vs llmtrace-sim --prefix-cache)"

@@ -14,11 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "engine.h"
+#include "proxy.h"
+#include "redact.h"
 #include "tlog.h"
 #include "units.h"
 
@@ -49,6 +52,18 @@ struct cap_args {
     int quiet;
     char *filter;
     struct capture_opts eo;
+    /* the recording proxy (--listen): proxy.h */
+    const char *listen;
+    const char *upstream;
+    const char *api_key_env;
+    const char *port_file;
+    const char *cacert;
+    const char *tls_cert, *tls_key;
+    int insecure;
+    int http2;
+    int64_t grace_us;
+    int64_t connect_timeout_us;
+    uint64_t max_pending;
     int argc;
     char **argv;
 };
@@ -58,6 +73,7 @@ struct cap_out {                 /* the current output file and its rotation sta
     struct tlog_writer *w;
     struct tlog_writer_opts wo;
     struct capture_engine *e;
+    struct proxy *px;            /* --listen: the proxy's counters go in the trailer */
     cJSON *source;
     int index;                   /* rotation number (the number in the file name) */
     int files;                   /* files opened so far */
@@ -75,13 +91,17 @@ static void cap_usage(FILE *f)
 {
     fputs(
         "usage: llmtrace-capture (-i IFACE | -r FILE...) [-w OUT] [options] [BPF filter]\n"
+        "       llmtrace-capture --listen ADDR:PORT --upstream URL [-w OUT] [options]\n"
         "\n"
         "Records LLM API traffic (HTTP/1.1 + SSE/NDJSON) from the wire into a trace log, with\n"
-        "the time of every streamed event.\n"
+        "the time of every streamed event; or, as a recording reverse proxy, what passes\n"
+        "through it (HTTPS and HTTP/2 upstreams too, no root needed).\n"
         "\n"
         "Sources:\n"
         "  -i IFACE           capture live on IFACE (lo, eth0, any)\n"
         "  -r FILE            read a pcap or pcapng file; repeat to merge files by time\n"
+        "  --listen ADDR:PORT be a reverse proxy on ADDR:PORT (HTTP/1.1; port 0: any)\n"
+        "  --upstream URL     …forwarding to URL (http:// or https://; a path is ignored)\n"
         "  -s SNAPLEN         bytes captured per packet (default 262144: whole packets)\n"
         "  -B MB              kernel capture buffer in MiB (default 64)\n"
         "  -c COUNT           stop after COUNT packets\n"
@@ -89,6 +109,19 @@ static void cap_usage(FILE *f)
         "  -Z USER            drop privileges to USER after opening the device (default when\n"
         "                     root: nobody; not by default with -C/-G, see README)\n"
         "  trailing args      BPF filter, as tcpdump: tcp port 8000\n"
+        "Proxy (--listen):\n"
+        "  --api-key-env VAR  send 'Authorization: Bearer $VAR' upstream instead of the\n"
+        "                     client's Authorization (the key is never in argv or the log)\n"
+        "  --insecure         HTTPS upstream: do not verify its certificate\n"
+        "  --cacert FILE      HTTPS upstream: trust the CAs in FILE (PEM)\n"
+        "  --http2            HTTPS upstream: offer HTTP/2 (ALPN h2)\n"
+        "  --connect-timeout D  upstream connect + TLS handshake limit (default 10s)\n"
+        "  --max-pending SIZE bytes waiting for a slow client before the upstream read\n"
+        "                     pauses (default 1MiB)\n"
+        "  --grace D          on SIGINT/SIGTERM, let in-flight streams finish for D (5s)\n"
+        "  --port-file FILE   write the listening port to FILE (with port 0)\n"
+        "  --tls-cert FILE    listen with TLS (HTTP/1.1 over TLS), this certificate chain (PEM)\n"
+        "  --tls-key FILE     …and this private key (PEM)\n"
         "Selection:\n"
         "  --port P[,P..]     only connections with one end on port P\n"
         "  --path-prefix P    only requests whose path starts with P (repeatable; default:\n"
@@ -117,6 +150,9 @@ static void cap_usage(FILE *f)
         "  llmtrace-capture -i eth0 -G 3600 -w 'llm-%Y%m%d-%H.jsonl.gz' --port 8000\n"
         "  llmtrace-capture -i eth0 -C 100 -W 10 -w ring.jsonl.gz      # last ~1 GB only\n"
         "  llmtrace-capture -r a.pcap -r b.pcap --path-prefix /v1/ -w - | zcat | jq .\n"
+        "  llmtrace-capture --listen 127.0.0.1:8001 --upstream https://api.example.com \\\n"
+        "      --api-key-env KEY -w prod.jsonl.gz\n"
+        "      # then: OPENAI_BASE_URL=http://127.0.0.1:8001/v1 my-app\n"
         "\n"
         "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n",
         f);
@@ -131,7 +167,9 @@ static int cap_usage_error(const char *msg, const char *arg)
 
 enum {
     OPT_DURATION = 1000, OPT_PORT, OPT_PATH_PREFIX, OPT_ALL_PATHS, OPT_HOST, OPT_NO_BODIES,
-    OPT_HASH_PROMPTS, OPT_IDLE, OPT_RESEND_WINDOW, OPT_VERSION,
+    OPT_HASH_PROMPTS, OPT_IDLE, OPT_RESEND_WINDOW, OPT_VERSION, OPT_LISTEN, OPT_UPSTREAM,
+    OPT_API_KEY_ENV, OPT_PORT_FILE, OPT_CACERT, OPT_INSECURE, OPT_HTTP2, OPT_GRACE,
+    OPT_CONNECT_TIMEOUT, OPT_MAX_PENDING, OPT_TLS_CERT, OPT_TLS_KEY,
 };
 
 static int cap_parse_args(int argc, char **argv, struct cap_args *a)
@@ -149,6 +187,18 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"upstream", required_argument, NULL, OPT_UPSTREAM},
+        {"api-key-env", required_argument, NULL, OPT_API_KEY_ENV},
+        {"port-file", required_argument, NULL, OPT_PORT_FILE},
+        {"cacert", required_argument, NULL, OPT_CACERT},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
+        {"http2", no_argument, NULL, OPT_HTTP2},
+        {"grace", required_argument, NULL, OPT_GRACE},
+        {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+        {"max-pending", required_argument, NULL, OPT_MAX_PENDING},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
@@ -249,10 +299,54 @@ static int cap_parse_args(int argc, char **argv, struct cap_args *a)
             break;
         case OPT_NO_BODIES: a->eo.no_bodies = 1; break;
         case OPT_HASH_PROMPTS: a->eo.hash_prompts = 1; break;
+        case OPT_LISTEN: a->listen = optarg; break;
+        case OPT_UPSTREAM:
+            if (strncasecmp(optarg, "http://", 7) && strncasecmp(optarg, "https://", 8))
+                return cap_usage_error("bad --upstream (http://… or https://…)", NULL);
+            a->upstream = optarg;
+            break;
+        case OPT_API_KEY_ENV: a->api_key_env = optarg; break;
+        case OPT_PORT_FILE: a->port_file = optarg; break;
+        case OPT_TLS_CERT: a->tls_cert = optarg; break;
+        case OPT_TLS_KEY: a->tls_key = optarg; break;
+        case OPT_CACERT: a->cacert = optarg; break;
+        case OPT_INSECURE: a->insecure = 1; break;
+        case OPT_HTTP2: a->http2 = 1; break;
+        case OPT_GRACE:
+            if (units_parse_duration_us(optarg, &a->grace_us) || a->grace_us < 0 ||
+                a->grace_us > 3600 * 1000000LL)
+                return cap_usage_error("bad --grace (0 to 1h)", optarg);
+            if (!a->grace_us)
+                a->grace_us = 1; /* 0 on the command line: cut at once */
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            if (units_parse_duration_us(optarg, &a->connect_timeout_us) ||
+                a->connect_timeout_us <= 0 || a->connect_timeout_us > 3600 * 1000000LL)
+                return cap_usage_error("bad --connect-timeout", optarg);
+            break;
+        case OPT_MAX_PENDING:
+            if (units_parse_size(optarg, &a->max_pending) || a->max_pending < 4096 ||
+                a->max_pending > (1ull << 30))
+                return cap_usage_error("bad --max-pending (4k to 1G)", optarg);
+            break;
         default: return cap_usage_error("bad option", NULL);
         }
     }
-    if (!a->iface == !a->n_files)
+    if (a->listen || a->upstream) {
+        if (!a->listen || !a->upstream)
+            return cap_usage_error("--listen and --upstream go together", NULL);
+        if (a->iface || a->n_files || optind < argc || a->user || a->count || a->eo.n_ports ||
+            a->duration_us)
+            return cap_usage_error("--listen takes no -i/-r, -c, -Z, --port, --duration or "
+                                   "BPF filter", NULL);
+        if (!a->tls_cert != !a->tls_key)
+            return cap_usage_error("--tls-cert and --tls-key go together", NULL);
+    } else if (a->api_key_env || a->port_file || a->cacert || a->insecure || a->http2 ||
+               a->tls_cert || a->tls_key ||
+               a->grace_us || a->connect_timeout_us || a->max_pending) {
+        return cap_usage_error("proxy options need --listen and --upstream", NULL);
+    }
+    if (!a->listen && !a->iface == !a->n_files)
         return cap_usage_error("give exactly one source: -i IFACE or -r FILE...", NULL);
     if ((a->rotate_bytes || a->rotate_us) && strcmp(a->out, "-") == 0)
         return cap_usage_error("-C and -G need an output file (-w OUT)", NULL);
@@ -329,8 +423,11 @@ static int cap_out_open(struct cap_out *o, int64_t now_us)
     h.version = LLMTRACE_VERSION;
     h.start_us = clock_epoch_us();
     h.command = cJSON_CreateArray();
-    for (int i = 0; i < o->a->argc; i++)
-        cJSON_AddItemToArray(h.command, cJSON_CreateString(o->a->argv[i]));
+    for (int i = 0; i < o->a->argc; i++) {
+        char *shown = o->a->listen ? redact_url(o->a->argv[i]) : NULL;
+        cJSON_AddItemToArray(h.command, cJSON_CreateString(shown ? shown : o->a->argv[i]));
+        free(shown);
+    }
     h.source = o->source;
     h.options = cJSON_CreateObject();
     cJSON_AddBoolToObject(h.options, "no_bodies", o->a->eo.no_bodies);
@@ -338,8 +435,20 @@ static int cap_out_open(struct cap_out *o, int64_t now_us)
     cJSON_AddNumberToObject(h.options, "rotation_index", o->index);
     /* 1, 2, 3… over the whole capture: a -W ring reuses names, not numbers */
     cJSON_AddNumberToObject(h.options, "file_number", o->files);
-    int64_t rw = o->a->eo.resend_window_us;
-    cJSON_AddNumberToObject(h.options, "resend_window_us", (double)(rw < 0 ? 0 : rw ? rw : 1000000));
+    if (o->a->listen) {          /* the proxy: its own options (the key's variable, not the key) */
+        const struct cap_args *a = o->a;
+        cJSON_AddBoolToObject(h.options, "proxy_api_key", a->api_key_env != NULL);
+        cJSON_AddBoolToObject(h.options, "insecure", a->insecure);
+        cJSON_AddBoolToObject(h.options, "http2", a->http2);
+        cJSON_AddNumberToObject(h.options, "grace_us",
+                                (double)(a->grace_us ? a->grace_us : 5000000));
+        cJSON_AddNumberToObject(h.options, "max_pending",
+                                (double)(a->max_pending ? a->max_pending : 1u << 20));
+    } else {
+        int64_t rw = o->a->eo.resend_window_us;
+        cJSON_AddNumberToObject(h.options, "resend_window_us",
+                                (double)(rw < 0 ? 0 : rw ? rw : 1000000));
+    }
     int rc = tlog_writer_header(o->w, &h);
     cJSON_Delete(h.command);
     cJSON_Delete(h.options);
@@ -352,6 +461,8 @@ static int cap_out_open(struct cap_out *o, int64_t now_us)
 
 static cJSON *cap_stats_json(struct cap_out *o, const struct pcap_stat *ps)
 {
+    if (o->px)
+        return proxy_stats_json(o->px);
     cJSON *st = capture_engine_stats_json(o->e);
     if (st && ps) {
         cJSON *p = cJSON_AddObjectToObject(st, "pcap");
@@ -677,12 +788,120 @@ static int cap_run_files(struct cap_run *r, struct cap_file *fs, size_t n, uint6
     return 0;
 }
 
+/* ---- the recording proxy (--listen) ------------------------------------------------------- */
+
+static int cap_proxy_emit(void *user, const struct tlog_exchange *x)
+{
+    struct cap_out *o = user;
+    o->now_us = clock_epoch_us();
+    return cap_emit(o, x);
+}
+
+/* Four times a second: the log's member closes when due (crash durability) and -G rotation by
+ * wall time; -G -W N: after N files the proxy stops as on SIGTERM (drains, then exits 0). */
+static void cap_proxy_tick(void *user, int64_t epoch_us)
+{
+    struct cap_out *o = user;
+    o->now_us = epoch_us;
+    if (o->w)
+        tlog_writer_tick(o->w, clock_mono_us());
+    cap_out_rotate(o, 1);
+    if (o->limit_hit && !cap_stop)
+        cap_stop = 1;
+}
+
+static int cap_run_proxy(struct cap_args *a)
+{
+    const char *key = NULL;
+    if (a->api_key_env) {
+        key = getenv(a->api_key_env);
+        if (!key || !*key) {
+            fprintf(stderr, "llmtrace-capture: --api-key-env %s: not set or empty\n",
+                    a->api_key_env);
+            return 2;
+        }
+        if (strpbrk(key, "\r\n")) {
+            fprintf(stderr, "llmtrace-capture: --api-key-env %s: the key holds a line break\n",
+                    a->api_key_env);
+            return 2;
+        }
+    }
+    struct proxy_opts po = {0};
+    po.listen = a->listen;
+    po.port_file = a->port_file;
+    po.tls_cert = a->tls_cert;
+    po.tls_key = a->tls_key;
+    po.upstream = a->upstream;
+    po.api_key = key;
+    po.insecure = a->insecure;
+    po.cacert = a->cacert;
+    po.http2 = a->http2;
+    po.connect_timeout_us = a->connect_timeout_us;
+    po.grace_us = a->grace_us;
+    po.max_pending = (size_t)a->max_pending;
+    po.filter = &a->eo;
+    struct cap_out out = {0};
+    out.a = a;
+    out.wo.w.no_bodies = a->eo.no_bodies;
+    buf_init(&out.line, 1u << 30);
+    char err[512];
+    out.px = proxy_new(&po, cap_proxy_emit, cap_proxy_tick, &out, err, sizeof err);
+    if (!out.px) {
+        fprintf(stderr, "llmtrace-capture: %s\n", err);
+        buf_free(&out.line);
+        return 1;
+    }
+    out.source = proxy_source_json(out.px);
+    int rc = 0;
+    if (cap_out_open(&out, clock_epoch_us())) {
+        rc = 1;
+    } else {
+        if (!a->quiet)
+            fprintf(stderr, "llmtrace-capture: proxy on %s → %s\n",
+                    cJSON_GetStringValue(cJSON_GetObjectItem(out.source, "listen")),
+                    cJSON_GetStringValue(cJSON_GetObjectItem(out.source, "upstream")));
+        if (proxy_run(out.px, &cap_stop) || out.failed)
+            rc = 1;
+        if (!a->quiet && out.limit_hit)
+            fprintf(stderr, "llmtrace-capture: maximum file limit reached: %d\n", a->max_files);
+        if (!a->quiet) {
+            const struct proxy_stats *s = proxy_get_stats(out.px);
+            fprintf(stderr, "llmtrace-capture: %llu connections, %llu requests, %llu exchanges "
+                            "recorded, %llu filtered out, %llu bad requests, %llu upstream "
+                            "errors (502), %llu cancelled, %llu pauses; largest added latency "
+                            "%lld us\n",
+                    (unsigned long long)s->connections, (unsigned long long)s->requests,
+                    (unsigned long long)s->exchanges, (unsigned long long)s->filtered,
+                    (unsigned long long)s->bad_requests, (unsigned long long)s->upstream_errors,
+                    (unsigned long long)s->cancelled, (unsigned long long)s->pauses,
+                    (long long)s->added_max_us);
+        }
+        if (cap_out_close(&out, NULL))
+            rc = 1;
+    }
+    if (out.w)
+        tlog_writer_abort(out.w);
+    proxy_free(out.px);
+    cJSON_Delete(out.source);
+    buf_free(&out.line);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct cap_args a;
     int rc = cap_parse_args(argc, argv, &a);
     if (rc)
         return rc;
+    if (a.listen) {
+        struct sigaction psa;
+        memset(&psa, 0, sizeof psa);
+        psa.sa_handler = cap_on_signal;
+        sigaction(SIGINT, &psa, NULL);
+        sigaction(SIGTERM, &psa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        return cap_run_proxy(&a);
+    }
 
     /* before opening anything: a stop requested while a large -B ring is being set up must
      * not be lost (background jobs start with SIGINT ignored) */

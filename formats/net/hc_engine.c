@@ -194,11 +194,49 @@ struct hc_engine *hc_engine_new(int epfd, const struct hc_opts *o, char *err, si
 
 static void hc_epoll_set(struct hc_conn *c, uint32_t ev)
 {
+    if (c->n_paused > 0) {
+        c->ev_want = ev;         /* registered when the pause ends */
+        return;
+    }
     if (c->fd < 0 || ev == c->ev)
         return;
     struct epoll_event ee = {.events = ev, .data.ptr = c};
     if (epoll_ctl(c->e->epfd, c->ev ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ee) == 0)
         c->ev = ev;
+}
+
+/* delta +1 / -1 paused requests on c; crossing zero takes the socket out of epoll or puts
+ * it back (level-triggered, so data and a FIN that arrived meanwhile are reported then) */
+static void hc_conn_pause_add(struct hc_conn *c, int delta)
+{
+    int was = c->n_paused > 0;
+    c->n_paused += delta;
+    if (c->n_paused < 0)
+        c->n_paused = 0;
+    int now = c->n_paused > 0;
+    if (was == now || c->state == HC_CLOSED || c->fd < 0)
+        return;
+    if (now) {
+        c->ev_want = c->ev;
+        if (c->ev)
+            epoll_ctl(c->e->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        c->ev = 0;
+    } else {
+        uint32_t w = c->ev_want;
+        c->ev_want = 0;
+        hc_epoll_set(c, w);
+    }
+}
+
+void hc_pause(struct hc_engine *e, struct hc_req *r, int on)
+{
+    (void)e;
+    on = on ? 1 : 0;
+    if (r->paused == on)
+        return;
+    r->paused = on;
+    if (r->conn)
+        hc_conn_pause_add(r->conn, on ? 1 : -1);
 }
 
 static void hc_idle_remove(struct hc_conn *c)
@@ -365,6 +403,9 @@ void hc_req_finish(struct hc_req *r, enum hc_error err, const char *msg, int64_t
     res.end_ns = end_ns;
     res.started = r->started;
     snprintf(res.msg, sizeof res.msg, "%s", msg ? msg : "");
+    if (r->paused && r->conn)
+        hc_conn_pause_add(r->conn, -1);
+    r->paused = 0;
     r->conn = NULL;
     r->cb->on_done(r->user, &res);
 }
@@ -574,6 +615,10 @@ static int hc_conn_expired(const struct hc_conn *c, int64_t now)
 void hc_conn_release(struct hc_conn *c)
 {
     struct hc_engine *e = c->e;
+    if (c->n_paused > 0) {       /* idle: nothing of anyone's is paused on it any more */
+        c->n_paused = 1;
+        hc_conn_pause_add(c, -1);
+    }
     c->idle_since_ns = clock_mono_ns();
     if (hc_conn_expired(c, c->idle_since_ns)) {
         hc_conn_close(c);
@@ -918,7 +963,7 @@ static void hc_conn_readable(struct hc_conn *c)
             hc_tls_recv(c, e->rbuf, (size_t)n, rx);
         else
             hc_feed_plain(c, e->rbuf, (size_t)n, rx);
-        if (c->state == HC_CLOSED || (size_t)n < HC_READ_BUF)
+        if (c->state == HC_CLOSED || c->n_paused > 0 || (size_t)n < HC_READ_BUF)
             return;
     }
 }
@@ -947,7 +992,8 @@ void hc_engine_handle(struct hc_engine *e, void *token, uint32_t events)
         if (c->proto == HC_PROTO_H2 && c->state == HC_READY)
             hc_h2_flush(c);
     }
-    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && c->state != HC_CLOSED)
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && c->state != HC_CLOSED &&
+        c->n_paused == 0)        /* paused later in the same epoll batch: read on resume */
         hc_conn_readable(c);
 }
 
@@ -969,6 +1015,7 @@ int hc_submit(struct hc_engine *e, struct hc_req *r)
     r->h2_body_off = 0;
     r->t0_ns = -1;
     r->local_port = 0;
+    r->paused = 0;
     if (e->o.no_reuse) {
         /* its own connection, like a client that opens one per request */
         char m[200];
@@ -993,6 +1040,9 @@ int hc_submit(struct hc_engine *e, struct hc_req *r)
 
 void hc_cancel(struct hc_engine *e, struct hc_req *r)
 {
+    if (r->paused && r->conn)
+        hc_conn_pause_add(r->conn, -1);
+    r->paused = 0;
     hc_pend_unlink(e, r);
     for (struct hc_conn *c = e->conns; c; c = c->next)
         if (c->reserved == r) {
@@ -1037,7 +1087,7 @@ void hc_engine_tick(struct hc_engine *e, int64_t now_ns)
 {
     if (e->o.rx_kernel && now_ns >= e->remap_ns)
         hc_map_clocks(e); /* follows steps of CLOCK_REALTIME (slewing moves both clocks) */
-    for (int again = 1; again;) {
+    for (int again = e->n_connecting > 0; again;) { /* (no scan when nothing connects) */
         again = 0;
         for (struct hc_conn *c = e->conns; c; c = c->next)
             if ((c->state == HC_CONNECTING || c->state == HC_HANDSHAKE) &&
@@ -1056,7 +1106,7 @@ void hc_engine_tick(struct hc_engine *e, int64_t now_ns)
 int64_t hc_engine_next_deadline(const struct hc_engine *e)
 {
     int64_t d = e->o.rx_kernel ? e->remap_ns : -1;
-    for (const struct hc_conn *c = e->conns; c; c = c->next)
+    for (const struct hc_conn *c = e->n_connecting > 0 ? e->conns : NULL; c; c = c->next)
         if (c->state == HC_CONNECTING || c->state == HC_HANDSHAKE) {
             int64_t t = c->open_ns + e->o.connect_timeout_ns;
             if (d < 0 || t < d)

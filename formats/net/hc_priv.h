@@ -31,6 +31,8 @@ struct hc_conn {
     enum hc_proto proto;
     int ai;                         /* address index being tried */
     uint32_t ev;                    /* events registered with epoll */
+    int n_paused;                   /* its requests under hc_pause: out of epoll while > 0 */
+    uint32_t ev_want;               /* what to register again when the pause ends */
     int64_t open_ns;                /* connect() started */
     int64_t connect_ns;             /* ready − open (TCP + TLS), once ready */
     int first_pending;              /* the next request is the connection's first */

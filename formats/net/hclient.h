@@ -133,6 +133,7 @@ struct hc_req {
     size_t h2_body_off;
     int64_t t0_ns;
     int local_port;
+    int paused;                /* hc_pause(r, 1) in force */
 };
 
 struct hc_engine;
@@ -150,6 +151,15 @@ int hc_submit(struct hc_engine *e, struct hc_req *r);
 /* Withdraws r (timeouts, Ctrl-C): its connection is closed (HTTP/1.1) or its stream reset
  * (HTTP/2). No callback follows. */
 void hc_cancel(struct hc_engine *e, struct hc_req *r);
+
+/* Stops (on = 1) or resumes (on = 0) reading r's connection, for a caller that forwards the
+ * response to a slower consumer (capture's recording proxy) and must hold bounded memory: the
+ * socket is taken out of epoll, so the kernel's receive window fills and TCP flow control
+ * stalls the server. HTTP/1.1: exactly r's transfer; HTTP/2: the whole connection (every
+ * stream on it) while any of its requests is paused. Bytes of a read already being parsed are
+ * still delivered, so a caller may get up to one read's worth (64 KiB) after pausing. Safe
+ * inside callbacks; a finished or cancelled request releases its pause. */
+void hc_pause(struct hc_engine *e, struct hc_req *r, int on);
 
 /* Opens connections until n are open or opening (idle ones count). HTTP/2 targets need one. */
 void hc_preconnect(struct hc_engine *e, int n);

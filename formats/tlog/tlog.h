@@ -108,6 +108,10 @@ struct tlog_response {
     int64_t body_bytes;      /* -1 unknown */
     int64_t dropped_text_bytes; /* output text past TLOG_MAX_TEXT, counted, not kept */
     int64_t dropped_events;  /* events past TLOG_MAX_EVENTS, counted, not kept */
+    int64_t *write_us;       /* recording proxy: per event, when its last byte was written to
+                                the client (µs from start_us; -1 never written); parallel to
+                                events, NULL when not a proxy record (response.write_us) */
+    size_t n_write_us;
 };
 
 /* Caps on what one exchange keeps from a (possibly hostile or endless) stream: 16 MiB of
@@ -191,6 +195,9 @@ void tlog_exchange_free(struct tlog_exchange *x);
  * is only counted in resp.dropped_events (still 0). */
 int tlog_exchange_add_event(struct tlog_exchange *x, int64_t offset_us, int32_t tokens,
                             int is_content);
+/* Sets resp.write_us to a copy of the n values (n is normally resp.n_events). 0 or
+ * TLOG_ERR_NOMEM. */
+int tlog_exchange_set_write_times(struct tlog_exchange *x, const int64_t *w, size_t n);
 /* Appends text to resp.text. What would pass TLOG_MAX_TEXT is counted in
  * resp.dropped_text_bytes instead (still 0). */
 int tlog_exchange_append_text(struct tlog_exchange *x, const char *s, size_t n);

@@ -90,6 +90,28 @@ static int tlog_put_headers(struct buf *b, const struct tlog_hdr *h, size_t n, i
     return rc;
 }
 
+/* response.write_us and response.added_us (recording proxy): when each event went out to the
+ * client, and that minus when it arrived from upstream; null for an event never written. */
+static int tlog_put_write_times(struct buf *b, const struct tlog_response *s)
+{
+    int rc = 0;
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        rc = tlog_put_key(b, pass ? "added_us" : "write_us");
+        if (!rc) rc = buf_append_char(b, '[');
+        for (size_t i = 0; i < s->n_write_us && !rc; i++) {
+            if (i) rc = buf_append_char(b, ',');
+            int64_t w = s->write_us[i];
+            if (!rc && pass && i >= s->n_events)
+                w = -1;
+            if (!rc)
+                rc = w < 0 ? buf_append_str(b, "null")
+                           : tlog_put_i64(b, pass ? w - s->events[i].offset_us : w);
+        }
+        if (!rc) rc = buf_append_char(b, ']');
+    }
+    return rc;
+}
+
 static int tlog_put_events(struct buf *b, const struct tlog_event *e, size_t n)
 {
     int rc = buf_append_char(b, '[');
@@ -245,6 +267,7 @@ static int tlog_put_exchange(const struct tlog_exchange *x, const struct tlog_wr
     if (!rc) rc = tlog_put_opt_i64(b, s->end_us);
     if (!rc) rc = tlog_put_key(b, "events");
     if (!rc) rc = tlog_put_events(b, s->events, s->n_events);
+    if (!rc && s->write_us) rc = tlog_put_write_times(b, s);
     if (!rc) rc = tlog_put_key(b, "text");
     if (!rc) {
         if (no_bodies || !s->text) {
@@ -607,6 +630,37 @@ static int tlog_get_events(const cJSON *resp, struct tlog_exchange *x, char *err
     return 0;
 }
 
+/* response.write_us: integers or nulls (-1); any other shape costs the key (soft). */
+static int tlog_get_write_times(const cJSON *resp, struct tlog_exchange *x, char *err,
+                                size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(resp, "write_us");
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsArray(v))
+        return tlog_bad(err, errlen, "response.write_us", "array of integers");
+    size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
+    if (!n)
+        return 0;
+    int64_t *w = malloc(n * sizeof *w);
+    if (!w)
+        return TLOG_ERR_NOMEM;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) {
+        if (cJSON_IsNull(e)) {
+            w[i++] = -1;
+        } else if (!tlog_num_i64(e, &w[i]) || w[i] < 0) {
+            free(w);
+            return tlog_bad(err, errlen, "response.write_us", "array of integers");
+        } else {
+            i++;
+        }
+    }
+    int rc = tlog_exchange_set_write_times(x, w, n);
+    free(w);
+    return rc;
+}
+
 static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, size_t errlen,
                           struct tlog_skips *sk)
 {
@@ -688,6 +742,7 @@ static int tlog_from_json(const cJSON *obj, struct tlog_exchange *x, char *err, 
             (rc = tlog_get_i64(s, "end_us", "response.end_us", -1, &x->resp.end_us, err,
                                errlen)) ||
             (rc = tlog_get_events(s, x, err, errlen)) ||
+            (rc = tlog_soft(sk, tlog_get_write_times(s, x, err, errlen), err)) ||
             (rc = tlog_soft(sk, tlog_get_str(s, "finish_reason", "response.finish_reason",
                                              &x->resp.finish_reason, err, errlen), err)) ||
             (rc = tlog_soft(sk, tlog_get_i64(s, "body_bytes", "response.body_bytes", -1,

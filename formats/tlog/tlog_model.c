@@ -90,6 +90,7 @@ void tlog_exchange_free(struct tlog_exchange *x)
     free(x->req.body_sha256);
     tlog_headers_free(x->resp.headers, x->resp.n_headers);
     free(x->resp.events);
+    free(x->resp.write_us);
     free(x->resp.text);
     free(x->resp.finish_reason);
     free(x->error_message);
@@ -105,6 +106,21 @@ void tlog_exchange_free(struct tlog_exchange *x)
     free(x->session.id);
     cJSON_Delete(x->extra);
     tlog_exchange_init(x);
+}
+
+int tlog_exchange_set_write_times(struct tlog_exchange *x, const int64_t *w, size_t n)
+{
+    free(x->resp.write_us);
+    x->resp.write_us = NULL;
+    x->resp.n_write_us = 0;
+    if (!n)
+        return 0;
+    x->resp.write_us = malloc(n * sizeof *w);
+    if (!x->resp.write_us)
+        return TLOG_ERR_NOMEM;
+    memcpy(x->resp.write_us, w, n * sizeof *w);
+    x->resp.n_write_us = n;
+    return 0;
 }
 
 int tlog_exchange_add_event(struct tlog_exchange *x, int64_t offset_us, int32_t tokens,

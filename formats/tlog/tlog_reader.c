@@ -1027,6 +1027,49 @@ static int tlog_fp_events(struct tlog_fp *c, struct tlog_exchange *x)
     return tlog_fp_eat(c, ']') ? TLOG_FP_OK : TLOG_FP_FALLBACK;
 }
 
+/* response.write_us (recording proxy): integers or nulls; anything else → the full parser,
+ * which drops the key. */
+static int tlog_fp_write_times(struct tlog_fp *c, struct tlog_exchange *x)
+{
+    if (tlog_fp_null(c))
+        return TLOG_FP_OK;
+    if (!tlog_fp_eat(c, '['))
+        return TLOG_FP_FALLBACK;
+    if (tlog_fp_eat(c, ']'))
+        return TLOG_FP_OK;
+    struct tlog_response *rs = &x->resp;
+    size_t cap = rs->n_events ? rs->n_events : 16;
+    int64_t *w = malloc(cap * sizeof *w);
+    size_t n = 0;
+    if (!w)
+        return TLOG_ERR_NOMEM;
+    do {
+        int64_t v = -1;
+        if (!tlog_fp_null(c) && (tlog_fp_int(c, &v) != TLOG_FP_OK || v < 0)) {
+            free(w);
+            return TLOG_FP_FALLBACK;
+        }
+        if (n == cap) {
+            int64_t *nw = cap > SIZE_MAX / 2 / sizeof *w ? NULL : realloc(w, 2 * cap * sizeof *w);
+            if (!nw) {
+                free(w);
+                return TLOG_ERR_NOMEM;
+            }
+            w = nw;
+            cap *= 2;
+        }
+        w[n++] = v;
+    } while (tlog_fp_eat(c, ','));
+    if (!tlog_fp_eat(c, ']')) {
+        free(w);
+        return TLOG_FP_FALLBACK;
+    }
+    free(rs->write_us);
+    rs->write_us = w;
+    rs->n_write_us = n;
+    return TLOG_FP_OK;
+}
+
 /* Reads a boolean (or 0/1 when nums) into *out; null leaves *out alone. */
 static int tlog_fp_bool(struct tlog_fp *c, int nums, int *out)
 {
@@ -1128,6 +1171,9 @@ static int tlog_fp_response(struct tlog_fp *c, struct tlog_exchange *x, int skip
         } else if (TLOG_FP_KEY(k, kn, "events")) {
             TLOG_FP_ONCE(seen, 4);
             TLOG_FP_TRY(tlog_fp_events(c, x));
+        } else if (TLOG_FP_KEY(k, kn, "write_us")) {
+            TLOG_FP_ONCE(seen, 10);
+            TLOG_FP_TRY(tlog_fp_write_times(c, x));
         } else if (TLOG_FP_KEY(k, kn, "text")) {
             TLOG_FP_ONCE(seen, 5);
             if (skip_bodies) {

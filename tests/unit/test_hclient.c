@@ -766,6 +766,86 @@ static void test_malformed(void **state)
     server_stop();
 }
 
+/* ---- hc_pause: a paused transfer reads nothing until resumed ----------------------------- */
+
+static void srv_two_parts(int fd, int index)
+{
+    (void)index;
+    char buf[65536];
+    while (read_request(fd, buf, sizeof buf) > 0) {
+        write_str(fd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\npart1\r\n");
+        sleep_ms(50);
+        write_str(fd, "5\r\npart2\r\n0\r\n\r\n");
+    }
+    close(fd);
+}
+
+static struct hc_engine *pause_engine;
+
+static void cb_body_pause(void *u, const char *d, size_t n, int64_t rx)
+{
+    struct tr *t = u;
+    cb_body(u, d, n, rx);
+    hc_pause(pause_engine, &t->hr, 1); /* inside the callback, as the proxy does */
+}
+
+static void test_pause(void **state)
+{
+    (void)state;
+    server_start(srv_two_parts);
+    struct client c;
+    client_open(&c, "http", srv.port, NULL);
+    pause_engine = c.e;
+    static const struct hc_callbacks pcbs = {cb_start, cb_resend, cb_head, cb_body_pause,
+                                             cb_done};
+    struct tr t;
+    submit(&c, &t, "/p");
+    t.hr.cb = &pcbs;
+    /* the first part arrives and pauses the transfer; the second, sent 50 ms later, must
+     * stay in the kernel while paused */
+    int64_t until = clock_mono_ns() + 2000000000LL;
+    while (t.body_len == 0 && clock_mono_ns() < until)
+        idle_for(&c, 10);
+    assert_int_equal(t.body_len, 5);
+    idle_for(&c, 300);
+    assert_int_equal(t.body_len, 5);
+    assert_int_equal(t.done, 0);
+    assert_int_equal(t.hr.paused, 1);
+    /* resumed: the rest is read (and paused again by the callback: released when done) */
+    hc_pause(c.e, &t.hr, 0);
+    run1(&c, &t);
+    assert_int_equal(t.res.err, HC_OK);
+    assert_int_equal(t.status, 200);
+    assert_int_equal(t.body_len, 10);
+    assert_memory_equal(t.body, "part1part2", 10);
+    /* the connection went back to the pool unpaused: the next request reuses it */
+    struct tr t2;
+    submit(&c, &t2, "/q");
+    run1(&c, &t2);
+    assert_int_equal(t2.res.err, HC_OK);
+    assert_int_equal(t2.body_len, 10);
+    assert_int_equal(t2.st[0].conn_new, 0);
+    /* a paused request cancelled: nothing follows, the engine stays usable */
+    struct tr t3;
+    submit(&c, &t3, "/r");
+    t3.hr.cb = &pcbs;
+    until = clock_mono_ns() + 2000000000LL;
+    while (t3.body_len == 0 && clock_mono_ns() < until)
+        idle_for(&c, 10);
+    assert_int_equal(t3.hr.paused, 1);
+    hc_cancel(c.e, &t3.hr);
+    assert_int_equal(t3.hr.paused, 0);
+    idle_for(&c, 100);
+    assert_int_equal(t3.done, 0);
+    struct tr t4;
+    submit(&c, &t4, "/s");
+    run1(&c, &t4);
+    assert_int_equal(t4.res.err, HC_OK);
+    assert_int_equal(t4.body_len, 10);
+    client_close(&c);
+    server_stop();
+}
+
 static void test_connect_refused(void **state)
 {
     (void)state;
@@ -1111,6 +1191,7 @@ int main(void)
         cmocka_unit_test(test_interim_response),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_connect_refused),
+        cmocka_unit_test(test_pause),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_http2),
     };

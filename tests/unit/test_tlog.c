@@ -1642,6 +1642,83 @@ static void test_soft_fields_in_a_log(void **state)
     tlog_reader_close(r);
 }
 
+/* response.write_us (the recording proxy's client write times): written with added_us after
+ * the events, read back by the fast path and by cJSON (a duplicate key forces it), nulls as -1;
+ * a wrong shape costs the key, not the record. */
+static void test_write_times(void **state)
+{
+    (void)state;
+    struct tlog_exchange x;
+    tlog_exchange_init(&x);
+    x.id = strdup("p1");
+    x.start_us = 1000;
+    x.req.method = strdup("POST");
+    x.req.path = strdup("/v1/chat/completions");
+    x.resp.status = 200;
+    assert_int_equal(tlog_exchange_add_event(&x, 10, 0, 0), 0);
+    assert_int_equal(tlog_exchange_add_event(&x, 20, 1, 1), 0);
+    assert_int_equal(tlog_exchange_add_event(&x, 30, 1, 1), 0);
+    int64_t w[3] = {15, 27, -1};
+    assert_int_equal(tlog_exchange_set_write_times(&x, w, 3), 0);
+    struct buf line;
+    buf_init(&line, 1u << 20);
+    assert_int_equal(tlog_exchange_to_line(&x, NULL, &line), 0);
+    assert_non_null(strstr(line.p, "\"events\":[[10,0,0],[20,1,1],[30,1,1]],"
+                                   "\"write_us\":[15,27,null],\"added_us\":[5,7,null],"));
+    /* the same line twice more: once as written, once with a duplicate key (cJSON path) and
+     * once with write_us of the wrong type */
+    struct buf log;
+    buf_init(&log, 1u << 20);
+    buf_append_str(&log, "{\"type\":\"header\",\"schema\":1}\n");
+    buf_append(&log, line.p, line.len);
+    buf_append_str(&log, "\n");
+    const char *dup = strstr(line.p, "\"id\":\"p1\"");
+    assert_non_null(dup);
+    buf_append(&log, line.p, (size_t)(dup - line.p));
+    buf_append_str(&log, "\"id\":\"p1\",");
+    buf_append_str(&log, dup);
+    buf_append_str(&log, "\n");
+    char *bad = strdup(line.p);
+    char *wp = strstr(bad, "\"write_us\":[");
+    memcpy(wp + 11, "\"", 1);            /* write_us: "15,27,null],… → a string */
+    char *q = strchr(wp + 12, ']');
+    *q = '"';
+    buf_append_str(&log, bad);
+    buf_append_str(&log, "\n");
+    free(bad);
+    char err[256];
+    struct tlog_reader *r = tlog_reader_open_mem(log.p, log.len, NULL, err, sizeof err);
+    assert_non_null(r);
+    struct tlog_record rec;
+    tlog_record_init(&rec);
+    int n = 0, rc;
+    while ((rc = tlog_read(r, &rec)) != 0) {
+        assert_int_equal(rc, 1);
+        if (rec.type != TLOG_REC_EXCHANGE)
+            continue;
+        assert_int_equal(rec.x.resp.n_events, 3);
+        if (n < 2) {
+            assert_int_equal(rec.x.resp.n_write_us, 3);
+            assert_int_equal(rec.x.resp.write_us[0], 15);
+            assert_int_equal(rec.x.resp.write_us[1], 27);
+            assert_int_equal(rec.x.resp.write_us[2], -1);
+        } else {
+            assert_null(rec.x.resp.write_us);
+            assert_int_equal(rec.x.resp.n_write_us, 0);
+        }
+        n++;
+    }
+    assert_int_equal(n, 3);
+    struct tlog_reader_status st;
+    tlog_reader_get_status(r, &st);
+    assert_int_equal(st.skipped_fields, 1);
+    tlog_record_free(&rec);
+    tlog_reader_close(r);
+    buf_free(&log);
+    buf_free(&line);
+    tlog_exchange_free(&x);
+}
+
 /* The reader's own exchange parser and the cJSON path (tlog_exchange_from_json) must agree on
  * every line, including the ones where the fast path hands over to cJSON. */
 static void test_fast_path_matches_cjson(void **state)
@@ -1935,6 +2012,7 @@ int main(void)
         cmocka_unit_test(test_many_escapes),
         cmocka_unit_test(test_file_windows),
         cmocka_unit_test(test_aux_records),
+        cmocka_unit_test(test_write_times),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# capture_proxy_tls.sh — the recording proxy with an HTTPS upstream: llmtrace-sim behind the
+# tests' TLS front (tests/e2e/tls_proxy.py, HTTP/1.1) and behind their HTTP/2 front
+# (tests/e2e/h2_front.py), with the self-signed fixture certificate. Verified against the
+# fixture (--cacert) and skipped (--insecure), refused without either (502, error kind tls);
+# over HTTP/2 (--http2) the records say so and the chunked stream reaches curl whole; and the
+# proxy's own TLS listener (--tls-cert/--tls-key). Events and tokens equal the simulator's
+# ground truth; every event after the simulator wrote it.
+. "$(dirname "$0")/lib.sh"
+CAP="$BIN/llmtrace-capture"
+T=$TEST_TMP
+FX=$SRC_DIR/tests/fixtures/tls
+
+start_proxy() { # start_proxy OUT UPSTREAM [args…]: sets PX_PID, PX_URL
+  local out=$1 up=$2 pf="$T/px.$RANDOM.port"
+  shift 2
+  "$CAP" --listen 127.0.0.1:0 --port-file "$pf" --upstream "$up" -w "$out" -q "$@" \
+    2>>"$T/px.stderr" &
+  PX_PID=$!
+  _pids+=("$PX_PID")
+  local i
+  for i in $(seq 1 100); do
+    [ -s "$pf" ] && { PX_URL="http://127.0.0.1:$(cat "$pf")"; return 0; }
+    kill -0 "$PX_PID" 2>/dev/null || fail "proxy exited: $(tail -3 "$T/px.stderr")"
+    sleep 0.1
+  done
+  fail "proxy did not report its port"
+}
+stop_proxy() {
+  kill -TERM "$PX_PID"
+  local rc=0
+  wait "$PX_PID" || rc=$?
+  assert_eq "proxy exit status" 0 "$rc"
+}
+chat() {
+  printf '{"model":"m","stream":true,"max_tokens":%s,"ignore_eos":true,"messages":[{"role":"user","content":"hello"}]}' "$1"
+}
+# check TRUTH LOG N: N records, events and tokens equal the truth's (matched by X-Request-Id),
+# no event before the simulator's write, none a second late
+check() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import gzip, json, sys
+def load(p):
+    return [r for r in map(json.loads, gzip.open(p, "rt")) if r.get("type") == "exchange"]
+def rid(e):
+    return next((h[1] for h in e["request"]["headers"] if h[0].lower() == "x-request-id"), None)
+truth = {rid(e): e for e in load(sys.argv[1])}
+px = load(sys.argv[2])
+bad = []
+for e in px:
+    t = truth.get(rid(e))
+    if not t or e["error"] or len(e["response"]["events"]) != len(t["response"]["events"]) \
+            or e["tokens_out"] != t["tokens_out"]:
+        bad.append(("mismatch", e["id"]))
+        continue
+    for a, b in zip(e["response"]["events"], t["response"]["events"]):
+        d = (e["start_us"] + a[0]) - (t["start_us"] + b[0])
+        if d < -200 or d > 1000000:
+            bad.append(("time", e["id"], d))
+            break
+print("ok" if len(px) == int(sys.argv[3]) and not bad else "bad %d %s" % (len(px), bad[:3]))
+PY
+}
+
+start_sim --log "$T/truth1.jsonl.gz"
+python3 "$SRC_DIR/tests/e2e/tls_proxy.py" "$FX/cert.pem" "$FX/key.pem" "$SIM_PORT" "$T/tls.port" \
+  2>"$T/front.stderr" &
+_pids+=("$!")
+for _ in $(seq 1 100); do [ -s "$T/tls.port" ] && break; sleep 0.1; done
+[ -s "$T/tls.port" ] || fail "tls_proxy.py did not start: $(cat "$T/front.stderr")"
+UP="https://127.0.0.1:$(cat "$T/tls.port")"
+
+# verified against the fixture's certificate (CN and SAN 127.0.0.1)
+start_proxy "$T/v.jsonl.gz" "$UP" --cacert "$FX/cert.pem"
+for i in 1 2 3; do
+  curl -sS -N -o "$T/v$i.b" -H 'Content-Type: application/json' -H "X-Request-Id: v$i" \
+    -d "$(chat 20)" "$PX_URL/v1/chat/completions"
+  grep -q '^data: \[DONE\]' "$T/v$i.b" || fail "https --cacert: stream $i incomplete"
+done
+stop_proxy
+# --insecure
+start_proxy "$T/i.jsonl.gz" "$UP" --insecure
+curl -sS -N -o "$T/i1.b" -H 'Content-Type: application/json' -H "X-Request-Id: i1" \
+  -d "$(chat 20)" "$PX_URL/v1/chat/completions"
+grep -q '^data: \[DONE\]' "$T/i1.b" || fail "https --insecure: stream incomplete"
+stop_proxy
+# neither: the self-signed certificate is refused → 502, recorded as tls
+start_proxy "$T/n.jsonl.gz" "$UP"
+code=$(curl -sS -o "$T/n.b" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d "$(chat 20)" "$PX_URL/v1/chat/completions")
+assert_eq "unverifiable upstream certificate → 502" 502 "$code"
+stop_proxy
+assert_eq "recorded as a tls error" tls "$(zjq "$T/n.jsonl.gz" 'ex[0]["error"]["kind"]')"
+stop_pid "$SIM_PID" INT
+assert_eq "https --cacert: records = ground truth" ok "$(check "$T/truth1.jsonl.gz" "$T/v.jsonl.gz" 3)"
+assert_eq "https --insecure: records = ground truth" ok "$(check "$T/truth1.jsonl.gz" "$T/i.jsonl.gz" 1)"
+assert_eq "https: one upstream connection reused, TLS setup timed once" '[true, false, false]' \
+  "$(zjq "$T/v.jsonl.gz" '[e["proxy"]["conn_new"] for e in ex]')"
+
+# a TLS listener (--tls-cert/--tls-key, the fixture certificate): curl verifies it, keeps the
+# connection alive for a second request, and is offered only http/1.1; plain HTTP to it is
+# dropped without harm
+start_sim --log "$T/truth3.jsonl.gz"
+start_proxy "$T/tl.jsonl.gz" "$SIM_URL" --tls-cert "$FX/cert.pem" --tls-key "$FX/key.pem"
+PX_TLS="https://127.0.0.1:${PX_URL##*:}"
+got=$(curl -sS -N --cacert "$FX/cert.pem" -H 'Content-Type: application/json' \
+  -H 'X-Request-Id: t1' -d "$(chat 20)" "$PX_TLS/v1/chat/completions" -o "$T/t1.b" \
+  --next --cacert "$FX/cert.pem" -H 'Content-Type: application/json' -H 'X-Request-Id: t2' \
+  -d "$(chat 20)" "$PX_TLS/v1/chat/completions" -o "$T/t2.b" -w '%{num_connects} ')
+assert_eq "TLS listener: the second request reused the connection" "0" "$(echo $got | awk '{print $NF}')"
+for i in 1 2; do grep -q '^data: \[DONE\]' "$T/t$i.b" || fail "TLS listener: stream $i incomplete"; done
+rc=0; curl -sS -m 5 -o /dev/null "$PX_URL/v1/models" 2>/dev/null || rc=$?
+assert_eq "plain HTTP to the TLS listener: dropped (curl 52: empty reply)" 52 "$rc"
+assert_eq "TLS listener: ALPN is http/1.1 even when h2 is offered" 1.1 \
+  "$(curl -sS --http2 --cacert "$FX/cert.pem" -o /dev/null -w '%{http_version}' "$PX_TLS/v1/models")"
+stop_proxy
+stop_pid "$SIM_PID" INT
+assert_eq "TLS listener: records = ground truth" ok "$(check "$T/truth3.jsonl.gz" "$T/tl.jsonl.gz" 2)"
+assert_eq "TLS listener: header says tls" true "$(zjq "$T/tl.jsonl.gz" 'hdr["source"]["tls"]')"
+assert_eq "--tls-cert without --tls-key is a usage error" 2 \
+  "$("$CAP" --listen 127.0.0.1:0 --upstream http://127.0.0.1:1 --tls-cert "$FX/cert.pem" -q 2>/dev/null; echo $?)"
+assert_eq "a key that is not the certificate's: runtime error" 1 \
+  "$("$CAP" --listen 127.0.0.1:0 --upstream http://127.0.0.1:1 --tls-cert "$FX/cert.pem" --tls-key "$FX/cert.pem" -q -w "$T/bad.jsonl.gz" 2>/dev/null; echo $?)"
+
+# HTTP/2 upstream
+start_sim --log "$T/truth2.jsonl.gz"
+python3 "$SRC_DIR/tests/e2e/h2_front.py" "$FX/cert.pem" "$FX/key.pem" "$SIM_PORT" "$T/h2.port" \
+  "$T/h2.stats" 2>"$T/h2.stderr" &
+H2_PID=$!
+_pids+=("$H2_PID")
+for _ in $(seq 1 100); do [ -s "$T/h2.port" ] && break; sleep 0.1; done
+[ -s "$T/h2.port" ] || fail "h2_front.py did not start: $(cat "$T/h2.stderr")"
+start_proxy "$T/h2.jsonl.gz" "https://127.0.0.1:$(cat "$T/h2.port")" --insecure --http2
+pids=()
+for i in 1 2 3 4; do
+  curl -sS -N -o "$T/h$i.b" -D "$T/h$i.h" -H 'Content-Type: application/json' \
+    -H "X-Request-Id: h$i" -d "$(chat 30)" "$PX_URL/v1/chat/completions" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a curl through the HTTP/2 upstream failed"; done
+for i in 1 2 3 4; do
+  grep -q '^data: \[DONE\]' "$T/h$i.b" || fail "http2: stream $i incomplete"
+  grep -qi '^transfer-encoding: chunked' "$T/h$i.h" || fail "http2: stream $i not chunked to curl"
+done
+stop_proxy
+stop_pid "$H2_PID" TERM
+stop_pid "$SIM_PID" INT
+assert_eq "http2: records say http2" '[true, true, true, true]' \
+  "$(zjq "$T/h2.jsonl.gz" '[e["proxy"]["http2"] for e in ex]')"
+assert_eq "http2: records = ground truth" ok "$(check "$T/truth2.jsonl.gz" "$T/h2.jsonl.gz" 4)"
+echo "all capture_proxy_tls checks passed"
