@@ -12,6 +12,10 @@ if [ "$(id -u)" != 0 ]; then
   exit 77
 fi
 mk_trace "$T/t.jsonl.gz" 128 1000
+# 1 ms is the promise (the bug was up to 12 ms, 50 µs at the least); a sanitizer build on a
+# shared machine can be preempted for longer between its clock read and the write
+TOL_US=1000
+[ "${LLMTRACE_SANITIZE:-OFF}" = ON ] && TOL_US=3000
 for mode in preconnect no_preconnect; do
   start_sim --profile default --max-batch 128
   "$BIN/llmtrace-capture" -q -i lo -B 256 -w "$T/$mode.cap.jsonl.gz" tcp port "$SIM_PORT" 2>"$T/cap.err" &
@@ -26,7 +30,7 @@ for mode in preconnect no_preconnect; do
   sleep 0.5
   stop_pid "$CAP" INT
   stop_pid "$SIM_PID"
-  assert_eq "$mode: start_us within 1 ms of the first request byte on the wire; connection fields" "ok" "$(/usr/bin/python3 - "$T/$mode.rep.jsonl.gz" "$T/$mode.cap.jsonl.gz" <<'PY'
+  assert_eq "$mode: start_us within $((TOL_US / 1000)) ms of the first request byte on the wire; connection fields" "ok" "$(/usr/bin/python3 - "$T/$mode.rep.jsonl.gz" "$T/$mode.cap.jsonl.gz" "$TOL_US" <<'PY'
 import gzip, json, sys
 def ex(p):
     return [r for r in map(json.loads, gzip.open(p, "rt")) if r.get("type") == "exchange"]
@@ -41,7 +45,7 @@ for x in rep:
     if c is None:
         bad.append("not captured: " + x["id"]); continue
     d = x["start_us"] - c["start_us"]
-    if abs(d) > 1000:
+    if abs(d) > int(sys.argv[3]):
         bad.append("%s: start_us %+d us from the wire" % (x["id"], d))
     if x.get("conn_new") not in (True, False):
         bad.append("%s: no conn_new" % x["id"])
