@@ -9,34 +9,8 @@
 source "$SRC_DIR/tests/e2e/replay_lib.sh"
 CAP="$BIN/llmtrace-capture"
 T=$TEST_TMP
+source "$SRC_DIR/tests/e2e/proxy_lib.sh"
 
-# start_proxy OUT UPSTREAM [args…]: sets PX_PID, PX_URL
-start_proxy() {
-  local out=$1 up=$2 pf="$T/px.$RANDOM.port"
-  shift 2
-  rm -f "$pf"
-  "$CAP" --listen 127.0.0.1:0 --port-file "$pf" --upstream "$up" -w "$out" -q "$@" \
-    2>>"$T/px.stderr" &
-  PX_PID=$!
-  _pids+=("$PX_PID")
-  local i
-  for i in $(seq 1 100); do
-    if [ -s "$pf" ]; then
-      PX_URL="http://127.0.0.1:$(cat "$pf")"
-      return 0
-    fi
-    kill -0 "$PX_PID" 2>/dev/null || fail "proxy exited: $(tail -3 "$T/px.stderr")"
-    sleep 0.1
-  done
-  fail "proxy did not report its port"
-}
-# stop_proxy: SIGTERM, and the exit status must be 0
-stop_proxy() {
-  kill -TERM "$PX_PID"
-  local rc=0
-  wait "$PX_PID" || rc=$?
-  assert_eq "proxy exit status after SIGTERM" 0 "$rc"
-}
 chat() { # chat MAX_TOKENS [content]: a streamed chat completion body
   printf '{"model":"m","stream":true,"max_tokens":%s,"ignore_eos":true,"messages":[{"role":"user","content":"%s"}]}' \
     "$1" "${2:-tell me a story}"

@@ -9,29 +9,9 @@
 . "$(dirname "$0")/lib.sh"
 CAP="$BIN/llmtrace-capture"
 T=$TEST_TMP
+source "$SRC_DIR/tests/e2e/proxy_lib.sh"
 FX=$SRC_DIR/tests/fixtures/tls
 
-start_proxy() { # start_proxy OUT UPSTREAM [args…]: sets PX_PID, PX_URL
-  local out=$1 up=$2 pf="$T/px.$RANDOM.port"
-  shift 2
-  "$CAP" --listen 127.0.0.1:0 --port-file "$pf" --upstream "$up" -w "$out" -q "$@" \
-    2>>"$T/px.stderr" &
-  PX_PID=$!
-  _pids+=("$PX_PID")
-  local i
-  for i in $(seq 1 100); do
-    [ -s "$pf" ] && { PX_URL="http://127.0.0.1:$(cat "$pf")"; return 0; }
-    kill -0 "$PX_PID" 2>/dev/null || fail "proxy exited: $(tail -3 "$T/px.stderr")"
-    sleep 0.1
-  done
-  fail "proxy did not report its port"
-}
-stop_proxy() {
-  kill -TERM "$PX_PID"
-  local rc=0
-  wait "$PX_PID" || rc=$?
-  assert_eq "proxy exit status" 0 "$rc"
-}
 chat() {
   printf '{"model":"m","stream":true,"max_tokens":%s,"ignore_eos":true,"messages":[{"role":"user","content":"hello"}]}' "$1"
 }

@@ -66,8 +66,10 @@ rc=0
 "$RP" "$T/t200.jsonl.gz" --url "http://127.0.0.1:$PORT" --speed 10 -o "$T/gaveup.jsonl.gz" \
   2>"$T/gaveup.stderr" || rc=$?
 assert_eq "gave up: exit 1" 1 "$rc"
-assert_eq "gave up: 10 connect failures recorded, nothing else sent" '{"connect": 10}' "$(rq "$T/gaveup.jsonl.gz" '
-dict(collections.Counter(x["error"]["kind"] for x in ex))')"
+# 10 in a row stop the run; requests already connecting on the other worker when the 10th
+# failed end as what they are (a connect failure, or cancelled): a few, never the 200.
+assert_eq "gave up: 10 connect failures, the few in flight then, nothing sent after" true "$(rq "$T/gaveup.jsonl.gz" '
+(lambda k: 10 <= k.get("connect", 0) and sum(k.values()) <= 14 and set(k) <= {"connect", "cancelled"})(collections.Counter(x["error"]["kind"] for x in ex))')"
 assert_eq "gave up: the trailer says why" 10 "$(rq "$T/gaveup.jsonl.gz" 'trl["stats"]["gave_up_after_connect_errors"]')"
 assert_eq "gave up: stderr says why" 1 "$(grep -c 'gave up: 10 requests in a row could not connect' "$T/gaveup.stderr")"
 rc=0
