@@ -15,8 +15,9 @@
 #            compared as counts and multisets.
 # Runs: streaming chat and completions at -c 1 … 8, each with and without replay's
 # --include-usage (LLAMA_RUN_REQUESTS each, default 16); then the acceptance run of issue 12:
-# 10 runs of 40 chat requests (max_tokens 48, ignore_eos) at -c 4. Every run must show 0
-# errors and full agreement. Needs root (live capture on lo).
+# 10 runs of 40 chat requests (max_tokens 48, ignore_eos) at -c 4; and 3 of those through
+# llmtrace-capture's recording proxy (--listen/--upstream), its log in the capture's place.
+# Every run must show 0 errors and full agreement. Needs root (live capture on lo).
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ]; then
@@ -60,17 +61,32 @@ ss -ltnpH "sport = :$LPORT" | grep -q "pid=$LPID," ||
 # finished_tasks FROM: tasks llama-server reported finished past byte offset FROM
 finished_tasks() { tail -c +"$(($1 + 1))" "$LLOG" | grep -ac 'print_timing' || true; }
 
-# run NAME TRACE N REPLAY_ARGS…
+# run NAME TRACE N REPLAY_ARGS…  (VIA_PROXY=1: replay talks to llmtrace-capture's recording
+# proxy in front of llama-server, and the proxy's log stands where the wire capture does)
 RUNS=0
 run() {
-  local name=$1 trace=$2 n=$3 d="$TEST_TMP/$1" rc=0 off last cur i
+  local name=$1 trace=$2 n=$3 d="$TEST_TMP/$1" rc=0 off last cur i url=$LURL
   shift 3
   mkdir -p "$d"
   RUNS=$((RUNS + 1))
   off=$(stat -c %s "$LLOG")
   curl -sf --max-time 5 "$LURL/metrics" >"$d/metrics.before" || fail "$name: /metrics failed"
-  start_capture "$d/cap.jsonl.gz" "$LPORT"
-  timeout 600 "$BIN/llmtrace-replay" "$trace" --url "$LURL" -o "$d/replay.jsonl.gz" \
+  if [ -n "${VIA_PROXY:-}" ]; then
+    "$BIN/llmtrace-capture" -q --listen 127.0.0.1:0 --port-file "$d/px.port" --upstream "$LURL" \
+      -w "$d/cap.jsonl.gz" 2>"$d/cap.jsonl.gz.err" &
+    CAP_PID=$!
+    _pids+=("$CAP_PID")
+    for i in $(seq 1 100); do
+      [ -s "$d/px.port" ] && break
+      kill -0 "$CAP_PID" 2>/dev/null || fail "proxy exited: $(tail -3 "$d/cap.jsonl.gz.err")"
+      sleep 0.1
+    done
+    [ -s "$d/px.port" ] || fail "$name: the proxy did not report its port"
+    url=http://127.0.0.1:$(cat "$d/px.port")
+  else
+    start_capture "$d/cap.jsonl.gz" "$LPORT"
+  fi
+  timeout 600 "$BIN/llmtrace-replay" "$trace" --url "$url" -o "$d/replay.jsonl.gz" \
     --model tiny "$@" 2>"$d/replay.err" || rc=$?
   # llama-server may log a task's end after the client has read its response: wait (≤ 5 s)
   # until the count of finished tasks stops moving
@@ -110,6 +126,11 @@ $PY "$IDIR/mktrace.py" mixed "$TEST_TMP/acceptance.jsonl.gz" --n 40 --path chat 
   --max-tokens 48 --fixed
 for k in $(seq 1 "$ACC_RUNS"); do
   run "acceptance-$k" "$TEST_TMP/acceptance.jsonl.gz" 40 -c 4 --ignore-eos
+done
+# the recording proxy in front of llama.cpp (issue 16): what passes through is what the client
+# and the server say, request by request
+for k in 1 2 3; do
+  VIA_PROXY=1 run "proxy-$k" "$TEST_TMP/acceptance.jsonl.gz" 40 -c 4 --ignore-eos
 done
 
 # llama-server exits 134 (abort) on SIGTERM (b4747): its status and the shell's notice are ignored
