@@ -34,6 +34,7 @@ assert_eq "one stage record per stage, verdicts as the model predicts" true "$(r
 (lambda st: len(st) == json.load(open("'"$T/s.json"'"))["stages"] and all((s["verdict"] == "met") == (s["stage"] <= 32) for s in st))([r for r in recs if r.get("type") == "stage"])')"
 assert_eq "stderr: the answer line" 1 "$(grep -c 'capacity at the SLO: concurrency 32 (met: p90 E2E' "$T/s.err")"
 # the server's view: running + waiting at each scrape = what the simulator's log had in flight
+# (running/waiting/KV: issue 14's "values match the sim's own log")
 assert_eq "scrape: running/waiting match the simulator's log" True "$($PY - "$T/s.jsonl.gz" "$T/truth.jsonl.gz" $B <<'PY'
 import gzip, json, sys
 recs = [json.loads(l) for l in gzip.open(sys.argv[1], "rt")]
@@ -59,10 +60,56 @@ for t, v in m.items():
     run, wait = v["llmtrace_sim_requests_running"], v["llmtrace_sim_requests_waiting"]
     if run + wait != n or run != min(n, B):
         bad += 1
+        print("at %d: running %g waiting %g, the log has %d in flight" % (t, run, wait, n),
+              file=sys.stderr)
+print("running/waiting: %d samples checked, %d differ" % (checked, bad), file=sys.stderr)
 print(checked >= 5 and bad == 0)
 PY
 )"
 assert_eq "trailer: scrape counts" true "$(rq "$T/s.jsonl.gz" 'trl["stats"]["scrape"]["samples"] > 0 and trl["stats"]["scrape"]["failures"] == 0')"
+
+# KV-cache usage as scraped = what the simulator's log implies: with --prefix-cache BLOCKS,
+# every sequence that has started answering holds ceil((prompt + tokens generated so far) /
+# block size) blocks (prompts of 5 tokens share no full block); one admitted but not yet
+# answering holds its prompt's. A scrape is not an instant and a decode step is ~2 ms, so
+# each sample is compared with the log's values around it: every sample within their range
+# over ±10 ms, and most equal to one of them within ±2.5 ms.
+start_sim --profile default --max-batch 4 --prefix-cache 64 --block-size 16 --log "$T/kv_truth.jsonl.gz"
+"$RP" "$T/t.jsonl.gz" --url "$SIM_URL" -c 8 --max-tokens 40 --ignore-eos --scrape \
+  --scrape-interval 50ms -q -o "$T/kv.jsonl.gz" || fail "kv run exited $?"
+stop_pid "$SIM_PID" INT
+assert_eq "scrape: KV-cache usage matches the simulator's log" True "$($PY - "$T/kv.jsonl.gz" "$T/kv_truth.jsonl.gz" <<'PY'
+import gzip, json, math, sys
+recs = [json.loads(l) for l in gzip.open(sys.argv[1], "rt")]
+sim = [r for r in map(json.loads, gzip.open(sys.argv[2], "rt")) if r.get("type") == "exchange"
+       and r["request"]["path"].startswith("/v1/")]
+kv = [(r["t_us"], r["value"]) for r in recs if r.get("type") == "metrics"
+      and r.get("name") == "llmtrace_sim_kv_cache_usage_perc"]
+def at(t, waiting=False):
+    # waiting: also a request received but not yet answering (the simulator may have
+    # admitted it to the batch, prefilling, before its first event: the upper bound)
+    blocks = 0
+    for s in sim:
+        a, ev = s["start_us"], s["response"]["events"]
+        if not ev or not ((a if waiting else a + ev[0][0]) <= t < a + s["response"]["end_us"]):
+            continue
+        g = sum(e[1] for e in ev if e[2] and a + e[0] <= t)
+        blocks += math.ceil((s["usage"]["prompt_tokens"] + g) / 16)
+    return blocks / 64
+inside = equal = 0
+for t, v in kv:
+    w = [at(t + d) for d in range(-2500, 2501, 250)]
+    # the range: ±10 ms (t_us is when the scrape's answer arrived; a loaded machine delays it)
+    lo = min(at(t + d) for d in range(-10000, 10001, 250))
+    hi = max(at(t + d, True) for d in range(-10000, 10001, 250))
+    inside += lo - 1e-9 <= v <= hi + 1e-9
+    if not lo - 1e-9 <= v <= hi + 1e-9:
+        print("kv at %d: %g, the log %g..%g" % (t, v, lo, hi), file=sys.stderr)
+    equal += any(abs(v - x) < 1e-6 for x in w)
+print("kv samples %d, inside %d, equal %d" % (len(kv), inside, equal), file=sys.stderr)
+print(len(kv) >= 10 and inside == len(kv) and equal >= 0.8 * len(kv) and max(v for _, v in kv) > 0)
+PY
+)"
 
 # Nothing meets: said, with the numbers of the stage that failed, and exit 0.
 start_sim --profile default --max-batch $B
