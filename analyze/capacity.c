@@ -244,7 +244,6 @@ static void cap_stage_name(const struct cap_label *L, double x, char *out, size_
 void cap_line(const struct an_ctx *c, const struct cap_result *r, size_t i, char *out,
               size_t outlen)
 {
-    (void)c;
     const struct cap_label *L = &r->l[i];
     char e[200], nm[64], tail[400] = "";
     int ci = (int)lround(100 * (1 - (r->slo.alpha > 0 ? r->slo.alpha : 0.05)));

@@ -893,24 +893,16 @@ int main(int argc, char **argv)
     int rc = cap_parse_args(argc, argv, &a);
     if (rc)
         return rc;
-    if (a.listen) {
-        struct sigaction psa;
-        memset(&psa, 0, sizeof psa);
-        psa.sa_handler = cap_on_signal;
-        sigaction(SIGINT, &psa, NULL);
-        sigaction(SIGTERM, &psa, NULL);
-        signal(SIGPIPE, SIG_IGN);
-        return cap_run_proxy(&a);
-    }
-
-    /* before opening anything: a stop requested while a large -B ring is being set up must
-     * not be lost (background jobs start with SIGINT ignored) */
+    /* before opening anything: a stop requested while a large -B ring (or the proxy's
+     * listener) is being set up must not be lost (background jobs start with SIGINT ignored) */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = cap_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (a.listen)
+        return cap_run_proxy(&a);
 
     char errbuf[PCAP_ERRBUF_SIZE];
     pcap_t *live = NULL;
