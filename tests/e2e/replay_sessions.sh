@@ -36,6 +36,9 @@ assert_eq "live: no turn before its predecessor's end" 0 "$(echo "$c" | json 'd[
 assert_le "live: schedule = previous end + 100 ms (µs)" "$(echo "$c" | json 'd["sched_err_max_us"]')" 2
 assert_le "live: sent within $((LAG_TOL / 1000)) ms of the schedule (p95, µs)" "$(echo "$c" | json 'd["lag_p95_us"]')" "$LAG_TOL"
 assert_le "live: recorded think times within 20 ms of 100 ms even on a loaded machine (µs)" "$(echo "$c" | json 'd["think_err_max_us"]')" 20000
+assert_le "live: recorded think times within $((LAG_TOL / 1000)) ms of 100 ms (p95, µs)" "$(echo "$c" | json 'd["think_err_p95_us"]')" "$LAG_TOL"
+assert_le "live: -c 4 is at most 4 sessions open at once" "$(echo "$c" | json 'd["max_open"]')" 4
+assert_le "live: and 4 were (8 sessions, -c 4)" 4 "$(echo "$c" | json 'd["max_open"]')"
 assert_eq "live: every next turn carries the sim's reply" "23 0" "$(echo "$c" | json '"%d %d" % (d["live_ok"], d["live_bad"])')"
 assert_eq "live: stats" "8 8 0 0 23" "$(zjq $T/live.jsonl.gz '"%d %d %d %d %d" % (trl["stats"]["sessions"]["started"], trl["stats"]["sessions"]["completed"], trl["stats"]["sessions"]["ended_by_failure"], trl["stats"]["sessions"]["turns_not_sent"], trl["stats"]["sessions"]["history_turns"]["live"])')"
 assert_eq "records keep the recorded session and turn" "conv-kv 0 None" "$(zjq $T/live.jsonl.gz '" ".join(str(x) for x in [r for r in ex if r["replay"]["of"] == "conv-kv#1"][0]["session"].values())')"
@@ -83,6 +86,7 @@ stop_pid $SIM_PID
 c=$($CHECK $T/live.jsonl.gz $T/speed.jsonl.gz --speed 4)
 assert_eq "speed 4: all turns, none early" "31 0 0" "$(echo "$c" | json '"%d %d %d" % (d["turns"], d["missing"], d["early"])')"
 assert_le "speed 4: schedule = end + recorded think / 4 (µs)" "$(echo "$c" | json 'd["sched_err_max_us"]')" 3
+assert_le "speed 4: at most 8 sessions open at once (-c 8)" "$(echo "$c" | json 'd["max_open"]')" 8
 assert_eq "speed 4: think from the recording" 23 "$(stats $T/speed.jsonl.gz '["think_from"]["recorded"]')"
 
 # --- a slow endpoint: each turn outlasts the recorded 50 ms gap (no think time recorded) ------
@@ -92,6 +96,7 @@ stop_pid $SIM_PID
 c=$($CHECK $T/sg.jsonl.gz $T/slow.jsonl.gz)
 assert_eq "slow: all turns, none before its predecessor ended" "31 0 0" "$(echo "$c" | json '"%d %d %d" % (d["turns"], d["missing"], d["early"])')"
 assert_le "slow: next turn at end + the recorded 50 ms gap (µs)" "$(echo "$c" | json 'd["sched_err_max_us"]')" 2
+assert_le "slow: first turns at their recorded offsets (original timing, µs)" "$(echo "$c" | json 'd["first_err_max_us"]')" 2
 assert_eq "slow: every turn took longer than the recorded gap" true "$(zjq $T/slow.jsonl.gz 'all(r["response"]["end_us"] > 50000 for r in ex)')"
 assert_eq "slow: think from the recorded gap" 23 "$(stats $T/slow.jsonl.gz '["think_from"]["gap"]')"
 

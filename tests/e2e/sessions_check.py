@@ -7,7 +7,12 @@ session by session, and prints one JSON object of findings (the e2e tests assert
   early                      turns that started before their predecessor's response end
   sched_err_max_us           worst |sched − (previous end + expected think)| (the schedule)
   lag_p50_us, lag_p95_us, lag_max_us   start − sched over turns after the first (send lateness)
-  think_err_max_us           worst |session.think_us − expected think| (think time as kept)
+  think_err_max_us, think_err_p95_us   worst / p95 |session.think_us − expected think|
+                             (think time as kept)
+  max_open                   most sessions open at once (first turn's start → last turn's end)
+  first_err_max_us           worst error of first turns' schedule against the input's start
+                             offsets / S, both taken from the earliest first turn (original and
+                             --speed timing only; rate and closed-loop runs ignore it)
   live_ok, live_bad          turns whose messages carry the previous turn's response text
 
 usage: sessions_check.py INPUT.jsonl.gz RUN.jsonl.gz [--think-us T] [--speed S]
@@ -62,9 +67,12 @@ def main():
     out = {'sessions': len(sess), 'turns': sum(len(v) for v in sess.values()), 'missing': 0,
            'reordered': 0, 'early': 0, 'sched_err_max_us': 0, 'think_err_max_us': 0,
            'live_ok': 0, 'live_bad': 0}
-    lags = []
+    lags, think_errs, spans, firsts = [], [], [], []
     for sid, turns in sess.items():
         turns.sort(key=lambda r: r['start_us'])
+        last = turns[-1]
+        spans.append((turns[0]['start_us'], last['start_us'] + (last['response'].get('end_us') or 0)))
+        firsts.append((turns[0]['replay']['sched_us'], by_id[turns[0]['replay']['of']]['start_us']))
         got = [by_id[r['replay']['of']]['session']['turn'] for r in turns]
         want = [r['session']['turn'] for r in rec_turns.get(sid, [])]
         want = [t for t in want if t >= got[0]]
@@ -84,8 +92,8 @@ def main():
                 think = max(gap, 0) / speed
             out['sched_err_max_us'] = max(out['sched_err_max_us'],
                                           abs(b['replay']['sched_us'] - end - think))
-            out['think_err_max_us'] = max(out['think_err_max_us'],
-                                          abs(b['session']['think_us'] - think))
+            think_errs.append(abs(b['session']['think_us'] - think))
+            out['think_err_max_us'] = max(out['think_err_max_us'], think_errs[-1])
             lags.append(b['start_us'] - b['replay']['sched_us'])
             msgs = (b['request'].get('body') or {}).get('messages') or []
             text = a['response'].get('text')
@@ -97,6 +105,15 @@ def main():
     out['lag_p50_us'] = pct(lags, 0.5)
     out['lag_p95_us'] = pct(lags, 0.95)
     out['lag_max_us'] = max(lags) if lags else None
+    out['think_err_p95_us'] = pct(think_errs, 0.95)
+    edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda e: (e[0], e[1]))
+    n = out['max_open'] = 0
+    for _, d in edges:  # (an end sorts before a start at the same instant)
+        n += d
+        out['max_open'] = max(out['max_open'], n)
+    if firsts:
+        s0, r0 = min(f[0] for f in firsts), min(f[1] for f in firsts)
+        out['first_err_max_us'] = max(abs((s - s0) - (r - r0) / speed) for s, r in firsts)
     print(json.dumps(out, sort_keys=True))
 
 
