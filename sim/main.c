@@ -41,6 +41,8 @@ static const char usage_text[] =
     "  --close-race-every N     close instead of answering every Nth request that arrives on\n"
     "                           a reused connection (the FIN follows the request)\n"
     "  --close-race-rate P      ... each such request with probability P (seeded)\n"
+    "  --sse-comment-every N    an SSE comment (\": keep-alive\") before every Nth content\n"
+    "                           event, as TGI and gateways send on idle streams\n"
     "Model:\n"
     "  --profile P              zero | default | linear:A,C,P (step = A + C*batch ms, P ms per\n"
     "                           prompt token) | MODEL/HW (built-in splitwise-sim data, e.g.\n"
@@ -89,7 +91,7 @@ enum {
     OPT_QUEUE, OPT_THREADS, OPT_DRAIN, OPT_MAX_BODY, OPT_TOKENIZER, OPT_FAIL_RATE, OPT_FAIL_STATUS,
     OPT_RESET, OPT_STALL_RATE, OPT_STALL_MS, OPT_SLOW, OPT_MALF, OPT_DROP, OPT_QUIET, OPT_HELP,
     OPT_VERSION, OPT_MODEL, OPT_DEFMAX, OPT_IDLE, OPT_CHUNKED, OPT_PERSONA, OPT_CAS, OPT_KAREQ,
-    OPT_KATIME, OPT_CONNCLOSE, OPT_RACE_EVERY, OPT_RACE_RATE, OPT_PREFIX, OPT_BLOCK
+    OPT_KATIME, OPT_CONNCLOSE, OPT_RACE_EVERY, OPT_RACE_RATE, OPT_SSE_COMMENT, OPT_PREFIX, OPT_BLOCK
 };
 
 static const struct option long_opts[] = {
@@ -127,6 +129,7 @@ static const struct option long_opts[] = {
     {"connection-close", no_argument, NULL, OPT_CONNCLOSE},
     {"close-race-every", required_argument, NULL, OPT_RACE_EVERY},
     {"close-race-rate", required_argument, NULL, OPT_RACE_RATE},
+    {"sse-comment-every", required_argument, NULL, OPT_SSE_COMMENT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -354,6 +357,10 @@ int main(int argc, char **argv)
             break;
         case OPT_RACE_RATE:
             if ((rc = parse_rate("close-race-rate", optarg, &o.close_race_rate)))
+                return rc;
+            break;
+        case OPT_SSE_COMMENT:
+            if ((rc = parse_int("sse-comment-every", optarg, 1, 1000000, &o.sse_comment_every)))
                 return rc;
             break;
         case OPT_HELP:

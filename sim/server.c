@@ -313,6 +313,22 @@ static void out_event(struct conn *c, struct req *r, const char *data, size_t le
     mark_push(c, r, MK_EVENT, tokens, content);
 }
 
+/* An SSE comment line (WHATWG HTML §9.2.6: a line starting with ':' is ignored), as TGI's
+ * axum KeepAlive and many gateways send on a stream: bytes on the wire, never an event. */
+static void out_comment(struct conn *c, struct req *r)
+{
+    static const char line[] = ": keep-alive\n\n";
+    int rc = 0;
+    if (r->chunked)
+        rc = buf_append(&c->out, "e\r\n", 3);
+    if (!rc)
+        rc = buf_append(&c->out, line, sizeof line - 1);
+    if (!rc && r->chunked)
+        rc = buf_append(&c->out, "\r\n", 2);
+    if (rc)
+        conn_kill(c, TLOG_ERROR_OTHER, "output buffer over its cap (client not reading)");
+}
+
 static void stat_status(struct worker *w, int status)
 {
     int i;
@@ -969,6 +985,10 @@ static int on_emit(void *ctx, struct eng_seq *s, int tokens, int first, int last
             r->held_from = -1;
         }
         r->content_events++;
+        if (w->sim->o->sse_comment_every > 0 && r->d != DIALECT_OLLAMA_CHAT &&
+            r->d != DIALECT_OLLAMA_GENERATE &&
+            r->content_events % w->sim->o->sse_comment_every == 0)
+            out_comment(c, r); /* not an event: the log and the client's count must skip it */
         malformed = r->content_events == r->malformed_at;
         buf_reset(&w->ev);
         gen_content(&w->ev, &r->g, from, tokens, last, malformed,
@@ -2048,6 +2068,7 @@ static cJSON *options_json(const struct sim_opts *o)
     cJSON_AddNumberToObject(j, "keepalive_requests", (double)o->keepalive_requests);
     cJSON_AddNumberToObject(j, "keepalive_timeout_us", (double)o->keepalive_timeout_us);
     cJSON_AddNumberToObject(j, "close_race_every", (double)o->close_race_every);
+    cJSON_AddNumberToObject(j, "sse_comment_every", (double)o->sse_comment_every);
     cJSON_AddNumberToObject(j, "close_race_rate", o->close_race_rate);
     return j;
 }

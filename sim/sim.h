@@ -47,6 +47,7 @@ struct sim_opts {
     int64_t keepalive_timeout_us; /* FIN when idle this long after a response; 0: off */
     int64_t close_race_every;    /* cut every Nth request arriving on a reused connection */
     double close_race_rate;      /* ... or each with this probability (seeded) */
+    int64_t sse_comment_every;   /* an SSE comment before every Nth content event; 0: none */
     /* for the log header */
     int argc;
     char **argv;

@@ -1,15 +1,17 @@
 # replay_policies.sh — issue 12's acceptance against the simulator: for each of its connection
 # policies (close after a streamed response as llama.cpp does, keep-alive request limits,
 # Connection: close, an idle timeout raced by an open-loop schedule, a close racing the next
-# request) and each persona (with its server's default policy), 100 streamed requests through
-# llmtrace-replay while llmtrace-capture records lo — 1,100 requests in all:
+# request, every Nth or at random; SSE comments between events) and each persona (with its
+# server's default policy), 100 streamed requests through llmtrace-replay while
+# llmtrace-capture records lo — 1,300 requests in all:
 #   - replay: every request succeeds (0 spurious errors), each exactly once;
 #   - no hidden re-send: every request the simulator cut (logged with error "reset") is one of
 #     replay's recorded attempts (same X-Request-Id), and every attempt went out on a reused
 #     connection and was cut before any response byte;
-#   - tokens: replay's n_out = the simulator's usage for every request;
+#   - tokens and events: replay's n_out = the simulator's usage, its event count = the
+#     simulator's, for every request;
 #   - capture: its requests (exchanges without resent_as) = replay's records one for one with
-#     the same token counts, and its transport attempts = replay's attempts.
+#     the same token and event counts, and its transport attempts = replay's attempts.
 # Then the failures that must stay failures: a drop before any byte on a new connection
 # (--connection-per-request against --drop-connection-rate 1) and a reset mid-stream.
 # Needs root for the capture side (exit 77 otherwise).
@@ -77,6 +79,8 @@ for x in rep:
     s = answered.get(x["id"])
     if s and x["tokens_out"] != s["tokens_out"]:
         bad.append("tokens of %s: replay %s, simulator %s" % (x["id"], x["tokens_out"], s["tokens_out"]))
+    if s and len(x["response"]["events"]) != len(s["response"]["events"]):
+        bad.append("events of %s: replay %d, simulator %d" % (x["id"], len(x["response"]["events"]), len(s["response"]["events"])))
 def rid(c):
     return next((h[1] for h in c["request"]["headers"] if h[0].lower() == "x-request-id"), None)
 creq = [c for c in cap if not c.get("resent_as")]
@@ -88,6 +92,8 @@ for x in rep:
     c = cmap.get(x["id"])
     if c and (c["error"] or c["tokens_out"] != x["tokens_out"]):
         bad.append("capture of %s: error %s tokens %s vs %s" % (x["id"], c["error"], c["tokens_out"], x["tokens_out"]))
+    if c and len(c["response"]["events"]) != len(x["response"]["events"]):
+        bad.append("capture of %s: %d events, replay %d" % (x["id"], len(c["response"]["events"]), len(x["response"]["events"])))
 if sorted(rid(c) for c in catt) != sorted(i for i, _ in attempts):
     bad.append("capture: transport attempts %s, replay's %s" % (sorted(rid(c) for c in catt), sorted(i for i, _ in attempts)))
 print("; ".join(bad[:5]) if bad else "ok %d attempts" % len(attempts))
@@ -105,6 +111,9 @@ run_case connection_close "--connection-close" "-c 4"
 # gaps of 10–60 ms around a 30 ms idle timeout: requests race the server's close
 run_case keepalive_timeout "--keepalive-timeout 30ms" "--rate 30 --arrival poisson --seed 5"
 run_case close_race "--close-race-every 3" "-c 4"
+run_case close_race_rate "--close-race-rate 0.1" "-c 4"
+# SSE comments (": keep-alive") between events: bytes on the wire, never events or tokens
+run_case sse_comments "--persona tgi --sse-comment-every 2" "-c 4"
 for p in llama.cpp vllm sglang ollama tgi openai; do
   run_case "persona_$p" "--persona $p" "-c 4"
 done

@@ -9,7 +9,7 @@
 #       request, RFC 9112 §9.3.1), on both of uvicorn's HTTP implementations;
 #   c8-mixed     -c 8, chat and completions, usage on every other request, ignore_eos on 3 of 4;
 #   c8-usage     -c 8 with replay's --include-usage (replay adds stream_options itself).
-# INTEROP_REQUESTS=N (default 320) sets the total: a quarter for each keep-alive phase, the rest
+# INTEROP_REQUESTS=N (default 1000) sets the total: a quarter for each keep-alive phase, the rest
 # split between the -c 8 phases (make interop runs 1,000+). Needs root (live capture): exit 77.
 . "$(dirname "$0")/../e2e/lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -21,7 +21,7 @@ for t in llmtrace-replay llmtrace-capture; do [ -x "$BIN/$t" ] || fail "$t not b
 
 KA=1            # uvicorn timeout_keep_alive, seconds
 WIDTH=8         # connections per keep-alive burst
-TOTAL=${INTEROP_REQUESTS:-320}
+TOTAL=${INTEROP_REQUESTS:-1000}
 [ "$TOTAL" -ge 32 ] 2>/dev/null || fail "INTEROP_REQUESTS must be a number >= 32"
 BURSTS=$(( (TOTAL / 4 + WIDTH - 1) / WIDTH ))
 NC=$(( (TOTAL - 2 * BURSTS * WIDTH) / 2 ))
