@@ -3,7 +3,8 @@
 # every request's start_us is within 1 ms of its first request byte as llmtrace-capture saw it
 # on lo (it used to be up to 12 ms early for the first 64), and each record says whether its
 # connection was new and how long connecting took (conn_new, connect_us, spent before t0).
-# Needs root for the capture (exit 77 otherwise).
+# Then --connection-per-request: a new connection for every request, each with its connect
+# time. Needs root for the capture (exit 77 otherwise).
 source "$SRC_DIR/tests/e2e/lib.sh"
 source "$SRC_DIR/tests/e2e/replay_lib.sh"
 T=$TEST_TMP
@@ -59,3 +60,13 @@ print("; ".join(bad[:4]) if bad else "ok")
 PY
 )"
 done
+
+# --connection-per-request (vLLM's benchmark opens one per request): every record on a new
+# connection of its own, with its connect time, and all succeed
+start_sim --profile zero
+"$RP" "$T/t.jsonl.gz" --url "$SIM_URL" -c 8 --max-tokens 8 --ignore-eos -q --connection-per-request \
+  -o "$T/cpr.jsonl.gz"
+stop_pid "$SIM_PID"
+assert_eq "--connection-per-request: records, errors, new connections, with connect_us, distinct connections" \
+  "128 0 128 128 128" \
+  "$(zjq "$T/cpr.jsonl.gz" '" ".join(map(str, [len(ex), sum(1 for e in ex if e["error"]), sum(1 for e in ex if e["conn_new"] is True), sum(1 for e in ex if isinstance(e.get("connect_us"), int) and e["connect_us"] >= 0), len({(e["conn"], e["replay"].get("conn")) for e in ex})]))')"
