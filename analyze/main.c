@@ -245,6 +245,8 @@ static void header_shard(struct an_input *in, const struct tlog_header *h)
     in->start_at = cJSON_IsNumber(at) ? at->valuedouble : 0;
     free(in->trace);
     in->trace = cJSON_IsString(src) ? strdup(src->valuestring) : NULL;
+    const cJSON *sz = cJSON_GetObjectItemCaseSensitive(h->source, "input_bytes");
+    in->trace_bytes = cJSON_IsNumber(sz) ? sz->valuedouble : -1;
     const cJSON *ck = h->clock;
     const cJSON *syn = cJSON_GetObjectItemCaseSensitive(ck, "synced");
     const cJSON *me = cJSON_GetObjectItemCaseSensitive(ck, "max_error_us");
@@ -574,6 +576,14 @@ static int check_shards(const struct in_list *l, const char *label, int quiet)
                 fprintf(stderr, PROG ": %s: %s replayed %s, %s replayed %s: not one trace\n",
                         label, in->path, in->trace ? in->trace : "?", ref->path,
                         ref->trace ? ref->trace : "?");
+        } else if (in->trace_bytes >= 0 && ref->trace_bytes >= 0 &&
+                   in->trace_bytes != ref->trace_bytes) {
+            problems++;
+            if (!quiet)
+                fprintf(stderr, PROG ": %s: %s replayed a %.0f-byte %s, %s a %.0f-byte one: not "
+                                "one trace\n",
+                        label, in->path, in->trace_bytes, in->trace ? in->trace : "?", ref->path,
+                        ref->trace_bytes);
         }
         if (in->shard_k <= 1024 && seen[in->shard_k]++) {
             problems++;
@@ -790,6 +800,7 @@ static int reread_all(struct an_ctx *c, enum an_by by, enum an_latency_from from
         free(ins[i].describe);
         ins[i].tool = ins[i].command = ins[i].started = ins[i].describe = NULL;
         ins[i].trace = NULL;
+        ins[i].trace_bytes = -1;
         ins[i].records = ins[i].bad_lines = 0;
         int li = find_label(c, ins[i].label);
         if (li < 0)

@@ -26,6 +26,7 @@ struct an_input {
     int shard_k, shard_n;
     double start_at;         /* seconds since the epoch; 0 when none */
     char *trace;             /* source.input of a replay: the trace it sent */
+    double trace_bytes;      /* source.input_bytes: its size; -1 when not recorded */
     int64_t first_sched_us;  /* earliest replay.sched_us among its records; -1 none */
     int64_t first_start_us;  /* earliest start_us among its records; -1 none */
     int clock_known, clock_synced;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1283,6 +1284,11 @@ int main(int argc, char **argv)
     hdr.source = cJSON_CreateObject();
     cJSON_AddStringToObject(hdr.source, "kind", "replay");
     cJSON_AddStringToObject(hdr.source, "input", o.input);
+    /* the trace's size tells shards of one run from shards of a same-named other trace (every
+     * pod of a Kubernetes Job reads the same path) */
+    struct stat ist;
+    if (strcmp(o.input, "-") && stat(o.input, &ist) == 0 && S_ISREG(ist.st_mode))
+        cJSON_AddNumberToObject(hdr.source, "input_bytes", (double)ist.st_size);
     cJSON_AddStringToObject(hdr.source, "input_format", in.kind == INPUT_BATCH ? "batch"
                                                                                 : "tlog");
     /* how much of the input the selection saw: all of it, or its start when reading stopped

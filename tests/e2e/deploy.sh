@@ -153,6 +153,34 @@ cp "$T/results/run1/shard-1-of-4.jsonl.gz" "$T/results/run1/shard-2-of-4.jsonl.g
 assert_eq "analyze: the missing shard named" 1 "$(grep -c 'shard 3/4 missing' "$T/partial.err")"
 assert_eq "analyze: the duplicate shard named" 1 "$(grep -c 'shard 2/4 given twice' "$T/partial.err")"
 assert_eq "analyze: each shard's start against --start-at, with its clock" 4 "$(grep -c 'first request sent .* after --start-at by its clock (clock ' "$T/results.err" 2>/dev/null || "$BIN/llmtrace-analyze" "run1=$T/results/run1/" -o /dev/null 2>&1 | grep -c 'after --start-at by its clock (clock ')"
+assert_eq "replay's header records the trace's size" "$(stat -c %s "$T/trace/trace.jsonl.gz" 2>/dev/null || echo none)" \
+  "$(zjq "$T/results/run1/shard-1-of-4.jsonl.gz" 'hdr["source"].get("input_bytes")')"
+# a shard of another run in the set: a different N, --start-at, or trace of the same path (its
+# size differs) — each named; the shard's header is rewritten, its records kept
+mismatch() { # mismatch NAME PYSTMT: shard 3's log with its header changed by PYSTMT (on h)
+  mkdir -p "$T/mm_$1"
+  cp "$T/results/run1/shard-1-of-4.jsonl.gz" "$T/results/run1/shard-2-of-4.jsonl.gz" \
+     "$T/results/run1/shard-4-of-4.jsonl.gz" "$T/mm_$1/"
+  $PY - "$T/results/run1/shard-3-of-4.jsonl.gz" "$T/mm_$1/shard-3-of-4.jsonl.gz" "$2" <<'PY'
+import gzip, json, sys
+out = []
+for l in gzip.open(sys.argv[1], "rt"):
+    h = json.loads(l)
+    if h.get("type") == "header":
+        exec(sys.argv[3])
+        l = json.dumps(h) + "\n"
+    out.append(l)
+with gzip.open(sys.argv[2], "wt") as f:
+    f.writelines(out)
+PY
+  "$BIN/llmtrace-analyze" "run1=$T/mm_$1/" -o /dev/null 2>"$T/mm_$1.err" || true
+}
+mismatch n 'h["options"]["shard"] = "3/5"'
+assert_eq "analyze: a shard of another N named" 1 "$(grep -c 'is shard 3/5, .* is of 4 shards: not one run' "$T/mm_n.err")"
+mismatch at 'h["options"]["start_at"] += 60'
+assert_eq "analyze: another --start-at named" 1 "$(grep -c '(--start-at): not one schedule' "$T/mm_at.err")"
+mismatch trace 'h["source"]["input_bytes"] += 1'
+assert_eq "analyze: another trace at the same path named" 1 "$(grep -c -- '-byte .*: not one trace' "$T/mm_trace.err")"
 stop_pid "$SIM_PID"
 
 # ---- 3. the capture DaemonSet's command ------------------------------------------------------
