@@ -21,7 +21,8 @@ import glob, os, sys, yaml
 kdir = sys.argv[1]
 need = {"Job": ["spec.template.spec.containers"], "DaemonSet": ["spec.selector.matchLabels",
         "spec.template.metadata.labels", "spec.template.spec.containers"],
-        "ConfigMap": [], "Secret": []}
+        "ConfigMap": [], "Secret": [],
+        "PersistentVolumeClaim": ["spec.accessModes", "spec.resources.requests.storage"]}
 def get(d, path):
     for k in path.split("."):
         if not isinstance(d, dict) or k not in d:
@@ -51,6 +52,11 @@ for f in sorted(glob.glob(os.path.join(kdir, "*.yaml"))):
             assert all(isinstance(v, str) for v in d.get("data", {}).values()), where + ": data values must be strings"
         docs[d["metadata"]["name"] + "/" + d["kind"]] = d
 job = docs["llmtrace-replay/Job"]
+pvc = docs["llmtrace-results/PersistentVolumeClaim"]
+assert "ReadWriteMany" in pvc["spec"]["accessModes"], "results claim: N pods on any nodes write it at once"
+for j in ("llmtrace-replay/Job", "llmtrace-merge/Job"):
+    vols = docs[j]["spec"]["template"]["spec"].get("volumes", [])
+    assert any((v.get("persistentVolumeClaim") or {}).get("claimName") == "llmtrace-results" for v in vols), j + ": the results claim"
 cm = docs["llmtrace-replay/ConfigMap"]["data"]
 assert job["spec"]["completionMode"] == "Indexed"
 assert job["spec"]["completions"] == job["spec"]["parallelism"] == int(cm["SHARDS"]), "completions = parallelism = SHARDS"
