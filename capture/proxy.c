@@ -1327,6 +1327,9 @@ struct proxy *proxy_new(const struct proxy_opts *o, proxy_emit_fn emit, proxy_ti
     ho.connect_timeout_ns = o->connect_timeout_us * 1000;
     ho.rx_kernel = 1;
     ho.max_request = p->o.max_request_body + HTTP1_MAX_HEAD + 4096;
+    /* HTTP/2: a paused stream may still be sent one window, so the window is the backlog's
+     * size: a slow client then costs at most twice --max-pending (plus one read) */
+    ho.h2_stream_window = p->o.max_pending < 65536 ? 65536 : p->o.max_pending;
     char e2[256];
     p->hc = hc_engine_new(p->epfd, &ho, e2, sizeof e2);
     if (!p->hc) {

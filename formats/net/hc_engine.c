@@ -235,8 +235,14 @@ void hc_pause(struct hc_engine *e, struct hc_req *r, int on)
     if (r->paused == on)
         return;
     r->paused = on;
-    if (r->conn)
-        hc_conn_pause_add(r->conn, on ? 1 : -1);
+    if (!r->conn)
+        return;
+    if (r->conn->proto == HC_PROTO_H2) {
+        if (!on)                 /* (pausing is the stream's window, see hc_h2.c) */
+            hc_h2_resume(r->conn, r);
+        return;
+    }
+    hc_conn_pause_add(r->conn, on ? 1 : -1);
 }
 
 static void hc_idle_remove(struct hc_conn *c)
@@ -403,7 +409,7 @@ void hc_req_finish(struct hc_req *r, enum hc_error err, const char *msg, int64_t
     res.end_ns = end_ns;
     res.started = r->started;
     snprintf(res.msg, sizeof res.msg, "%s", msg ? msg : "");
-    if (r->paused && r->conn)
+    if (r->paused && r->conn && r->conn->proto != HC_PROTO_H2)
         hc_conn_pause_add(r->conn, -1);
     r->paused = 0;
     r->conn = NULL;
@@ -1016,6 +1022,7 @@ int hc_submit(struct hc_engine *e, struct hc_req *r)
     r->t0_ns = -1;
     r->local_port = 0;
     r->paused = 0;
+    r->h2_held = 0;
     if (e->o.no_reuse) {
         /* its own connection, like a client that opens one per request */
         char m[200];
@@ -1040,7 +1047,7 @@ int hc_submit(struct hc_engine *e, struct hc_req *r)
 
 void hc_cancel(struct hc_engine *e, struct hc_req *r)
 {
-    if (r->paused && r->conn)
+    if (r->paused && r->conn && r->conn->proto != HC_PROTO_H2)
         hc_conn_pause_add(r->conn, -1);
     r->paused = 0;
     hc_pend_unlink(e, r);

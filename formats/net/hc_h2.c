@@ -3,7 +3,9 @@
  * nghttp2_session_mem_send produces goes out through the connection (TLS). Many requests share
  * one connection, up to the server's SETTINGS_MAX_CONCURRENT_STREAMS. A stream the server
  * refused (REFUSED_STREAM, or above the last stream id of a GOAWAY: not processed, §8.7) is
- * re-sent on a new connection once, like HTTP/1.1's keep-alive race. */
+ * re-sent on a new connection once, like HTTP/1.1's keep-alive race. Window updates are the
+ * engine's, not nghttp2's automatic ones, so that a paused stream (hc_pause) stops its server
+ * without stopping the connection's other streams. */
 #include "hc_priv.h"
 
 #include <stdio.h>
@@ -126,10 +128,17 @@ static int hc_h2_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const ui
     (void)flags;
     struct hc_conn *c = ud;
     struct hc_req *r = hc_h2_req(c, id);
+    /* the connection's window is always given back: a paused stream must not stop the others */
+    nghttp2_session_consume_connection(s, len);
     if (r && len) {
         r->got_bytes = 1;
         r->cb->on_body(r->user, (const char *)data, len, c->rx_ns);
     }
+    r = hc_h2_req(c, id);        /* (on_body may have paused it) */
+    if (r && r->paused)
+        r->h2_held += len;
+    else
+        nghttp2_session_consume_stream(s, id, len);
     return 0;
 }
 
@@ -171,13 +180,23 @@ int hc_h2_init(struct hc_conn *c)
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, hc_h2_on_frame);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, hc_h2_on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, hc_h2_on_close);
-    int rc = nghttp2_session_client_new(&c->h2, cb, c);
+    nghttp2_option *opt;
+    if (nghttp2_option_new(&opt)) {
+        nghttp2_session_callbacks_del(cb);
+        return -1;
+    }
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    int rc = nghttp2_session_client_new2(&c->h2, cb, c, opt);
+    nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
     if (rc)
         return -1;
+    size_t sw = c->e->o.h2_stream_window ? c->e->o.h2_stream_window : HC_H2_WINDOW;
+    if (sw > HC_H2_WINDOW)
+        sw = HC_H2_WINDOW;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HC_H2_WINDOW},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, (uint32_t)sw},
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HC_H2_MAX_STREAMS_CAP},
     };
     if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) ||
@@ -224,11 +243,24 @@ int hc_h2_flush(struct hc_conn *c)
     return 0;
 }
 
+void hc_h2_resume(struct hc_conn *c, struct hc_req *r)
+{
+    if (!c->h2 || !r->h2_stream || !r->h2_held)
+        return;
+    nghttp2_session_consume_stream(c->h2, r->h2_stream, r->h2_held);
+    r->h2_held = 0;
+    /* the WINDOW_UPDATE goes out now, or after the receive that is calling us returns */
+    if (!c->h2_in_recv)
+        hc_h2_flush(c);
+}
+
 void hc_h2_recv(struct hc_conn *c, const char *p, size_t n, int64_t rx_ns)
 {
     struct hc_engine *e = c->e;
     c->rx_ns = rx_ns;
+    c->h2_in_recv = 1;
     ssize_t k = nghttp2_session_mem_recv(c->h2, (const uint8_t *)p, n);
+    c->h2_in_recv = 0;
     if (c->state == HC_CLOSED)
         return;
     if (k < 0) {
@@ -321,6 +353,7 @@ int hc_h2_submit(struct hc_conn *c, struct hc_req *r)
 #undef HC_NV
     nghttp2_data_provider dp = {.source.ptr = r, .read_callback = hc_h2_read_body};
     r->h2_body_off = 0;
+    r->h2_held = 0;
     r->h2_head_seen = 0;
     int32_t id = nghttp2_submit_request(c->h2, NULL, nv, n, r->body_len ? &dp : NULL, r);
     free(lower); /* nghttp2 copied the fields */

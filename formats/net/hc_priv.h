@@ -63,6 +63,7 @@ struct hc_conn {
     int h2_max;                     /* server's SETTINGS_MAX_CONCURRENT_STREAMS */
     int h2_done;                    /* streams finished on it */
     int h2_goaway;                  /* no new streams */
+    int h2_in_recv;                 /* inside nghttp2_session_mem_recv (no sending from there) */
     struct buf h2_hdrs;             /* header block being received (name\0value\0…) */
     size_t h2_n_hdrs;
     int h2_status;
@@ -133,6 +134,8 @@ void hc_h2_recv(struct hc_conn *c, const char *p, size_t n, int64_t rx_ns);
 int hc_h2_submit(struct hc_conn *c, struct hc_req *r);
 void hc_h2_cancel(struct hc_conn *c, struct hc_req *r);
 int hc_h2_flush(struct hc_conn *c);
+/* r's stream was resumed: what it held goes back to its window (a WINDOW_UPDATE). */
+void hc_h2_resume(struct hc_conn *c, struct hc_req *r);
 void hc_h2_conn_lost(struct hc_conn *c, enum hc_error err, const char *msg, int64_t now_ns);
 int hc_h2_capacity(const struct hc_conn *c);
 

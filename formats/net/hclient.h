@@ -57,6 +57,8 @@ struct hc_opts {
     int no_resend;             /* never re-send (a reused connection's race is then a failure) */
     int no_reuse;              /* one new connection per request, closed after it */
     size_t max_request;        /* cap on one request (head + body); 0: 256 MiB */
+    size_t h2_stream_window;   /* HTTP/2 receive window per stream, which is what a paused
+                                  stream may still be sent (hc_pause); 0: 16 MiB */
 };
 
 /* One response header (slices valid during on_head only). */
@@ -134,6 +136,8 @@ struct hc_req {
     int64_t t0_ns;
     int local_port;
     int paused;                /* hc_pause(r, 1) in force */
+    size_t h2_held;            /* HTTP/2: bytes delivered while paused, not yet given back to
+                                  the stream's flow-control window */
 };
 
 struct hc_engine;
@@ -152,13 +156,16 @@ int hc_submit(struct hc_engine *e, struct hc_req *r);
  * (HTTP/2). No callback follows. */
 void hc_cancel(struct hc_engine *e, struct hc_req *r);
 
-/* Stops (on = 1) or resumes (on = 0) reading r's connection, for a caller that forwards the
- * response to a slower consumer (capture's recording proxy) and must hold bounded memory: the
+/* Stops (on = 1) or resumes (on = 0) r's transfer, for a caller that forwards the response to
+ * a slower consumer (capture's recording proxy) and must hold bounded memory. HTTP/1.1: the
  * socket is taken out of epoll, so the kernel's receive window fills and TCP flow control
- * stalls the server. HTTP/1.1: exactly r's transfer; HTTP/2: the whole connection (every
- * stream on it) while any of its requests is paused. Bytes of a read already being parsed are
- * still delivered, so a caller may get up to one read's worth (64 KiB) after pausing. Safe
- * inside callbacks; a finished or cancelled request releases its pause. */
+ * stalls the server; bytes of a read already being parsed are still delivered (up to 64 KiB).
+ * HTTP/2: r's stream alone stops: what arrives for it is no longer given back to its
+ * flow-control window (the connection's is), so the server stops sending on that stream once
+ * the window (hc_opts.h2_stream_window) is used up, while the other streams of the connection
+ * go on; a paused stream may thus still receive up to one window. Resuming returns what was
+ * held to the window. Safe inside callbacks; a finished or cancelled request releases its
+ * pause. */
 void hc_pause(struct hc_engine *e, struct hc_req *r, int on);
 
 /* Opens connections until n are open or opening (idle ones count). HTTP/2 targets need one. */

@@ -5,7 +5,8 @@
 # fixture (--cacert) and skipped (--insecure), refused without either (502, error kind tls);
 # over HTTP/2 (--http2) the records say so and the chunked stream reaches curl whole; and the
 # proxy's own TLS listener (--tls-cert/--tls-key). Events and tokens equal the simulator's
-# ground truth; every event after the simulator wrote it.
+# ground truth; every event after the simulator wrote it. With an HTTP/2 upstream a slow client
+# pauses its own stream only: another stream on the same upstream connection is not held up.
 . "$(dirname "$0")/lib.sh"
 CAP="$BIN/llmtrace-capture"
 T=$TEST_TMP
@@ -128,4 +129,74 @@ stop_pid "$SIM_PID" INT
 assert_eq "http2: records say http2" '[true, true, true, true]' \
   "$(zjq "$T/h2.jsonl.gz" '[e["proxy"]["http2"] for e in ex]')"
 assert_eq "http2: records = ground truth" ok "$(check "$T/truth2.jsonl.gz" "$T/h2.jsonl.gz" 4)"
+
+# HTTP/2 upstream and a slow client: only its stream pauses (its flow-control window is not
+# given back), the other stream on the same upstream connection is not held up.
+start_sim --profile zero
+rm -f "$T/h2b.port"
+python3 "$SRC_DIR/tests/e2e/h2_front.py" "$FX/cert.pem" "$FX/key.pem" "$SIM_PORT" "$T/h2b.port" \
+  "$T/h2b.stats" 2>"$T/h2b.stderr" &
+H2_PID=$!
+_pids+=("$H2_PID")
+for _ in $(seq 1 100); do [ -s "$T/h2b.port" ] && break; sleep 0.1; done
+[ -s "$T/h2b.port" ] || fail "h2_front.py did not start: $(cat "$T/h2b.stderr")"
+start_proxy "$T/h2slow.jsonl.gz" "https://127.0.0.1:$(cat "$T/h2b.port")" --insecure --http2 \
+  --max-pending 64k
+# the slow client: 40,000 events (~7.7 MB; ~3 s through the front), not read for 8 s: the
+# kernel's socket buffers fill within ~2 s, then the proxy pauses the stream
+python3 - "${PX_URL##*:}" \
+  '{"model":"m","stream":true,"max_tokens":40000,"ignore_eos":true,"messages":[{"role":"user","content":"x"}]}' \
+  >"$T/h2slow.txt" <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+body = sys.argv[2].encode()
+s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"X-Request-Id: slow\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+time.sleep(8)
+data = b""
+t0 = time.time()
+s.settimeout(30)
+while time.time() - t0 < 60:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+print(data.count(b"data: "), data.count(b"data: [DONE]"))
+PY
+SLOW_PID=$!
+_pids+=("$SLOW_PID")
+sleep 4                              # the slow stream is paused by now
+t_other=$(curl -sS -N -o "$T/h2fast.b" -w '%{time_total}' -H 'Content-Type: application/json' \
+  -H "X-Request-Id: fast" -d "$(chat 30)" "$PX_URL/v1/chat/completions") ||
+  fail "the other stream through the HTTP/2 upstream failed"
+grep -q '^data: \[DONE\]' "$T/h2fast.b" || fail "http2 slow client: the other stream is incomplete"
+# (held up by the slow client it would take ≥ 4 s: until the slow client starts reading)
+assert_le "http2 slow client: the other stream is not held up (ms)" \
+  "$(/usr/bin/python3 -c "print(int(float('$t_other') * 1000))")" 2500
+wait "$SLOW_PID" || fail "the slow client failed"
+read -r nevents ndone <"$T/h2slow.txt"
+kill -USR1 "$H2_PID"
+for _ in $(seq 1 50); do [ -s "$T/h2b.stats" ] && break; sleep 0.1; done
+stop_proxy
+stop_pid "$H2_PID" TERM
+stop_pid "$SIM_PID" INT
+assert_eq "http2 slow client: its stream ended with [DONE]" 1 "$ndone"
+assert_le "http2 slow client: every event arrived" 40001 "$nevents"
+assert_le "http2 slow client: the stream paused" 1 "$(zjq "$T/h2slow.jsonl.gz" 'trl["stats"]["pauses"]')"
+assert_eq "http2 slow client: both recorded whole, over HTTP/2" '[["fast", null, 30, true], ["slow", null, 40000, true]]' \
+  "$(zjq "$T/h2slow.jsonl.gz" 'sorted([next(h[1] for h in e["request"]["headers"] if h[0].lower() == "x-request-id"), e["error"], e["tokens_out"], e["proxy"]["http2"]] for e in ex)')"
+assert_eq "http2 slow client: the slow stream was paused while the other ran (no event of it then)" 0 \
+  "$(python3 - "$T/h2slow.jsonl.gz" <<'PY'
+import gzip, json, sys
+ex = [r for r in map(json.loads, gzip.open(sys.argv[1], "rt")) if r.get("type") == "exchange"]
+rid = lambda e: next(h[1] for h in e["request"]["headers"] if h[0].lower() == "x-request-id")
+f = next(e for e in ex if rid(e) == "fast")
+w = next(e for e in ex if rid(e) == "slow")
+a, b = f["start_us"], f["start_us"] + f["response"]["end_us"]
+print(sum(1 for v in w["response"]["events"] if a <= w["start_us"] + v[0] <= b))
+PY
+)"
+assert_eq "http2 slow client: both streams on one upstream connection" '[1, 2]' \
+  "$(zjq "$T/h2b.stats" '[recs[0]["connections"], recs[0]["max_streams_per_connection"]]')"
 echo "all capture_proxy_tls checks passed"
