@@ -7,7 +7,7 @@ set -euo pipefail
 bin=${1:-build/bin}
 build=$(cd "$bin/.." && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-cmake --build "$build" -j2 --target bench_tlog bench_llmstream llmtrace-simload capture-bench-gen >/dev/null
+cmake --build "$build" -j2 --target bench_tlog bench_llmstream llmtrace-simload capture-bench-gen capture-bench-fwd >/dev/null
 
 section() { printf '\n## %s\n\n' "$1"; echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"; echo; }
 
