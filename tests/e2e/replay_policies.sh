@@ -7,7 +7,8 @@
 #   - replay: every request succeeds (0 spurious errors), each exactly once;
 #   - no hidden re-send: every request the simulator cut (logged with error "reset") is one of
 #     replay's recorded attempts (same X-Request-Id), and every attempt went out on a reused
-#     connection and was cut before any response byte;
+#     connection and was cut before any response byte; a re-sent record starts (its TTFT and
+#     E2E count) after its earlier attempt failed;
 #   - tokens and events: replay's n_out = the simulator's usage, its event count = the
 #     simulator's, for every request;
 #   - capture: its requests (exchanges without resent_as) = replay's records one for one with
@@ -69,6 +70,12 @@ attempts = [(x["id"], a) for x in rep for a in (x["replay"].get("attempts") or [
 for i, a in attempts:
     if a["conn_new"] is not False or a["error"]["kind"] != "reset":
         bad.append("attempt of %s: %s" % (i, a))
+# the record's start (so its TTFT and E2E) is the answering attempt's: after the earlier failed
+for x in rep:
+    for a in x["replay"].get("attempts") or []:
+        if x["start_us"] < a["start_us"] + a["end_us"]:
+            bad.append("%s starts at %d, before its earlier attempt failed (%d + %d): TTFT would "
+                       "include it" % (x["id"], x["start_us"], a["start_us"], a["end_us"]))
 cut = collections.Counter(s["id"] for s in sim if s["error"])
 answered = {s["id"]: s for s in sim if not s["error"]}
 if cut != collections.Counter(i for i, _ in attempts):
