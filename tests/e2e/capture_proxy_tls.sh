@@ -103,15 +103,23 @@ assert_eq "--tls-cert without --tls-key is a usage error" 2 \
 assert_eq "a key that is not the certificate's: runtime error" 1 \
   "$("$CAP" --listen 127.0.0.1:0 --upstream http://127.0.0.1:1 --tls-cert "$FX/cert.pem" --tls-key "$FX/cert.pem" -q -w "$T/bad.jsonl.gz" 2>/dev/null; echo $?)"
 
+# start_h2_front NAME: the HTTP/2 front before the simulator; sets H2_PID, H2_URL; stats in
+# $T/NAME.stats (on SIGUSR1 and SIGTERM)
+start_h2_front() {
+  rm -f "$T/$1.port"
+  python3 "$SRC_DIR/tests/e2e/h2_front.py" "$FX/cert.pem" "$FX/key.pem" "$SIM_PORT" "$T/$1.port" \
+    "$T/$1.stats" 2>"$T/$1.stderr" &
+  H2_PID=$!
+  _pids+=("$H2_PID")
+  for _ in $(seq 1 100); do [ -s "$T/$1.port" ] && break; sleep 0.1; done
+  [ -s "$T/$1.port" ] || fail "h2_front.py did not start: $(cat "$T/$1.stderr")"
+  H2_URL="https://127.0.0.1:$(cat "$T/$1.port")"
+}
+
 # HTTP/2 upstream
 start_sim --log "$T/truth2.jsonl.gz"
-python3 "$SRC_DIR/tests/e2e/h2_front.py" "$FX/cert.pem" "$FX/key.pem" "$SIM_PORT" "$T/h2.port" \
-  "$T/h2.stats" 2>"$T/h2.stderr" &
-H2_PID=$!
-_pids+=("$H2_PID")
-for _ in $(seq 1 100); do [ -s "$T/h2.port" ] && break; sleep 0.1; done
-[ -s "$T/h2.port" ] || fail "h2_front.py did not start: $(cat "$T/h2.stderr")"
-start_proxy "$T/h2.jsonl.gz" "https://127.0.0.1:$(cat "$T/h2.port")" --insecure --http2
+start_h2_front h2
+start_proxy "$T/h2.jsonl.gz" "$H2_URL" --insecure --http2
 pids=()
 for i in 1 2 3 4; do
   curl -sS -N -o "$T/h$i.b" -D "$T/h$i.h" -H 'Content-Type: application/json' \
@@ -133,15 +141,8 @@ assert_eq "http2: records = ground truth" ok "$(check "$T/truth2.jsonl.gz" "$T/h
 # HTTP/2 upstream and a slow client: only its stream pauses (its flow-control window is not
 # given back), the other stream on the same upstream connection is not held up.
 start_sim --profile zero
-rm -f "$T/h2b.port"
-python3 "$SRC_DIR/tests/e2e/h2_front.py" "$FX/cert.pem" "$FX/key.pem" "$SIM_PORT" "$T/h2b.port" \
-  "$T/h2b.stats" 2>"$T/h2b.stderr" &
-H2_PID=$!
-_pids+=("$H2_PID")
-for _ in $(seq 1 100); do [ -s "$T/h2b.port" ] && break; sleep 0.1; done
-[ -s "$T/h2b.port" ] || fail "h2_front.py did not start: $(cat "$T/h2b.stderr")"
-start_proxy "$T/h2slow.jsonl.gz" "https://127.0.0.1:$(cat "$T/h2b.port")" --insecure --http2 \
-  --max-pending 64k
+start_h2_front h2b
+start_proxy "$T/h2slow.jsonl.gz" "$H2_URL" --insecure --http2 --max-pending 64k
 # the slow client: 40,000 events (~7.7 MB; ~3 s through the front), not read for 8 s: the
 # kernel's socket buffers fill within ~2 s, then the proxy pauses the stream
 python3 - "${PX_URL##*:}" \
