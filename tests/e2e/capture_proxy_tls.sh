@@ -143,18 +143,21 @@ assert_eq "http2: records = ground truth" ok "$(check "$T/truth2.jsonl.gz" "$T/h
 start_sim --profile zero
 start_h2_front h2b
 start_proxy "$T/h2slow.jsonl.gz" "$H2_URL" --insecure --http2 --max-pending 64k
-# the slow client: 40,000 events (~7.7 MB; ~3 s through the front), not read for 8 s: the
-# kernel's socket buffers fill within ~2 s, then the proxy pauses the stream
+# the slow client: 40,000 events (~7.7 MB; ~3 s through the front), not read until the other
+# request is done ($T/h2go): the kernel's socket buffers fill within ~2 s, then the proxy pauses
+# the stream (before the other request is sent, checked)
 python3 - "${PX_URL##*:}" \
   '{"model":"m","stream":true,"max_tokens":40000,"ignore_eos":true,"messages":[{"role":"user","content":"x"}]}' \
-  >"$T/h2slow.txt" <<'PY' &
-import socket, sys, time
+  "$T/h2go" >"$T/h2slow.txt" <<'PY' &
+import os, socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
 body = sys.argv[2].encode()
 s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
           b"X-Request-Id: slow\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-time.sleep(8)
+t0 = time.time()
+while not os.path.exists(sys.argv[3]) and time.time() - t0 < 60:
+    time.sleep(0.05)
 data = b""
 t0 = time.time()
 s.settimeout(30)
@@ -167,18 +170,30 @@ print(data.count(b"data: "), data.count(b"data: [DONE]"))
 PY
 SLOW_PID=$!
 _pids+=("$SLOW_PID")
-sleep 4                              # the slow stream is paused by now
-t_other=$(curl -sS -N -o "$T/h2fast.b" -w '%{time_total}' -H 'Content-Type: application/json' \
+# paused: the front is held back by that stream's own window, at two looks 0.3 s apart (a
+# moment's wait for a WINDOW_UPDATE in normal flow is not a pause)
+held=0
+for _ in $(seq 1 100); do
+  kill -USR1 "$H2_PID"
+  sleep 0.3
+  if [ "$(zjq "$T/h2b.stats" 'recs[0]["streams_held_by_window"]' 2>/dev/null || echo 0)" -ge 1 ]; then
+    held=$((held + 1))
+    [ "$held" -ge 2 ] && break
+  else
+    held=0
+  fi
+done
+assert_eq "http2 slow client: its stream is held back by its own window" 2 "$held"
+t_other=$(curl -sS -N --max-time 10 -o "$T/h2fast.b" -w '%{time_total}' -H 'Content-Type: application/json' \
   -H "X-Request-Id: fast" -d "$(chat 30)" "$PX_URL/v1/chat/completions") ||
   fail "the other stream through the HTTP/2 upstream failed"
 grep -q '^data: \[DONE\]' "$T/h2fast.b" || fail "http2 slow client: the other stream is incomplete"
-# (held up by the slow client it would take ≥ 4 s: until the slow client starts reading)
+touch "$T/h2go"
+# (held up by the slow client it would not end: the slow client reads only after it)
 assert_le "http2 slow client: the other stream is not held up (ms)" \
   "$(/usr/bin/python3 -c "print(int(float('$t_other') * 1000))")" 2500
 wait "$SLOW_PID" || fail "the slow client failed"
 read -r nevents ndone <"$T/h2slow.txt"
-kill -USR1 "$H2_PID"
-for _ in $(seq 1 50); do [ -s "$T/h2b.stats" ] && break; sleep 0.1; done
 stop_proxy
 stop_pid "$H2_PID" TERM
 stop_pid "$SIM_PID" INT

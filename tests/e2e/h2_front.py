@@ -14,7 +14,8 @@ DATA frames per piece of body read (chunked transfer coding removed), within the
 control windows and SETTINGS_MAX_FRAME_SIZE, END_STREAM at the end. Streams of one connection
 progress concurrently.
 
-Per connection it counts the streams carried and the most open at once; the JSON stats line
+Per connection it counts the streams carried and the most open at once, and it says how many
+streams are waiting now for the peer to open their own window; the JSON stats line
 is written (atomically) to STATS_FILE on SIGUSR1 and on SIGTERM, which then ends the process.
 Everything is bounded: header blocks (64 KiB), decoded header lists, request bodies, streams
 per connection, waits.
@@ -422,12 +423,16 @@ class H2Conn:
             left = len(mv) - off
             n = min(left, self.peer_max_frame, self.send_win, st.send_win)
             if left and n <= 0:
+                held = st.send_win <= 0     # the peer holds this stream back (not the others)
+                self.front.stream_window_held += held
                 ev = self.win_ev
                 try:
                     await asyncio.wait_for(ev.wait(), WINDOW_WAIT)
                 except asyncio.TimeoutError:
                     self.reset_stream(st, FLOW_CONTROL_ERROR)
                     raise StreamGone()
+                finally:
+                    self.front.stream_window_held -= held
                 continue
             self.send_win -= n
             st.send_win -= n
@@ -907,6 +912,7 @@ class Front:
         self.ctx.load_cert_chain(cert, key)
         self.ctx.set_alpn_protocols(["h2"])
         self.counters = collections.Counter()
+        self.stream_window_held = 0     # streams waiting now for the peer to open their window
         self.live = set()
         self.done = []          # (streams, most open at once) of closed connections
         self.tasks = set()
@@ -930,6 +936,7 @@ class Front:
             "handshake_failed": self.counters["handshake_failed"],
             "protocol_errors": self.counters["protocol_errors"],
             "backend_errors": self.counters["backend_errors"],
+            "streams_held_by_window": self.stream_window_held,
         }
 
     def write_stats(self):
