@@ -21,6 +21,7 @@ const char *import_dialect_path(enum dialect_id d)
     case DIALECT_OLLAMA_GENERATE: return "/api/generate";
     case DIALECT_OLLAMA_CHAT: return "/api/chat";
     case DIALECT_TGI: return "/generate_stream";
+    case DIALECT_OPENAI_RESPONSES: return "/v1/responses";
     default: return "/v1/chat/completions";
     }
 }
@@ -112,8 +113,13 @@ static cJSON *import_real_body(const struct import_row *r, const struct import_b
         cJSON_Delete(b);
         return NULL;
     }
+    /* (an "input" is the Responses API's only on its path: embeddings have one too) */
+    const char *path = r->path ? r->path : "";
+    size_t pl = strcspn(path, "?#");
+    int responses = pl >= 10 && !memcmp(path + pl - 10, "/responses", 10);
     if ((cJSON_GetObjectItemCaseSensitive(b, "messages") ||
-         cJSON_GetObjectItemCaseSensitive(b, "prompt")) &&
+         cJSON_GetObjectItemCaseSensitive(b, "prompt") ||
+         (responses && cJSON_GetObjectItemCaseSensitive(b, "input"))) &&
         import_set(b, "stream", cJSON_CreateTrue())) {
         cJSON_Delete(b);
         return NULL;
@@ -126,7 +132,9 @@ cJSON *import_build_body(const struct import_row *r, const struct import_build_o
     if (r->body)
         return import_real_body(r, o);
     enum dialect_id d = import_dialect(o);
-    int chat = d == DIALECT_OPENAI_CHAT || d == DIALECT_ANTHROPIC || d == DIALECT_OLLAMA_CHAT;
+    /* the Responses API takes the messages as its input items */
+    int chat = d == DIALECT_OPENAI_CHAT || d == DIALECT_ANTHROPIC || d == DIALECT_OLLAMA_CHAT ||
+               d == DIALECT_OPENAI_RESPONSES;
     const char *model = o->model ? o->model : r->model ? r->model : "default";
     int64_t pin = o->no_pin_output ? -1 : r->pin_out;
     struct buf text;
@@ -159,7 +167,7 @@ cJSON *import_build_body(const struct import_row *r, const struct import_build_o
         }
     }
     if (chat) {
-        if (import_set(b, "messages", msgs))
+        if (import_set(b, d == DIALECT_OPENAI_RESPONSES ? "input" : "messages", msgs))
             goto fail;
         msgs = NULL;
     } else if (import_set(b, d == DIALECT_TGI ? "inputs" : "prompt",
@@ -182,6 +190,12 @@ cJSON *import_build_body(const struct import_row *r, const struct import_build_o
                 !cJSON_AddNumberToObject(opt, "num_predict", (double)pin))
                 goto fail;
         }
+        break;
+    case DIALECT_OPENAI_RESPONSES:
+        /* no ignore_eos: the Responses API has no such knob, and OpenAI rejects unknown keys */
+        if (pin > 0 &&
+            import_set(b, "max_output_tokens", cJSON_CreateNumber((double)pin)))
+            goto fail;
         break;
     case DIALECT_TGI:
         if (pin > 0) {

@@ -379,8 +379,8 @@ int import_parse_sharegpt(const char *data, size_t len, const struct import_opts
 static int har_is_llm_path(const char *path)
 {
     static const char *const ends[] = {"/chat/completions", "/completions", "/messages",
-                                       "/api/generate", "/api/chat", "/generate_stream",
-                                       "/generate", "/invocations"};
+                                       "/responses", "/api/generate", "/api/chat",
+                                       "/generate_stream", "/generate", "/invocations"};
     size_t n = strcspn(path, "?#");
     for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
         size_t el = strlen(ends[i]);
