@@ -1,6 +1,7 @@
 # analyze_sim: llmtrace-analyze on real replay results against llmtrace-sim — compare picks
 # the faster profile, two runs of one profile show no significant difference (TPOT, which the
-# simulator's model sets), pairs are matched by replay.of, and a sweep groups by stage.
+# simulator's model sets), pairs are matched by replay.of, and a sweep groups by stage; --by
+# window under overload divides by the window's length.
 source "$(dirname "$0")/lib.sh"
 A=$BIN/llmtrace-analyze
 R=$BIN/llmtrace-replay
@@ -96,6 +97,38 @@ assert_eq "HTML embeds every chart drawn" "$drawn" "$(grep -c '<svg' report.html
 grep -q 'gnuplot was not available' report.html && fail "HTML says gnuplot was not available"
 grep -q '<li id="ttft_vs_input">TTFT vs input tokens (<code>ttft_vs_input</code>): skipped: the input token count of every request is unknown' report.html || fail "HTML names the skipped chart"
 pass "charts without data skipped and said so"
+
+# --by window under overload: a window's rates are its requests over the window's length, not
+# over the span to their last completion (which runs far past the window when the endpoint
+# cannot keep up). The sim serves ~25 req/s (4 at a time, 8 tokens of 20 ms); replay offers 40.
+start_sim --profile linear:20,0,0 --max-batch 4
+timeout 60 "$R" "$TRACE" --url "$SIM_URL" --rate 40 --arrival constant --duration 3s --loop \
+  --max-tokens 8 --ignore-eos -o over.jsonl.gz --quiet || fail "overload replay"
+stop_pid "$SIM_PID"
+"$A" --json --by window=1s over.jsonl.gz > over.json
+assert_eq "window rates = the window's requests / 1 s, under overload" ok "$(/usr/bin/python3 - <<'PY'
+import collections, gzip, json
+ex = [r for r in map(json.loads, gzip.open("over.jsonl.gz", "rt")) if r.get("type") == "exchange"]
+win = collections.defaultdict(list)
+for r in ex:
+    win[r["start_us"] // 1000000].append(r)
+groups = json.load(open("over.json"))["groups"]
+full = [g for g in groups if g["span_s"] == 1.0]
+bad = []
+if len(full) < 2:
+    bad.append("%d whole windows" % len(full))
+for g in full:
+    n = g["requests"]
+    if abs(g["req_s"] - n / 1.0) > 1e-9 * n:
+        bad.append("req/s %s for %d requests in 1 s" % (g["req_s"], n))
+# the overload is real: some whole window's requests end well after it (else nothing is tested)
+late = max(max(r["start_us"] + r["response"]["end_us"] for r in rs) - w * 1000000
+           for w, rs in win.items()) / 1e6
+if late < 1.5:
+    bad.append("no window's requests ran past it (latest end %.2f s after its window)" % late)
+print("; ".join(bad) if bad else "ok")
+PY
+)"
 
 # the simulator's own ground-truth log is a log like any other
 stop_pid "$DEF_PID"
