@@ -792,7 +792,7 @@ static const char *const plot_empty_why[PLOT_N_CHARTS] = {
     "no request with a start and an end",
     "no inter-token gap (no response had two content events)",
     ("the input token count of every request is unknown (no usage in the responses: "
-     "llmtrace-replay --include-usage asks for it)"),
+     "llmtrace-replay asks for it unless run with --no-include-usage)"),
     ("no successful request belongs to a session (llmtrace-replay --sessions, "
      "llmtrace-convert --sessions infer)"),
 };

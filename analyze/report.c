@@ -132,8 +132,8 @@ void report_notes(FILE *f, const struct an_report *r, const char *mark)
             }
         }
         buf_append_str(&t, ". A lower bound when an event carries several tokens: tok/s may "
-                           "read low and TPOT high (llmtrace-replay --include-usage asks for "
-                           "usage).");
+                           "read low and TPOT high (llmtrace-replay asks for usage unless run "
+                           "with --no-include-usage).");
         if (t.p)
             report_wrap(f, t.p);
         buf_free(&t);

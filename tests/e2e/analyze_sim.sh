@@ -86,7 +86,7 @@ pass "n_out from events flagged against the simulator"
 # charts of a replay without usage (every n_in unknown): the charts without data are skipped
 # with one line each, no empty file, and the HTML embeds what was drawn and says what was not
 "$A" --by stage tpe.jsonl.gz --plot charts --html report.html > /dev/null 2> charts.err
-assert_eq "skipped, one line" "llmtrace-analyze: --plot: ttft_vs_input skipped: the input token count of every request is unknown (no usage in the responses: llmtrace-replay --include-usage asks for it)" "$(grep ttft_vs_input charts.err)"
+assert_eq "skipped, one line" "llmtrace-analyze: --plot: ttft_vs_input skipped: the input token count of every request is unknown (no usage in the responses: llmtrace-replay asks for it unless run with --no-include-usage)" "$(grep ttft_vs_input charts.err)"
 grep -q 'gnuplot>\|^ *line [0-9]' charts.err && fail "raw gnuplot output: $(cat charts.err)"
 [ -e charts/ttft_vs_input.png ] || [ -e charts/ttft_vs_input.svg ] && fail "a skipped chart left a file"
 assert_eq "no empty file" "" "$(find charts -size 0)"

@@ -21,13 +21,14 @@ assert_eq "bind failure is a runtime failure" 1 "$rc"
 
 # port file: digits + newline
 pf=$T/port.txt
-"$S" --listen 127.0.0.1:0 --port-file $pf --quiet & p=$!
+"$S" --listen 127.0.0.1:0 --port-file $pf -q 2>$T/q.err & p=$!
 _pids+=($p)
 for i in $(seq 1 50); do [ -s $pf ] && break; sleep 0.1; done
 grep -qxE '[0-9]+' $pf || fail "port file content: $(cat $pf)"
 assert_eq "port file ends with newline" 1 "$(wc -l <$pf)"
 assert_eq "health on port-file port" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat $pf)/health")"
 stop_pid $p
+assert_eq "-q: nothing on stderr (the listening line and the summary are what it hides)" 0 "$(wc -c <$T/q.err)"
 
 # IPv6 loopback
 if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "search.h"
@@ -155,6 +156,29 @@ static void test_bracketing(void **state)
     assert_int_equal(n, 3);
 }
 
+/* --slo: a bare number is milliseconds (as vLLM's --goodput), never seconds; suffixes convert;
+ * anything else is refused with a reason. */
+static void test_parse_slo(void **state)
+{
+    (void)state;
+    struct slo_target slo;
+    char err[200];
+    memset(&slo, 0, sizeof slo);
+    assert_int_equal(search_parse_slo("ttft=500", &slo, err, sizeof err), 0);
+    assert_true(slo.limit_ms[SLO_TTFT] == 500);
+    memset(&slo, 0, sizeof slo);
+    assert_int_equal(search_parse_slo("ttft=2s,tpot=50ms,e2e=1500us", &slo, err, sizeof err), 0);
+    assert_true(slo.limit_ms[SLO_TTFT] == 2000);
+    assert_true(slo.limit_ms[SLO_TPOT] == 50);
+    assert_true(slo.limit_ms[SLO_E2E] == 1.5);
+    const char *bad[] = {"ttft=500x", "ttft=", "ttft=-1", "speed=3", "ttft"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = 0;
+        assert_int_equal(search_parse_slo(bad[i], &slo, err, sizeof err), -1);
+        assert_true(err[0] != 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_failures_count_against),
         cmocka_unit_test(test_goodput),
         cmocka_unit_test(test_bracketing),
+        cmocka_unit_test(test_parse_slo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
