@@ -183,6 +183,45 @@ for i, a in enumerate(box):
 print("%d stage labels, none overlapping" % len(labs))
 PY
 pass "stage labels apart"
+# the ITL histogram of gaps from 0 and 1 µs to 1 s: its x axis spans at most four decades below
+# the largest gap (plus a bin), its tics are plain numbers (never 1e-05) inside the plot area
+/usr/bin/python3 - > wide_itl.jsonl <<'PY'
+import json
+print(json.dumps({"type": "header", "schema": 1, "tool": "handmade", "version": "0",
+                  "start_us": 1700000000000000, "command": ["handmade", "wide_itl"]}))
+gaps = [0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000, 300000, 1000000]
+for i in range(4):
+    t, ev = 1000, [[1000, 1, True]]
+    for g in gaps:
+        t += g
+        ev.append([t, 1, True])
+    print(json.dumps({"type": "exchange", "id": "w%d" % i, "start_us": 1700000000000000 + i * 3000000,
+                      "request": {"method": "POST", "path": "/v1/chat/completions", "headers": []},
+                      "response": {"status": 200, "ttfb_us": 1000, "end_us": t, "events": ev},
+                      "usage": {"prompt_tokens": 5, "completion_tokens": len(ev)},
+                      "tokens_in": 5, "tokens_out": len(ev), "tokens_source": "usage", "error": None}))
+PY
+"$A" --plot wide wide_itl.jsonl > /dev/null 2>&1
+/usr/bin/python3 - wide/itl_hist.svg <<'PY' || fail "ITL histogram axis"
+import math, re, sys
+svg = open(sys.argv[1]).read()
+w = float(re.search(r'viewBox="0 0 (\d+)', svg).group(1))
+# x tic labels: centred under the axis; numbers only (the title and axis label are words)
+tics = [(float(x), t.strip()) for x, y, t in re.findall(
+    r'<g transform="translate\(([\d.]+),([\d.]+)\)"[^>]*text-anchor="middle">\s*<text>([^<]*)</text>', svg)
+    if re.fullmatch(r'\s*[-+0-9.eE]+\s*', t)]
+assert len(tics) >= 3, "only %d x tics: %s" % (len(tics), tics)
+for x, t in tics:
+    assert re.fullmatch(r'\d+(\.\d+)?', t), "tic label %r is not a plain number" % t
+    assert 0 < x < w, "tic %s at x=%s is outside the %s-px chart" % (t, x, w)
+v = [float(t) for _, t in tics]
+assert max(v) / min(v) <= 1e4 * 1.2, "x tics span %s … %s: more than four decades" % (min(v), max(v))
+assert max(v) >= 500, "the largest gap (1000 ms) is off the axis: %s" % max(v)
+print("%d x tics from %s to %s ms, plain" % (len(v), min(v), max(v)))
+PY
+grep -q 'gaps under 0.1 ms (0 us included) in the first bin' wide/itl_hist.svg ||
+  fail "ITL histogram: the title says how many gaps the first bin holds"
+pass "ITL histogram axis: four decades, plain tics"
 # a gnuplot that fails: one line per chart in our words, never its own output, no file left
 cat > fakegp.sh <<'SH'
 #!/bin/sh
