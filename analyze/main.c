@@ -51,6 +51,10 @@ static void usage(FILE *f)
         "  --slo-quantile Q        quantile the capacity answer judges stages at (0.9)\n"
         "  --steady                leave out each stage's ramp-up (until in-flight reaches\n"
         "                          the stage's concurrency) and drain (ends after its last send)\n"
+        "  --whole-run             exit 1 when a label's shards (replay --shard) or rotated\n"
+        "                          capture files are not one whole run: one missing or given\n"
+        "                          twice, or shards of another trace, N or --start-at (the\n"
+        "                          numbers are still printed); for a merge step\n"
         "  --compat vllm|genai-perf|guidellm|llmperf   also report other tools' definitions\n"
         "output (default: aligned table on stdout):\n"
         "  --json | --csv | --markdown | --per-request (CSV, one row per exchange)\n"
@@ -179,6 +183,7 @@ struct opts {
     const char *slo;
     double slo_quantile;     /* --slo-quantile: the capacity answer's quantile (0.9) */
     int steady;              /* --steady: each stage's ramp-up and drain left out */
+    int whole_run;           /* --whole-run: a label's shards or rotations not whole → exit 1 */
     const char *compat;
     enum { OUT_TABLE, OUT_JSON, OUT_CSV, OUT_MD, OUT_PER_REQ } out;
     const char *out_path;
@@ -624,39 +629,50 @@ static int check_shards(const struct in_list *l, const char *label, int quiet)
 /* Files of one label that are rotations of one capture (-C/-G: header options.rotation_index)
  * are one run: says which rotation numbers are missing between the first and the last, or
  * given twice. */
-static void check_rotation(const struct in_list *l, const char *label, int quiet)
+static int check_rotation(const struct in_list *l, const char *label, int quiet)
 {
     int idx[1024];
     size_t n = 0;
+    int problems = 0;
     for (size_t i = 0; i < l->n && n < 1024; i++)
         if (!strcmp(l->v[i].label, label) && l->v[i].rotation >= 0)
             idx[n++] = l->v[i].rotation;
-    if (n < 2 || quiet)
-        return;
+    if (n < 2)
+        return 0;
     qsort(idx, n, sizeof *idx, int_cmp);
     for (size_t i = 1; i < n; i++) {
-        if (idx[i] == idx[i - 1])
-            fprintf(stderr, PROG ": %s: rotated capture file %03d given twice\n", label, idx[i]);
-        else if (idx[i] > idx[i - 1] + 1)
-            fprintf(stderr, PROG ": %s: rotated capture files %03d to %03d missing (files "
-                            "%03d to %03d given): the run has a gap\n",
-                    label, idx[i - 1] + 1, idx[i] - 1, idx[0], idx[n - 1]);
+        if (idx[i] == idx[i - 1]) {
+            problems++;
+            if (!quiet)
+                fprintf(stderr, PROG ": %s: rotated capture file %03d given twice\n", label,
+                        idx[i]);
+        } else if (idx[i] > idx[i - 1] + 1) {
+            problems++;
+            if (!quiet)
+                fprintf(stderr, PROG ": %s: rotated capture files %03d to %03d missing (files "
+                                "%03d to %03d given): the run has a gap\n",
+                        label, idx[i - 1] + 1, idx[i] - 1, idx[0], idx[n - 1]);
+        }
     }
     /* only the newest file of a capture still running may lack its trailer */
     for (size_t i = 0; i < l->n; i++) {
         const struct an_input *in = &l->v[i];
         if (!strcmp(in->label, label) && in->rotation >= 0 && in->rotation < idx[n - 1] &&
-            !in->saw_trailer && in->records > 0)
-            fprintf(stderr, PROG ": %s: %s: rotated file %03d has no trailer although later "
-                            "ones exist: the capture was cut short there\n",
-                    label, in->path, in->rotation);
+            !in->saw_trailer && in->records > 0) {
+            problems++;
+            if (!quiet)
+                fprintf(stderr, PROG ": %s: %s: rotated file %03d has no trailer although "
+                                "later ones exist: the capture was cut short there\n",
+                        label, in->path, in->rotation);
+        }
     }
+    return problems;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
 {
     enum { O_BY = 256, O_WARM, O_FROM, O_SLO, O_COMPAT, O_JSON, O_CSV, O_MD, O_PERREQ, O_PLOT,
-           O_PLOTLAT, O_HTML, O_SEED, O_BOOT, O_ALPHA, O_CONNECT, O_SLOQ, O_STEADY };
+           O_PLOTLAT, O_HTML, O_SEED, O_BOOT, O_ALPHA, O_CONNECT, O_SLOQ, O_STEADY, O_WHOLE };
     static const struct option lo[] = {
         {"by", required_argument, 0, O_BY},
         {"include-warmup", no_argument, 0, O_WARM},
@@ -665,6 +681,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
         {"slo", required_argument, 0, O_SLO},
         {"slo-quantile", required_argument, 0, O_SLOQ},
         {"steady", no_argument, 0, O_STEADY},
+        {"whole-run", no_argument, 0, O_WHOLE},
         {"compat", required_argument, 0, O_COMPAT},
         {"json", no_argument, 0, O_JSON},
         {"csv", no_argument, 0, O_CSV},
@@ -716,6 +733,7 @@ static int parse_args(int argc, char **argv, struct opts *o, int *first_input)
             }
             break;
         case O_STEADY: o->steady = 1; break;
+        case O_WHOLE: o->whole_run = 1; break;
         case O_COMPAT:
             if (strcmp(optarg, "vllm") && strcmp(optarg, "genai-perf") &&
                 strcmp(optarg, "guidellm") && strcmp(optarg, "llmperf")) {
@@ -900,9 +918,10 @@ int main(int argc, char **argv)
             status = 1;
     }
     srv_finish(&srv);
+    int not_whole = 0;
     for (size_t i = 0; i < c.n_labels; i++) {
-        check_rotation(&inl, c.labels[i], o.quiet);
-        check_shards(&inl, c.labels[i], o.quiet);
+        not_whole += check_rotation(&inl, c.labels[i], o.quiet);
+        not_whole += check_shards(&inl, c.labels[i], o.quiet);
     }
     enum an_by by = o.by;
     const char *stage_note = NULL;
@@ -1124,6 +1143,12 @@ int main(int argc, char **argv)
     srv_free(&srv);
     free(stage_recs.v);
     free(steady);
+    if (o.whole_run && not_whole) {
+        fprintf(stderr, PROG ": --whole-run: %d problem%s with shards or rotated files: not one "
+                        "whole run\n", not_whole,
+                not_whole == 1 ? "" : "s");
+        status = 1;
+    }
     if (out != stdout && fclose(out)) {
         fprintf(stderr, PROG ": %s: %s\n", o.out_path, strerror(errno));
         status = 1;

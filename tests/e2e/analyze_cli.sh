@@ -280,6 +280,13 @@ cp rot/trace.*.jsonl.gz gap/ && rm gap/trace.001.jsonl.gz
 "$A" cap=gap/ > /dev/null 2> gap.err
 grep -q "^llmtrace-analyze: cap: rotated capture files 001 to 001 missing (files 000 to 00$((nf - 1)) given): the run has a gap$" gap.err || fail "rotation gap: $(cat gap.err)"
 set +e
+"$A" cap=gap/ --whole-run -q > /dev/null 2> gapw.err; rc=$?
+"$A" cap=rot/ --whole-run > /dev/null 2> rotw.err; rc_whole=$?
+set -e
+assert_eq "--whole-run: a rotation gap fails (said even with -q); a whole rotation passes" \
+  "1 llmtrace-analyze: --whole-run: 1 problem with shards or rotated files: not one whole run 0" \
+  "$rc $(cat gapw.err) $rc_whole"
+set +e
 "$A" cap='nothing/here.*' > /dev/null 2> ng.err; rc=$?
 set -e
 assert_eq "a glob matching nothing" "1 llmtrace-analyze: nothing/here.*: no file matches" "$rc $(cat ng.err)"

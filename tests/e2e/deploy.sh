@@ -155,7 +155,14 @@ mkdir -p "$T/partial"
 cp "$T/results/run1/shard-1-of-4.jsonl.gz" "$T/results/run1/shard-2-of-4.jsonl.gz" \
    "$T/results/run1/shard-4-of-4.jsonl.gz" "$T/partial/"
 "$BIN/llmtrace-analyze" "run1=$T/partial/" "run1=$T/results/run1/shard-2-of-4.jsonl.gz" \
-  --json -o "$T/partial.json" 2>"$T/partial.err"
+  --json -o "$T/partial.json" 2>"$T/partial.err" || fail "analyze of a partial set: not a failure without --whole-run"
+rc=0
+"$BIN/llmtrace-analyze" "run1=$T/partial/" "run1=$T/results/run1/shard-2-of-4.jsonl.gz" \
+  --whole-run --json -o "$T/partial_w.json" 2>"$T/partial_w.err" || rc=$?
+assert_eq "analyze --whole-run (the merge Job's): a partial set fails, saying why" "1 1" \
+  "$rc $(grep -c '^llmtrace-analyze: --whole-run: 2 problems with shards or rotated files: not one whole run$' "$T/partial_w.err")"
+[ -s "$T/partial_w.json" ] || fail "--whole-run: the numbers are still written"
+assert_eq "the merge Job passes --whole-run" 1 "$(grep -c -- 'llmtrace-analyze .* --whole-run' "$K/merge-job.yaml")"
 assert_eq "analyze: the missing shard named" 1 "$(grep -c 'shard 3/4 missing' "$T/partial.err")"
 assert_eq "analyze: the duplicate shard named" 1 "$(grep -c 'shard 2/4 given twice' "$T/partial.err")"
 assert_eq "analyze: each shard's start against --start-at, with its clock" 4 "$(grep -c 'first request sent .* after --start-at by its clock (clock ' "$T/results.err" 2>/dev/null || "$BIN/llmtrace-analyze" "run1=$T/results/run1/" -o /dev/null 2>&1 | grep -c 'after --start-at by its clock (clock ')"
@@ -179,7 +186,9 @@ for l in gzip.open(sys.argv[1], "rt"):
 with gzip.open(sys.argv[2], "wt") as f:
     f.writelines(out)
 PY
-  "$BIN/llmtrace-analyze" "run1=$T/mm_$1/" -o /dev/null 2>"$T/mm_$1.err" || true
+  local rc=0
+  "$BIN/llmtrace-analyze" "run1=$T/mm_$1/" --whole-run -o /dev/null 2>"$T/mm_$1.err" || rc=$?
+  assert_eq "analyze --whole-run: shard 3 of another run ($1) fails" 1 "$rc"
 }
 mismatch n 'h["options"]["shard"] = "3/5"'
 assert_eq "analyze: a shard of another N named" 1 "$(grep -c 'is shard 3/5, .* is of 4 shards: not one run' "$T/mm_n.err")"
