@@ -617,7 +617,15 @@ static int check_shards(const struct in_list *l, const char *label, int quiet)
             snprintf(clk, sizeof clk, "clock %s, max error %.3f ms",
                      in->clock_synced ? "synchronised" : "NOT synchronised",
                      (double)in->clock_max_error_us / 1e3);
-        if (in->start_at > 0)
+        /* its first request is due at its own offset in the schedule: what is left once
+         * that is taken off is the start-up lag a slow or late machine shows */
+        if (in->start_at > 0 && in->first_sched_us > 0)
+            fprintf(stderr, PROG ": %s: shard %d/%d: first request due %+.3f ms after "
+                            "--start-at, sent %+.3f ms late, by its clock (%s)\n",
+                    label, in->shard_k, in->shard_n,
+                    ((double)in->first_sched_us - in->start_at * 1e6) / 1e3,
+                    (double)(in->first_start_us - in->first_sched_us) / 1e3, clk);
+        else if (in->start_at > 0)
             fprintf(stderr, PROG ": %s: shard %d/%d: first request sent %+.3f ms after "
                             "--start-at by its clock (%s)\n",
                     label, in->shard_k, in->shard_n,

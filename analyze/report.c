@@ -485,6 +485,10 @@ void report_json(FILE *f, const struct an_report *r)
             json_num(&b, in->start_at > 0 && in->first_start_us >= 0
                              ? ((double)in->first_start_us - in->start_at * 1e6) / 1e3
                              : NAN);
+            buf_append_str(&b, ",\"first_sched_after_start_at_ms\":");
+            json_num(&b, in->start_at > 0 && in->first_sched_us > 0
+                             ? ((double)in->first_sched_us - in->start_at * 1e6) / 1e3
+                             : NAN);
         }
         if (in->clock_known)
             buf_printf(&b, ",\"clock\":{\"synced\":%s,\"max_error_us\":%lld}",

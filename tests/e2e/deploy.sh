@@ -165,7 +165,23 @@ assert_eq "analyze --whole-run (the merge Job's): a partial set fails, saying wh
 assert_eq "the merge Job passes --whole-run" 1 "$(grep -c -- 'llmtrace-analyze .* --whole-run' "$K/merge-job.yaml")"
 assert_eq "analyze: the missing shard named" 1 "$(grep -c 'shard 3/4 missing' "$T/partial.err")"
 assert_eq "analyze: the duplicate shard named" 1 "$(grep -c 'shard 2/4 given twice' "$T/partial.err")"
-assert_eq "analyze: each shard's start against --start-at, with its clock" 4 "$(grep -c 'first request sent .* after --start-at by its clock (clock ' "$T/results.err" 2>/dev/null || "$BIN/llmtrace-analyze" "run1=$T/results/run1/" -o /dev/null 2>&1 | grep -c 'after --start-at by its clock (clock ')"
+"$BIN/llmtrace-analyze" "run1=$T/results/run1/" -o /dev/null 2>"$T/skew.err" || fail "analyze of the shards"
+assert_eq "analyze: each shard's start against --start-at and against when it was due, with its clock" 4 \
+  "$(grep -c '^llmtrace-analyze: run1: shard [1-4]/4: first request due +[0-9.]* ms after --start-at, sent [-+][0-9.]* ms late, by its clock (clock ' "$T/skew.err")"
+assert_eq "merged JSON: each shard's first request due at its offset in the schedule, sent soon after" ok \
+  "$($PY - "$T/results/run1/merged.json" "$T/results/run1" "$START" <<'PY'
+import glob, gzip, json, sys
+j, d, at = json.load(open(sys.argv[1])), sys.argv[2], int(sys.argv[3])
+bad = []
+for i in j["inputs"]:
+    recs = [r for r in map(json.loads, gzip.open(i["path"], "rt")) if r.get("type") == "exchange"]
+    due = (min(r["replay"]["sched_us"] for r in recs) - at * 1000000) / 1e3
+    lag = i["first_start_after_start_at_ms"] - i["first_sched_after_start_at_ms"]
+    if abs(i["first_sched_after_start_at_ms"] - due) > 1e-6 or not -1 <= lag <= 500:
+        bad.append("%s: due %s (records: %s), lag %s ms" % (i["shard"], i["first_sched_after_start_at_ms"], due, lag))
+print("; ".join(bad) or "ok")
+PY
+)"
 assert_eq "replay's header records the trace's size" "$(stat -c %s "$T/trace/trace.jsonl.gz" 2>/dev/null || echo none)" \
   "$(zjq "$T/results/run1/shard-1-of-4.jsonl.gz" 'hdr["source"].get("input_bytes")')"
 # a shard of another run in the set: a different N, --start-at, or trace of the same path (its
