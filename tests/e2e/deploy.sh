@@ -6,8 +6,9 @@
 # --start-at against one llmtrace-sim, and the merge Job's command over their logs. The merged
 # run has every request of the trace exactly once, the shards' scheduled times are one
 # process's schedule for the same trace and flags, and its numbers equal those of analyzing
-# all the records as one file. The capture DaemonSet's command runs on lo with a small ring:
-# -C/-W keep at most KEEP_FILES files and -Z drops the process to an unprivileged user.
+# all the records as one file. The capture DaemonSet's command runs on lo with a small ring,
+# with the manifest's capabilities only (setpriv): -C/-W keep at most KEEP_FILES files and -Z
+# drops the process to an unprivileged user with no capability left.
 source "$SRC_DIR/tests/e2e/lib.sh"
 source "$SRC_DIR/tests/e2e/replay_lib.sh"
 T=$TEST_TMP
@@ -229,11 +230,27 @@ CAP_CMD=$(cmd_of "$K/capture-daemonset.yaml" DaemonSet)
 CAP_CMD=${CAP_CMD//$T\/data\//$NODE\/}
 export INTERFACE=lo FILTER="tcp port $SIM_PORT" ROTATE_SIZE=16k KEEP_FILES=2 CAPTURE_USER=nobody
 export NODE_NAME=node-a
-/bin/sh -c "$CAP_CMD" 2>"$T/capture.stderr" &
+# with the manifest's securityContext, not full root: uid 0 with only the capabilities it adds
+# (a bounding set of NET_RAW, NET_ADMIN, SETUID, SETGID, CHOWN) and no privilege escalation
+caps=$($PY - "$K/capture-daemonset.yaml" <<'PY'
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d.get("kind") == "DaemonSet":
+        sc = d["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+        assert sc["capabilities"]["drop"] == ["ALL"] and sc["allowPrivilegeEscalation"] is False
+        print(",".join("+" + c.lower() for c in sc["capabilities"]["add"]))
+PY
+)
+[ -n "$caps" ] || fail "the DaemonSet's capabilities"
+setpriv --no-new-privs --bounding-set "-all,$caps" --inh-caps -all \
+  /bin/sh -c "$CAP_CMD" 2>"$T/capture.stderr" &
 CAP_PID=$!
 _pids+=("$CAP_PID")
 sleep 1
+kill -0 "$CAP_PID" 2>/dev/null || fail "capture under the DaemonSet's capabilities ($caps) exited: $(cat "$T/capture.stderr")"
 assert_eq "capture dropped root for CAPTURE_USER" "$(id -u nobody)" "$(ps -o uid= -p "$CAP_PID" | tr -d ' ')"
+assert_eq "capture kept no capability after opening the device" "0000000000000000 0000000000000000" \
+  "$(awk '/^CapPrm:|^CapEff:/ {printf "%s ", $2}' "/proc/$CAP_PID/status" | sed 's/ $//')"
 mk_trace "$T/cap_trace.jsonl.gz" 600 1000
 # --no-include-usage: the traffic (and so the ring's file count) the ring check below was sized on
 "$BIN/llmtrace-replay" "$T/cap_trace.jsonl.gz" --url "$SIM_URL" -c 8 --max-tokens 80 --ignore-eos \
