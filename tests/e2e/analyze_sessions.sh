@@ -34,6 +34,22 @@ head -c 200 charts/ttft_by_turn.svg | grep -q '<svg' || fail "ttft_by_turn.svg"
 grep -q '<h2>Sessions</h2>' report.html || fail "HTML sessions section"
 grep -q '<figure id="ttft_by_turn"[ >]' report.html || fail "HTML ttft_by_turn chart"
 pass "chart and HTML"
+# two labels (live and recorded history, as README's comparison): one series each, in order
+"$A" --plot charts3 --by turn live="$FX" recorded="$FX" >/dev/null 2>c3.err || fail "plot, two labels: $(cat c3.err)"
+assert_eq "TTFT by turn: a series per label" "live recorded" \
+  "$($PY -c "import re; print(' '.join(t for t in re.findall(r'<text>([^<]*)</text>', open('charts3/ttft_by_turn.svg').read()) if t in ('live', 'recorded')))")"
+# each series' path: its legend sample, then one vertex per turn (0, 1, 2), TTFT p50 110, 40,
+# 30 ms falling left to right (SVG y grows downwards)
+assert_eq "TTFT by turn: two lines of three turns each, falling" "3 True 3 True" "$($PY - charts3/ttft_by_turn.svg <<'PY'
+import re, sys
+out = []
+for d in re.findall(r"<path stroke='rgb\([0-9, ]*\)'  d='(M[^']*)'", open(sys.argv[1]).read()):
+    data = d.split("M")[2]
+    ys = [float(p.split(",")[1]) for p in re.findall(r"[\d.]+,[\d.]+", data)]
+    out += [str(len(ys)), str(ys == sorted(ys))]
+print(" ".join(out))
+PY
+)"
 # a log without sessions: no sessions block, the chart skipped with a reason
 "$A" --plot charts2 "$SRC_DIR/tests/fixtures/analyze/basic.jsonl" >t2.txt 2>c2.err || true
 grep -q 'sessions of' t2.txt && fail "sessions block without sessions"

@@ -7,7 +7,7 @@
 # recorded think times; a slow endpoint (turns longer than the recorded gap); failed turns end
 # their sessions, counted; a session whose first turn is filtered out starts at its next one;
 # tool-call turns against a stub that calls tools (ids renamed) and against the sim (which does
-# not: recorded history, counted); Anthropic live history.
+# not: recorded history, counted); Anthropic and Ollama live history.
 source "$(dirname "$0")/lib.sh"
 T=$TEST_TMP
 # 1 ms is the promise on an idle machine (bench/ measures it); a test shares the machine, so
@@ -174,6 +174,16 @@ stop_pid $SIM_PID
 c=$($CHECK $T/sg_an.jsonl.gz $T/an.jsonl.gz --think-us 10000)
 assert_eq "anthropic: all turns live, none early" "31 0 23 0" "$(echo "$c" | json '"%d %d %d %d" % (d["turns"], d["early"], d["live_ok"], d["live_bad"])')"
 assert_eq "anthropic: cache reads reported on later turns" true "$(zjq $T/an.jsonl.gz 'all(r["usage"]["cached_tokens"] > 0 for r in ex if r["session"]["turn"] >= 1)')"
+
+# --- Ollama chat: live history from an NDJSON stream (message.content) ----------------------
+"$BIN/llmtrace-convert" -q --from sharegpt --dialect ollama-chat --rate 20 --arrival constant "$FX/sharegpt_multiturn.json" -o $T/sg_ol.jsonl.gz
+start_sim $SIMARGS
+"$BIN/llmtrace-replay" -q $T/sg_ol.jsonl.gz --url "$SIM_URL" --sessions -c 4 --think-time 10ms -o $T/ol.jsonl.gz
+stop_pid $SIM_PID
+c=$($CHECK $T/sg_ol.jsonl.gz $T/ol.jsonl.gz --think-us 10000)
+assert_eq "ollama: all turns live, none early" "31 0 23 0" "$(echo "$c" | json '"%d %d %d %d" % (d["turns"], d["early"], d["live_ok"], d["live_bad"])')"
+assert_eq "ollama: the next turn's assistant message is the sim's NDJSON reply, in Ollama's shape" true \
+  "$(zjq $T/ol.jsonl.gz 'all(any(m == {"role": "assistant", "content": p["response"]["text"]} for m in n["request"]["body"]["messages"]) for p in ex for n in ex if n["session"]["id"] == p["session"]["id"] and n["session"]["turn"] == p["session"]["turn"] + 1) and ex[0]["request"]["path"] == "/api/chat"')"
 
 # --- the Mooncake-derived sample: sessions from hash_ids, replayed in order ------------------
 "$BIN/llmtrace-convert" -q --sessions infer --tokens-per-word 1 "$FX/mooncake_conversation.jsonl" -o $T/mc.jsonl.gz
