@@ -87,13 +87,21 @@ assert_eq "ctrl-c while reading stdin: exit 1" 1 "$rc"
 assert_eq "ctrl-c while reading stdin: trailer" '[true, false, 0, 0]' "$(rq "$T/ld.jsonl.gz" '
 [trl["stats"]["interrupted"], trl["stats"]["input_complete"], trl["stats"]["sent"], len(ex)]')"
 assert_eq "ctrl-c while reading stdin: says so" 1 "$(grep -c '^llmtrace-replay: interrupted while reading -: no request sent; .*ld.jsonl.gz holds the header and trailer only.$' "$T/ld.err")"
-# From a file that takes a while to read (the Azure sample converted: 19,366 requests), -c 1
-# and no --limit, so the whole input is read before the first request: SIGINT at 0.2 s.
-"$BIN/llmtrace-convert" "$DATA/AzureLLMInferenceTrace_conv.csv" -q -o "$T/azure.jsonl.gz"
+# From a file that takes a while to read (the Azure sample converted, three times over: 58,098
+# requests, ~3 s to read here), -c 1 and no --limit, so the whole input is read before the
+# first request. SIGINT as soon as the file is open (signals are blocked before that), so the
+# signal lands while loading however fast the machine reads.
+"$BIN/llmtrace-convert" "$DATA/AzureLLMInferenceTrace_conv.csv" -q -o "$T/azure1.jsonl.gz"
+cat "$T/azure1.jsonl.gz" "$T/azure1.jsonl.gz" "$T/azure1.jsonl.gz" > "$T/azure.jsonl.gz"
+rm -f "$T/azure1.jsonl.gz"
 t0=$(date +%s%N)
 "$RP" "$T/azure.jsonl.gz" --url "$SIM_URL" -c 1 --max-tokens 5 -o "$T/la.jsonl.gz" 2> "$T/la.err" &
 RPID=$!
-sleep 0.2
+for _ in $(seq 500); do
+  ls -l "/proc/$RPID/fd" 2>/dev/null | grep -q "$T/azure.jsonl.gz" && break
+  sleep 0.01
+done
+ls -l "/proc/$RPID/fd" 2>/dev/null | grep -q "$T/azure.jsonl.gz" || fail "ctrl-c while loading: input never opened"
 kill -INT "$RPID"
 wait_gone "$RPID" 5
 rc=0
