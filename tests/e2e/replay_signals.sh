@@ -68,6 +68,16 @@ wait_gone() {
   fail "process $1 still running ${2} s after the signal"
 }
 
+# wait_open PID FILE SECONDS: PID must have FILE open within SECONDS (else the test fails).
+wait_open() {
+  local i
+  for i in $(seq 1 $(( $3 * 100 ))); do
+    ls -l "/proc/$1/fd" 2>/dev/null | grep -qF -- "$2" && return 0
+    sleep 0.01
+  done
+  fail "process $1 did not open $2 within ${3} s"
+}
+
 # Ctrl-C while the input loads stops the run: exit 1, the log has its header and a trailer
 # saying "interrupted", and nothing is sent. From stdin that never ends (a FIFO kept open):
 stop_pid "$SIM_PID"
@@ -88,20 +98,16 @@ assert_eq "ctrl-c while reading stdin: trailer" '[true, false, 0, 0]' "$(rq "$T/
 [trl["stats"]["interrupted"], trl["stats"]["input_complete"], trl["stats"]["sent"], len(ex)]')"
 assert_eq "ctrl-c while reading stdin: says so" 1 "$(grep -c '^llmtrace-replay: interrupted while reading -: no request sent; .*ld.jsonl.gz holds the header and trailer only.$' "$T/ld.err")"
 # From a file that takes a while to read (the Azure sample converted, three times over: 58,098
-# requests, ~3 s to read here), -c 1 and no --limit, so the whole input is read before the
-# first request. SIGINT as soon as the file is open (signals are blocked before that), so the
-# signal lands while loading however fast the machine reads.
+# requests, ~3 s to read here; replay reads the exchanges of all three logs), -c 1 and no
+# --limit, so the whole input is read before the first request. SIGINT as soon as the file is
+# open (signals are blocked before that): it lands while loading however fast the machine reads.
 "$BIN/llmtrace-convert" "$DATA/AzureLLMInferenceTrace_conv.csv" -q -o "$T/azure1.jsonl.gz"
 cat "$T/azure1.jsonl.gz" "$T/azure1.jsonl.gz" "$T/azure1.jsonl.gz" > "$T/azure.jsonl.gz"
 rm -f "$T/azure1.jsonl.gz"
 t0=$(date +%s%N)
 "$RP" "$T/azure.jsonl.gz" --url "$SIM_URL" -c 1 --max-tokens 5 -o "$T/la.jsonl.gz" 2> "$T/la.err" &
 RPID=$!
-for _ in $(seq 500); do
-  ls -l "/proc/$RPID/fd" 2>/dev/null | grep -q "$T/azure.jsonl.gz" && break
-  sleep 0.01
-done
-ls -l "/proc/$RPID/fd" 2>/dev/null | grep -q "$T/azure.jsonl.gz" || fail "ctrl-c while loading: input never opened"
+wait_open "$RPID" "$T/azure.jsonl.gz" 5
 kill -INT "$RPID"
 wait_gone "$RPID" 5
 rc=0
